@@ -1,0 +1,211 @@
+"""The dataclasses that flow between pipeline stages.
+
+ingest → CallAudio → timeline → Timeline → transcribe → Transcript → detect → [Finding] → score → Score.
+All times are seconds from the start of the recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Speaker = Literal["agent", "customer", "unknown"]
+Status = Literal["pass", "fail", "not_applicable", "needs_review"]
+Layout = Literal["stereo", "mono"]
+
+SAMPLE_RATE = 16_000
+"""Every party's samples are resampled to this rate (what Whisper and Silero VAD expect)."""
+
+
+@dataclass(frozen=True)
+class CallMetadata:
+    call_id: str
+    agent_id: str | None = None
+    agent_name: str | None = None
+    team: str | None = None
+    started_at: str | None = None
+    queue: str | None = None
+    transferred_at: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    path: str
+    sha256: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    layout: Layout
+    codec: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class CallAudio:
+    """Decoded call: one float32 16 kHz array per party ('unknown' for mono)."""
+
+    metadata: CallMetadata
+    source: AudioSource
+    parties: dict[Speaker, np.ndarray]
+
+    @property
+    def call_id(self) -> str:
+        return self.metadata.call_id
+
+    @property
+    def duration(self) -> float:
+        return self.source.duration_s
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    speaker: Speaker
+    start: float
+    end: float
+    loudness_dbfs: float | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Both parties speak; `speaker` is the one who started talking second (the interrupter)."""
+
+    start: float
+    end: float
+    speaker: Speaker
+    interrupted: Speaker
+    interrupter_segment: SpeechSegment
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Response:
+    """A turn change from `after` (who stopped) to `speaker` (who answered); latency may be negative."""
+
+    speaker: Speaker
+    after: Speaker
+    prev_end: float
+    start: float
+
+    @property
+    def latency(self) -> float:
+        return self.start - self.prev_end
+
+
+@dataclass(frozen=True)
+class Timeline:
+    duration: float
+    layout: Layout
+    speech: tuple[SpeechSegment, ...]
+    silences: tuple[Interval, ...]
+    overlaps: tuple[Overlap, ...]
+    responses: tuple[Response, ...]
+    vad: str = "silero"
+
+    def segments(self, speaker: Speaker) -> tuple[SpeechSegment, ...]:
+        return tuple(s for s in self.speech if s.speaker == speaker)
+
+    @property
+    def has_roles(self) -> bool:
+        """True when speech is attributed to agent/customer (stereo, or mono after diarization)."""
+        return any(s.speaker != "unknown" for s in self.speech)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Utterance:
+    speaker: Speaker
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+    def time_at(self, char_index: int) -> float:
+        """Approximate time of the character at `char_index` of `text` (word times if present, else linear)."""
+        if self.words:
+            pos = 0
+            for w in self.words:
+                pos += len(w.text)
+                if pos > char_index:
+                    return w.start
+            return self.words[-1].end
+        n = max(len(self.text), 1)
+        return self.start + (self.end - self.start) * min(char_index, n) / n
+
+
+@dataclass(frozen=True)
+class Transcript:
+    utterances: tuple[Utterance, ...]
+    engine: str
+    model: str = ""
+    compute_type: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def by(self, speaker: Speaker) -> tuple[Utterance, ...]:
+        return tuple(u for u in self.utterances if u.speaker == speaker)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: Status
+    start: float | None = None
+    end: float | None = None
+    speaker: Speaker | None = None
+    evidence: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A span on the call's timeline for the output file: speech, silence, overlap, hold, transfer."""
+
+    type: str
+    start: float
+    end: float
+    speaker: Speaker | None = None
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    id: str
+    title: str
+    points: float
+    deduction: float
+    status: Status
+    reasons: tuple[str, ...] = ()
+    fatal: bool = False
+
+
+@dataclass(frozen=True)
+class Score:
+    total: float
+    max: float
+    fatal: bool
+    needs_review: bool
+    items: tuple[ItemScore, ...]
