@@ -1,0 +1,171 @@
+"""Chinese text helpers: normalisation with an index map, tokens, tone-less/fuzzy pinyin, spoken-char count.
+
+Everything that compares transcript text (lexicon matching, repeated-question detection) works on the
+*normalised* form (Simplified, half-width, lower-case, no punctuation/spaces) and maps hits back to the
+original string with :func:`normalize_with_map`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = [
+    "normalize",
+    "normalize_with_map",
+    "to_halfwidth",
+    "tokens",
+    "syllables",
+    "fuzzy_syllable",
+    "fuzzy_syllables",
+    "pinyin_key",
+    "char_count",
+    "is_cjk",
+]
+
+# Fuzzy pinyin (模糊音): initials and finals commonly merged by southern/regional accents and by ASR on
+# narrow-band phone audio. Applied after tone removal.
+FUZZY_INITIALS: tuple[tuple[str, str], ...] = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
+FUZZY_FINALS: tuple[tuple[str, str], ...] = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FA1F or 0xF900 <= o <= 0xFAFF
+
+
+def to_halfwidth(text: str) -> str:
+    """Full-width ASCII variants (Ａ１！) and the ideographic space → their half-width forms."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o == 0x3000:
+            out.append(" ")
+        elif 0xFF01 <= o <= 0xFF5E:
+            out.append(chr(o - 0xFEE0))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _t2s_same_length(text: str) -> str:
+    conv = _t2s().convert(text)
+    if len(conv) == len(text):
+        return conv
+    # Phrase-level conversion changed the length (rare): fall back to char-by-char so indices stay aligned.
+    return "".join(c if len(c := _t2s().convert(ch)) == 1 else ch for ch in text)
+
+
+def _keep(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return cat[0] in ("L", "N")  # letters (incl. CJK) and digits; drops punctuation, symbols, spaces, "_"
+
+
+def normalize_with_map(text: str) -> tuple[str, list[int]]:
+    """Normalised text plus `index_map` where `index_map[i]` is the index in `text` of normalised char `i`.
+
+    Steps: OpenCC t2s → full-width→half-width → drop everything that is not a letter/digit → lower-case.
+    """
+    conv = _t2s_same_length(to_halfwidth(text or ""))
+    chars: list[str] = []
+    index_map: list[int] = []
+    for i, ch in enumerate(conv):
+        if _keep(ch):
+            chars.append(ch.lower() if ch.isascii() else ch)
+            index_map.append(i)
+    return "".join(chars), index_map
+
+
+def normalize(text: str) -> str:
+    """Simplified, half-width, lower-case text without punctuation or whitespace."""
+    return normalize_with_map(text)[0]
+
+
+def orig_span(index_map: list[int], start: int, end: int, orig_len: int) -> tuple[int, int]:
+    """Map a half-open span [start, end) of normalised text to a half-open span of the original text."""
+    if not index_map or start >= len(index_map):
+        return orig_len, orig_len
+    return index_map[start], (index_map[end - 1] + 1 if end > start else index_map[start])
+
+
+def tokens(text: str) -> list[str]:
+    """jieba word tokens of the normalised text."""
+    import jieba
+
+    norm = normalize(text)
+    return [t for t in jieba.lcut(norm) if t.strip()]
+
+
+def syllables(norm: str) -> list[str]:
+    """Tone-less pinyin, exactly one item per character of the (already normalised) string.
+
+    Non-Chinese characters (latin letters, digits) are kept as themselves. Polyphones are resolved by
+    pypinyin's phrase dictionary on the whole string.
+    """
+    from pypinyin import Style, lazy_pinyin
+
+    if not norm:
+        return []
+    out = lazy_pinyin(norm, style=Style.NORMAL, errors=lambda x: list(x), v_to_u=False)
+    if len(out) != len(norm):  # defensive: never let alignment drift
+        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=lambda x: list(x))[0] for ch in norm]
+    return out
+
+
+@lru_cache(maxsize=4096)
+def fuzzy_syllable(syl: str) -> str:
+    """Canonical fuzzy form: zh/z ch/c sh/s n/l initials, an/ang en/eng in/ing finals merged."""
+    s = syl
+    for a, b in FUZZY_INITIALS:
+        if s.startswith(a) and not (a == "n" and s.startswith("ng")):
+            s = b + s[len(a):]
+            break
+    for a, b in FUZZY_FINALS:
+        if s.endswith(a):
+            s = s[: -len(a)] + b
+            break
+    return s
+
+
+def fuzzy_syllables(norm: str) -> list[str]:
+    return [fuzzy_syllable(s) for s in syllables(norm)]
+
+
+def pinyin_key(text: str) -> str:
+    """Space-joined fuzzy pinyin of `text` (normalised first): equal keys ⇒ homophones up to fuzzy rules."""
+    return " ".join(fuzzy_syllables(normalize(text)))
+
+
+_LATIN_RUN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+
+
+def char_count(text: str) -> int:
+    """Spoken units for speech rate: each CJK character counts 1, each latin word / digit run counts 1.
+
+    Punctuation, spaces and symbols count 0. (Digit runs are counted as one unit; Whisper usually writes
+    numbers as digits, which under-counts the syllables actually spoken — documented limitation.)
+    """
+    conv = to_halfwidth(text or "").lower()
+    n = 0
+    buf: list[str] = []
+    for ch in conv:
+        if is_cjk(ch):
+            n += 1
+            buf.append(" ")
+        elif ch.isascii() and (ch.isalnum() or ch in ".'"):
+            buf.append(ch)
+        elif unicodedata.category(ch)[0] in ("L", "N"):  # other scripts' letters (kana, etc.)
+            n += 1
+            buf.append(" ")
+        else:
+            buf.append(" ")
+    n += len(_LATIN_RUN.findall("".join(buf)))
+    return n
