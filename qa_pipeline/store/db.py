@@ -1,0 +1,254 @@
+"""The store: one small data layer over SQLAlchemy Core (SQLite by default)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from . import schema
+from .fts import backend_for
+from .migrations import LATEST, current_version, migrate
+
+S = schema
+
+
+def make_engine(url_or_path: str | Path) -> sa.Engine:
+    url = str(url_or_path)
+    if "://" not in url:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{url}"
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _rec):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (transactional DDL too)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.execute("PRAGMA cache_size = -65536")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _j(x: Any) -> str | None:
+    return None if x is None else json.dumps(x, ensure_ascii=False, sort_keys=True)
+
+
+def _f(x: Any) -> float | None:
+    return None if x is None else float(x)
+
+
+def result_hash(result: dict) -> str:
+    return hashlib.sha256(json.dumps(result, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, engine: sa.Engine, path: Path | None = None, migrate_to: int | None = None):
+        self.engine = engine
+        self.path = path
+        migrate(engine, migrate_to)
+        with engine.connect() as conn:
+            self.version = current_version(conn)
+        self.fts = backend_for(engine) if self.version >= 2 else None
+        self._run_cache: dict[str, int] = {}
+
+    # ------------------------------------------------------------ write
+
+    def upsert_call(self, result: dict, *, source_sha256: str | None = None) -> None:
+        """Insert or replace one call and all its rows, atomically (one transaction)."""
+        if source_sha256 is None:
+            source_sha256 = result_hash(result)
+        with self.engine.begin() as conn:
+            self._write_call(conn, result, source_sha256)
+
+    def upsert_many(self, results: Iterable[dict]) -> int:
+        """Bulk load (benchmarks, backfills): all calls in one transaction."""
+        n = 0
+        with self.engine.begin() as conn:
+            for r in results:
+                self._write_call(conn, r, None)
+                n += 1
+        return n
+
+    def source_hashes(self) -> dict[str, str | None]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(sa.select(S.calls.c.call_id, S.calls.c.source_sha256)).all())
+
+    def delete_call(self, call_id: str) -> None:
+        with self.engine.begin() as conn:
+            self._delete_call(conn, call_id)
+
+    def _delete_call(self, conn: sa.Connection, call_id: str) -> None:
+        if self.fts is not None:
+            self.fts.delete_calls(conn, sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == call_id))
+        for t in S.CHILD_TABLES:
+            conn.execute(t.delete().where(t.c.call_id == call_id))
+        conn.execute(S.calls.delete().where(S.calls.c.call_id == call_id))
+
+    def _run_id(self, conn: sa.Connection, engine_info: dict | None) -> int | None:
+        if not engine_info:
+            return None
+        keys = ("asr", "model", "compute_type", "rubric", "rubric_version", "package_version", "vad")
+        row = {k: (None if engine_info.get(k) is None else str(engine_info.get(k))) for k in keys}
+        row["options_json"] = _j(engine_info.get("options") or {})
+        fp = hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        if fp in self._run_cache:
+            return self._run_cache[fp]
+        rid = conn.execute(sa.select(S.runs.c.run_id).where(S.runs.c.fingerprint == fp)).scalar()
+        if rid is None:
+            rid = conn.execute(
+                S.runs.insert().values(fingerprint=fp, first_seen=_now(), **row).returning(S.runs.c.run_id)
+            ).scalar_one()
+        # cached ids are only trusted after commit; a rollback clears the cache (see _write_call)
+        self._run_cache[fp] = rid
+        return rid
+
+    def _write_call(self, conn: sa.Connection, r: dict, source_sha256: str | None) -> None:
+        call_id = r.get("call_id")
+        if not call_id or not isinstance(call_id, str):
+            raise ValueError("result has no call_id")
+        try:
+            self._write_call_rows(conn, r, call_id, source_sha256)
+        except BaseException:
+            self._run_cache.clear()
+            raise
+
+    def _write_call_rows(self, conn, r, call_id, source_sha256):
+        md = dict(r.get("metadata") or {})
+        audio = r.get("audio") or {}
+        score = r.get("score") or {}
+        agent_id = r.get("agent_id") or md.get("agent_id")
+        started = md.get("started_at")
+        started = None if started is None else str(started)
+        call_date = started[:10] if started and len(started) >= 10 else None
+        call_hour = int(started[11:13]) if started and len(started) >= 13 and started[11:13].isdigit() else None
+
+        self._delete_call(conn, call_id)
+        if agent_id:
+            agent_row = {"agent_name": md.get("agent_name"), "team": md.get("team")}
+            existing = conn.execute(sa.select(S.agents.c.agent_id).where(S.agents.c.agent_id == agent_id)).first()
+            if existing is None:
+                conn.execute(S.agents.insert().values(agent_id=agent_id, **agent_row))
+            else:
+                upd = {k: v for k, v in agent_row.items() if v is not None}
+                if upd:
+                    conn.execute(S.agents.update().where(S.agents.c.agent_id == agent_id).values(**upd))
+        extra_md = {k: v for k, v in md.items() if k not in ("agent_name", "team", "started_at", "queue", "transferred_at")}
+        conn.execute(
+            S.calls.insert().values(
+                call_id=call_id,
+                run_id=self._run_id(conn, r.get("engine")),
+                agent_id=agent_id,
+                status=str(r.get("status") or "failed"),
+                error=r.get("error"),
+                agent_name=md.get("agent_name"),
+                team=md.get("team"),
+                queue=md.get("queue"),
+                started_at=started,
+                call_date=call_date,
+                call_hour=call_hour,
+                transferred_at=_f(md.get("transferred_at")),
+                duration_s=_f(audio.get("duration_s")),
+                audio_path=audio.get("path"),
+                audio_sha256=audio.get("sha256"),
+                sample_rate=audio.get("sample_rate"),
+                channels=audio.get("channels"),
+                layout=audio.get("layout"),
+                codec=audio.get("codec"),
+                score_total=_f(score.get("total")),
+                score_max=_f(score.get("max")),
+                fatal=None if not score else bool(score.get("fatal")),
+                needs_review=None if not score else bool(score.get("needs_review")),
+                metadata_json=_j(extra_md),
+                timings_json=_j(r.get("timings") or {}),
+                source_sha256=source_sha256,
+                imported_at=_now(),
+            )
+        )
+        utts = r.get("utterances") or []
+        if utts:
+            rows = [
+                {
+                    "call_id": call_id,
+                    "idx": i,
+                    "speaker": u.get("speaker") or "unknown",
+                    "start": float(u["start"]),
+                    "end": float(u["end"]),
+                    "text": u.get("text") or "",
+                    "words_json": _j(u.get("words")) if u.get("words") else None,
+                }
+                for i, u in enumerate(utts)
+            ]
+            ids = conn.execute(
+                S.utterances.insert().returning(S.utterances.c.utterance_id, sort_by_parameter_order=True), rows
+            ).scalars().all()
+            if self.fts is not None:
+                self.fts.index(conn, list(zip(ids, (row["text"] for row in rows))))
+        evs = r.get("events") or []
+        if evs:
+            conn.execute(
+                S.events.insert(),
+                [
+                    {"call_id": call_id, "idx": i, "type": e["type"], "start": _f(e.get("start")),
+                     "end": _f(e.get("end")), "speaker": e.get("speaker")}
+                    for i, e in enumerate(evs)
+                ],
+            )
+        chs = r.get("checks") or []
+        if chs:
+            conn.execute(
+                S.checks.insert(),
+                [
+                    {"call_id": call_id, "idx": i, "check": c["check"], "status": c["status"],
+                     "start": _f(c.get("start")), "end": _f(c.get("end")), "speaker": c.get("speaker"),
+                     "evidence": c.get("evidence") or "", "detail_json": _j(c.get("detail") or {})}
+                    for i, c in enumerate(chs)
+                ],
+            )
+        items = score.get("items") or []
+        if items:
+            conn.execute(
+                S.item_scores.insert(),
+                [
+                    {"call_id": call_id, "idx": i, "item_id": str(it["id"]), "title": it.get("title"),
+                     "points": _f(it.get("points")), "deduction": _f(it.get("deduction")), "status": it["status"],
+                     "fatal": bool(it.get("fatal")), "reasons_json": _j(list(it.get("reasons") or []))}
+                    for i, it in enumerate(items)
+                ],
+            )
+
+    # ------------------------------------------------------------ misc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_store(db_path: Path | str, *, migrate_to: int | None = None) -> Store:
+    """Open (creating and migrating as needed) the store at `db_path` (a file path or a SQLAlchemy URL)."""
+    return Store(make_engine(db_path), Path(db_path) if "://" not in str(db_path) else None, migrate_to)
+
+
+__all__ = ["Store", "open_store", "make_engine", "result_hash", "LATEST"]

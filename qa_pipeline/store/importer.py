@@ -1,0 +1,52 @@
+"""Load `results/calls/*.json` into the store: idempotent, bad files reported by name."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .db import Store, open_store, result_hash
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0  # new or changed calls written
+    unchanged: int = 0  # files whose content was already stored
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file name, error)
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.unchanged + len(self.failed)
+
+
+def import_results(results_dir: Path, db_path: Path | None = None, *, store: Store | None = None) -> ImportReport:
+    """Import every `results_dir/calls/*.json` into the DB at `db_path` (default `<results_dir>/callqa.db`)."""
+    results_dir = Path(results_dir)
+    own = store is None
+    if store is None:
+        store = open_store(Path(db_path) if db_path else results_dir / "callqa.db")
+    report = ImportReport()
+    try:
+        known = store.source_hashes()
+        for path in sorted((results_dir / "calls").glob("*.json")):
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    data = json.load(fh)
+                if not isinstance(data, dict) or not data.get("call_id"):
+                    raise ValueError("not a call result (no call_id)")
+                if data.get("schema_version", 1) != 1:
+                    raise ValueError(f"unsupported schema_version {data.get('schema_version')!r}")
+                h = result_hash(data)
+                if known.get(data["call_id"]) == h:
+                    report.unchanged += 1
+                    continue
+                store.upsert_call(data, source_sha256=h)
+                known[data["call_id"]] = h
+                report.imported += 1
+            except Exception as exc:  # noqa: BLE001 - report and carry on
+                report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
+    finally:
+        if own:
+            store.close()
+    return report
