@@ -1,0 +1,155 @@
+"""Ingest: decode a recording, validate it and split it into parties → CallAudio."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .types import SAMPLE_RATE, AudioSource, CallAudio, CallMetadata, Speaker
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".wma", ".amr")
+
+
+class AudioError(ValueError):
+    """A recording that cannot be scored; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    agent_channel: int = 0
+    max_duration_s: float = 4 * 3600.0
+    """Longer files are refused before decoding (a 4 h call is an export mistake, not a call)."""
+    silence_peak_dbfs: float = -60.0
+    """A recording whose loudest sample is below this is treated as empty (all-silent)."""
+    duplicate_channel_corr: float = 0.98
+    """Stereo files whose channels correlate above this are one party copied twice → mono."""
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = IngestOptions()) -> CallAudio:
+    """Decode `path` into per-party 16 kHz float32 arrays; raise AudioError with a clear reason."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not a recording")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+
+    samples, rate, codec = _decode(path, options.max_duration_s)
+    if samples.shape[0] == 0:
+        raise AudioError(f"{path}: zero-length audio (no samples)")
+    channels = samples.shape[1]
+    if channels not in (1, 2):
+        raise AudioError(f"{path}: {channels} channels; expected mono (1) or stereo with one party per channel (2)")
+    if options.agent_channel not in (0, 1):
+        raise AudioError(f"{path}: agent channel must be 0 or 1, got {options.agent_channel}")
+
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
+    if peak_dbfs < options.silence_peak_dbfs:
+        raise AudioError(f"{path}: all silent (peak {peak_dbfs:.0f} dBFS)")
+
+    layout = "stereo" if channels == 2 else "mono"
+    if channels == 2 and _channels_duplicate(samples, options.duplicate_channel_corr):
+        layout = "mono"
+    resampled = _to_16k(samples, rate)
+    parties: dict[Speaker, np.ndarray]
+    if layout == "stereo":
+        agent = options.agent_channel
+        parties = {"agent": resampled[:, agent].copy(), "customer": resampled[:, 1 - agent].copy()}
+    else:
+        parties = {"unknown": np.ascontiguousarray(resampled.mean(axis=1))}
+
+    source = AudioSource(
+        path=str(path),
+        sha256=file_sha256(path),
+        duration_s=round(samples.shape[0] / rate, 3),
+        sample_rate=rate,
+        channels=channels,
+        layout=layout,
+        codec=codec,
+    )
+    return CallAudio(metadata=metadata, source=source, parties=parties)
+
+
+def _decode(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
+    """(frames × channels float32, sample rate, codec) via libsndfile, PyAV for what it cannot read."""
+    try:
+        info = sf.info(str(path))
+    except Exception:
+        return _decode_av(path, max_duration_s)
+    if info.frames and info.frames / info.samplerate > max_duration_s:
+        raise AudioError(
+            f"{path}: {info.frames / info.samplerate / 3600:.1f} h long; refusing recordings over "
+            f"{max_duration_s / 3600:.1f} h (raise --max-duration if this is intended)"
+        )
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(f"{path}: cannot decode {info.format} audio: {exc}") from None
+    return data, int(rate), f"{info.format}/{info.subtype}"
+
+
+def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_short(exc)})") from None
+    with container:
+        streams = container.streams.audio
+        if not streams:
+            raise AudioError(f"{path}: no audio stream in file")
+        stream = streams[0]
+        if stream.duration and stream.time_base and float(stream.duration * stream.time_base) > max_duration_s:
+            raise AudioError(f"{path}: longer than {max_duration_s / 3600:.1f} h; refusing")
+        rate = stream.rate or stream.codec_context.sample_rate
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                arr = frame.to_ndarray()
+                if frame.format.is_planar:
+                    arr = arr.T
+                else:
+                    arr = arr.reshape(-1, len(frame.layout.channels))
+                if arr.dtype.kind == "i":
+                    arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+                chunks.append(arr.astype(np.float32, copy=False))
+        except Exception as exc:
+            raise AudioError(f"{path}: corrupt audio stream ({_short(exc)})") from None
+        codec = stream.codec_context.name
+    if not chunks:
+        return np.zeros((0, 1), np.float32), int(rate or SAMPLE_RATE), codec
+    return np.concatenate(chunks), int(rate), codec
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
+    if rate == SAMPLE_RATE:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    return soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+
+
+def _channels_duplicate(samples: np.ndarray, threshold: float) -> bool:
+    a, b = samples[:, 0].astype(np.float64), samples[:, 1].astype(np.float64)
+    if not a.any() or not b.any():
+        return False
+    corr = np.corrcoef(a, b)[0, 1]
+    return bool(np.isfinite(corr) and corr >= threshold)

@@ -1,0 +1,227 @@
+"""Checks judged from the timeline: interruptions, silences, latency, long speech, speech rate, volume."""
+
+from __future__ import annotations
+
+import statistics
+
+from ..text import char_count
+from ..types import Finding, Speaker, SpeechSegment, Utterance
+from .registry import CheckContext, register
+from .waits import announced_wait_before, waits
+
+
+def utterance_at(utterances: tuple[Utterance, ...], speaker: Speaker, start: float, end: float) -> str:
+    """Text that `speaker` said between `start` and `end` (evidence for a timing finding)."""
+    return " ".join(u.text for u in utterances if u.speaker == speaker and u.end > start and u.start < end)
+
+
+def single_pass(check: str, **detail: object) -> list[Finding]:
+    return [Finding(check, "pass", detail=dict(detail))]
+
+
+@register("interruption", defaults={"min_overlap_s": 1.0, "min_segment_s": 1.5})
+def interruption(ctx: CheckContext) -> list[Finding]:
+    """The agent starts talking while the customer is still speaking (backchannels excluded)."""
+    p = ctx.params
+    findings: list[Finding] = []
+    seen: set[SpeechSegment] = set()
+    for ov in ctx.timeline.overlaps:
+        seg = ov.interrupter_segment
+        if ov.speaker != "agent" or ov.interrupted != "customer" or seg in seen:
+            continue
+        if ov.duration >= p["min_overlap_s"] and seg.duration >= p["min_segment_s"]:
+            seen.add(seg)
+            findings.append(
+                Finding(
+                    "interruption",
+                    "fail",
+                    ov.start,
+                    ov.end,
+                    "agent",
+                    utterance_at(ctx.transcript.utterances, "agent", ov.start, ov.end),
+                    {"overlap_s": round(ov.duration, 2), "agent_segment_s": round(seg.duration, 2)},
+                )
+            )
+    return findings or single_pass("interruption")
+
+
+def _silence_check(name: str, ctx: CheckContext) -> list[Finding]:
+    announced = {(w.start, w.end): w.announced for w in waits(ctx.timeline, ctx.transcript)}
+    findings = [
+        Finding(
+            name,
+            "fail",
+            gap.start,
+            gap.end,
+            None,
+            utterance_at(ctx.transcript.utterances, "agent", gap.start - 15, gap.start),
+            {"duration_s": round(gap.duration, 2), "announced": announced.get((gap.start, gap.end), False)},
+        )
+        for gap in ctx.timeline.silences
+        if gap.duration >= ctx.params["min_gap_s"]
+    ]
+    return findings or single_pass(name)
+
+
+@register("silence_over_30s", defaults={"min_gap_s": 30.0}, needs_roles=False)
+def silence_over_30s(ctx: CheckContext) -> list[Finding]:
+    """Every gap where both parties are silent for at least 30 s (detail.announced: agent asked to wait)."""
+    return _silence_check("silence_over_30s", ctx)
+
+
+@register("silence_over_60s", defaults={"min_gap_s": 60.0}, needs_roles=False)
+def silence_over_60s(ctx: CheckContext) -> list[Finding]:
+    """Every gap where both parties are silent for at least 60 s."""
+    return _silence_check("silence_over_60s", ctx)
+
+
+@register("response_latency", defaults={"max_latency_s": 3.0, "notice_lookback_s": 20.0})
+def response_latency(ctx: CheckContext) -> list[Finding]:
+    """The agent answers more than 3 s after the customer stops, unless the agent had announced a wait."""
+    p = ctx.params
+    findings = []
+    for r in ctx.timeline.responses:
+        if r.speaker != "agent" or r.after != "customer" or r.latency <= p["max_latency_s"]:
+            continue
+        if announced_wait_before(ctx.transcript, r.prev_end, p["notice_lookback_s"]):
+            continue
+        findings.append(
+            Finding(
+                "response_latency",
+                "fail",
+                r.prev_end,
+                r.start,
+                "agent",
+                utterance_at(ctx.transcript.utterances, "customer", r.prev_end - 10, r.prev_end),
+                {"latency_s": round(r.latency, 2)},
+            )
+        )
+    return findings or single_pass("response_latency")
+
+
+@register("no_response_to_long_speech", defaults={"max_customer_speech_s": 30.0, "max_pause_s": 3.0})
+def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
+    """The customer talks for more than 30 s without any agent response (not even a backchannel)."""
+    p = ctx.params
+    agent_starts = sorted(s.start for s in ctx.timeline.segments("agent"))
+    stretches: list[list[float]] = []
+    for seg in ctx.timeline.segments("customer"):
+        if stretches and seg.start - stretches[-1][1] <= p["max_pause_s"]:
+            stretches[-1][1] = max(stretches[-1][1], seg.end)
+        else:
+            stretches.append([seg.start, seg.end])
+    findings = []
+    for start, end in stretches:
+        # any agent speech starting inside the stretch (even a backchannel "嗯") is a response
+        cuts = [start, *(t for t in agent_starts if start < t < end), end]
+        longest = max(zip(cuts, cuts[1:]), key=lambda ab: ab[1] - ab[0])
+        if longest[1] - longest[0] > p["max_customer_speech_s"]:
+            a, b = longest
+            findings.append(
+                Finding(
+                    "no_response_to_long_speech",
+                    "fail",
+                    a,
+                    b,
+                    "customer",
+                    utterance_at(ctx.transcript.utterances, "customer", a, b)[:120],
+                    {"customer_speech_s": round(b - a, 2)},
+                )
+            )
+    return findings or single_pass("no_response_to_long_speech")
+
+
+@register("speech_rate", defaults={"min_chars_per_minute": 150.0, "max_chars_per_minute": 330.0, "min_speech_s": 10.0})
+def speech_rate(ctx: CheckContext) -> list[Finding]:
+    """Agent characters per minute over the agent's speech time (VAD), punctuation not counted."""
+    p = ctx.params
+    speech_s = sum(s.duration for s in ctx.timeline.segments("agent"))
+    chars = sum(char_count(u.text) for u in ctx.transcript.by("agent"))
+    if speech_s < p["min_speech_s"] or chars == 0:
+        return [
+            Finding(
+                "speech_rate",
+                "not_applicable",
+                speaker="agent",
+                detail={"reason": "too little agent speech to measure", "speech_s": round(speech_s, 2)},
+            )
+        ]
+    cpm = chars / speech_s * 60.0
+    ok = p["min_chars_per_minute"] <= cpm <= p["max_chars_per_minute"]
+    verdict = "within band" if ok else ("too fast" if cpm > p["max_chars_per_minute"] else "too slow")
+    return [
+        Finding(
+            "speech_rate",
+            "pass" if ok else "fail",
+            speaker="agent",
+            evidence=f"{cpm:.0f} chars/min ({verdict})",
+            detail={
+                "chars_per_minute": round(cpm, 1),
+                "chars": chars,
+                "speech_s": round(speech_s, 2),
+                "band": [p["min_chars_per_minute"], p["max_chars_per_minute"]],
+            },
+        )
+    ]
+
+
+@register(
+    "volume",
+    defaults={"min_dbfs": -40.0, "max_dbfs": -6.0, "max_turn_deviation_db": 12.0, "max_bad_turn_share": 0.25},
+)
+def volume(ctx: CheckContext) -> list[Finding]:
+    """Agent loudness per turn: not too quiet, not clipping-loud, and steady across the call."""
+    p = ctx.params
+    levels = [(s, s.loudness_dbfs) for s in ctx.timeline.segments("agent") if s.loudness_dbfs is not None]
+    if not levels:
+        return [Finding("volume", "not_applicable", speaker="agent", detail={"reason": "no agent speech"})]
+    median = statistics.median(v for _, v in levels)
+    bad = [
+        (s, v)
+        for s, v in levels
+        if v < p["min_dbfs"] or v > p["max_dbfs"] or abs(v - median) > p["max_turn_deviation_db"]
+    ]
+    share = len(bad) / len(levels)
+    status = "fail" if (median < p["min_dbfs"] or median > p["max_dbfs"] or share > p["max_bad_turn_share"]) else "pass"
+    first_bad = bad[0][0] if bad else None
+    return [
+        Finding(
+            "volume",
+            status,
+            first_bad.start if (status == "fail" and first_bad) else None,
+            first_bad.end if (status == "fail" and first_bad) else None,
+            "agent",
+            f"median {median:.1f} dBFS, {len(bad)}/{len(levels)} turns out of range",
+            {
+                "median_dbfs": round(median, 1),
+                "bad_turns": [[round(s.start, 2), round(s.end, 2), v] for s, v in bad[:20]],
+                "band_dbfs": [p["min_dbfs"], p["max_dbfs"]],
+            },
+        )
+    ]
+
+
+@register("handling_time", defaults={"average_s": None, "average_s_by_queue": {}, "tiers": []}, needs_roles=False)
+def handling_time(ctx: CheckContext) -> list[Finding]:
+    """Call length against the average handling time of its queue (rubric tiers: +25 %, +50 %, +70 %)."""
+    p = ctx.params
+    average = (p["average_s_by_queue"] or {}).get(ctx.metadata.queue or "", p["average_s"])
+    if not average:
+        return [
+            Finding("handling_time", "needs_review", detail={"reason": "no average handling time configured"})
+        ]
+    excess = ctx.timeline.duration / float(average) - 1.0
+    hit = max((t for t in p["tiers"] if excess > t["over_ratio"]), key=lambda t: t["over_ratio"], default=None)
+    detail = {"duration_s": round(ctx.timeline.duration, 1), "average_s": average, "excess_ratio": round(excess, 3)}
+    if hit is None:
+        return [Finding("handling_time", "pass", detail=detail)]
+    return [
+        Finding(
+            "handling_time",
+            "fail",
+            0.0,
+            ctx.timeline.duration,
+            evidence=f"{excess:.0%} over the average handling time",
+            detail={**detail, "deduction": hit["deduction"]},
+        )
+    ]

@@ -1,0 +1,178 @@
+"""Waits, holds and transfers: checks that join the timeline's silences with what the agent said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..lexicon import load_lexicon
+from ..types import CallMetadata, Finding, Timeline, Transcript, Utterance
+from .registry import CheckContext, register
+
+WAIT_MIN_ANNOUNCED_S = 5.0
+"""An announced pause shorter than this is ordinary conversation, not a wait."""
+WAIT_UNANNOUNCED_S = 30.0
+"""Any gap this long is a wait even when nobody announced it (the issue's definition)."""
+NOTICE_LOOKBACK_S = 20.0
+
+
+@dataclass(frozen=True)
+class Wait:
+    start: float
+    end: float
+    announced: bool
+    notice: Utterance | None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@lru_cache(maxsize=4096)
+def _matches(lexicon: str, text: str) -> bool:
+    return bool(load_lexicon(lexicon).find(text))
+
+
+def _agent_notice_before(transcript: Transcript, t: float, lookback_s: float) -> Utterance | None:
+    """The agent's latest utterance ending before `t`, if it asked the customer to wait."""
+    before = [u for u in transcript.by("agent") if u.end <= t + 0.5 and u.end >= t - lookback_s]
+    if not before:
+        return None
+    last = max(before, key=lambda u: u.end)
+    return last if _matches("hold_notice", last.text) else None
+
+
+def announced_wait_before(transcript: Transcript, t: float, lookback_s: float = NOTICE_LOOKBACK_S) -> bool:
+    return _agent_notice_before(transcript, t, lookback_s) is not None
+
+
+def waits(timeline: Timeline, transcript: Transcript) -> list[Wait]:
+    """Intervals where nobody speaks after the agent asked the customer to wait, or any gap ≥ 30 s."""
+    out = []
+    for gap in timeline.silences:
+        notice = _agent_notice_before(transcript, gap.start, NOTICE_LOOKBACK_S)
+        if (notice is not None and gap.duration >= WAIT_MIN_ANNOUNCED_S) or gap.duration >= WAIT_UNANNOUNCED_S:
+            out.append(Wait(gap.start, gap.end, notice is not None, notice))
+    return out
+
+
+def _long_waits(ctx: CheckContext) -> list[Wait]:
+    return [w for w in waits(ctx.timeline, ctx.transcript) if w.duration > ctx.params["min_wait_s"]]
+
+
+@register("hold_notice", defaults={"min_wait_s": 30.0})
+def hold_notice(ctx: CheckContext) -> list[Finding]:
+    """Before every wait over 30 s the agent asked the customer to wait (请您稍等，我帮您查询)."""
+    findings = [
+        Finding(
+            "hold_notice",
+            "pass" if w.announced else "fail",
+            w.start,
+            w.end,
+            "agent",
+            w.notice.text if w.notice else "",
+            {"wait_s": round(w.duration, 2)},
+        )
+        for w in _long_waits(ctx)
+    ]
+    return findings or [Finding("hold_notice", "not_applicable", detail={"reason": "no wait over 30 s"})]
+
+
+@register("hold_apology", defaults={"min_wait_s": 30.0, "lookahead_utterances": 2})
+def hold_apology(ctx: CheckContext) -> list[Finding]:
+    """After every wait over 30 s the agent apologised (对不起，让您久等了)."""
+    findings = []
+    agent = ctx.transcript.by("agent")
+    for w in _long_waits(ctx):
+        after = [u for u in agent if u.start >= w.end - 0.5][: ctx.params["lookahead_utterances"]]
+        apology = next((u for u in after if _matches("hold_apology", u.text)), None)
+        findings.append(
+            Finding(
+                "hold_apology",
+                "pass" if apology else "fail",
+                w.start,
+                w.end,
+                "agent",
+                (apology or (after[0] if after else None)).text if after else "",
+                {"wait_s": round(w.duration, 2)},
+            )
+        )
+    return findings or [Finding("hold_apology", "not_applicable", detail={"reason": "no wait over 30 s"})]
+
+
+@register(
+    "wait_fluency",
+    defaults={
+        "tiers": [
+            {"deduction": 8, "any_of": [{"count": 1, "over_s": 60}, {"count": 2, "over_s": 30}]},
+            {"deduction": 5, "any_of": [{"count": 1, "over_s": 30}, {"count": 2, "over_s": 15}]},
+            {"deduction": 2, "any_of": [{"count": 1, "over_s": 15}]},
+        ]
+    },
+)
+def wait_fluency(ctx: CheckContext) -> list[Finding]:
+    """Answer fluency from waits: the seed's tiers (one > 60 s or two > 30 s → −8; … one > 15 s → −2)."""
+    ws = waits(ctx.timeline, ctx.transcript)
+    durations = [round(w.duration, 2) for w in ws]
+    for tier in sorted(ctx.params["tiers"], key=lambda t: -t["deduction"]):
+        for rule in tier["any_of"]:
+            hits = [w for w in ws if w.duration > rule["over_s"]]
+            if len(hits) >= rule["count"]:
+                return [
+                    Finding(
+                        "wait_fluency",
+                        "fail",
+                        hits[0].start,
+                        hits[-1].end,
+                        "agent",
+                        f"{len(hits)} wait(s) over {rule['over_s']} s",
+                        {"deduction": tier["deduction"], "rule": rule, "waits_s": durations},
+                    )
+                ]
+    return [Finding("wait_fluency", "pass", detail={"waits_s": durations})]
+
+
+def transfer_utterance(transcript: Transcript) -> Utterance | None:
+    """The agent's last utterance that uses transfer phrasing, if any."""
+    hits = [u for u in transcript.by("agent") if _matches("transfer", u.text)]
+    return hits[-1] if hits else None
+
+
+def transfer_moment(timeline: Timeline, transcript: Transcript, metadata: CallMetadata) -> float | None:
+    """When the call was transferred: the manifest's `transferred_at`, else the point where the agent
+    leg ends for good after a transfer phrase (the end of the recording when the agent never speaks again)."""
+    if metadata.transferred_at is not None:
+        return float(metadata.transferred_at)
+    utt = transfer_utterance(transcript)
+    if utt is None:
+        return None
+    agent_after = [s for s in timeline.segments("agent") if s.start > utt.end + 0.1]
+    if agent_after:
+        return None  # the agent kept talking: the phrase was not followed by a transfer
+    return timeline.duration
+
+
+@register("transfer_pause", defaults={"min_pause_s": 2.0})
+def transfer_pause(ctx: CheckContext) -> list[Finding]:
+    """A pause of ≥ 2 s between the transfer phrase and the transfer itself."""
+    moment = transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata)
+    if moment is None:
+        return [Finding("transfer_pause", "not_applicable", detail={"reason": "no transfer"})]
+    utt = transfer_utterance(ctx.transcript)
+    if utt is None or utt.end > moment + 0.5:
+        before = [u for u in ctx.transcript.by("agent") if u.end <= moment + 0.5]
+        if not before:
+            return [Finding("transfer_pause", "needs_review", detail={"reason": "no agent speech before transfer"})]
+        utt = before[-1]
+    pause = moment - utt.end
+    return [
+        Finding(
+            "transfer_pause",
+            "pass" if pause >= ctx.params["min_pause_s"] else "fail",
+            utt.end,
+            moment,
+            "agent",
+            utt.text,
+            {"pause_s": round(pause, 2), "transfer_at": round(moment, 2)},
+        )
+    ]

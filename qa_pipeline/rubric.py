@@ -1,0 +1,293 @@
+"""Rubrics as data: load + validate `scoring_rubrics/*.yaml`, and score a call's findings against one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .checks.registry import all_checks
+from .types import Finding, ItemScore, Score, Status
+
+RUBRIC_DIRS = [Path(__file__).resolve().parent.parent / "scoring_rubrics"]
+"""Where `load_rubric("10086")` looks (plus $CALLQA_RUBRICS and the current directory's scoring_rubrics/)."""
+
+_BINDING = {
+    "type": "object",
+    "required": ["check"],
+    "additionalProperties": False,
+    "properties": {
+        "check": {"type": "string"},
+        "where": {"type": "object"},
+        "deduct": {"type": "number", "minimum": 0},
+        "deduct_from": {"type": "string"},
+    },
+}
+RUBRIC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "title", "version", "items"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "version": {"type": "string"},
+        "source": {"type": "string"},
+        "fatal_policy": {"enum": ["zero_total", "flag_only"]},
+        "checks": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "title", "points"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string"},
+                    "title": {"type": "string"},
+                    "section": {"type": "string"},
+                    "points": {"type": "number", "minimum": 0},
+                    "points_source": {"type": "string"},
+                    "fatal": {"type": "boolean"},
+                    "manual": {"type": "boolean"},
+                    "reason": {"type": "string"},
+                    "checks": {"type": "array", "items": _BINDING},
+                },
+            },
+        },
+    },
+}
+
+
+class RubricError(ValueError):
+    """A rubric file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    check: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+    deduct: float | None = None
+    deduct_from: str | None = None
+
+    def selects(self, f: Finding) -> bool:
+        return f.check == self.check and all(f.detail.get(k) == v for k, v in self.where.items())
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    title: str
+    points: float
+    section: str = ""
+    fatal: bool = False
+    manual: bool = False
+    reason: str = ""
+    bindings: tuple[Binding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rubric:
+    id: str
+    title: str
+    version: str
+    items: tuple[Item, ...]
+    check_params: Mapping[str, Mapping[str, Any]]
+    fatal_policy: str = "zero_total"
+    path: str = ""
+
+    @property
+    def check_names(self) -> list[str]:
+        """Every check the rubric runs: those with parameters plus those bound to items."""
+        names = dict.fromkeys(self.check_params)
+        for item in self.items:
+            for b in item.bindings:
+                names.setdefault(b.check)
+        return list(names)
+
+    @property
+    def max_points(self) -> float:
+        return sum(i.points for i in self.items)
+
+
+def find_rubric(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise RubricError(f"{p}: rubric file not found")
+        return p
+    dirs = [Path(d) for d in os.environ.get("CALLQA_RUBRICS", "").split(os.pathsep) if d]
+    dirs += [Path.cwd() / "scoring_rubrics", *RUBRIC_DIRS]
+    for d in dirs:
+        for cand in (d / f"{name_or_path}.yaml", d / f"{name_or_path}.yml"):
+            if cand.exists():
+                return cand
+    raise RubricError(f"rubric {name_or_path!r} not found in {', '.join(str(d) for d in dirs)}")
+
+
+def load_rubric(name_or_path: str | Path) -> Rubric:
+    """Load and validate a rubric by name ("10086") or path; errors name the file, line and problem."""
+    path = find_rubric(name_or_path)
+    text = path.read_text(encoding="utf-8")
+    return parse_rubric(text, str(path))
+
+
+def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise RubricError(f"{origin}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise RubricError(f"{origin}: a rubric is a YAML mapping with id, title, version, items")
+    lines = _line_index(node)
+
+    def fail(path: tuple[Any, ...], message: str) -> RubricError:
+        line = _nearest_line(lines, path)
+        loc = "/".join(str(p) for p in path) or "(top)"
+        return RubricError(f"{origin}:{line}: {loc}: {message}")
+
+    errors = sorted(jsonschema.Draft202012Validator(RUBRIC_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        raise fail(tuple(e.path), e.message)
+
+    registry = all_checks()
+    check_params: dict[str, dict[str, Any]] = {}
+    for name, params in (data.get("checks") or {}).items():
+        if name not in registry:
+            raise fail(("checks", name), f"unknown check {name!r}; known checks: {', '.join(sorted(registry))}")
+        params = params or {}
+        unknown = set(params) - set(registry[name].defaults)
+        if unknown:
+            raise fail(
+                ("checks", name, sorted(unknown)[0]),
+                f"unknown parameter(s) {sorted(unknown)} for check {name!r}; "
+                f"it takes {sorted(registry[name].defaults) or 'no parameters'}",
+            )
+        check_params[name] = params
+
+    items = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["items"]):
+        if raw["id"] in seen:
+            raise fail(("items", i, "id"), f"duplicate item id {raw['id']!r}")
+        seen.add(raw["id"])
+        bindings = []
+        for j, b in enumerate(raw.get("checks") or []):
+            if b["check"] not in registry:
+                raise fail(
+                    ("items", i, "checks", j, "check"),
+                    f"unknown check {b['check']!r}; known checks: {', '.join(sorted(registry))}",
+                )
+            bindings.append(Binding(b["check"], b.get("where") or {}, b.get("deduct"), b.get("deduct_from")))
+        if not bindings and not raw.get("manual"):
+            raise fail(("items", i), f"item {raw['id']!r} has no checks: bind checks or mark it manual: true")
+        items.append(
+            Item(
+                id=raw["id"],
+                title=raw["title"],
+                points=float(raw["points"]),
+                section=raw.get("section", ""),
+                fatal=bool(raw.get("fatal", False)),
+                manual=bool(raw.get("manual", False)),
+                reason=raw.get("reason", ""),
+                bindings=tuple(bindings),
+            )
+        )
+    return Rubric(
+        id=data["id"],
+        title=data["title"],
+        version=str(data["version"]),
+        items=tuple(items),
+        check_params=check_params,
+        fatal_policy=data.get("fatal_policy", "zero_total"),
+        path=origin,
+    )
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map each key path of the YAML document to its 1-based line."""
+    out: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        out[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                out[path + (k.value,)] = k.start_mark.line + 1
+                walk(v, path + (k.value,))
+                out[path + (k.value,)] = k.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, path + (i,))
+
+    if node is not None:
+        walk(node, ())
+    return out
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> str:
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return f"line {lines[path[:cut]]}"
+    return "line ?"
+
+
+def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
+    """Item deductions from the findings; manual and needs-review items are reported but not in `max`."""
+    findings = list(findings)
+    items: list[ItemScore] = []
+    for item in rubric.items:
+        if item.manual:
+            items.append(
+                ItemScore(item.id, item.title, item.points, 0.0, "needs_review", (item.reason or "manual item",), item.fatal)
+            )
+            continue
+        deduction = 0.0
+        reasons: list[str] = []
+        statuses: set[Status] = set()
+        for b in item.bindings:
+            for f in (f for f in findings if b.selects(f)):
+                statuses.add(f.status)
+                if f.status != "fail":
+                    continue
+                if b.deduct_from:
+                    d = float(f.detail.get(b.deduct_from, 0.0))
+                else:
+                    d = item.points if b.deduct is None else b.deduct
+                deduction += d
+                reasons.append(_reason(f, d))
+        deduction = min(deduction, item.points)
+        status: Status
+        if "fail" in statuses:
+            status = "fail"
+        elif "needs_review" in statuses:
+            status = "needs_review"
+        elif "pass" in statuses:
+            status = "pass"
+        else:
+            status = "not_applicable"
+        items.append(ItemScore(item.id, item.title, item.points, deduction, status, tuple(reasons), item.fatal))
+
+    judged = [i for i in items if i.status != "needs_review"]
+    max_points = sum(i.points for i in judged)
+    total = max_points - sum(i.deduction for i in judged)
+    fatal = any(i.fatal and i.status == "fail" for i in items)
+    if fatal and rubric.fatal_policy == "zero_total":
+        total = 0.0
+    needs_review = any(
+        i.status == "needs_review" for i, item in zip(items, rubric.items, strict=True) if not item.manual
+    )
+    return Score(round(total, 2), round(max_points, 2), fatal, needs_review, tuple(items))
+
+
+def _reason(f: Finding, deduction: float) -> str:
+    at = f" @ {f.start:.1f}s" if f.start is not None else ""
+    what = f.evidence or ", ".join(f"{k}={v}" for k, v in list(f.detail.items())[:3])
+    return f"{f.check}{at}: {what[:80]} (−{deduction:g})"
