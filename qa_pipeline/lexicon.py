@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .text import fuzzy_syllables, normalize, normalize_with_map, orig_span
+from .text import _near_syllable, fuzzy_syllables, normalize, normalize_with_map, orig_span
 
 __all__ = ["PhraseMatch", "LexiconEntry", "Lexicon", "load_lexicon", "available_lexicons"]
 
@@ -87,18 +87,10 @@ def _entry(raw: dict[str, Any], lexicon: str) -> LexiconEntry:
     )
 
 
-def _near(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if len(a) < 2 or len(b) < 2 or not (a.isalpha() and b.isalpha()):
-        return False
-    return abs(len(a) - len(b)) == 1 and (a.startswith(b) or b.startswith(a))
-
-
 def _sub_cost(a: str, b: str) -> float:
     if a == b:
         return 0.0
-    return NEAR_COST if _near(a, b) else 1.0
+    return NEAR_COST if _near_syllable(a, b) else 1.0
 
 
 def approx_find(pattern: tuple[str, ...], text: list[str], max_cost: float) -> list[tuple[int, int, float]]:

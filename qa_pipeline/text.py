@@ -21,6 +21,8 @@ __all__ = [
     "fuzzy_syllables",
     "pinyin_key",
     "char_count",
+    "syllable_distance",
+    "pinyin_similarity",
     "is_cjk",
 ]
 
@@ -169,3 +171,31 @@ def char_count(text: str) -> int:
             buf.append(" ")
     n += len(_LATIN_RUN.findall("".join(buf)))
     return n
+
+
+def _near_syllable(a: str, b: str) -> bool:
+    return (
+        len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha()
+        and abs(len(a) - len(b)) == 1 and (a.startswith(b) or b.startswith(a))
+    )
+
+
+def syllable_distance(a: list[str] | tuple[str, ...], b: list[str] | tuple[str, ...], near_cost: float = 0.5) -> float:
+    """Levenshtein distance over (fuzzy) syllables; a 'near' pair (ni/nin) substitutes for `near_cost`."""
+    prev = [float(j) for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        cur = [float(i)] + [0.0] * len(b)
+        for j in range(1, len(b) + 1):
+            x, y = a[i - 1], b[j - 1]
+            sub = 0.0 if x == y else (near_cost if _near_syllable(x, y) else 1.0)
+            cur[j] = min(prev[j - 1] + sub, prev[j] + 1.0, cur[j - 1] + 1.0)
+        prev = cur
+    return prev[-1]
+
+
+def pinyin_similarity(a: str, b: str) -> float:
+    """1 − (fuzzy-pinyin edit distance / longer length) of the normalised texts; 1.0 = homophones."""
+    sa, sb = fuzzy_syllables(normalize(a)), fuzzy_syllables(normalize(b))
+    if not sa and not sb:
+        return 1.0
+    return 1.0 - syllable_distance(sa, sb) / max(len(sa), len(sb))
