@@ -265,6 +265,8 @@ _CLAUSE = re.compile(r"[^，。！？；,.!?;_…\s]+[？?]?")
         "similarity": 0.8,
         "min_chars": 4,
         "question_markers": ["吗", "呢", "请问", "多少", "什么", "是否", "哪", "几", "怎么", "是不是", "有没有", "能不能", "对吧"],
+        "strip_prefixes": ["请问", "那么", "那", "嗯", "啊", "好的", "好", "就是"],
+        "strip_suffixes": ["呢", "啊", "呀", "吧", "啦"],
         "ignore_lexicons": ["closing", "confirm"],
         "unclear_lexicon": "unclear",
     },
@@ -296,10 +298,20 @@ def repeated_question(ctx: CheckContext) -> list[Finding]:
     def customer_unclear(i0: int, i1: int) -> bool:
         return any(utts[i].speaker != "agent" and unclear.find(utts[i].text) for i in range(i0 + 1, i1 + 1))
 
+    def core(clause: str) -> str:
+        n = normalize(clause)
+        for pre in p["strip_prefixes"]:
+            if n.startswith(pre) and len(n) > len(pre):
+                n = n[len(pre):]
+        for suf in p["strip_suffixes"]:
+            if n.endswith(suf) and len(n) > len(suf):
+                n = n[: -len(suf)]
+        return n
+
     groups: list[list[tuple[Utterance, str, int]]] = []
     for q in questions:
         for g in groups:
-            if pinyin_similarity(g[0][1], q[1]) >= p["similarity"]:
+            if pinyin_similarity(core(g[0][1]), core(q[1])) >= p["similarity"]:
                 if not customer_unclear(g[-1][2], q[2]):
                     g.append(q)
                 break

@@ -1,0 +1,223 @@
+import json
+from pathlib import Path
+
+import pytest
+
+import qa_pipeline.checks.phrases  # noqa: F401  (registers the checks)
+from qa_pipeline.checks.registry import REGISTRY, CheckContext
+from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Timeline, Transcript, Utterance
+
+MOBILECS = Path("/work/shared/real-audio/text/mobilecs_example.json")
+NAMES = ["greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
+         "transfer_phrase", "confirm_understanding", "repeated_question"]
+
+
+def call(*turns, layout="stereo", gap=0.5):
+    """turns: (speaker, text) pairs, each ~0.25 s per char."""
+    utts, t = [], 0.0
+    for spk, text in turns:
+        dur = max(1.0, len(text) * 0.25)
+        utts.append(Utterance(spk, t, t + dur, text))
+        t += dur + gap
+    tl = Timeline(t, layout, tuple(SpeechSegment(u.speaker, u.start, u.end) for u in utts), (), (), ())
+    return tl, Transcript(tuple(utts), "test")
+
+
+def run(name, tl, tr, metadata=None, **params):
+    """Same semantics as registry.run_check (defaults overlaid by params, mono → needs_review)."""
+    spec = REGISTRY[name]
+    if spec.needs_roles and not tl.has_roles:
+        return [Finding(name, "needs_review")]
+    return spec.fn(CheckContext(tl, tr, {**spec.defaults, **params}, metadata or CallMetadata("t")))
+
+
+def statuses(findings):
+    return [f.status for f in findings]
+
+
+def test_all_registered_with_defaults():
+    for n in NAMES:
+        assert n in REGISTRY and REGISTRY[n].needs_roles
+
+
+GOOD = call(
+    ("agent", "您好，很高兴为您服务"),
+    ("customer", "你好，我想查一下话费"),
+    ("agent", "好的先生，请您稍等，我帮您查询一下"),
+    ("agent", "您这个月的话费是五十八元，包含套餐月租三十八元和流量费二十元，您清楚了吗？"),
+    ("customer", "清楚了，谢谢"),
+    ("agent", "不客气，请问还有什么可以帮您？"),
+    ("customer", "没有了"),
+    ("agent", "感谢您的来电，再见"),
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_good_call_passes_or_na(name):
+    out = run(name, *GOOD)
+    assert statuses(out) == (["not_applicable"] if name == "transfer_phrase" else ["pass"]), out
+
+
+# greeting -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("first", ["你好，很高兴为您服务", "您好很高兴您服务", "您好，请问有什么可以帮您",
+                                   "尊敬的全球通钻石卡客户，全球通钻石卡专席为您服务", "您好，工号1024为您服务",
+                                   "您好，很高興為您服務"])
+def test_greeting_variants(first):
+    (f,) = run("greeting", *call(("agent", first), ("customer", "喂")))
+    assert f.status == "pass" and f.speaker == "agent" and f.start is not None
+
+
+def test_greeting_missing_or_customer_only():
+    (f,) = run("greeting", *call(("agent", "喂，说吧"), ("customer", "您好很高兴为您服务")))
+    assert f.status == "fail" and "hello" in f.detail["missing"]
+    (f,) = run("greeting", *call(("agent", "您好"), ("customer", "你好"), ("agent", "嗯")))
+    assert f.status == "fail" and f.detail["missing"] == ["service"]
+    (f,) = run("greeting", *call(("agent", "您好"), ("customer", "你好")), require_service_phrase=False)
+    assert f.status == "pass"
+
+
+def test_greeting_window():
+    turns = [("agent", "嗯"), ("customer", "喂")] * 3 + [("agent", "您好很高兴为您服务")]
+    assert run("greeting", *call(*turns))[0].status == "fail"
+    assert run("greeting", *call(*turns), first_turns=5, window_s=60)[0].status == "pass"
+
+
+def test_mono_needs_review():
+    tl, tr = call(("unknown", "您好很高兴为您服务"))
+    tl = Timeline(tl.duration, "mono", tuple(SpeechSegment("unknown", 0, 1) for _ in range(1)), (), (), ())
+    assert statuses(run("greeting", tl, tr)) == ["needs_review"]
+
+
+# closing / polite / honorific -----------------------------------------------------------------------------
+def test_closing():
+    (f,) = run("closing", *call(("agent", "好的"), ("customer", "谢谢"), ("agent", "嗯嗯")))
+    assert f.status == "fail"
+    (f,) = run("closing", *call(("agent", "好的"), ("customer", "谢谢"), ("agent", "请问还有其他可以帮到您的吗")))
+    assert f.status == "pass" and f.detail["categories"] == ["anything_else"]
+    (f,) = run("closing", *call(("agent", "好的"), ("customer", "再见")))  # customer's goodbye doesn't count
+    assert f.status == "fail"
+    (f,) = run("closing", *call(("agent", "好的，再见")), min_categories=2)
+    assert f.status == "fail"
+
+
+def test_polite_terms():
+    assert run("polite_terms", *call(("agent", "行，查好了"), ("customer", "谢谢你")))[0].status == "fail"
+    (f,) = run("polite_terms", *call(("agent", "请你少等一下")))
+    assert f.status == "pass" and f.detail["categories"] == {"please_wait": 1}
+
+
+def test_honorific():
+    (f,) = run("honorific", *call(("agent", "好的女士，马上给您办理")))
+    assert f.status == "pass" and f.detail["basis"] == "title"
+    (f,) = run("honorific", *call(("agent", "好的，马上给您办理")))
+    assert f.status == "pass" and f.detail["basis"] == "pronoun"
+    assert run("honorific", *call(("agent", "好的，马上给您办理")), accept_pronoun=False)[0].status == "fail"
+    assert run("honorific", *call(("agent", "行，马上办"), ("customer", "谢谢您先生")))[0].status == "fail"
+
+
+# forbidden / colloquial ---------------------------------------------------------------------------------
+def test_forbidden_one_finding_per_occurrence():
+    tl, tr = call(("customer", "我不知道怎么弄"), ("agent", "这个我不清楚"), ("customer", "啊？"),
+                  ("agent", "刚才已经跟您说过了，這不歸我們管"))
+    out = run("forbidden_phrase", tl, tr)
+    assert statuses(out) == ["fail"] * 3
+    assert [f.detail["category"] for f in out] == ["dont_know", "already_told", "shirking"]
+    assert all(f.speaker == "agent" for f in out)
+    u = tr.utterances[3]
+    assert u.start <= out[1].start < out[1].end <= u.end and out[2].start > out[1].start
+    assert out[1].evidence == u.text and out[1].detail["method"] == "exact"
+
+
+def test_forbidden_homophone_and_pass():
+    (f,) = run("forbidden_phrase", *call(("agent", "这个我不清处啊")))
+    assert f.status == "fail" and f.detail["method"] == "pinyin" and f.detail["phrase"] == "我不清楚"
+    assert statuses(run("forbidden_phrase", *call(("agent", "我不知道您是否方便"), ("customer", "你听不懂吗")))) == ["pass"]
+
+
+def test_colloquialism():
+    out = run("colloquialism", *call(("agent", "哦。"), ("customer", "哦"), ("agent", "什么？"), ("agent", "嗯")))
+    assert statuses(out) == ["fail", "fail"]
+    assert [f.detail["phrase"] for f in out] == ["哦", "什么"]
+    assert statuses(run("colloquialism", *call(("agent", "哦那就是还有四百兆流量")))) == ["pass"]
+
+
+# transfer -----------------------------------------------------------------------------------------------
+def test_transfer_not_applicable_and_standard():
+    assert statuses(run("transfer_phrase", *call(("agent", "您好")))) == ["not_applicable"]
+    (f,) = run("transfer_phrase", *call(("agent", "您好，为了更好的为您解决问题，我将把您的电话转至专家台息，请您稍等！")))
+    assert f.status == "pass" and f.detail["category"] == "expert_seat" and f.detail["method"] == "pinyin"
+    (f,) = run("transfer_phrase", *call(("agent", "您好，如您需要查询，稍后我将您的电话转到自动台，请您根据语音提示操作，请稍等。")))
+    assert f.status == "pass" and f.detail["category"] == "ivr"
+    (f,) = run("transfer_phrase", *call(("agent", "您好！关于您所咨询的问题，我们有详细的语音介绍，请您听好。")))
+    assert f.detail["category"] == "knowledge_base"
+
+
+def test_transfer_non_standard_and_metadata():
+    (f,) = run("transfer_phrase", *call(("agent", "行我给您转人工吧")))
+    assert f.status == "fail"
+    tl, tr = call(("agent", "您好"), ("customer", "我要投诉"), ("agent", "那您等着"))
+    (f,) = run("transfer_phrase", tl, tr, metadata=CallMetadata("t", transferred_at=tl.duration))
+    assert f.status == "fail" and "transferred" in f.detail["reason"]
+
+
+# confirm ------------------------------------------------------------------------------------------------
+def test_confirm_understanding():
+    expl = "您这个套餐每个月包含一百分钟通话和一个G的国内流量，超出部分按标准资费收取"
+    assert run("confirm_understanding", *call(("agent", "好的")))[0].status == "not_applicable"
+    assert run("confirm_understanding", *call(("agent", expl), ("customer", "哦")))[0].status == "fail"
+    (f,) = run("confirm_understanding", *call(("agent", expl), ("agent", "您明白了吗")))
+    assert f.status == "pass" and f.detail["category"] == "understood"
+    assert run("confirm_understanding", *call(("agent", expl), ("agent", "还有什么可以帮您")))[0].status == "pass"
+    assert run("confirm_understanding", *call(("agent", expl), ("agent", "还有什么可以帮您")),
+               accept_anything_else=False)[0].status == "fail"
+
+
+# repeated question --------------------------------------------------------------------------------------
+def test_repeated_question_detected_with_homophones():
+    tl, tr = call(("agent", "请问您的宽带账号是多少？"), ("customer", "YD幺五幺"),
+                  ("agent", "您的宽带帐号是多少呢"), ("customer", "就是那个"),
+                  ("agent", "你的宽带账号是多少？"))
+    (f,) = run("repeated_question", tl, tr)
+    assert f.status == "fail" and f.detail["asked"] == 3 and f.start == 0.0
+    assert run("repeated_question", tl, tr, min_repeats=3)[0].status == "pass"
+
+
+def test_repeated_question_exclusions():
+    tl, tr = call(("agent", "请问您的宽带账号是多少？"), ("customer", "喂？"),
+                  ("agent", "您的宽带账号是多少"), ("customer", "听不清"), ("agent", "您的宽带账号是多少"))
+    assert statuses(run("repeated_question", tl, tr)) == ["pass"]  # bad line: repeats excused
+    closing3 = call(*[("agent", "请问还有其他可以帮到您的吗")] * 3)
+    assert statuses(run("repeated_question", *closing3)) == ["pass"]  # closing formula isn't a question repeat
+
+
+# real MobileCS dialogues ------------------------------------------------------------------------------------
+def mobilecs():
+    if not MOBILECS.exists():
+        pytest.skip("MobileCS sample not available")
+    out = []
+    for d in json.loads(MOBILECS.read_text()):
+        turns = []
+        for turn in d["content"]:
+            for key, spk in (("[SPEAKER 1]", "agent"), ("[SPEAKER 2]", "customer")):
+                if turn.get(key):
+                    turns.append((spk, turn[key]))
+        out.append(call(*turns))
+    return out
+
+
+def test_real_mobilecs_dialogues():
+    calls = mobilecs()
+    assert len(calls) == 10
+    greet = [run("greeting", *c)[0] for c in calls]
+    # dialogue 9 starts mid-call (its first agent turn is a closing question); all others open with a greeting,
+    # incl. 你好请讲 (4) and the ASR-like 您好很高兴您服务 (5, pinyin match)
+    assert [g.status for g in greet] == ["pass"] * 9 + ["fail"]
+    assert greet[5].detail["method"] == "pinyin"
+    for c in calls:
+        assert statuses(run("forbidden_phrase", *c)) == ["pass"]
+        assert statuses(run("colloquialism", *c)) == ["pass"]
+        assert statuses(run("repeated_question", *c)) == ["pass"]
+        assert statuses(run("transfer_phrase", *c)) == ["not_applicable"]
+        assert statuses(run("honorific", *c)) == ["pass"]
+    closing = [run("closing", *c)[0].status for c in calls]
+    assert closing.count("pass") >= 7 and closing[5] == "fail"  # 5 ends with "客气嗯好的"
