@@ -1,0 +1,5 @@
+"""Agent scorecards (xlsx / csv / html) computed from the QA database."""
+
+from .scorecard import Scorecard, build_scorecard, write_scorecard
+
+__all__ = ["Scorecard", "build_scorecard", "write_scorecard"]

@@ -1,0 +1,209 @@
+"""Per-agent scorecard numbers (pandas), independent of the output format.
+
+Definitions (also in docs/database.md):
+* calls scored: calls with status "ok" and a score in the range; failed calls are counted apart.
+* score = score.total; distribution bins are on total/max*100.
+* item pass rate = pass / (pass + fail + needs_review); not_applicable is excluded (blank if none).
+* violations = check findings with status "fail", counted per check name.
+* fatal calls / calls needing review = scored calls with score.fatal / score.needs_review.
+* agents without any call in the range are not listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import results as R
+
+BINS = [0, 60, 70, 80, 90, 100.0001]
+BIN_LABELS = ["<60", "60–69", "70–79", "80–89", "90–100"]
+LOW_SCORE = 80.0  # conditional colouring threshold (percent of max)
+
+COL = {
+    "agent_id": "坐席工号", "agent_name": "坐席姓名", "team": "班组", "calls": "评分通话数", "failed": "处理失败通话",
+    "mean": "平均分", "median": "中位数", "min": "最低分", "max": "最高分", "fatal": "致命差错通话",
+    "review": "待复核通话", "violations": "违规次数",
+}
+
+
+@dataclass
+class Scorecard:
+    date_from: str | None
+    date_to: str | None
+    team: str | None
+    agent: str | None
+    summary: pd.DataFrame  # one row per agent
+    distribution: pd.DataFrame  # agent × score bin (counts)
+    items: pd.DataFrame  # agent × item pass rate (0..1)
+    item_titles: dict[str, str]
+    violations: pd.DataFrame  # agent × check (counts)
+    trend: pd.DataFrame  # agent, date, calls, mean
+    worst: pd.DataFrame  # worst calls with evidence
+    overall: dict = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.summary.empty
+
+
+def _agent_index(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(df[["agent_id", "agent_name", "team"]])
+
+
+def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, worst_n: int = 3) -> Scorecard:
+    store = R.connect(db)
+    try:
+        f = dict(date_from=date_from, date_to=date_to, team=team, agent=agent)
+        calls = R.load_calls(store, **f)
+        items = R.load_item_scores(store, **f)
+        fails = R.load_checks(store, status="fail", **f)
+        calls["agent_id"] = calls["agent_id"].fillna("(未知)")
+        names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
+        scored = calls[(calls.status == "ok") & calls.score_total.notna()]
+        g = scored.groupby("agent_id")
+        summary = pd.DataFrame(index=names.index)
+        summary["agent_name"] = names.agent_name
+        summary["team"] = names.team
+        summary["calls"] = g.size().reindex(names.index).fillna(0).astype(int)
+        summary["failed"] = calls[calls.status != "ok"].groupby("agent_id").size().reindex(names.index).fillna(0).astype(int)
+        summary["mean"] = g.score_total.mean()
+        summary["median"] = g.score_total.median()
+        summary["min"] = g.score_total.min()
+        summary["max"] = g.score_total.max()
+        summary["fatal"] = g.fatal.sum().reindex(names.index).fillna(0).astype(int)
+        summary["review"] = g.needs_review.sum().reindex(names.index).fillna(0).astype(int)
+        summary["violations"] = fails.groupby("agent_id").size().reindex(names.index).fillna(0).astype(int)
+        summary = summary.sort_values(["mean", "agent_id"], na_position="last").reset_index()
+
+        bins = pd.cut(scored.score_pct, BINS, right=False, labels=BIN_LABELS)
+        dist = pd.crosstab(scored.agent_id, bins).reindex(columns=BIN_LABELS, fill_value=0)
+        dist = dist.reindex(summary.agent_id, fill_value=0)
+
+        titles = items.drop_duplicates("item_id").set_index("item_id")["title"].to_dict() if not items.empty else {}
+        if items.empty:
+            item_rates = pd.DataFrame(index=summary.agent_id)
+        else:
+            applicable = items[items.status != "not_applicable"]
+            passed = applicable.assign(ok=applicable.status == "pass")
+            item_rates = passed.pivot_table(index="agent_id", columns="item_id", values="ok", aggfunc="mean")
+            order = list(dict.fromkeys(items.sort_values("idx").item_id))
+            item_rates = item_rates.reindex(index=summary.agent_id, columns=order).astype(float)
+
+        if fails.empty:
+            viol = pd.DataFrame(index=summary.agent_id)
+        else:
+            viol = pd.crosstab(fails.agent_id, fails.check)
+            viol = viol[viol.sum().sort_values(ascending=False).index]
+            viol = viol.reindex(summary.agent_id, fill_value=0)
+
+        trend = (scored.groupby(["agent_id", "call_date"]).score_total.agg(["size", "mean"]).reset_index()
+                 .rename(columns={"size": "calls", "mean": "mean"}))
+        trend = trend.merge(names, left_on="agent_id", right_index=True)[
+            ["agent_id", "agent_name", "team", "call_date", "calls", "mean"]]
+
+        worst = _worst_calls(store, scored, fails, worst_n)
+        if not worst.empty:
+            agent_rank = {a: i for i, a in enumerate(summary.agent_id)}
+            worst = (worst.assign(_o=worst.agent_id.map(agent_rank)).sort_values(["_o", "score_total", "started_at"])
+                     .drop(columns="_o").reset_index(drop=True))
+        overall = {
+            "calls": int(len(scored)), "failed": int((calls.status != "ok").sum()), "agents": int(len(summary)),
+            "mean": float(scored.score_total.mean()) if len(scored) else None,
+            "fatal": int(scored.fatal.sum()) if len(scored) else 0,
+            "review": int(scored.needs_review.sum()) if len(scored) else 0,
+            "day_means": scored.groupby("call_date").score_total.mean().to_dict(),
+            "item_rates": (passed.groupby("item_id").ok.mean().reindex(order).to_dict() if not items.empty else {}),
+            "distribution": (bins.value_counts().reindex(BIN_LABELS, fill_value=0).to_dict()),
+        }
+        return Scorecard(_s(date_from), _s(date_to), team, agent, summary, dist, item_rates, titles, viol, trend,
+                         worst, overall)
+    finally:
+        if store is not db:
+            store.close()
+
+
+def _s(d):
+    return None if d is None else str(d)[:10]
+
+
+def _worst_calls(store, scored: pd.DataFrame, fails: pd.DataFrame, n: int) -> pd.DataFrame:
+    cols = ["agent_id", "agent_name", "team", "call_id", "started_at", "score_total", "fatal", "check",
+            "check_label", "evidence", "offset_s", "speaker", "transcript"]
+    if scored.empty or n <= 0:
+        return pd.DataFrame(columns=cols)
+    w = (scored.sort_values(["score_total", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n))
+    first_fail = fails.sort_values(["call_id", "idx"]).drop_duplicates("call_id").set_index("call_id")
+    utts = R.load_utterances(store, call_ids=w.call_id.tolist())
+    by_call = {cid: df for cid, df in utts.groupby("call_id")}
+    rows = []
+    for r in w.itertuples():
+        ff = first_fail.loc[r.call_id] if r.call_id in first_fail.index else None
+        at = None if ff is None or pd.isna(ff.start) else float(ff.start)
+        line, spk, off = "", "", at
+        u = by_call.get(r.call_id)
+        if u is not None and len(u):
+            if at is not None:
+                inside = u[(u.start <= at + 0.5) & (u.end >= at - 0.5)]
+                pick = inside.iloc[0] if len(inside) else u.iloc[(u.start - at).abs().argmin()]
+            else:
+                pick = u.iloc[0]
+            line, spk = pick.text, pick.speaker
+            off = float(pick.start) if at is None else at
+        rows.append({
+            "agent_id": r.agent_id, "agent_name": r.agent_name, "team": r.team, "call_id": r.call_id,
+            "started_at": r.started_at, "score_total": r.score_total, "fatal": bool(r.fatal),
+            "check": None if ff is None else ff.check, "check_label": None if ff is None else ff.check_label,
+            "evidence": None if ff is None else ff.evidence, "offset_s": off, "speaker": spk, "transcript": line,
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def write_scorecard(card: Scorecard, fmt: str, out: Path) -> list[Path]:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "xlsx":
+        from .xlsx import write_xlsx
+
+        return write_xlsx(card, out)
+    if fmt == "csv":
+        from .csv_out import write_csv
+
+        return write_csv(card, out)
+    if fmt == "html":
+        from .html import write_html
+
+        return write_html(card, out)
+    raise ValueError(f"unknown format {fmt!r} (xlsx, csv, html)")
+
+
+def label_check(name: str) -> str:
+    return f"{R.CHECK_LABELS.get(name, name)}（{name}）"
+
+
+def views(card: Scorecard) -> dict[str, pd.DataFrame]:
+    """The scorecard as display tables with Chinese headers (shared by xlsx and csv)."""
+    s = card.summary.rename(columns=COL)
+    d = card.distribution.copy()
+    d.columns = [f"{c}分" for c in d.columns]
+    d = d.reset_index(drop=True)
+    d.insert(0, COL["agent_name"], card.summary.agent_name.values)
+    d.insert(0, COL["agent_id"], card.summary.agent_id.values)
+    it = card.items.copy()
+    it.columns = [f"{card.item_titles.get(c, c)}（{c}）" for c in it.columns]
+    it = it.reset_index(drop=True)
+    it.insert(0, COL["agent_name"], card.summary.agent_name.values)
+    it.insert(0, COL["agent_id"], card.summary.agent_id.values)
+    v = card.violations.copy()
+    v.columns = [label_check(c) for c in v.columns]
+    v = v.reset_index(drop=True)
+    v.insert(0, COL["agent_name"], card.summary.agent_name.values)
+    v.insert(0, COL["agent_id"], card.summary.agent_id.values)
+    t = card.trend.rename(columns={**COL, "call_date": "日期", "calls": "评分通话数", "mean": "平均分"})
+    w = card.worst.rename(columns={**COL, "call_id": "通话ID", "started_at": "通话时间", "score_total": "得分",
+                                   "fatal": "致命差错", "check": "检查项", "check_label": "违规类型",
+                                   "evidence": "证据", "offset_s": "时间点(秒)", "speaker": "说话人",
+                                   "transcript": "转写原文"})
+    return {"汇总": s, "分数分布": d, "评分项通过率": it, "违规次数": v, "每日趋势": t, "最差通话": w}

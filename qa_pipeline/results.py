@@ -1,0 +1,133 @@
+"""Analyst API: call results from the QA database as pandas DataFrames.
+
+    from qa_pipeline import results as R
+    calls = R.load_calls("results/callqa.db", date_from="2026-11-01", date_to="2026-11-07", team="一组")
+    items = R.load_item_scores(db, ...); checks = R.load_checks(db, ..., status="fail")
+    utts = R.load_utterances(db, call_ids=calls.call_id[:5])
+
+Filters (all optional): date_from / date_to (inclusive, on the call's local date), team, agent
+(agent id or name). Every frame carries the call columns agent_id, agent_name, team, call_date,
+call_hour, started_at so it can be grouped without a merge.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .store import schema as S
+from .store.db import Store, open_store
+
+__all__ = ["connect", "load_calls", "load_checks", "load_item_scores", "load_utterances", "CHECK_LABELS"]
+
+CHECK_LABELS = {
+    "greeting": "开头语", "closing": "结束语", "polite_terms": "礼貌用语", "honorific": "敬语（您）",
+    "forbidden_phrase": "服务禁语", "colloquialism": "口语化", "interruption": "抢话打断",
+    "silence_over_30s": "静音超30秒", "silence_over_60s": "静音超60秒", "hold_notice": "保持前告知",
+    "hold_apology": "保持后致歉", "response_latency": "响应时延", "no_response_to_long_speech": "长句未回应",
+    "speech_rate": "语速", "volume": "音量", "transfer_phrase": "转接用语", "transfer_pause": "转接停顿",
+    "confirm_understanding": "确认理解", "repeated_question": "重复提问", "wait_fluency": "等待流畅",
+}
+
+_CALL_COLS = ("agent_id", "agent_name", "team", "call_date", "call_hour", "started_at")
+
+
+def connect(db: Path | str | Store) -> Store:
+    return db if isinstance(db, Store) else open_store(Path(db) if "://" not in str(db) else db)
+
+
+def _iso(d) -> str | None:
+    if d is None:
+        return None
+    return d.isoformat()[:10] if isinstance(d, date) else str(d)[:10]
+
+
+def _call_filters(stmt, date_from=None, date_to=None, team=None, agent=None):
+    c = S.calls
+    if date_from is not None:
+        stmt = stmt.where(c.c.call_date >= _iso(date_from))
+    if date_to is not None:
+        stmt = stmt.where(c.c.call_date <= _iso(date_to))
+    if team:
+        stmt = stmt.where(c.c.team == team)
+    if agent:
+        stmt = stmt.where(sa.or_(c.c.agent_id == agent, c.c.agent_name == agent))
+    return stmt
+
+
+def _read(db, stmt) -> pd.DataFrame:
+    store = connect(db)
+    try:
+        with store.engine.connect() as conn:
+            res = conn.execute(stmt)
+            return pd.DataFrame(res.all(), columns=list(res.keys()))
+    finally:
+        if store is not db:
+            store.close()
+
+
+def load_calls(db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None) -> pd.DataFrame:
+    """One row per call (status 'ok' and 'failed' unless `status` given); score_pct = total/max*100."""
+    c = S.calls
+    cols = [c.c[k] for k in (
+        "call_id", "status", "error", "agent_id", "agent_name", "team", "queue", "started_at", "call_date",
+        "call_hour", "duration_s", "audio_path", "score_total", "score_max", "fatal", "needs_review", "run_id")]
+    stmt = _call_filters(sa.select(*cols), date_from, date_to, team, agent)
+    if status:
+        stmt = stmt.where(c.c.status == status)
+    df = _read(db, stmt.order_by(c.c.started_at, c.c.call_id))
+    df["started_at"] = pd.to_datetime(df["started_at"].str.slice(0, 19), errors="coerce")
+    for col in ("score_total", "score_max", "duration_s"):
+        df[col] = df[col].astype("float64")
+    df["score_pct"] = df["score_total"] / df["score_max"] * 100.0
+    for col in ("fatal", "needs_review"):
+        df[col] = df[col].astype("boolean")
+    return df
+
+
+def _with_call(table, *cols, date_from=None, date_to=None, team=None, agent=None):
+    c = S.calls
+    stmt = sa.select(*cols, *[c.c[k] for k in _CALL_COLS]).select_from(table.join(c, c.c.call_id == table.c.call_id))
+    return _call_filters(stmt, date_from, date_to, team, agent).where(c.c.status == "ok")
+
+
+def load_checks(db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None,
+                check: str | None = None) -> pd.DataFrame:
+    """One row per check finding of scored calls; `check_label` is the Chinese name."""
+    k = S.checks
+    stmt = _with_call(k, k.c.call_id, k.c.idx, k.c.check, k.c.status, k.c.start, k.c.end, k.c.speaker,
+                      k.c.evidence, date_from=date_from, date_to=date_to, team=team, agent=agent)
+    if status:
+        stmt = stmt.where(k.c.status == status)
+    if check:
+        stmt = stmt.where(k.c.check == check)
+    df = _read(db, stmt.order_by(k.c.call_id, k.c.idx))
+    df["check_label"] = df["check"].map(lambda x: CHECK_LABELS.get(x, x))
+    return df
+
+
+def load_item_scores(db, date_from=None, date_to=None, team=None, agent=None) -> pd.DataFrame:
+    """One row per rubric item per scored call (item_id, title, points, deduction, status, fatal)."""
+    i = S.item_scores
+    stmt = _with_call(i, i.c.call_id, i.c.idx, i.c.item_id, i.c.title, i.c.points, i.c.deduction, i.c.status,
+                      i.c.fatal, date_from=date_from, date_to=date_to, team=team, agent=agent)
+    return _read(db, stmt.order_by(i.c.call_id, i.c.idx))
+
+
+def load_utterances(db, call_ids: Iterable[str] | None = None, date_from=None, date_to=None, team=None,
+                    agent=None) -> pd.DataFrame:
+    """Transcript lines (call_id, idx, speaker, start, end, text), optionally only for `call_ids`."""
+    u = S.utterances
+    stmt = _with_call(u, u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.end, u.c.text,
+                      date_from=date_from, date_to=date_to, team=team, agent=agent)
+    if call_ids is not None:
+        ids = [str(x) for x in call_ids]
+        if not ids:
+            stmt = stmt.where(sa.false())
+        else:
+            stmt = stmt.where(u.c.call_id.in_(ids))
+    return _read(db, stmt.order_by(u.c.call_id, u.c.idx))
