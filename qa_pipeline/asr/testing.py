@@ -49,3 +49,27 @@ def make_call(parties: dict[Speaker, np.ndarray], speech: list[SpeechSegment], p
     audio = CallAudio(CallMetadata(call_id), AudioSource(path, "", dur, SAMPLE_RATE, len(parties), layout), parties)
     tl = Timeline(dur, layout, tuple(sorted(speech, key=lambda s: s.start)), (), (), ())
     return audio, tl
+
+
+def cer(hyp: str, ref: str) -> float:
+    """Character error rate on normalized text (Simplified, no punctuation/spaces)."""
+    from qa_pipeline.asr.common import normalize
+
+    h, r = normalize(hyp), normalize(ref)
+    prev = list(range(len(h) + 1))
+    for i, rc in enumerate(r, 1):
+        cur = [i]
+        for j, hc in enumerate(h, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rc != hc)))
+        prev = cur
+    return prev[-1] / max(len(r), 1)
+
+
+def references(tsv: str | Path) -> dict[str, str]:
+    """file name → reference text from the shared real-audio transcripts.tsv."""
+    out: dict[str, str] = {}
+    for line in Path(tsv).read_text(encoding="utf-8").splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) >= 2 and cols[1]:
+            out[Path(cols[0]).name] = cols[1]
+    return out

@@ -1,0 +1,115 @@
+"""Real Whisper inference on real Mandarin clips (read from ../shared/real-audio, never copied)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_pipeline.asr import AsrOptions, load_engine, to_simplified
+from qa_pipeline.asr.common import RawSegment, keep_segment, plan_windows
+from qa_pipeline.asr.testing import cer, make_call, read_16k, references, silero_segments
+from qa_pipeline.types import SAMPLE_RATE, SpeechSegment
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-audio"
+if not REAL.is_dir():
+    REAL = Path("/work/shared/real-audio")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (REAL / "audio").is_dir(), reason="shared real-audio clips not present")]
+
+GREEDY = dict(beam_size=1, temperature=(0.0,))
+
+
+def clip(name: str) -> np.ndarray:
+    return read_16k(REAL / "audio" / name)
+
+
+@pytest.fixture(scope="module")
+def fw():  # type: ignore[no-untyped-def]
+    return load_engine(AsrOptions())
+
+
+@pytest.mark.parametrize("name,bound", [
+    ("aishell1_BAC009S0724W0121.wav", 0.2),  # human label; base gets 2/12 wrong (佛地产, 中间)
+    ("paddlespeech_zh.wav", 0.15),
+    ("funasr_asr_example_zh.wav", 0.15),
+])
+def test_faster_whisper_cer(fw, name: str, bound: float) -> None:  # type: ignore[no-untyped-def]
+    x = clip(name)
+    audio, tl = make_call({"unknown": x}, silero_segments(x, "unknown"), path=str(REAL / "audio" / name))
+    tr = fw.transcribe(audio, tl)
+    text = "".join(u.text for u in tr.utterances)
+    assert cer(text, references(REAL / "transcripts.tsv")[name]) <= bound, text
+    assert text == to_simplified(text)  # Simplified output
+    assert tr.engine == "faster-whisper" and tr.model == "base"
+    for u in tr.utterances:
+        assert u.speaker == "unknown" and 0 <= u.start <= u.end <= audio.duration + 0.01
+        assert u.words and "".join(w.text for w in u.words) == u.text
+
+
+def test_engines_agree_on_same_weights() -> None:
+    pytest.importorskip("whisper")
+    x = clip("funasr_paraformer_example1.wav")
+    audio, tl = make_call({"customer": x}, silero_segments(x, "customer"))
+    a = load_engine(AsrOptions(compute_type="float32", **GREEDY)).transcribe(audio, tl)
+    b = load_engine(AsrOptions(engine="openai-whisper", **GREEDY)).transcribe(audio, tl)
+    ta, tb = ("".join(u.text for u in t.utterances) for t in (a, b))
+    assert len(ta) > 20 and cer(tb, ta) <= 0.05, (ta, tb)
+    assert b.engine == "openai-whisper" and tb == to_simplified(tb)
+    for ua, ub in zip(a.utterances, b.utterances):
+        assert abs(ua.start - ub.start) < 0.5 and abs(ua.end - ub.end) < 0.5
+
+
+def test_only_speech_is_sent_and_times_are_absolute(fw) -> None:  # type: ignore[no-untyped-def]
+    """Two parties on separate channels with long silences; customer speaks twice around an agent turn."""
+    a, b = clip("paddlespeech_zh.wav"), clip("funasr_asr_example_zh.wav")
+    n = int(26 * SAMPLE_RATE)
+    cust, agent = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    rng = np.random.default_rng(0)
+    cust += rng.normal(0, 1e-4, n).astype(np.float32)  # a faint line hiss in the silences
+    c1, ag, c2 = 4.0, 11.0, 19.0
+    cust[int(c1 * SAMPLE_RATE):][: len(a)] += a
+    agent[int(ag * SAMPLE_RATE):][: len(b)] += b
+    cust[int(c2 * SAMPLE_RATE):][: len(a)] += a
+    segs = [SpeechSegment("customer", c1 + s.start, c1 + s.end) for s in silero_segments(a, "customer")]
+    segs += [SpeechSegment("agent", ag + s.start, ag + s.end) for s in silero_segments(b, "agent")]
+    segs += [SpeechSegment("customer", c2 + s.start, c2 + s.end) for s in silero_segments(a, "customer")]
+    audio, tl = make_call({"agent": agent, "customer": cust}, segs)
+
+    wins = plan_windows("customer", cust, tl, fw.options)
+    assert len(wins) == 1 and wins[0].duration < 12  # both customer turns packed, 15 s of silence left out
+
+    tr = fw.transcribe(audio, tl)
+    cus, agt = tr.by("customer"), tr.by("agent")
+    assert len(agt) >= 1 and all(ag - 0.5 <= u.start and u.end <= ag + len(b) / SAMPLE_RATE + 0.5 for u in agt)
+    first = [u for u in cus if u.end < ag]
+    second = [u for u in cus if u.start > ag + len(b) / SAMPLE_RATE]
+    assert first and second and len(first) + len(second) == len(cus)  # no utterance spans the agent's turn
+    assert abs(first[0].start - segs[0].start) < 0.7 and abs(second[0].start - (c2 + segs[0].start - c1)) < 0.7
+    for u in cus:
+        assert all(u.start - 0.01 <= w.start <= w.end <= u.end + 0.01 for w in u.words)
+    ref = references(REAL / "transcripts.tsv")
+    assert cer("".join(u.text for u in first), ref["paddlespeech_zh.wav"]) <= 0.15
+    assert cer("".join(u.text for u in agt), ref["funasr_asr_example_zh.wav"]) <= 0.15
+    assert [u.start for u in tr.utterances] == sorted(u.start for u in tr.utterances)
+
+
+def test_hallucination_guard() -> None:
+    opts = AsrOptions()
+    bad = RawSegment(0, 2, "請不吝點贊 訂閱 轉發 打賞支持明鏡與點點欄目", avg_logprob=-0.3, no_speech_prob=0.1)
+    assert not keep_segment(bad, opts)
+    assert not keep_segment(RawSegment(0, 2, "谢谢观看"), opts)
+    assert not keep_segment(RawSegment(0, 2, "字幕由Amara.org社区提供"), opts)
+    assert not keep_segment(RawSegment(0, 2, "好的", avg_logprob=-1.4, no_speech_prob=0.9), opts)  # silence
+    assert not keep_segment(RawSegment(0, 9, "好的" * 40, compression_ratio=5.0), opts)  # loop
+    assert keep_segment(RawSegment(0, 2, "谢谢您的来电，再见", avg_logprob=-0.2, no_speech_prob=0.05), opts)
+
+
+def test_noise_only_segment_yields_nothing(fw) -> None:  # type: ignore[no-untyped-def]
+    """A VAD false positive on line noise must not become text."""
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 3e-3, 8 * SAMPLE_RATE).astype(np.float32)
+    audio, tl = make_call({"agent": noise}, [SpeechSegment("agent", 1.0, 6.0)])
+    tr = fw.transcribe(audio, tl)
+    assert all(not u.text or len(u.text) <= 2 for u in tr.utterances), tr.utterances
