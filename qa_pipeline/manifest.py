@@ -1,0 +1,125 @@
+"""Call metadata: a manifest CSV, a filename pattern, or just the file stem."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audio import AUDIO_EXTENSIONS
+from .types import CallMetadata
+
+MANIFEST_COLUMNS = ("call_id", "path", "agent_id", "agent_name", "team", "started_at", "queue", "transferred_at")
+_KNOWN_FIELDS = {"call_id", "agent_id", "agent_name", "team", "started_at", "queue", "transferred_at"}
+
+
+class ManifestError(ValueError):
+    """The manifest as a whole is unusable (missing file, no header, no path column)."""
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """One call to score; `error` is set when its metadata is already known to be bad."""
+
+    path: Path
+    metadata: CallMetadata
+    error: str | None = None
+
+
+def discover_audio(inputs: list[Path], recursive: bool = True) -> list[Path]:
+    """Audio files named directly or found in the given folders (sorted, transcript/truth files skipped)."""
+    found: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.glob("*")
+            found += sorted(f for f in it if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+                            and ".mono." not in f.name)
+        else:
+            found.append(p)
+    return list(dict.fromkeys(found))
+
+
+def compile_name_pattern(pattern: str) -> re.Pattern[str]:
+    """'{date}_{agent_id}_{call_id}' → a regex with named groups matched against the file stem."""
+    fields = re.findall(r"{(\w+)}", pattern)
+    if not fields:
+        raise ValueError(f"name pattern {pattern!r} has no {{field}} placeholders")
+    regex = ""
+    for literal, name in re.findall(r"([^{]*)(?:{(\w+)})?", pattern):
+        regex += re.escape(literal)
+        if name:
+            regex += f"(?P<{name}>.+?)"
+    return re.compile(f"^{regex}$")
+
+
+def metadata_from_name(path: Path, pattern: re.Pattern[str] | None) -> CallMetadata:
+    stem = path.name.split(".")[0] if path.name.count(".") > 1 else path.stem
+    if pattern is None:
+        return CallMetadata(call_id=stem)
+    m = pattern.match(stem)
+    if not m:
+        return CallMetadata(call_id=stem, extra={"name_pattern": "no match"})
+    return _metadata(m.groupdict(), default_id=stem)
+
+
+def _metadata(fields: dict[str, str], default_id: str) -> CallMetadata:
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items() if v not in (None, "")}
+    transferred = values.pop("transferred_at", None)
+    if "date" in values and "started_at" not in values:
+        values["started_at"] = _iso_date(values["date"])
+    extra = {k: str(v) for k, v in values.items() if k not in _KNOWN_FIELDS}
+    known = {k: v for k, v in values.items() if k in _KNOWN_FIELDS}
+    known.setdefault("call_id", default_id)
+    return CallMetadata(
+        transferred_at=float(transferred) if transferred is not None else None,
+        extra=extra,
+        **known,
+    )
+
+
+def _iso_date(value: str) -> str:
+    m = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})", value)
+    return f"{m[1]}-{m[2]}-{m[3]}" if m else value
+
+
+def read_manifest(path: Path) -> list[CallJob]:
+    """Jobs from a manifest CSV; a bad row becomes a job with an error, the others go on."""
+    if not path.exists():
+        raise ManifestError(f"{path}: manifest not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: manifest is not UTF-8 text") from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "path" not in reader.fieldnames:
+        raise ManifestError(
+            f"{path}: manifest needs a header with a 'path' column (columns: {', '.join(MANIFEST_COLUMNS)})"
+        )
+    jobs: list[CallJob] = []
+    seen: set[str] = set()
+    for line_no, row in enumerate(reader, start=2):
+        raw_path = (row.get("path") or "").strip()
+        audio = (path.parent / raw_path) if raw_path and not Path(raw_path).is_absolute() else Path(raw_path)
+        default_id = audio.stem if raw_path else f"manifest-line-{line_no}"
+        if None in row:  # more cells than header columns
+            jobs.append(CallJob(audio, CallMetadata(call_id=default_id),
+                                f"{path}:{line_no}: row has more cells than the header"))
+            continue
+        if not raw_path:
+            jobs.append(CallJob(audio, CallMetadata(call_id=row.get("call_id") or default_id),
+                                f"{path}:{line_no}: empty 'path'"))
+            continue
+        try:
+            md = _metadata({k: v for k, v in row.items() if k != "path"}, default_id)
+        except ValueError:
+            jobs.append(CallJob(audio, CallMetadata(call_id=row.get("call_id") or default_id),
+                                f"{path}:{line_no}: transferred_at {row.get('transferred_at')!r} is not seconds"))
+            continue
+        if md.call_id in seen:
+            dup = CallMetadata(call_id=f"{md.call_id}~line{line_no}")
+            jobs.append(CallJob(audio, dup, f"{path}:{line_no}: duplicate call_id {md.call_id!r}"))
+            continue
+        seen.add(md.call_id)
+        jobs.append(CallJob(audio, md))
+    return jobs

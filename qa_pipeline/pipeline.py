@@ -1,0 +1,88 @@
+"""One call through every stage: ingest → timeline → transcribe → detect → score → CallResult.
+
+`score_call` is pure (a path and options in, a result out, nothing written) so that a process pool
+now, or a distributed engine later, can run it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .asr import AsrOptions, ModelNotInstalledError, TranscriptError, load_engine
+from .audio import AudioError, IngestOptions, load_call
+from .detect import run_checks, timeline_events
+from .result import CallResult, EngineInfo
+from .rubric import Rubric, RubricError, load_rubric, score_findings
+from .timeline import NoSpeechError, VadOptions, build_timeline
+from .types import CallMetadata
+
+EXPECTED_ERRORS = (AudioError, NoSpeechError, TranscriptError, ModelNotInstalledError, RubricError)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    rubric: str = "10086"
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    ingest: IngestOptions = field(default_factory=IngestOptions)
+    vad: VadOptions = field(default_factory=VadOptions)
+
+
+def engine_info(options: PipelineOptions, rubric: Rubric) -> EngineInfo:
+    """How a result is produced; equal EngineInfo + audio hash means a call need not be re-scored."""
+    a = options.asr
+    model = a.model if a.engine != "transcript" else ""
+    compute = a.compute_type if a.engine == "faster-whisper" else ("" if a.engine == "transcript" else "float32")
+    return EngineInfo(
+        asr=a.engine,
+        model=model,
+        compute_type=compute,
+        rubric=rubric.id,
+        rubric_version=rubric.version,
+        package_version=__version__,
+        vad="silero-vad",
+        options={"beam_size": a.beam_size, "agent_channel": options.ingest.agent_channel} if model else
+        {"agent_channel": options.ingest.agent_channel},
+    )
+
+
+def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> CallResult:
+    """Score one recording; expected failures (bad audio, no speech, missing model) become a failed result."""
+    timings: dict[str, float] = {}
+    rubric = load_rubric(options.rubric)
+    engine = engine_info(options, rubric)
+    audio = None
+    try:
+        t0 = time.perf_counter()
+        audio = load_call(path, metadata, options.ingest)
+        t1 = time.perf_counter()
+        timeline = build_timeline(audio, options.vad)
+        t2 = time.perf_counter()
+        asr = load_engine(options.asr)
+        t3 = time.perf_counter()
+        transcript = asr.transcribe(audio, timeline)
+        t4 = time.perf_counter()
+        findings = run_checks(rubric.check_names, timeline, transcript, metadata, rubric.check_params)
+        events = timeline_events(timeline, transcript, metadata)
+        score = score_findings(findings, rubric)
+        t5 = time.perf_counter()
+        timings = {"decode": t1 - t0, "vad": t2 - t1, "model_load": t3 - t2, "asr": t4 - t3, "checks": t5 - t4}
+        engine = EngineInfo(**{**engine.__dict__, "model": transcript.model or engine.model,
+                               "compute_type": transcript.compute_type or engine.compute_type})
+        return CallResult(
+            call_id=metadata.call_id,
+            status="ok",
+            metadata=metadata,
+            audio=audio.source,
+            engine=engine,
+            transcript=transcript,
+            events=tuple(events),
+            checks=tuple(findings),
+            score=score,
+            timings=timings,
+        )
+    except EXPECTED_ERRORS as exc:
+        return CallResult(metadata.call_id, "failed", metadata, error=str(exc),
+                          audio=audio.source if audio else None, engine=engine)
