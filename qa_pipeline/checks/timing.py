@@ -83,7 +83,7 @@ def response_latency(ctx: CheckContext) -> list[Finding]:
     for r in ctx.timeline.responses:
         if r.speaker != "agent" or r.after != "customer" or r.latency <= p["max_latency_s"]:
             continue
-        if announced_wait_before(ctx.transcript, r.prev_end, p["notice_lookback_s"]):
+        if announced_wait_before(ctx.timeline, ctx.transcript, r.prev_end, p["notice_lookback_s"]):
             continue
         findings.append(
             Finding(

@@ -33,24 +33,27 @@ def _matches(lexicon: str, text: str) -> bool:
     return bool(load_lexicon(lexicon).find(text))
 
 
-def _agent_notice_before(transcript: Transcript, t: float, lookback_s: float) -> Utterance | None:
-    """The agent's latest utterance ending before `t`, if it asked the customer to wait."""
-    before = [u for u in transcript.by("agent") if u.end <= t + 0.5 and u.end >= t - lookback_s]
+def _agent_notice_before(timeline: Timeline, transcript: Transcript, t: float, lookback_s: float) -> Utterance | None:
+    """What the agent said in their last speech before `t`, if it asked the customer to wait."""
+    before = [s for s in timeline.segments("agent") if t - lookback_s <= s.end <= t + 0.5]
     if not before:
         return None
-    last = max(before, key=lambda u: u.end)
-    return last if _matches("hold_notice", last.text) else None
+    last = max(before, key=lambda s: s.end)
+    said = [u for u in transcript.by("agent") if u.start < last.end + 0.25 and u.end > last.start - 0.25]
+    return next((u for u in reversed(said) if _matches("hold_notice", u.text)), None)
 
 
-def announced_wait_before(transcript: Transcript, t: float, lookback_s: float = NOTICE_LOOKBACK_S) -> bool:
-    return _agent_notice_before(transcript, t, lookback_s) is not None
+def announced_wait_before(
+    timeline: Timeline, transcript: Transcript, t: float, lookback_s: float = NOTICE_LOOKBACK_S
+) -> bool:
+    return _agent_notice_before(timeline, transcript, t, lookback_s) is not None
 
 
 def waits(timeline: Timeline, transcript: Transcript) -> list[Wait]:
     """Intervals where nobody speaks after the agent asked the customer to wait, or any gap ≥ 30 s."""
     out = []
     for gap in timeline.silences:
-        notice = _agent_notice_before(transcript, gap.start, NOTICE_LOOKBACK_S)
+        notice = _agent_notice_before(timeline, transcript, gap.start, NOTICE_LOOKBACK_S)
         if (notice is not None and gap.duration >= WAIT_MIN_ANNOUNCED_S) or gap.duration >= WAIT_UNANNOUNCED_S:
             out.append(Wait(gap.start, gap.end, notice is not None, notice))
     return out

@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from qa_pipeline.audio import AudioError, IngestOptions, load_call
+from qa_pipeline.types import CallMetadata
+
+from helpers import real_clip
+
+
+def _md(name: str = "c1") -> CallMetadata:
+    return CallMetadata(call_id=name)
+
+
+def _stereo(rate: int = 8000) -> np.ndarray:
+    a = real_clip("aishell1_BAC009S0724W0121.wav", rate)
+    b = real_clip("wenetspeech_nst_ID002.wav", rate)
+    out = np.zeros((len(a) + len(b), 2), np.float32)
+    out[: len(a), 0] = a
+    out[len(a) :, 1] = b
+    return out
+
+
+@pytest.mark.parametrize(
+    "fmt,subtype,rate",
+    [("WAV", "PCM_16", 8000), ("WAV", "PCM_16", 16000), ("WAV", "ULAW", 8000), ("WAV", "ALAW", 8000),
+     ("FLAC", "PCM_16", 8000), ("MP3", "MPEG_LAYER_III", 16000)],
+)
+def test_decodes_call_centre_formats(tmp_path: Path, fmt: str, subtype: str, rate: int) -> None:
+    x = _stereo(rate)
+    path = tmp_path / f"call.{fmt.lower()}"
+    sf.write(str(path), x, rate, format=fmt, subtype=subtype)
+    call = load_call(path, _md())
+    assert call.source.layout == "stereo"
+    assert call.source.sample_rate == rate
+    assert set(call.parties) == {"agent", "customer"}
+    assert abs(call.duration - len(x) / rate) < 0.1
+    # 16 kHz float32 per party, the agent's speech first, the customer's second
+    agent, cust = call.parties["agent"], call.parties["customer"]
+    assert agent.dtype == np.float32 and abs(len(agent) / 16000 - call.duration) < 0.1
+    half = len(agent) // 2
+    assert np.abs(agent[: half // 2]).mean() > np.abs(agent[-half // 2 :]).mean()
+    assert np.abs(cust[-half // 2 :]).mean() > np.abs(cust[: half // 2]).mean()
+    assert len(call.source.sha256) == 64
+
+
+def test_agent_channel_swaps_parties(tmp_path: Path) -> None:
+    x = _stereo()
+    path = tmp_path / "c.wav"
+    sf.write(str(path), x, 8000)
+    a = load_call(path, _md(), IngestOptions(agent_channel=0))
+    b = load_call(path, _md(), IngestOptions(agent_channel=1))
+    assert np.allclose(a.parties["agent"], b.parties["customer"])
+
+
+def test_mono_and_duplicated_stereo_are_mono(tmp_path: Path) -> None:
+    clip = real_clip("aishell1_BAC009S0724W0121.wav")
+    sf.write(str(tmp_path / "m.wav"), clip, 8000)
+    sf.write(str(tmp_path / "d.wav"), np.stack([clip, clip * 0.9], axis=1), 8000)
+    for name in ("m.wav", "d.wav"):
+        call = load_call(tmp_path / name, _md())
+        assert call.source.layout == "mono"
+        assert list(call.parties) == ["unknown"]
+
+
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_text("call_id,agent\n1,2\n"), "not a readable audio file"),
+        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40), "audio"),
+        (lambda p: sf.write(str(p), np.zeros((0, 2), np.float32), 8000), "zero-length"),
+        (lambda p: sf.write(str(p), np.zeros((8000, 2), np.float32), 8000), "all silent"),
+        (lambda p: sf.write(str(p), np.full((8000, 3), 0.1, np.float32), 8000), "3 channels"),
+    ],
+)
+def test_bad_input_names_file_and_reason(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.wav"
+    make(path)
+    with pytest.raises(AudioError) as exc:
+        load_call(path, _md())
+    assert str(path) in str(exc.value)
+    assert reason in str(exc.value)
+
+
+def test_huge_file_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "long.wav"
+    sf.write(str(path), np.full((8000 * 10, 1), 0.1, np.float32), 8000)
+    with pytest.raises(AudioError, match="refusing"):
+        load_call(path, _md(), IngestOptions(max_duration_s=5))
