@@ -55,6 +55,12 @@ def result_hash(result: dict) -> str:
     return hashlib.sha256(json.dumps(result, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+_CID = sa.bindparam("cid")
+_EXISTS = sa.select(S.calls.c.call_id).where(S.calls.c.call_id == _CID)
+_DELETES = [t.delete().where(t.c.call_id == _CID) for t in (*S.CHILD_TABLES, S.calls)]
+_UTT_IDS = sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == _CID)
+
+
 class Store:
     def __init__(self, engine: sa.Engine, path: Path | None = None, migrate_to: int | None = None):
         self.engine = engine
@@ -64,6 +70,9 @@ class Store:
             self.version = current_version(conn)
         self.fts = backend_for(engine) if self.version >= 2 else None
         self._run_cache: dict[str, int] = {}
+        self._agent_cache: dict[str, dict] = {}
+
+    _AGENT = sa.select(S.agents.c.agent_id).where(S.agents.c.agent_id == sa.bindparam("aid"))
 
     # ------------------------------------------------------------ write
 
@@ -77,11 +86,34 @@ class Store:
     def upsert_many(self, results: Iterable[dict]) -> int:
         """Bulk load (benchmarks, backfills): all calls in one transaction."""
         n = 0
-        with self.engine.begin() as conn:
-            for r in results:
-                self._write_call(conn, r, None)
-                n += 1
+        try:
+            with self.engine.begin() as conn:
+                for r in results:
+                    self._write_call(conn, r, None)
+                    n += 1
+        except BaseException:
+            self._run_cache.clear()
+            self._agent_cache.clear()
+            raise
         return n
+
+    def upsert_batch(self, items: Iterable[tuple[str, dict, str | None]]) -> list[tuple[str, str]]:
+        """Write (name, result, source_sha256) items in one transaction with a SAVEPOINT per call:
+        a call that fails is rolled back alone (and returned as (name, error)); the others commit."""
+        failed: list[tuple[str, str]] = []
+        try:
+            with self.engine.begin() as conn:
+                for name, r, h in items:
+                    try:
+                        with conn.begin_nested():
+                            self._write_call(conn, r, h)
+                    except Exception as exc:  # noqa: BLE001
+                        failed.append((name, f"{type(exc).__name__}: {exc}"))
+        except BaseException:
+            self._run_cache.clear()
+            self._agent_cache.clear()
+            raise
+        return failed
 
     def source_hashes(self) -> dict[str, str | None]:
         with self.engine.connect() as conn:
@@ -91,12 +123,17 @@ class Store:
         with self.engine.begin() as conn:
             self._delete_call(conn, call_id)
 
+    _EXISTS = _EXISTS
+    _DELETES = _DELETES
+    _UTT_IDS = _UTT_IDS
+
     def _delete_call(self, conn: sa.Connection, call_id: str) -> None:
+        if conn.execute(self._EXISTS, {"cid": call_id}).first() is None:
+            return
         if self.fts is not None:
-            self.fts.delete_calls(conn, sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == call_id))
-        for t in S.CHILD_TABLES:
-            conn.execute(t.delete().where(t.c.call_id == call_id))
-        conn.execute(S.calls.delete().where(S.calls.c.call_id == call_id))
+            self.fts.delete_calls(conn, self._UTT_IDS, {"cid": call_id})
+        for stmt in self._DELETES:
+            conn.execute(stmt, {"cid": call_id})
 
     def _run_id(self, conn: sa.Connection, engine_info: dict | None) -> int | None:
         if not engine_info:
@@ -124,6 +161,7 @@ class Store:
             self._write_call_rows(conn, r, call_id, source_sha256)
         except BaseException:
             self._run_cache.clear()
+            self._agent_cache.clear()
             raise
 
     def _write_call_rows(self, conn, r, call_id, source_sha256):
@@ -139,16 +177,20 @@ class Store:
         self._delete_call(conn, call_id)
         if agent_id:
             agent_row = {"agent_name": md.get("agent_name"), "team": md.get("team")}
-            existing = conn.execute(sa.select(S.agents.c.agent_id).where(S.agents.c.agent_id == agent_id)).first()
-            if existing is None:
-                conn.execute(S.agents.insert().values(agent_id=agent_id, **agent_row))
-            else:
-                upd = {k: v for k, v in agent_row.items() if v is not None}
-                if upd:
-                    conn.execute(S.agents.update().where(S.agents.c.agent_id == agent_id).values(**upd))
+            known = self._agent_cache.get(agent_id)
+            if known != agent_row:
+                existing = conn.execute(self._AGENT, {"aid": agent_id}).first()
+                if existing is None:
+                    conn.execute(S.agents.insert(), {"agent_id": agent_id, **agent_row})
+                else:
+                    upd = {k: v for k, v in agent_row.items() if v is not None}
+                    if upd:
+                        conn.execute(S.agents.update().where(S.agents.c.agent_id == agent_id).values(**upd))
+                self._agent_cache[agent_id] = agent_row
         extra_md = {k: v for k, v in md.items() if k not in ("agent_name", "team", "started_at", "queue", "transferred_at")}
         conn.execute(
-            S.calls.insert().values(
+            S.calls.insert(),
+            dict(
                 call_id=call_id,
                 run_id=self._run_id(conn, r.get("engine")),
                 agent_id=agent_id,

@@ -303,8 +303,8 @@ class SqliteFts:
             params.append({"rowid": uid, "seg": seg, "py": py})
         conn.execute(fts_table.insert(), params)
 
-    def delete_calls(self, conn: sa.Connection, utterance_ids_select) -> None:
-        conn.execute(fts_table.delete().where(fts_table.c.rowid.in_(utterance_ids_select)))
+    def delete_calls(self, conn: sa.Connection, utterance_ids_select, params: dict | None = None) -> None:
+        conn.execute(fts_table.delete().where(fts_table.c.rowid.in_(utterance_ids_select)), params or {})
 
     def match(self, expr: str):
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.bindparam("fts_query", expr, type_=sa.Text))

@@ -20,8 +20,12 @@ class ImportReport:
         return self.imported + self.unchanged + len(self.failed)
 
 
-def import_results(results_dir: Path, db_path: Path | None = None, *, store: Store | None = None) -> ImportReport:
-    """Import every `results_dir/calls/*.json` into the DB at `db_path` (default `<results_dir>/callqa.db`)."""
+def import_results(results_dir: Path, db_path: Path | None = None, *, store: Store | None = None,
+                   batch_size: int = 200) -> ImportReport:
+    """Import every `results_dir/calls/*.json` into the DB at `db_path` (default `<results_dir>/callqa.db`).
+
+    Files are written `batch_size` per transaction with a SAVEPOINT per call: each call is
+    stored completely or not at all, and a bad file does not stop the others."""
     results_dir = Path(results_dir)
     own = store is None
     if store is None:
@@ -29,6 +33,18 @@ def import_results(results_dir: Path, db_path: Path | None = None, *, store: Sto
     report = ImportReport()
     try:
         known = store.source_hashes()
+        batch: list[tuple[str, dict, str]] = []
+
+        def flush():
+            failed = store.upsert_batch(batch)
+            report.failed.extend(failed)
+            report.imported += len(batch) - len(failed)
+            bad = {name for name, _ in failed}
+            for name, data, h in batch:
+                if name not in bad:
+                    known[data["call_id"]] = h
+            batch.clear()
+
         for path in sorted((results_dir / "calls").glob("*.json")):
             try:
                 with open(path, encoding="utf-8") as fh:
@@ -38,14 +54,17 @@ def import_results(results_dir: Path, db_path: Path | None = None, *, store: Sto
                 if data.get("schema_version", 1) != 1:
                     raise ValueError(f"unsupported schema_version {data.get('schema_version')!r}")
                 h = result_hash(data)
-                if known.get(data["call_id"]) == h:
-                    report.unchanged += 1
-                    continue
-                store.upsert_call(data, source_sha256=h)
-                known[data["call_id"]] = h
-                report.imported += 1
             except Exception as exc:  # noqa: BLE001 - report and carry on
                 report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
+                continue
+            if known.get(data["call_id"]) == h:
+                report.unchanged += 1
+                continue
+            batch.append((path.name, data, h))
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
     finally:
         if own:
             store.close()
