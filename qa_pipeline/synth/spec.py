@@ -78,7 +78,7 @@ class DialogueSpec:
     topic: str = ""
     quality: str | None = None
     seed: int = 0
-    snr_db: float = 35.0
+    snr_db: float = 40.0
     lead_in: float = 0.6
     tail: float = 1.0
     voices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -158,7 +158,7 @@ def load_spec(path: Path | str) -> DialogueSpec:
         topic=str(data.get("topic", "")),
         quality=data.get("quality"),
         seed=int(data.get("seed", 0)),
-        snr_db=float(data.get("snr_db", 35.0)),
+        snr_db=float(data.get("snr_db", 40.0)),
         lead_in=float(data.get("lead_in", 0.6)),
         tail=float(data.get("tail", 1.0)),
         voices=dict(data.get("voices") or {}),

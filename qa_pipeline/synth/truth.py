@@ -92,6 +92,8 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
 
     latencies = []
     for a in agent:
+        if any(c.start < a.start < c.end for c in cust):
+            continue  # agent starts while the customer speaks: backchannel or interruption
         before = [c for c in cust if c.end <= a.start + 1e-9]
         if not before:
             continue
