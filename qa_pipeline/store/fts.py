@@ -215,7 +215,14 @@ def to_fts5(node, pinyin: bool = False) -> str:
             return None
         if isinstance(n, Term):
             toks = _term_tokens(n, pinyin)
-            return f"{col} : {_quote(toks)}" if toks else None
+            if not toks:
+                return None
+            expr = f"{col} : {_quote(toks)}"
+            joined = "".join(toks)
+            if not pinyin and len(toks) > 1 and len(joined) <= 4 and all(_is_han(ch) for ch in joined):
+                # jieba may keep a short query split ("太 差") that it joins in context ("太差")
+                expr = f"({expr} OR {col} : {_quote([joined])})"
+            return expr
         left, right = emit(n.left), emit(n.right)
         if left is None:
             return None if n.op == "NOT" else right

@@ -1,0 +1,141 @@
+"""Transcript search: Chinese tokenisation, phrases, boolean operators, filters, pinyin, injection."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+import typer
+from typer.testing import CliRunner
+
+from fixtures_store import build_fixture_db
+from qa_pipeline.store import open_store
+from qa_pipeline.store.commands import search_command
+from qa_pipeline.store.fts import QueryError, build_match, parse_query, segment
+from qa_pipeline.store.search import search
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return build_fixture_db(tmp_path_factory.mktemp("search"))
+
+
+@pytest.fixture()
+def store(db):
+    s = open_store(db)
+    yield s
+    s.close()
+
+
+def ids(hits):
+    return sorted({h.call_id for h in hits})
+
+
+def test_segmentation_is_chinese_aware():
+    assert segment("这个我不知道，你自己去营业厅问吧。") == ("这个", "我", "不", "知道", "你", "自己", "去", "营业厅", "问", "吧")
+    assert build_match("我不知道") == '(seg : "我 不 知道" OR seg : "我不知道")'
+    assert build_match("营业厅") == 'seg : "营业厅"'
+
+
+def test_word_and_phrase(store):
+    assert ids(search(store, "我不知道")) == ["c2", "c3", "c8"]
+    assert ids(search(store, '"流量套餐"')) == ["c2"]
+    assert ids(search(store, "营业厅")) == ["c3"]
+    # word semantics: "知" alone is not a word of any utterance
+    assert search(store, "知") == []
+    # a short term that jieba splits alone but joins in context
+    assert ids(search(store, "服务态度")) == ["c3"]
+
+
+def test_boolean_operators(store):
+    assert ids(search(store, "稍等 查询")) == ["c1", "c5"]  # implicit AND
+    assert ids(search(store, "稍等 AND 查询 AND 详单")) == ["c1"]
+    assert ids(search(store, "积分 OR 宽带")) == ["c3", "c4"]
+    hits = search(store, "稍等 NOT 详单")
+    assert ids(hits) == ["c4", "c5"]
+    assert ids(search(store, "(积分 OR 宽带) NOT 一直")) == ["c4"]
+
+
+def test_filters(store):
+    assert ids(search(store, "我不知道", speaker="customer")) == ["c2"]
+    assert ids(search(store, "我不知道", speaker="agent")) == ["c3", "c8"]
+    assert ids(search(store, "我不知道", agent="张伟")) == ["c2", "c3"]
+    assert ids(search(store, "我不知道", agent="A004")) == ["c8"]
+    assert ids(search(store, "我不知道", check="forbidden_phrase")) == ["c3", "c8"]
+    assert ids(search(store, "我不知道", check="forbidden_phrase", status="pass")) == []
+    assert ids(search(store, "我不知道", date_from="2026-11-01", date_to="2026-11-22")) == ["c2", "c3"]
+    assert ids(search(store, "我不知道", min_score=70)) == ["c2"]
+    assert ids(search(store, "我不知道", max_score=60)) == ["c3", "c8"]
+    assert ids(search(store, "请您稍等", team="一组", speaker="agent")) == ["c1", "c4", "c5"]
+    assert len(search(store, "您", limit=2)) == 2
+
+
+def test_hit_context_and_highlight(store):
+    (hit,) = search(store, "营业厅")
+    assert hit.call_id == "c3" and hit.speaker == "agent" and hit.start == 63.0
+    assert hit.agent_name == "张伟" and hit.agent_id == "A001"
+    assert hit.highlighted == "这个我不知道，你自己去【营业厅】问吧。"
+    assert [t["text"] for t in hit.before] == ["我的宽带一直连不上网"]
+    assert [t["text"] for t in hit.after] == ["你们这是什么服务态度"]
+    # ranking: best first, ranks ascending (FTS5 bm25: lower is better)
+    hits = search(store, "稍等 OR 详单")
+    assert hits[0].call_id == "c1"
+    assert [h.rank for h in hits] == sorted(h.rank for h in hits)
+
+
+def test_pinyin_homophones(store):
+    assert "c6" not in ids(search(store, "我不知道"))
+    hits = search(store, "我不知道", pinyin=True)
+    assert ids(hits) == ["c2", "c3", "c6", "c8"]
+    c6 = next(h for h in hits if h.call_id == "c6")
+    assert c6.highlighted == "这个【我不只到】啊"
+    # typed pinyin works too
+    assert ids(search(store, "bu zhi dao", pinyin=True)) == ["c2", "c3", "c6", "c8"]
+
+
+@pytest.mark.parametrize("q", [
+    '"; DROP TABLE calls; --', "'; DELETE FROM utterances; --", '"unbalanced', 'a "b', "((我不知道", "我不知道))",
+    "NOT", "OR OR AND", 'seg : "x" OR py : *', "NEAR(a b)", "我不知道 NOT", "*", "utterance_fts MATCH 1",
+])
+def test_injection_and_malformed_queries_are_safe(store, q):
+    try:
+        hits = search(store, q)
+    except QueryError:
+        hits = []
+    assert isinstance(hits, list)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM calls")).scalar() == 8
+        assert conn.execute(sa.text("SELECT count(*) FROM utterances")).scalar() == 25
+
+
+def test_unbalanced_quote_runs_to_end(store):
+    assert ids(search(store, '"我不知道')) == ["c2", "c3", "c8"]
+    assert ids(search(store, "(积分 OR 宽带")) == ["c3", "c4"]
+    with pytest.raises(QueryError):
+        search(store, '"; -- ')
+    assert parse_query("") is None
+
+
+def _app():
+    app = typer.Typer()
+    app.command("search")(search_command)
+    app.command("noop")(lambda: None)
+    return app
+
+
+def test_cli_formats(db):
+    runner = CliRunner()
+    r = runner.invoke(_app(), ["search", "我不知道", "--db", str(db), "--format", "json", "--speaker", "agent"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert {d["call_id"] for d in data} == {"c3", "c8"}
+    r = runner.invoke(_app(), ["search", "营业厅", "--db", str(db), "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert rows[0]["call_id"] == "c3" and rows[0]["offset_s"] == "63.0" and "【营业厅】" in rows[0]["highlighted"]
+    r = runner.invoke(_app(), ["search", "我不知道", "--db", str(db), "--pinyin"])
+    assert r.exit_code == 0 and "c6" in r.stdout
+    r = runner.invoke(_app(), ["search", '"; --', "--db", str(db)])
+    assert r.exit_code == 2

@@ -1,0 +1,144 @@
+"""Schema, migrations, import idempotency and atomic replace."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from fixtures_store import build_fixture_db, fixture_results, make_result, write_results_dir
+from qa_pipeline.store import ImportReport, import_results, open_store
+from qa_pipeline.store import schema as S
+from qa_pipeline.store.migrations import LATEST, MIGRATIONS, current_version
+from qa_pipeline.store.search import search
+
+
+def _count(store, table, **where):
+    stmt = sa.select(sa.func.count()).select_from(table)
+    for k, v in where.items():
+        stmt = stmt.where(table.c[k] == v)
+    with store.engine.connect() as conn:
+        return conn.execute(stmt).scalar()
+
+
+def test_fresh_schema(tmp_path):
+    store = open_store(tmp_path / "x.db")
+    insp = sa.inspect(store.engine)
+    names = set(insp.get_table_names())
+    assert {"runs", "agents", "calls", "utterances", "events", "checks", "item_scores", "schema_migrations",
+            "utterance_fts"} <= names
+    with store.engine.connect() as conn:
+        assert current_version(conn) == LATEST == MIGRATIONS[-1][0]
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    idx = {i["name"] for i in insp.get_indexes("calls")}
+    assert {"ix_calls_date_agent", "ix_calls_team_date", "ix_calls_score"} <= idx
+    assert {i["name"] for i in insp.get_indexes("checks")} >= {"ix_checks_check_status_call"}
+    store.close()
+    # reopening is a no-op
+    store = open_store(tmp_path / "x.db")
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.schema_migrations)).scalar() == LATEST
+    store.close()
+
+
+def test_upgrade_from_version_1_backfills_search(tmp_path):
+    db = tmp_path / "old.db"
+    old = open_store(db, migrate_to=1)
+    assert old.version == 1 and old.fts is None
+    assert not sa.inspect(old.engine).has_table("utterance_fts")
+    for r in fixture_results():
+        old.upsert_call(r)
+    old.close()
+    new = open_store(db)
+    assert new.version == LATEST
+    hits = search(new, "我不知道", speaker="agent")
+    assert {h.call_id for h in hits} == {"c3", "c8"}
+    new.close()
+
+
+def test_foreign_keys_enforced(tmp_path):
+    store = open_store(tmp_path / "x.db")
+    with pytest.raises(sa.exc.IntegrityError):
+        with store.engine.begin() as conn:
+            conn.execute(S.utterances.insert(), {"call_id": "nope", "idx": 0, "speaker": "agent", "start": 0,
+                                                 "end": 1, "text": "x"})
+    store.close()
+
+
+def test_import_idempotent_and_reports_bad_files(tmp_path):
+    root = write_results_dir(tmp_path / "results")
+    (root / "calls" / "broken.json").write_text("{not json", encoding="utf-8")
+    (root / "calls" / "nocall.json").write_text(json.dumps({"status": "ok"}), encoding="utf-8")
+    db = tmp_path / "r.db"
+    rep = import_results(root, db)
+    assert isinstance(rep, ImportReport)
+    assert rep.imported == 8 and rep.unchanged == 0
+    assert sorted(name for name, _ in rep.failed) == ["broken.json", "nocall.json"]
+    rep2 = import_results(root, db)
+    assert (rep2.imported, rep2.unchanged, len(rep2.failed)) == (0, 8, 2)
+    store = open_store(db)
+    assert _count(store, S.calls) == 8
+    assert _count(store, S.utterances) == 25
+    assert _count(store, S.runs) == 1 and _count(store, S.agents) == 4
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 25
+        failed = conn.execute(sa.select(S.calls.c.status, S.calls.c.error, S.calls.c.score_total)
+                              .where(S.calls.c.call_id == "c7")).one()
+    assert failed.status == "failed" and "cannot decode" in failed.error and failed.score_total is None
+    store.close()
+    # a changed file is re-imported and replaces the call
+    r = fixture_results()[0]
+    r["score"]["total"] = 42.0
+    (root / "calls" / "c1.json").write_text(json.dumps(r, ensure_ascii=False), encoding="utf-8")
+    rep3 = import_results(root, db)
+    assert (rep3.imported, rep3.unchanged) == (1, 7)
+
+
+def test_rescore_replaces_rows(tmp_path):
+    store = open_store(tmp_path / "x.db")
+    first = make_result("r1", "A001", "2026-11-03T09:00:00+08:00", 90.0, {},
+                        utterances=[("agent", 0, 2, "您好"), ("customer", 2, 4, "我要查话费"), ("agent", 4, 6, "请稍等")],
+                        checks=[("greeting", "pass", 0, 2, "您好")])
+    store.upsert_call(first)
+    second = make_result("r1", "A001", "2026-11-03T09:00:00+08:00", 70.0, {"greeting": "fail"},
+                         utterances=[("agent", 0, 2, "喂")], checks=[("greeting", "fail", 0, 2, "喂")])
+    store.upsert_call(second)
+    assert _count(store, S.calls) == 1
+    assert _count(store, S.utterances, call_id="r1") == 1
+    assert _count(store, S.checks, call_id="r1") == 1
+    assert _count(store, S.item_scores, call_id="r1") == 4
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 1
+    assert search(store, "话费") == []
+    store.close()
+
+
+def test_crash_mid_write_keeps_previous_version(tmp_path):
+    store = open_store(tmp_path / "x.db")
+    good = fixture_results()[0]
+    store.upsert_call(good)
+    before = (_count(store, S.utterances), _count(store, S.checks), _count(store, S.item_scores))
+    bad = json.loads(json.dumps(good))
+    bad["score"]["total"] = 1.0
+    bad["utterances"].append({"speaker": "agent", "start": 1.0, "end": 2.0, "text": "新的一行"})
+    bad["score"]["items"].append({"title": "no id → KeyError after utterances/checks were written"})
+    with pytest.raises(KeyError):
+        store.upsert_call(bad)
+    assert (_count(store, S.utterances), _count(store, S.checks), _count(store, S.item_scores)) == before
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(S.calls.c.score_total)).scalar() == 95.0
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == before[0]
+    assert search(store, "新的一行") == []
+    # a bad call inside an import batch is rolled back alone
+    root = write_results_dir(tmp_path / "res", [bad, fixture_results()[1]])
+    rep = import_results(root, tmp_path / "x.db")
+    assert rep.imported == 1 and [n for n, _ in rep.failed] == ["c1.json"]
+    assert _count(store, S.calls) == 2
+    store.close()
+
+
+def test_fixture_db_builds(tmp_path):
+    db = build_fixture_db(tmp_path)
+    assert db.exists()
