@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from helpers import real_clip, render_stereo
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["COLUMNS"] = "240"  # rich wraps CLI output at the terminal width; keep lines whole for asserts
+
+import pytest  # noqa: E402
+
+from helpers import real_clip, render_stereo  # noqa: E402
 
 
 @pytest.fixture

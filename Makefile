@@ -1,0 +1,34 @@
+# Quick start (fresh machine):   make demo    — install, then score data_samples/ and print the summary
+#                                make test    — install, then run the test suite (what CI runs)
+VENV   ?= .venv
+PYTHON ?= python3
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip --disable-pip-version-check -q
+OUT    ?= results/demo
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+# constraints.txt pins torch to the CPU build for this install path only (users installing from PyPI are free).
+# torch goes first so that nothing pulls a multi-GB CUDA build; openai-whisper is installed without its
+# triton dependency (GPU-only) and its remaining runtime dependencies come with the [openai-whisper] extra.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -c constraints.txt "torch==2.13.0"
+	$(PIP) install -c constraints.txt -e ".[test,openai-whisper-deps,samples]"
+	$(PIP) install -c constraints.txt --no-deps "openai-whisper==20250625"
+	$(VENV)/bin/callqa models install base
+	touch $@
+
+demo: install
+	$(VENV)/bin/callqa score data_samples/ --out $(OUT) --jobs 1
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,64 @@
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from qa_pipeline.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands() -> None:
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in ("score", "check", "rubric", "models"):
+        assert cmd in r.output
+
+
+def test_rubric_show_pipes_into_validate() -> None:
+    shown = runner.invoke(app, ["rubric", "show", "10086"])
+    assert shown.exit_code == 0 and "10086人工热线" in shown.output
+    valid = runner.invoke(app, ["rubric", "validate", "-"], input=shown.output)
+    assert valid.exit_code == 0 and "valid" in valid.output and "100 points" in valid.output
+
+
+def test_rubric_validate_reports_line_of_unknown_check(tmp_path: Path) -> None:
+    bad = tmp_path / "my_rubric.yaml"
+    bad.write_text("id: x\ntitle: t\nversion: '1'\nitems:\n  - id: A\n    title: a\n    points: 3\n"
+                   "    checks: [{check: no_such_check}]\n", encoding="utf-8")
+    r = runner.invoke(app, ["rubric", "validate", str(bad)])
+    assert r.exit_code == 1
+    assert "line 8" in r.output and "no_such_check" in r.output
+
+
+def test_models_lists_engines() -> None:
+    r = runner.invoke(app, ["models"])
+    assert r.exit_code == 0
+    for engine in ("faster-whisper", "openai-whisper", "transcript"):
+        assert engine in r.output
+
+
+def test_score_with_transcript_engine_and_exit_code(real_call: Path, tmp_path: Path) -> None:
+    calls = real_call.parent
+    (calls / "call_0001.transcript.json").write_text(json.dumps({"utterances": [
+        {"speaker": "agent", "start": 0.5, "end": 6.0, "text": "您好，很高兴为您服务"}]}, ensure_ascii=False),
+        encoding="utf-8")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["score", str(calls), "--out", str(out), "--engine", "transcript"])
+    assert r.exit_code == 0, r.output
+    assert "calls scored" in r.output and (out / "calls.csv").exists() and (out / "callqa.db").exists()
+    (calls / "broken.wav").write_bytes(b"garbage")
+    r = runner.invoke(app, ["score", str(calls), "--out", str(out), "--engine", "transcript"])
+    assert r.exit_code == 1 and "broken" in r.output
+    r = runner.invoke(app, ["check", str(real_call), "--engine", "transcript", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["call_id"] == "call_0001"
+
+
+def test_score_bad_arguments(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["score", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2 and "no such file" in r.output
+    r = runner.invoke(app, ["score", str(tmp_path), "--engine", "bogus"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["score", str(tmp_path), "--rubric", "nope"])
+    assert r.exit_code == 2 and "not found" in r.output
