@@ -37,7 +37,7 @@ class PlacedTurn:
     start: float
     end: float
     tags: list[str]
-    tag_values: dict[str, str]
+    tag_values: dict[str, list[str]]
     volume_db: float
     source: str
     audio: np.ndarray = field(repr=False)

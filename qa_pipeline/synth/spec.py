@@ -46,7 +46,7 @@ class TurnSpec:
     speed: float = 1.0
     volume_db: float = 0.0
     tags: list[str] = field(default_factory=list)
-    tag_values: dict[str, str] = field(default_factory=dict)
+    tag_values: dict[str, list[str]] = field(default_factory=dict)
     clip: str | None = None
     voice: str | None = None
 
@@ -88,14 +88,15 @@ class DialogueSpec:
     source: str = ""
 
 
-def _tags(raw: Any) -> tuple[list[str], dict[str, str]]:
+def _tags(raw: Any) -> tuple[list[str], dict[str, list[str]]]:
     tags: list[str] = []
-    values: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
     for t in raw or []:
         if isinstance(t, dict):
             for k, v in t.items():
-                tags.append(str(k))
-                values[str(k)] = str(v)
+                if str(k) not in tags:
+                    tags.append(str(k))
+                values.setdefault(str(k), []).append(str(v))
         else:
             tags.append(str(t))
     bad = [t for t in tags if t not in KNOWN_TAGS]

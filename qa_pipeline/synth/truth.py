@@ -143,9 +143,15 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
     rate = a_chars / (a_time / 60.0) if a_time > 0 else 0.0
 
     def tagged(tag: str, who=agent) -> list[dict[str, Any]]:
-        return [{"start": _r(t.start), "end": _r(t.end), "text": t.text,
-                 **({"phrase": t.tag_values[tag]} if tag in t.tag_values else {})}
-                for t in who if tag in t.tags]
+        out = []
+        for t in who:
+            if tag in t.tags:
+                for ph in t.tag_values.get(tag, [None]):
+                    occ = {"start": _r(t.start), "end": _r(t.end), "text": t.text}
+                    if ph is not None:
+                        occ["phrase"] = ph
+                    out.append(occ)
+        return out
 
     checks: dict[str, dict[str, Any]] = {}
     g = tagged("greeting")
