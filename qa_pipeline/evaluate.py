@@ -1,0 +1,475 @@
+"""Accuracy harness: score a results folder (from `callqa score`) against labelled ground truth.
+
+    report = evaluate(Path("R"), Path("data_samples"))      # R/calls/<call_id>.json vs <call_id>.truth.json
+    callqa eval R --truth data_samples/ --out R/eval        # → R/eval/accuracy.json + accuracy.md
+
+Measures, per call and overall:
+
+* transcription: character error rate on normalised text (Simplified, no punctuation; `text.normalize`),
+  overall and per party (agent / customer; a mono call's `unknown` utterances count towards "all" only);
+* checks: call-level status (fail vs not-fail) precision / recall / F1 per check, strict status accuracy
+  (pass / fail / not_applicable must agree) and the fail-vs-not-fail accuracy over every (call, check);
+  for occurrence checks, precision / recall / F1 over the individual violations, time-matched
+  one-to-one within `tolerance_s`;
+* timeline: silence gaps and interruptions (both parties) against the result's `silence` / `overlap`
+  events: detection precision / recall and mean / max absolute start and end errors; agent speech rate
+  error (chars/min, absolute and relative);
+* score: rubric total per call grouped by the truth `quality` label, whether the class means are ordered
+  perfect > minor > severe > terrible, and the mean absolute error where the truth has `expected_score`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import typer
+
+from .text import normalize
+
+QUALITY_ORDER = ("perfect", "minor", "severe", "terrible")
+
+OCCURRENCE_CHECKS: dict[str, str] = {
+    # check → how its truth occurrences line up with the pipeline's `fail` findings
+    "interruption": "time",               # the overlap interval
+    "silence_over_30s": "time",           # the gap
+    "silence_over_60s": "time",
+    "hold_notice": "time",                # the unannounced wait
+    "hold_apology": "time",               # the wait not followed by an apology
+    "response_latency": "time",           # customer end → agent start
+    "no_response_to_long_speech": "span",  # the customer stretch (the finding is its longest unanswered part)
+    "forbidden_phrase": "span",           # truth: the agent turn; finding: the phrase inside it
+    "colloquialism": "span",
+    "repeated_question": "span",
+}
+"""Checks whose truth `occurrences` (when the check fails) are the individual violations."""
+
+TIMELINE_CHECKS = ("interruption", "silence_over_30s", "silence_over_60s", "response_latency",
+                   "no_response_to_long_speech", "hold_notice", "hold_apology", "wait_fluency")
+PHRASE_CHECKS = ("greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
+                 "transfer_phrase", "transfer_pause", "confirm_understanding", "repeated_question")
+
+
+# -- metric primitives ----------------------------------------------------------------------------------
+def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Levenshtein distance (substitutions + deletions + insertions) between two sequences."""
+    if len(ref) < len(hyp):
+        ref, hyp = hyp, ref
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i]
+        for j, h in enumerate(hyp, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(ref: str, hyp: str) -> tuple[int, int]:
+    """(edits, reference length) on normalised text; CER = edits / length."""
+    r, h = normalize(ref), normalize(hyp)
+    return edit_distance(r, h), len(r)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: float
+    end: float
+
+
+def match_occurrences(
+    truth: Sequence[Span], pred: Sequence[Span], tolerance_s: float, mode: Literal["time", "span"] = "time"
+) -> list[tuple[int, int]]:
+    """One-to-one matching of predicted to true occurrences; returns (truth index, pred index) pairs.
+
+    `time`: start and end must both be within `tolerance_s`. `span`: the predicted interval must overlap
+    the true one widened by `tolerance_s` (a phrase inside a turn, a part of a stretch). Closest pairs
+    (by |Δstart| + |Δend|) are matched first.
+    """
+    cands = []
+    for i, t in enumerate(truth):
+        for j, p in enumerate(pred):
+            if mode == "time":
+                ok = abs(p.start - t.start) <= tolerance_s and abs(p.end - t.end) <= tolerance_s
+            else:
+                ok = p.start <= t.end + tolerance_s and p.end >= t.start - tolerance_s
+            if ok:
+                cands.append((abs(p.start - t.start) + abs(p.end - t.end), i, j))
+    used_t, used_p, pairs = set(), set(), []
+    for _, i, j in sorted(cands):
+        if i not in used_t and j not in used_p:
+            used_t.add(i)
+            used_p.add(j)
+            pairs.append((i, j))
+    return sorted(pairs)
+
+
+@dataclass
+class PRF:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, tp: int, fp: int, fn: int) -> None:
+        self.tp += tp
+        self.fp += fp
+        self.fn += fn
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def f1(self) -> float | None:
+        """F1; 1.0 when there was nothing to find and nothing was found (no errors at all)."""
+        if self.tp + self.fp + self.fn == 0:
+            return 1.0
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": _r(self.precision),
+                "recall": _r(self.recall), "f1": _r(self.f1)}
+
+
+@dataclass
+class Errors:
+    """Absolute errors (seconds, or any unit) of matched items."""
+
+    values: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        v = [abs(x) for x in self.values]
+        return {"n": len(v), "mean_abs": _r(statistics.fmean(v)) if v else None, "max_abs": _r(max(v)) if v else None}
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+# -- the report -----------------------------------------------------------------------------------------
+@dataclass
+class CallEval:
+    call_id: str
+    quality: str | None
+    score: float | None
+    expected_score: float | None
+    cer: float | None
+    cer_by_speaker: dict[str, float | None]
+    status_mismatches: list[str]          # "check: truth→predicted"
+    occurrence_errors: list[str]          # "check: n missed, n extra"
+    speech_rate_truth: float | None
+    speech_rate_pred: float | None
+
+
+@dataclass
+class EvalReport:
+    results_dir: str
+    truth_dir: str
+    tolerance_s: float
+    engine: dict[str, Any]
+    calls: list[CallEval]
+    missing: list[str]                     # truth files without an ok result
+    unlabelled: list[str]                  # results without a truth file
+    cer: dict[str, float | None]           # all / agent / customer, character-weighted
+    check_status: dict[str, dict[str, Any]]     # per check: fail-class PRF over calls + accuracy
+    occurrences: dict[str, dict[str, Any]]      # per occurrence check: PRF over violations
+    status_accuracy: float | None          # fail vs not-fail, every (call, check) with a truth status
+    status_accuracy_strict: float | None   # pass / fail / not_applicable all distinct
+    timeline: dict[str, Any]
+    score: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def f1(self, check: str) -> float | None:
+        """The check's F1 over occurrences when it is an occurrence check, else over call-level fail status."""
+        occ = self.occurrences.get(check)
+        if occ is not None:
+            return occ["f1"]
+        st = self.check_status.get(check)
+        return st["f1"] if st else None
+
+
+def predicted_status(findings: Iterable[dict[str, Any]]) -> str:
+    """Call-level status of one check from its findings: any fail → fail; else any needs_review; else
+    any pass → pass; else not_applicable (also when the check produced nothing)."""
+    sts = {f["status"] for f in findings}
+    for s in ("fail", "needs_review", "pass"):
+        if s in sts:
+            return s
+    return "not_applicable"
+
+
+def _truth_occurrences(check: str, tc: dict[str, Any]) -> list[Span]:
+    if tc.get("status") != "fail":
+        return []
+    occ = tc.get("occurrences") or []
+    if check == "response_latency":
+        occ = [o for o in occ if not o.get("excused_by_wait_notice")]
+    return [Span(float(o["start"]), float(o["end"])) for o in occ if o.get("start") is not None]
+
+
+def _load_results(results_dir: Path) -> dict[str, dict[str, Any]]:
+    folder = results_dir / "calls" if (results_dir / "calls").is_dir() else results_dir
+    out = {}
+    for f in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "call_id" in data and "checks" in data:
+            out[data["call_id"]] = data
+    return out
+
+
+def _load_truth(truth_dir: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for f in sorted(truth_dir.glob("*.truth.json")):
+        data = json.loads(f.read_text(encoding="utf-8"))
+        out[data.get("call_id") or f.name[: -len(".truth.json")]] = data
+    return out
+
+
+def _text(items: Iterable[dict[str, Any]], speaker: str | None) -> str:
+    return "".join(i["text"] for i in sorted(items, key=lambda i: i["start"])
+                   if speaker is None or i.get("speaker") == speaker)
+
+
+def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) -> EvalReport:
+    """Compare every result in `results_dir` (a `callqa score --out` folder) with `truth_dir/*.truth.json`."""
+    results_dir, truth_dir = Path(results_dir), Path(truth_dir)
+    results = _load_results(results_dir)
+    truths = _load_truth(truth_dir)
+    if not truths:
+        raise FileNotFoundError(f"no *.truth.json in {truth_dir}")
+    ids = [cid for cid in truths if cid in results and results[cid].get("status") == "ok"]
+    missing = [cid for cid in truths if cid not in ids]
+    unlabelled = sorted(set(results) - set(truths))
+
+    cer_tot = {k: [0, 0] for k in ("all", "agent", "customer")}
+    status_prf: dict[str, PRF] = {}
+    status_hits: dict[str, list[int]] = {}       # check → [fail/not-fail agree, strict agree, n]
+    occ_prf: dict[str, PRF] = {}
+    gap_prf, ov_prf = PRF(), PRF()
+    gap_start, gap_end, ov_start, ov_end = Errors(), Errors(), Errors(), Errors()
+    rate_abs, rate_rel = Errors(), Errors()
+    calls: list[CallEval] = []
+    engine: dict[str, Any] = {}
+
+    for cid in ids:
+        res, tr = results[cid], truths[cid]
+        engine = engine or {k: (res.get("engine") or {}).get(k) for k in ("asr", "model", "compute_type")}
+        # transcription
+        per_spk: dict[str, float | None] = {}
+        call_cer = None
+        for spk in ("all", "agent", "customer"):
+            s = None if spk == "all" else spk
+            e, n = cer(_text(tr["turns"], s), _text(res.get("utterances") or [], s))
+            if spk != "all" and not any(u.get("speaker") == spk for u in res.get("utterances") or []):
+                per_spk[spk] = None  # mono: nothing attributed
+                continue
+            cer_tot[spk][0] += e
+            cer_tot[spk][1] += n
+            per_spk[spk] = _r(e / n) if n else None
+            if spk == "all":
+                call_cer = per_spk[spk]
+        # checks
+        findings: dict[str, list[dict[str, Any]]] = {}
+        for f in res.get("checks") or []:
+            findings.setdefault(f["check"], []).append(f)
+        mism, occ_err = [], []
+        for check, tc in (tr.get("checks") or {}).items():
+            if check not in findings:
+                continue  # not in this rubric
+            t_status, p_status = tc["status"], predicted_status(findings[check])
+            t_fail, p_fail = t_status == "fail", p_status == "fail"
+            status_prf.setdefault(check, PRF()).add(int(t_fail and p_fail), int(p_fail and not t_fail),
+                                                    int(t_fail and not p_fail))
+            h = status_hits.setdefault(check, [0, 0, 0])
+            h[0] += t_fail == p_fail
+            h[1] += t_status == p_status
+            h[2] += 1
+            if t_status != p_status:
+                mism.append(f"{check}: {t_status}→{p_status}")
+            if check in OCCURRENCE_CHECKS:
+                t_occ = _truth_occurrences(check, tc)
+                p_occ = [Span(float(f["start"]), float(f["end"])) for f in findings[check]
+                         if f["status"] == "fail" and f.get("start") is not None]
+                pairs = match_occurrences(t_occ, p_occ, tolerance_s, OCCURRENCE_CHECKS[check])  # type: ignore[arg-type]
+                fn, fp = len(t_occ) - len(pairs), len(p_occ) - len(pairs)
+                occ_prf.setdefault(check, PRF()).add(len(pairs), fp, fn)
+                if fn or fp:
+                    occ_err.append(f"{check}: {fn} missed, {fp} extra")
+        # timeline: gaps and overlaps
+        events = res.get("events") or []
+        t_gaps = [Span(g["start"], g["end"]) for g in tr.get("silence_gaps") or []]
+        p_gaps = [Span(e["start"], e["end"]) for e in events if e["type"] == "silence"]
+        pairs = match_occurrences(t_gaps, p_gaps, tolerance_s)
+        gap_prf.add(len(pairs), len(p_gaps) - len(pairs), len(t_gaps) - len(pairs))
+        for i, j in pairs:
+            gap_start.values.append(p_gaps[j].start - t_gaps[i].start)
+            gap_end.values.append(p_gaps[j].end - t_gaps[i].end)
+        t_ov = [Span(o["start"], o["end"]) for o in tr.get("interruptions") or []]
+        p_ov = [Span(e["start"], e["end"]) for e in events if e["type"] == "overlap"]
+        pairs = match_occurrences(t_ov, p_ov, tolerance_s)
+        ov_prf.add(len(pairs), len(p_ov) - len(pairs), len(t_ov) - len(pairs))
+        for i, j in pairs:
+            ov_start.values.append(p_ov[j].start - t_ov[i].start)
+            ov_end.values.append(p_ov[j].end - t_ov[i].end)
+        # speech rate
+        t_rate = (tr.get("agent_speech_rate") or {}).get("chars_per_min")
+        p_rate = next((f["detail"].get("chars_per_minute") for f in findings.get("speech_rate", [])
+                       if f.get("detail", {}).get("chars_per_minute") is not None), None)
+        if t_rate and p_rate is not None:
+            rate_abs.values.append(p_rate - t_rate)
+            rate_rel.values.append((p_rate - t_rate) / t_rate)
+        score = (res.get("score") or {}).get("total")
+        calls.append(CallEval(cid, tr.get("quality"), score, tr.get("expected_score"), call_cer, per_spk,
+                              mism, occ_err, t_rate, p_rate))
+
+    n_all = sum(h[2] for h in status_hits.values())
+    check_status = {
+        c: {**status_prf[c].to_json(), "accuracy": _r(h[0] / h[2]), "accuracy_strict": _r(h[1] / h[2]), "n": h[2]}
+        for c, h in sorted(status_hits.items())
+    }
+    return EvalReport(
+        results_dir=str(results_dir),
+        truth_dir=str(truth_dir),
+        tolerance_s=tolerance_s,
+        engine=engine,
+        calls=calls,
+        missing=missing,
+        unlabelled=unlabelled,
+        cer={k: _r(e / n) if n else None for k, (e, n) in cer_tot.items()},
+        check_status=check_status,
+        occurrences={c: p.to_json() for c, p in sorted(occ_prf.items())},
+        status_accuracy=_r(sum(h[0] for h in status_hits.values()) / n_all) if n_all else None,
+        status_accuracy_strict=_r(sum(h[1] for h in status_hits.values()) / n_all) if n_all else None,
+        timeline={
+            "silence_gaps": {**gap_prf.to_json(), "start_error_s": gap_start.to_json(),
+                             "end_error_s": gap_end.to_json()},
+            "interruptions": {**ov_prf.to_json(), "start_error_s": ov_start.to_json(),
+                              "end_error_s": ov_end.to_json()},
+            "speech_rate": {"abs_error_cpm": rate_abs.to_json(), "rel_error": rate_rel.to_json()},
+        },
+        score=_score_summary(calls),
+    )
+
+
+def _score_summary(calls: list[CallEval]) -> dict[str, Any]:
+    by: dict[str, list[float]] = {}
+    for c in calls:
+        if c.quality and c.score is not None:
+            by.setdefault(c.quality, []).append(c.score)
+    classes = {q: {"n": len(v), "mean": _r(statistics.fmean(v), 2), "min": min(v), "max": max(v)}
+               for q in QUALITY_ORDER if (v := by.get(q))}
+    present = [q for q in QUALITY_ORDER if q in classes]
+    means_ordered = all(classes[a]["mean"] > classes[b]["mean"] for a, b in zip(present, present[1:]))
+    # strict: every call of a better class scores above every call of a worse class
+    strictly_separated = all(classes[a]["min"] > classes[b]["max"] for a, b in zip(present, present[1:]))
+    exp = [abs(c.score - c.expected_score) for c in calls if c.expected_score is not None and c.score is not None]
+    return {"by_quality": classes, "means_ordered": means_ordered, "classes_separated": strictly_separated,
+            "expected_score_mae": _r(statistics.fmean(exp), 3) if exp else None, "expected_score_n": len(exp)}
+
+
+# -- rendering ------------------------------------------------------------------------------------------
+def _fmt(x: Any, pct: bool = False) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.1%}" if pct else f"{x:.3f}"
+    return str(x)
+
+
+def to_markdown(rep: EvalReport) -> str:
+    eng = rep.engine
+    lines = [
+        "# callqa accuracy report", "",
+        f"- results: `{rep.results_dir}` (engine: {eng.get('asr')} {eng.get('model') or ''} "
+        f"{eng.get('compute_type') or ''})".rstrip(),
+        f"- truth: `{rep.truth_dir}`; {len(rep.calls)} calls evaluated; time tolerance ±{rep.tolerance_s} s",
+    ]
+    if rep.missing:
+        lines.append(f"- **missing / failed results**: {', '.join(rep.missing)}")
+    if rep.unlabelled:
+        lines.append(f"- results without truth (ignored): {len(rep.unlabelled)}")
+    lines += ["", "## Transcription (CER, normalised)", "",
+              f"all **{_fmt(rep.cer['all'], True)}** · agent {_fmt(rep.cer['agent'], True)} · "
+              f"customer {_fmt(rep.cer['customer'], True)}", "",
+              "## Call-level status", "",
+              f"fail/not-fail accuracy **{_fmt(rep.status_accuracy, True)}** · strict (pass/fail/n.a.) "
+              f"{_fmt(rep.status_accuracy_strict, True)}", "",
+              "| check | P | R | F1 (status) | acc | occ P | occ R | occ F1 |", "|---|---|---|---|---|---|---|---|"]
+    for c, s in rep.check_status.items():
+        o = rep.occurrences.get(c, {})
+        lines.append(f"| {c} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['f1'])} | "
+                     f"{_fmt(s['accuracy'], True)} | {_fmt(o.get('precision'))} | {_fmt(o.get('recall'))} | "
+                     f"{_fmt(o.get('f1'))} |")
+    tl = rep.timeline
+    lines += ["", "## Timeline", "", "| item | P | R | F1 | start err mean/max (s) | end err mean/max (s) |",
+              "|---|---|---|---|---|---|"]
+    for k in ("silence_gaps", "interruptions"):
+        t = tl[k]
+        lines.append(f"| {k} | {_fmt(t['precision'])} | {_fmt(t['recall'])} | {_fmt(t['f1'])} | "
+                     f"{_fmt(t['start_error_s']['mean_abs'])} / {_fmt(t['start_error_s']['max_abs'])} | "
+                     f"{_fmt(t['end_error_s']['mean_abs'])} / {_fmt(t['end_error_s']['max_abs'])} |")
+    sr = tl["speech_rate"]
+    lines += ["", f"speech rate: mean abs error {_fmt(sr['abs_error_cpm']['mean_abs'])} chars/min "
+              f"(max {_fmt(sr['abs_error_cpm']['max_abs'])}), relative {_fmt(sr['rel_error']['mean_abs'], True)} "
+              f"(max {_fmt(sr['rel_error']['max_abs'], True)})", "", "## Score by quality class", "",
+              "| quality | n | mean | min | max |", "|---|---|---|---|---|"]
+    for q, s in rep.score["by_quality"].items():
+        lines.append(f"| {q} | {s['n']} | {s['mean']} | {s['min']} | {s['max']} |")
+    lines += ["", f"class means ordered perfect > minor > severe > terrible: **{rep.score['means_ordered']}** · "
+              f"classes fully separated: {rep.score['classes_separated']}"]
+    if rep.score["expected_score_mae"] is not None:
+        lines.append(f"expected-score MAE: {rep.score['expected_score_mae']} over {rep.score['expected_score_n']} calls")
+    lines += ["", "## Per call", "", "| call | quality | score | CER | status mismatches | occurrence errors |",
+              "|---|---|---|---|---|---|"]
+    for c in rep.calls:
+        lines.append(f"| {c.call_id} | {c.quality} | {c.score} | {_fmt(c.cer, True)} | "
+                     f"{'; '.join(c.status_mismatches) or '–'} | {'; '.join(c.occurrence_errors) or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(rep: EvalReport, out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    j, m = out / "accuracy.json", out / "accuracy.md"
+    j.write_text(json.dumps(rep.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+    m.write_text(to_markdown(rep), encoding="utf-8")
+    return j, m
+
+
+# -- CLI (the lead registers it as `callqa eval`) ---------------------------------------------------------
+def eval_command(
+    results_dir: Annotated[Path, typer.Argument(help="Results folder of `callqa score --out` (holds calls/*.json).")],
+    truth: Annotated[Path, typer.Option("--truth", help="Folder with <call_id>.truth.json files.")] = Path("data_samples"),
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write accuracy.json + accuracy.md here "
+                                             "(default: RESULTS_DIR/eval).")] = None,
+    format: Annotated[str, typer.Option("--format", help="What to print: markdown | json | none.")] = "markdown",
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Time tolerance for matching (s).")] = 1.0,
+) -> None:
+    """Compare scored calls with ground truth: CER, per-check precision/recall/F1, timeline errors, scores."""
+    if format not in ("markdown", "json", "none"):
+        raise typer.BadParameter("markdown | json | none", param_hint="--format")
+    try:
+        rep = evaluate(results_dir, truth, tolerance_s=tolerance)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not rep.calls:
+        typer.echo(f"error: no scored call in {results_dir} has a truth file in {truth}", err=True)
+        raise typer.Exit(2)
+    j, m = write_report(rep, out or results_dir / "eval")
+    if format == "markdown":
+        typer.echo(to_markdown(rep))
+    elif format == "json":
+        typer.echo(json.dumps(rep.to_json(), ensure_ascii=False, indent=1))
+    typer.echo(f"wrote {j} and {m}", err=True)
