@@ -270,6 +270,27 @@ def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOpt
     return out
 
 
+def uncovered(window: Window, segments: list[RawSegment], opts: AsrOptions, min_s: float = 0.5) -> list[Piece]:
+    """Pieces of a multi-piece window that no kept segment (or word) falls into."""
+    if len(window.pieces) < 2:
+        return []
+    hit: set[Piece] = set()
+    for seg in segments:
+        if not keep_segment(seg, opts):
+            continue
+        spans = [(w.start, w.end) for w in seg.words] or [(seg.start, seg.end)]
+        for a, b in spans:
+            hit.update(p for p in window.pieces if a < p.win_end and b > p.win_start)
+    return [p for p in window.pieces if p not in hit and p.duration >= min_s]
+
+
+def subwindow(window: Window, piece: Piece) -> Window:
+    """A window holding just one piece of `window` (its own audio, same recording times)."""
+    i0 = int(round(piece.win_start * SAMPLE_RATE))
+    audio = window.audio[i0 : i0 + int(round(piece.duration * SAMPLE_RATE))]
+    return Window(window.speaker, (Piece(piece.orig_start, piece.orig_end, 0.0, piece.turn),), audio)
+
+
 def party_samples(audio: CallAudio, speaker: Speaker) -> np.ndarray:
     """The array a speaker's segments index into: its own channel, or the mono mix after diarization."""
     if speaker in audio.parties:
@@ -323,7 +344,15 @@ class WindowedWhisperEngine:
             samples = party_samples(audio, speaker)
             for win in plan_windows(speaker, samples, timeline, self.options):
                 n_windows += 1
-                utts.extend(utterances_from(win, self._run(win.audio), self.options))
+                segs = self._run(win.audio)
+                utts.extend(utterances_from(win, segs, self.options))
+                # Whisper sometimes ends a window early (end-of-text after the first sentence followed by
+                # silence, seen with greedy decoding on packed windows), silently skipping the rest: any
+                # piece that got no text is transcribed again on its own.
+                for piece in uncovered(win, segs, self.options):
+                    n_windows += 1
+                    sub = subwindow(win, piece)
+                    utts.extend(utterances_from(sub, self._run(sub.audio), self.options))
         o = self.options
         return Transcript(
             utterances=sort_utterances(utts),
