@@ -59,9 +59,14 @@ def search(
     limit: int = 20,
     pinyin: bool = False,
     context: int = 1,
+    exact_rank: bool = False,
+    rank_window: int = 200,
 ) -> list[Hit]:
     """Ranked hits (best first). `check` restricts to calls where that check has `status`
-    (default "fail"); `status` alone: calls with any check of that status."""
+    (default "fail"); `status` alone: calls with any check of that status.
+
+    Ranking: bm25 over the `rank_window` most recently indexed matching utterances (exact when
+    fewer match the filters); `exact_rank=True` ranks every match (slow for very common words)."""
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
     fts = store.fts
@@ -96,10 +101,16 @@ def search(
         if check:
             cond.append(ch.c.check == check)
         stmt = stmt.where(sa.exists(sa.select(ch.c.check_row_id).where(*cond)))
-    stmt = stmt.order_by(fts.rank, u.c.call_id, u.c.idx).limit(max(1, int(limit)))
+    limit = max(1, int(limit))
+    if exact_rank:
+        stmt = stmt.order_by(fts.rank, u.c.call_id, u.c.idx).limit(limit)
+    else:  # bm25 is computed only for the rows returned: newest window first, then rank in Python
+        stmt = stmt.order_by(fts.rowid.desc()).limit(max(rank_window, limit))
 
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).all()
+        if not exact_rank:
+            rows = sorted(rows, key=lambda r: (r.rank, r.call_id, r.idx))[:limit]
         hits = [
             Hit(call_id=r.call_id, utterance_idx=r.idx, speaker=r.speaker, start=r.start, end=r.end, text=r.text,
                 highlighted=highlight(r.text, terms, pinyin), rank=float(r.rank), agent_id=r.agent_id,
