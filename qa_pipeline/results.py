@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from .store import schema as S
 from .store.db import Store, open_store
 
-__all__ = ["connect", "load_calls", "load_checks", "load_item_scores", "load_utterances", "CHECK_LABELS"]
+__all__ = ["connect", "load_calls", "load_checks", "load_item_scores", "item_status_counts", "load_utterances", "CHECK_LABELS"]
 
 CHECK_LABELS = {
     "greeting": "开头语", "closing": "结束语", "polite_terms": "礼貌用语", "honorific": "敬语（您）",
@@ -116,6 +116,16 @@ def load_item_scores(db, date_from=None, date_to=None, team=None, agent=None) ->
     stmt = _with_call(i, i.c.call_id, i.c.idx, i.c.item_id, i.c.title, i.c.points, i.c.deduction, i.c.status,
                       i.c.fatal, date_from=date_from, date_to=date_to, team=team, agent=agent)
     return _read(db, stmt.order_by(i.c.call_id, i.c.idx))
+
+
+def item_status_counts(db, date_from=None, date_to=None, team=None, agent=None) -> pd.DataFrame:
+    """Aggregated in SQL: agent_id, item_id, title, status, n (count of calls), first idx (item order)."""
+    i, c = S.item_scores, S.calls
+    stmt = (sa.select(c.c.agent_id, i.c.item_id, sa.func.max(i.c.title).label("title"), i.c.status,
+                      sa.func.count().label("n"), sa.func.min(i.c.idx).label("idx"))
+            .select_from(i.join(c, c.c.call_id == i.c.call_id)).where(c.c.status == "ok")
+            .group_by(c.c.agent_id, i.c.item_id, i.c.status))
+    return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
 
 
 def load_utterances(db, call_ids: Iterable[str] | None = None, date_from=None, date_to=None, team=None,

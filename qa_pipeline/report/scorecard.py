@@ -58,7 +58,7 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
     try:
         f = dict(date_from=date_from, date_to=date_to, team=team, agent=agent)
         calls = R.load_calls(store, **f)
-        items = R.load_item_scores(store, **f)
+        items = R.item_status_counts(store, **f)
         fails = R.load_checks(store, status="fail", **f)
         calls["agent_id"] = calls["agent_id"].fillna("(未知)")
         names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
@@ -86,11 +86,15 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         if items.empty:
             item_rates = pd.DataFrame(index=summary.agent_id)
         else:
+            items["agent_id"] = items["agent_id"].fillna("(未知)")
             applicable = items[items.status != "not_applicable"]
-            passed = applicable.assign(ok=applicable.status == "pass")
-            item_rates = passed.pivot_table(index="agent_id", columns="item_id", values="ok", aggfunc="mean")
-            order = list(dict.fromkeys(items.sort_values("idx").item_id))
+            passed = applicable.assign(ok=applicable.n.where(applicable.status == "pass", 0))
+            sums = passed.groupby(["agent_id", "item_id"])[["ok", "n"]].sum()
+            item_rates = (sums.ok / sums.n).unstack("item_id")
+            order = list(items.groupby("item_id").idx.min().sort_values().index)
             item_rates = item_rates.reindex(index=summary.agent_id, columns=order).astype(float)
+            tot = passed.groupby("item_id")[["ok", "n"]].sum()
+            overall_item_rates = (tot.ok / tot.n).reindex(order).to_dict()
 
         if fails.empty:
             viol = pd.DataFrame(index=summary.agent_id)
@@ -115,7 +119,7 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
             "fatal": int(scored.fatal.sum()) if len(scored) else 0,
             "review": int(scored.needs_review.sum()) if len(scored) else 0,
             "day_means": scored.groupby("call_date").score_total.mean().to_dict(),
-            "item_rates": (passed.groupby("item_id").ok.mean().reindex(order).to_dict() if not items.empty else {}),
+            "item_rates": overall_item_rates if not items.empty else {},
             "distribution": (bins.value_counts().reindex(BIN_LABELS, fill_value=0).to_dict()),
         }
         return Scorecard(_s(date_from), _s(date_to), team, agent, summary, dist, item_rates, titles, viol, trend,
