@@ -10,8 +10,8 @@ Measures, per call and overall:
 * checks: call-level status (fail vs not-fail) precision / recall / F1 per check, strict status accuracy
   (pass / fail / not_applicable must agree) and the fail-vs-not-fail accuracy over every (call, check);
   for occurrence checks, precision / recall / F1 over the individual violations, time-matched
-  one-to-one within `tolerance_s`;
-* timeline: silence gaps and interruptions (both parties) against the result's `silence` / `overlap`
+  one-to-one within `tolerance_s`; `EvalReport.f1(check)` is the occurrence F1 where there is one;
+* timeline: silence gaps (>= MIN_GAP_S) and overlaps (>= MIN_OVERLAP_S) against the result's `silence` / `overlap`
   events: detection precision / recall and mean / max absolute start and end errors; agent speech rate
   error (chars/min, absolute and relative);
 * score: rubric total per call grouped by the truth `quality` label, whether the class means are ordered
@@ -50,6 +50,12 @@ OCCURRENCE_CHECKS: dict[str, str] = {
 
 TIMELINE_CHECKS = ("interruption", "silence_over_30s", "silence_over_60s", "response_latency",
                    "no_response_to_long_speech", "hold_notice", "hold_apology", "wait_fluency")
+MIN_GAP_S = 0.5
+"""An unmatched silence shorter than this counts neither as a false alarm nor as a miss: the truth lists only
+gaps between turns (>= 0.5 s by construction), while the VAD also splits turns at comma pauses (0.3-0.5 s)."""
+MIN_OVERLAP_S = 0.5
+"""…and likewise unmatched overlaps (backchannels such as 嗯, which the truth does not list)."""
+
 PHRASE_CHECKS = ("greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
                  "transfer_phrase", "transfer_pause", "confirm_understanding", "repeated_question")
 
@@ -312,14 +318,14 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
         t_gaps = [Span(g["start"], g["end"]) for g in tr.get("silence_gaps") or []]
         p_gaps = [Span(e["start"], e["end"]) for e in events if e["type"] == "silence"]
         pairs = match_occurrences(t_gaps, p_gaps, tolerance_s)
-        gap_prf.add(len(pairs), len(p_gaps) - len(pairs), len(t_gaps) - len(pairs))
+        gap_prf.add(*_unmatched(t_gaps, p_gaps, pairs, MIN_GAP_S))
         for i, j in pairs:
             gap_start.values.append(p_gaps[j].start - t_gaps[i].start)
             gap_end.values.append(p_gaps[j].end - t_gaps[i].end)
         t_ov = [Span(o["start"], o["end"]) for o in tr.get("interruptions") or []]
         p_ov = [Span(e["start"], e["end"]) for e in events if e["type"] == "overlap"]
         pairs = match_occurrences(t_ov, p_ov, tolerance_s)
-        ov_prf.add(len(pairs), len(p_ov) - len(pairs), len(t_ov) - len(pairs))
+        ov_prf.add(*_unmatched(t_ov, p_ov, pairs, MIN_OVERLAP_S))
         for i, j in pairs:
             ov_start.values.append(p_ov[j].start - t_ov[i].start)
             ov_end.values.append(p_ov[j].end - t_ov[i].end)
@@ -363,6 +369,15 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
     )
 
 
+def _unmatched(truth: Sequence[Span], pred: Sequence[Span], pairs: list[tuple[int, int]],
+               min_s: float) -> tuple[int, int, int]:
+    """(tp, fp, fn) where unmatched items shorter than `min_s` are neither false alarms nor misses."""
+    mt, mp = {i for i, _ in pairs}, {j for _, j in pairs}
+    fp = sum(1 for j, p in enumerate(pred) if j not in mp and p.end - p.start >= min_s)
+    fn = sum(1 for i, t in enumerate(truth) if i not in mt and t.end - t.start >= min_s)
+    return len(pairs), fp, fn
+
+
 def _score_summary(calls: list[CallEval]) -> dict[str, Any]:
     by: dict[str, list[float]] = {}
     for c in calls:
@@ -377,6 +392,27 @@ def _score_summary(calls: list[CallEval]) -> dict[str, Any]:
     exp = [abs(c.score - c.expected_score) for c in calls if c.expected_score is not None and c.score is not None]
     return {"by_quality": classes, "means_ordered": means_ordered, "classes_separated": strictly_separated,
             "expected_score_mae": _r(statistics.fmean(exp), 3) if exp else None, "expected_score_n": len(exp)}
+
+
+# -- scoring the labelled samples ----------------------------------------------------------------------------
+def sample_jobs(samples_dir: Path, *, transfer_metadata: bool = True) -> list[Any]:
+    """CallJobs for every recording in `samples_dir`; with `transfer_metadata`, a call whose truth has a
+    transfer gets `transferred_at` (what the switch's CTI record gives a real deployment, via the manifest):
+    the transfer moment itself is not audible, so transfer_pause cannot be judged from audio alone."""
+    from dataclasses import replace
+
+    from .manifest import CallJob, discover_audio, metadata_from_name
+
+    jobs = []
+    for path in discover_audio([Path(samples_dir)]):
+        md = metadata_from_name(path, None)
+        truth = path.with_name(f"{md.call_id}.truth.json")
+        if transfer_metadata and truth.exists():
+            tr = (json.loads(truth.read_text(encoding="utf-8")).get("transfer") or {}).get("time")
+            if tr is not None:
+                md = replace(md, transferred_at=float(tr))
+        jobs.append(CallJob(path, md))
+    return jobs
 
 
 # -- rendering ------------------------------------------------------------------------------------------

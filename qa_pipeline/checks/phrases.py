@@ -235,10 +235,8 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
     p = ctx.params
     agent = _agent(ctx)
     explain = next((i for i, u in enumerate(agent) if len(normalize(u.text)) >= p["explain_min_chars"]), None)
-    if explain is None:
-        return [Finding("confirm_understanding", "not_applicable", speaker="agent",
-                        detail={"reason": "no explanation by the agent"})]
-    after = agent[explain:]
+    # without an explanation the check does not apply, unless the agent confirmed anyway (a short 复述确认)
+    after = agent[explain:] if explain is not None else agent
     pairs = _matches(p["lexicon"], after)
     if not p["accept_weak"]:
         pairs = [(u, m) for u, m in pairs if m.category not in set(p["weak_categories"])]
@@ -249,6 +247,9 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
         u, m = pairs[0]
         s, e = _span(u, m)
         return [Finding("confirm_understanding", "pass", s, e, "agent", u.text, _mdetail(m, u))]
+    if explain is None:
+        return [Finding("confirm_understanding", "not_applicable", speaker="agent",
+                        detail={"reason": "no explanation by the agent"})]
     ex = agent[explain]
     return [Finding("confirm_understanding", "fail", ex.start, agent[-1].end, "agent", ex.text,
                     {"reason": "no check of understanding after explaining", "explanation_start": ex.start})]

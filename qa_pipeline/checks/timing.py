@@ -103,7 +103,8 @@ def response_latency(ctx: CheckContext) -> list[Finding]:
 def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
     """The customer talks for more than 30 s without any agent response (not even a backchannel)."""
     p = ctx.params
-    agent_starts = sorted(s.start for s in ctx.timeline.segments("agent"))
+    # VAD drops very short backchannels (嗯 0.25 s); the transcript's agent utterances count as responses too
+    agent_starts = sorted({s.start for s in ctx.timeline.segments("agent")} | {u.start for u in ctx.transcript.by("agent")})
     stretches: list[list[float]] = []
     for seg in ctx.timeline.segments("customer"):
         if stretches and seg.start - stretches[-1][1] <= p["max_pause_s"]:

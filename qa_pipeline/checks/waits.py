@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..lexicon import load_lexicon
-from ..types import CallMetadata, Finding, Timeline, Transcript, Utterance
+from ..types import CallMetadata, Finding, SpeechSegment, Timeline, Transcript, Utterance
 from .registry import CheckContext, register
 
 WAIT_MIN_ANNOUNCED_S = 5.0
@@ -14,6 +14,8 @@ WAIT_MIN_ANNOUNCED_S = 5.0
 WAIT_UNANNOUNCED_S = 30.0
 """Any gap this long is a wait even when nobody announced it (the issue's definition)."""
 NOTICE_LOOKBACK_S = 20.0
+BLIP_S = 1.0
+"""Agent VAD segments shorter than this with no transcribed words are ignored when looking for a wait notice."""
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,17 @@ def _matches(lexicon: str, text: str) -> bool:
 
 def _agent_notice_before(timeline: Timeline, transcript: Transcript, t: float, lookback_s: float) -> Utterance | None:
     """What the agent said in their last speech before `t`, if it asked the customer to wait."""
-    before = [s for s in timeline.segments("agent") if t - lookback_s <= s.end <= t + 0.5]
+    agent_utts = transcript.by("agent")
+
+    def words_in(s: SpeechSegment) -> list[Utterance]:
+        return [u for u in agent_utts if u.start < s.end + 0.25 and u.end > s.start - 0.25]
+
+    # a short VAD blip without words (hold music starting, a click) must not hide the 请您稍等 said before it
+    before = [s for s in timeline.segments("agent") if t - lookback_s <= s.end <= t + 0.5
+              and (s.duration >= BLIP_S or words_in(s))]
     if not before:
         return None
-    last = max(before, key=lambda s: s.end)
-    said = [u for u in transcript.by("agent") if u.start < last.end + 0.25 and u.end > last.start - 0.25]
+    said = words_in(max(before, key=lambda s: s.end))
     return next((u for u in reversed(said) if _matches("hold_notice", u.text)), None)
 
 
