@@ -14,6 +14,7 @@ from . import __version__
 from .asr import AsrOptions, ModelNotInstalledError, TranscriptError, load_engine
 from .audio import AudioError, IngestOptions, load_call
 from .detect import run_checks, timeline_events
+from .diarize import DiarizeOptions, diarize_and_transcribe, qualify_mono_findings
 from .result import CallResult, EngineInfo
 from .rubric import Rubric, RubricError, load_rubric, score_findings
 from .timeline import NoSpeechError, VadOptions, build_timeline
@@ -28,6 +29,8 @@ class PipelineOptions:
     asr: AsrOptions = field(default_factory=AsrOptions)
     ingest: IngestOptions = field(default_factory=IngestOptions)
     vad: VadOptions = field(default_factory=VadOptions)
+    diarize: DiarizeOptions | None = field(default_factory=DiarizeOptions)
+    """Mono calls: find the speakers and their roles (None: leave them "unknown" → needs_review)."""
 
 
 def engine_info(options: PipelineOptions, rubric: Rubric) -> EngineInfo:
@@ -62,13 +65,23 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
         t2 = time.perf_counter()
         asr = load_engine(options.asr)
         t3 = time.perf_counter()
-        transcript = asr.transcribe(audio, timeline)
+        diarized = None
+        if timeline.layout == "mono" and options.diarize is not None and options.asr.engine != "transcript":
+            # mono: diarize → ASR per provisional speaker → roles from the text (docs/diarization.md)
+            timeline, transcript, diarized = diarize_and_transcribe(audio, timeline, asr, options.diarize)
+        else:
+            transcript = asr.transcribe(audio, timeline)
         t4 = time.perf_counter()
         findings = run_checks(rubric.check_names, timeline, transcript, metadata, rubric.check_params)
+        if diarized is not None:
+            findings = qualify_mono_findings(findings, diarized["diarization"])
         events = timeline_events(timeline, transcript, metadata)
         score = score_findings(findings, rubric)
         t5 = time.perf_counter()
         timings = {"decode": t1 - t0, "vad": t2 - t1, "model_load": t3 - t2, "asr": t4 - t3, "checks": t5 - t4}
+        if diarized is not None:
+            timings["diarize"] = diarized["info"]["timings"]["diarize"]
+            timings["asr"] -= timings["diarize"]
         engine = EngineInfo(**{**engine.__dict__, "model": transcript.model or engine.model,
                                "compute_type": transcript.compute_type or engine.compute_type})
         return CallResult(

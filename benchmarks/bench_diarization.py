@@ -1,0 +1,215 @@
+"""Mono diarization on mono mixdowns of the labelled samples (issue #5): DER, role accuracy, check F1 drop, overhead.
+
+For every `data_samples/<stem>.flac` (stereo, agent on channel 0) the two channels are averaged into a
+mono FLAC at benchmark time (written to a temp dir, never committed), then:
+
+* DER (collar 0.25 s, overlap scored, `qa_pipeline.diarize.diarization_error_rate`) of `diarize` on the VAD
+  timeline, against the truth turns, two ways: per *voice* (the transferred-to expert is a speaker of its
+  own) and per *role* (expert = agent, what the checks need);
+* role accuracy: the call's roles were assigned with confidence AND the label called "agent" is the one
+  that covers most of the truth agent speech; "unknown" (needs_review) is counted separately, never right;
+* check F1: `score_call` on the stereo original vs. on the mono mixdown, both scored by
+  `qa_pipeline.evaluate`. Text source (`--asr`):
+    - `text` (default, fast): stereo uses the transcript engine (text + speaker from the file); mono uses the
+      same TEXT with the speaker label thrown away and re-attributed by time to the diarized speakers, so the
+      F1 drop isolates diarization + role errors from ASR errors;
+    - `whisper`: faster-whisper base (the default engine) on both, real end-to-end;
+* wall-time overhead (`--overhead N`): `score_call` on N mono mixdowns with faster-whisper, with and
+  without diarization (`PipelineOptions(diarize=None)`), overhead = extra wall time / time without.
+
+Run:  python benchmarks/bench_diarization.py [--asr text|whisper] [--overhead 3] [--out benchmarks/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+import qa_pipeline.pipeline as pipeline
+from qa_pipeline.asr import AsrOptions
+from qa_pipeline.asr.transcript import find_transcript, read_transcript
+from qa_pipeline.audio import load_call
+from qa_pipeline.diarize import diarization_error_rate, diarize
+from qa_pipeline.evaluate import PHRASE_CHECKS, evaluate, sample_jobs
+from qa_pipeline.pipeline import PipelineOptions, score_call
+from qa_pipeline.result import write_json_atomic
+from qa_pipeline.timeline import build_timeline
+from qa_pipeline.types import Timeline, Transcript
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
+
+
+def mono_mixdown(stereo: Path, out: Path) -> Path:
+    """Average the two channels (what a mono archive of the call would hold)."""
+    data, rate = sf.read(str(stereo), dtype="float32", always_2d=True)
+    sf.write(str(out), data.mean(axis=1), rate, subtype="PCM_16")
+    return out
+
+
+class ReattributedTextEngine:
+    """The sample's transcript TEXT, each utterance given to the diarized speaker it overlaps most in time
+    (the file's speaker labels are ignored: using them on mono would be cheating)."""
+
+    name = "transcript-reattributed"
+    model = ""
+    compute_type = ""
+
+    def __init__(self, samples_dir: Path = SAMPLES) -> None:
+        self.samples_dir = samples_dir
+
+    def transcribe(self, audio: Any, timeline: Timeline) -> Transcript:
+        utts = read_transcript(find_transcript(audio.source.path, self.samples_dir))
+        out = []
+        for u in utts:
+            best, best_ov = "unknown", 0.0
+            for s in timeline.speech:
+                ov = min(u.end, s.end) - max(u.start, s.start)
+                if ov > best_ov:
+                    best, best_ov = s.speaker, ov
+            if best_ov <= 0 and timeline.speech:
+                best = min(timeline.speech, key=lambda s: abs((s.start + s.end) / 2 - (u.start + u.end) / 2)).speaker
+            out.append(replace(u, speaker=best))
+        return Transcript(tuple(out), engine=self.name)
+
+
+def der_rows(mono_paths: dict[str, Path]) -> list[dict[str, Any]]:
+    rows = []
+    for stem, path in mono_paths.items():
+        truth = json.loads((SAMPLES / f"{stem}.truth.json").read_text(encoding="utf-8"))
+        audio = load_call(path, pipeline.CallMetadata(stem))
+        tl = build_timeline(audio)
+        t0 = time.perf_counter()
+        d = diarize(audio.parties["unknown"], tl)
+        dt = time.perf_counter() - t0
+        hyp = [(s.speaker, s.start, s.end) for s in d.segments]
+        voice = diarization_error_rate([(t["source"], t["start"], t["end"]) for t in truth["turns"]], hyp)
+        role = diarization_error_rate([(t["speaker"], t["start"], t["end"]) for t in truth["turns"]], hyp)
+        rows.append({"call": stem, "n_ref_voices": len({t["source"] for t in truth["turns"]}),
+                     "n_speakers": d.n_speakers, "der_voice": voice, "der_role": role,
+                     "overlap_suspects": len(d.overlap_suspects), "diarize_s": round(dt, 3),
+                     "audio_s": audio.duration})
+    return rows
+
+
+def pooled(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
+    tot = sum(r[key]["scored_s"] for r in rows)
+    return {m: sum(r[key][m] * r[key]["scored_s"] for r in rows) / tot
+            for m in ("der", "miss", "false_alarm", "confusion")}
+
+
+def run_set(jobs: list[Any], options: PipelineOptions, out: Path) -> dict[str, Any]:
+    (out / "calls").mkdir(parents=True, exist_ok=True)
+    results = {}
+    for job in jobs:
+        r = score_call(job.path, job.metadata, options)
+        write_json_atomic(out / "calls" / f"{job.metadata.call_id}.json", r.to_json())
+        results[job.metadata.call_id] = r
+    return results
+
+
+def role_row(stem: str, result: Any) -> dict[str, Any]:
+    truth = json.loads((SAMPLES / f"{stem}.truth.json").read_text(encoding="utf-8"))
+    info = (result.transcript.options or {}).get("diarization", {}) if result.transcript else {}
+    roles = info.get("roles", {})
+    # which diarized speech (relabelled) overlaps truth agent speech most
+    agent_ev = [e for e in result.events if e.type == "speech"]
+
+    def overlap(spk: str, role: str) -> float:
+        return sum(max(0.0, min(e.end, t["end"]) - max(e.start, t["start"]))
+                   for e in agent_ev if e.speaker == spk for t in truth["turns"] if t["speaker"] == role)
+
+    confident = bool(roles) and all(r != "unknown" for r in roles.values())
+    correct = confident and overlap("agent", "agent") > overlap("customer", "agent")
+    return {"call": stem, "greeting_truth": truth["checks"]["greeting"]["status"], "confident": confident,
+            "correct": correct, "role_confidence": info.get("role_confidence"), "n_speakers": info.get("n_speakers")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--asr", choices=["text", "whisper"], default="text")
+    ap.add_argument("--overhead", type=int, default=0, help="mono calls to time with/without diarization")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    args = ap.parse_args()
+
+    jobs = [j for j in sample_jobs(SAMPLES) if not j.path.name.endswith(".mono.flac")]
+    tmp = Path(tempfile.mkdtemp(prefix="bench_diar_"))
+    mono_paths = {j.metadata.call_id: mono_mixdown(j.path, tmp / j.path.name) for j in jobs}
+    mono_jobs = [replace(j, path=mono_paths[j.metadata.call_id]) for j in jobs]
+
+    rows = der_rows(mono_paths)
+    report: dict[str, Any] = {"der_voice": pooled(rows, "der_voice"), "der_role": pooled(rows, "der_role"),
+                              "per_call": rows}
+
+    if args.asr == "text":
+        stereo_opts = PipelineOptions(asr=AsrOptions(engine="transcript"))
+        mono_opts = PipelineOptions()  # default engine name; the engine object is swapped below
+        stereo = run_set(jobs, stereo_opts, tmp / "stereo")
+        orig = pipeline.load_engine
+        pipeline.load_engine = lambda _o: ReattributedTextEngine()  # type: ignore[assignment]
+        try:
+            mono = run_set(mono_jobs, mono_opts, tmp / "mono")
+        finally:
+            pipeline.load_engine = orig  # type: ignore[assignment]
+    else:
+        stereo = run_set(jobs, PipelineOptions(), tmp / "stereo")
+        mono = run_set(mono_jobs, PipelineOptions(), tmp / "mono")
+    ev_s = evaluate(tmp / "stereo", SAMPLES)
+    ev_m = evaluate(tmp / "mono", SAMPLES)
+    f1 = {c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)} for c in PHRASE_CHECKS}
+    valid = [v for v in f1.values() if v["stereo"] is not None and v["mono"] is not None]
+    report["phrase_f1"] = f1
+    report["phrase_f1_macro"] = {"stereo": statistics.mean(v["stereo"] for v in valid),
+                                 "mono": statistics.mean(v["mono"] for v in valid)}
+    report["status_accuracy"] = {"stereo": ev_s.status_accuracy, "mono": ev_m.status_accuracy}
+    report["all_check_f1"] = {c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)}
+                              for c in sorted(set(ev_s.check_status) | set(ev_s.occurrences))}
+    roles = [role_row(stem, r) for stem, r in mono.items()]
+    report["roles"] = roles
+    greeted = [r for r in roles if r["greeting_truth"] == "pass"]
+    report["role_accuracy"] = sum(r["correct"] for r in roles) / len(roles)
+    report["role_accuracy_greeting_calls"] = sum(r["correct"] for r in greeted) / max(1, len(greeted))
+    report["asr"] = args.asr
+
+    if args.overhead:
+        wo, wi = [], []
+        for job in mono_jobs[: args.overhead]:
+            for opts, acc in ((PipelineOptions(diarize=None), wo), (PipelineOptions(), wi)):
+                t0 = time.perf_counter()
+                score_call(job.path, job.metadata, opts)
+                acc.append(time.perf_counter() - t0)
+        report["overhead"] = {"calls": args.overhead, "wall_without_s": wo, "wall_with_s": wi,
+                              "overhead": (sum(wi) - sum(wo)) / sum(wo)}
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"bench_diarization_{args.asr}.json"
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=float), encoding="utf-8")
+    print(f"DER voice {report['der_voice']['der']:.3f}  role {report['der_role']['der']:.3f}")
+    for r in rows:
+        print(f"  {r['call'][:30]:30s} k={r['n_speakers']} voices={r['n_ref_voices']} "
+              f"DER voice {r['der_voice']['der']:.3f} role {r['der_role']['der']:.3f} ovl={r['overlap_suspects']}")
+    print(f"roles: accuracy {report['role_accuracy']:.3f}, on greeting calls {report['role_accuracy_greeting_calls']:.3f}")
+    for r in roles:
+        print(f"  {r['call'][:30]:30s} confident={r['confident']} correct={r['correct']} conf={r['role_confidence']}")
+    print("phrase F1 (stereo → mono):")
+    for c, v in f1.items():
+        print(f"  {c:24s} {v['stereo']} → {v['mono']}")
+    m = report["phrase_f1_macro"]
+    print(f"macro phrase F1 {m['stereo']:.3f} → {m['mono']:.3f} (drop {m['stereo'] - m['mono']:.3f}); "
+          f"status accuracy {report['status_accuracy']}")
+    if "overhead" in report:
+        print(f"overhead {report['overhead']['overhead']:.1%}  {report['overhead']}")
+    print(f"→ {out}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
