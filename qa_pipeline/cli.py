@@ -279,7 +279,14 @@ def main(
 
 def _register_optional_commands() -> None:
     """Commands owned by other modules (database, reports, search, samples, evaluation)."""
-    pass  # wired as the store/report/synth modules land
+    from .store.commands import clip_command, import_command, scorecard_command, search_command
+    from .synth.command import synth_command
+
+    app.command("import")(import_command)
+    app.command("scorecard")(scorecard_command)
+    app.command("search")(search_command)
+    app.command("clip")(clip_command)
+    app.command("synth")(synth_command)
 
 
 _register_optional_commands()
