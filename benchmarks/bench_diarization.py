@@ -17,7 +17,7 @@ mono FLAC at benchmark time (written to a temp dir, never committed), then:
 * wall-time overhead (`--overhead N`): `score_call` on N mono mixdowns with faster-whisper, with and
   without diarization (`PipelineOptions(diarize=None)`), overhead = extra wall time / time without.
 
-Run:  python benchmarks/bench_diarization.py [--asr text|whisper] [--overhead 3] [--out benchmarks/out]
+Run:  python benchmarks/bench_diarization.py [--asr text|whisper] [--limit N] [--overhead 3] [--out benchmarks/out]
 """
 
 from __future__ import annotations
@@ -137,10 +137,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--asr", choices=["text", "whisper"], default="text")
     ap.add_argument("--overhead", type=int, default=0, help="mono calls to time with/without diarization")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N samples (whisper is slow on CPU)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = ap.parse_args()
 
     jobs = [j for j in sample_jobs(SAMPLES) if not j.path.name.endswith(".mono.flac")]
+    jobs = jobs[: args.limit] if args.limit else jobs
     tmp = Path(tempfile.mkdtemp(prefix="bench_diar_"))
     mono_paths = {j.metadata.call_id: mono_mixdown(j.path, tmp / j.path.name) for j in jobs}
     mono_jobs = [replace(j, path=mono_paths[j.metadata.call_id]) for j in jobs]
@@ -178,6 +180,8 @@ def main() -> None:
     report["role_accuracy"] = sum(r["correct"] for r in roles) / len(roles)
     report["role_accuracy_greeting_calls"] = sum(r["correct"] for r in greeted) / max(1, len(greeted))
     report["asr"] = args.asr
+    report["diarize_share_of_wall"] = {  # from the mono results' own timings
+        k: r.timings.get("diarize", 0.0) / sum(v for n, v in r.timings.items()) for k, r in mono.items()}
 
     if args.overhead:
         wo, wi = [], []
