@@ -279,6 +279,7 @@ def main(
 
 def _register_optional_commands() -> None:
     """Commands owned by other modules (database, reports, search, samples, evaluation)."""
+    from .evaluate import eval_command
     from .store.commands import clip_command, import_command, scorecard_command, search_command
     from .synth.command import synth_command
 
@@ -287,6 +288,7 @@ def _register_optional_commands() -> None:
     app.command("search")(search_command)
     app.command("clip")(clip_command)
     app.command("synth")(synth_command)
+    app.command("eval")(eval_command)
 
 
 _register_optional_commands()

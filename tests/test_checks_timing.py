@@ -72,6 +72,8 @@ def test_no_response_to_long_customer_speech() -> None:
     assert statuses(f) == ["fail"] and f[0].detail["customer_speech_s"] == 38
     backchannel = timeline(("customer", 0, 12), ("customer", 13, 25), ("agent", 20, 20.5), ("customer", 26, 38))
     assert statuses(run("no_response_to_long_speech", backchannel)) == ["pass"]
+    short = timeline(("customer", 0, 12), ("agent", 13, 15))
+    assert statuses(run("no_response_to_long_speech", short)) == ["not_applicable"]
 
 
 def _rate_case(chars: int, speech_s: float) -> tuple:  # type: ignore[type-arg]

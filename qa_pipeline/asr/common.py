@@ -115,7 +115,19 @@ def keep_segment(seg: RawSegment, opts: AsrOptions) -> bool:
         return False  # Whisper's own "this was silence" rule, applied even when the engine kept it
     if seg.compression_ratio > opts.compression_ratio_threshold:
         return False  # repetition loop ("好的好的好的…")
-    return not is_hallucination(seg.text)
+    return not is_hallucination(seg.text) and not is_stutter_loop(seg.text)
+
+
+_LOOP_RE = re.compile(r"(.{1,3}?)\1{3,}")
+_REAL_REPEATS = set("嗯对好哦啊是哈喂")  # "对对对对", "好好好好": people really say these
+
+
+def is_stutter_loop(text: str) -> bool:
+    """A short unit repeated 4+ times that makes up most of the text ("你认认认认认"): Whisper decoding a
+    noise or music onset. Too short for the compression-ratio guard to see."""
+    norm = normalize(text)
+    m = _LOOP_RE.search(norm)
+    return bool(m) and not set(m.group(1)) <= _REAL_REPEATS and len(m.group(0)) * 2 >= len(norm)
 
 
 # --- speech-only windows -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def greeting(ctx: CheckContext) -> list[Finding]:
     opening = [u for u in agent[: p["first_turns"]] if u.start - t0 <= p["window_s"]]
     pairs = _matches(p["lexicon"], opening)
     cats = {m.category for _, m in pairs}
-    ok = "vip" in cats or ("hello" in cats and ("service" in cats or not p["require_service_phrase"]))
+    ok = bool({"vip", "full"} & cats) or ("hello" in cats and ("service" in cats or not p["require_service_phrase"]))
     missing = [] if ok else [c for c in ("hello", "service") if c not in cats]
     evidence = " / ".join(u.text for u in opening)
     start = pairs[0][0].time_at(pairs[0][1].start) if pairs else opening[0].start

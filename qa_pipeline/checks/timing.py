@@ -129,7 +129,14 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
                     {"customer_speech_s": round(b - a, 2)},
                 )
             )
-    return findings or single_pass("no_response_to_long_speech")
+    if findings:
+        return findings
+    if any(end - start > p["max_customer_speech_s"] for start, end in stretches):
+        return single_pass("no_response_to_long_speech")
+    return [
+        Finding("no_response_to_long_speech", "not_applicable",
+                detail={"reason": f"the customer never spoke for more than {p['max_customer_speech_s']:g} s"})
+    ]
 
 
 @register("speech_rate", defaults={"min_chars_per_minute": 150.0, "max_chars_per_minute": 330.0, "min_speech_s": 10.0})

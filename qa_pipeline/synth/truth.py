@@ -31,6 +31,26 @@ PARAMS = {
     "speech_rate_max_cpm": 300.0,
     "volume_max_abs_db": 10.0,
 }
+
+
+def rubric_params(rubric: str = "10086") -> dict[str, float]:
+    """PARAMS with the thresholds the rubric YAML sets, so the truth and the checks share one source."""
+    from ..rubric import load_rubric
+
+    cp = load_rubric(rubric).check_params
+    return {
+        **PARAMS,
+        "interruption_min_overlap_s": cp["interruption"]["min_overlap_s"],
+        "interruption_min_segment_s": cp["interruption"]["min_segment_s"],
+        "response_latency_max_s": cp["response_latency"]["max_latency_s"],
+        "long_speech_s": cp["no_response_to_long_speech"]["max_customer_speech_s"],
+        "wait_notice_s": cp["hold_notice"]["min_wait_s"],
+        "transfer_pause_min_s": cp["transfer_pause"]["min_pause_s"],
+        "speech_rate_min_cpm": cp["speech_rate"]["min_chars_per_minute"],
+        "speech_rate_max_cpm": cp["speech_rate"]["max_chars_per_minute"],
+    }
+
+
 SEVERE = {"forbidden_phrase", "interruption", "silence_over_60s", "no_response_to_long_speech"}
 _CHAR = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
@@ -59,7 +79,7 @@ def _res(status: str, reason: str, **kw: Any) -> dict[str, Any]:
 
 
 def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
-    P = PARAMS
+    P = rubric_params()
     turns = sorted(lay.turns, key=lambda t: (t.start, t.end))
     agent = [t for t in turns if t.speaker == "agent"]
     cust = [t for t in turns if t.speaker == "customer"]
@@ -171,10 +191,13 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
     p = tagged("polite")
     checks["polite_terms"] = (_res("pass", f"{len(p)} agent turn(s) with polite terms", occurrences=p) if p
                               else _res("fail", "agent uses no polite terms (请/谢谢/对不起/不客气...)", occurrences=[]))
+    # 尊称: the agent addresses the customer with 您 or a title at least once (ASR often writes 您 as 你,
+    # so a stray 你 alone is not held against an agent who also says 您)
     ni = [{"start": _r(t.start), "end": _r(t.end), "text": t.text} for t in agent if "你" in t.text]
+    respectful = any(w in t.text for t in agent for w in ("您", "先生", "女士", "小姐"))
     checks["honorific"] = (
-        _res("fail", "agent addresses the customer as 你 instead of 您", occurrences=ni) if ni
-        else _res("pass", "agent always uses 您", occurrences=[]))
+        _res("pass", "agent addresses the customer with 您 or a title", occurrences=[]) if respectful
+        else _res("fail", "agent never uses 您 or a title (先生/女士/小姐)", occurrences=ni))
     f = tagged("forbidden")
     checks["forbidden_phrase"] = (_res("fail", f"{len(f)} forbidden phrase(s)", occurrences=f) if f
                                   else _res("pass", "no forbidden phrase", occurrences=[]))
