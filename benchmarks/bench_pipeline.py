@@ -90,9 +90,9 @@ def _rss_mb() -> float:
 
 
 def _cer(ref: str, hyp: str) -> float:
-    from qa_pipeline.evaluate import cer
+    from qa_pipeline.evaluate import character_error_rate
 
-    return cer(ref, hyp)
+    return character_error_rate(ref, hyp)
 
 
 def main() -> None:

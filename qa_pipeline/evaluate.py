@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import typer
+from rapidfuzz.distance import Levenshtein
 
 from .text import normalize
 
@@ -63,21 +64,19 @@ PHRASE_CHECKS = ("greeting", "closing", "polite_terms", "honorific", "forbidden_
 # -- metric primitives ----------------------------------------------------------------------------------
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
     """Levenshtein distance (substitutions + deletions + insertions) between two sequences."""
-    if len(ref) < len(hyp):
-        ref, hyp = hyp, ref
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i]
-        for j, h in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1]
+    return Levenshtein.distance(ref, hyp)
 
 
 def cer(ref: str, hyp: str) -> tuple[int, int]:
     """(edits, reference length) on normalised text; CER = edits / length."""
     r, h = normalize(ref), normalize(hyp)
     return edit_distance(r, h), len(r)
+
+
+def character_error_rate(ref: str, hyp: str) -> float:
+    """CER on normalised text (Simplified, no punctuation)."""
+    edits, n = cer(ref, hyp)
+    return edits / max(n, 1)
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,8 @@ import pytest
 
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.result import SCHEMA_PATH
-from qa_pipeline.text import normalize
+from qa_pipeline.evaluate import character_error_rate as _cer
 from qa_pipeline.types import CallMetadata
-
-
-def _cer(ref: str, hyp: str) -> float:
-    import numpy as np
-
-    r, h = normalize(ref), normalize(hyp)
-    d = np.arange(len(h) + 1)
-    for i, rc in enumerate(r, 1):
-        prev, d[0] = d.copy(), i
-        for j, hc in enumerate(h, 1):
-            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (rc != hc))
-    return float(d[len(h)]) / max(len(r), 1)
 
 
 @pytest.mark.slow

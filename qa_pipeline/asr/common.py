@@ -8,7 +8,6 @@ recording. Words are then grouped into utterances that never cross a turn of the
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -65,12 +64,13 @@ def to_simplified(text: str) -> str:
 
 
 # --- hallucination guard -----------------------------------------------------------------------------
-_PUNCT_RE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def normalize(text: str) -> str:
-    """Simplified, NFKC, no punctuation/whitespace, lower case: for comparisons and CER."""
-    return _PUNCT_RE.sub("", to_simplified(unicodedata.normalize("NFKC", text))).lower()
+    """Simplified, half-width, no punctuation/whitespace, lower case (one normaliser for the project)."""
+    from qa_pipeline.text import normalize as _normalize
+
+    return _normalize(text)
 
 
 @lru_cache(maxsize=1)

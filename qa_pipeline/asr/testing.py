@@ -53,16 +53,9 @@ def make_call(parties: dict[Speaker, np.ndarray], speech: list[SpeechSegment], p
 
 def cer(hyp: str, ref: str) -> float:
     """Character error rate on normalized text (Simplified, no punctuation/spaces)."""
-    from qa_pipeline.asr.common import normalize
+    from qa_pipeline.evaluate import character_error_rate
 
-    h, r = normalize(hyp), normalize(ref)
-    prev = list(range(len(h) + 1))
-    for i, rc in enumerate(r, 1):
-        cur = [i]
-        for j, hc in enumerate(h, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rc != hc)))
-        prev = cur
-    return prev[-1] / max(len(r), 1)
+    return character_error_rate(ref, hyp)
 
 
 def references(tsv: str | Path) -> dict[str, str]:
