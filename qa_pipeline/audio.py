@@ -26,8 +26,9 @@ class IngestOptions:
     """Longer files are refused before decoding (a 4 h call is an export mistake, not a call)."""
     silence_peak_dbfs: float = -60.0
     """A recording whose loudest sample is below this is treated as empty (all-silent)."""
-    duplicate_channel_corr: float = 0.98
-    """Stereo files whose channels correlate above this are one party copied twice → mono."""
+    duplicate_channel_corr: float = 0.95
+    """Stereo files whose channels correlate above this (at the best lag within ±50 ms) are one party
+    copied twice → mono."""
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -63,7 +64,7 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
         raise AudioError(f"{path}: all silent (peak {peak_dbfs:.0f} dBFS)")
 
     layout = "stereo" if channels == 2 else "mono"
-    if channels == 2 and _channels_duplicate(samples, options.duplicate_channel_corr):
+    if channels == 2 and _channels_duplicate(samples, rate, options.duplicate_channel_corr):
         layout = "mono"
     resampled = _to_16k(samples, rate)
     parties: dict[Speaker, np.ndarray]
@@ -147,9 +148,21 @@ def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     return soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
 
 
-def _channels_duplicate(samples: np.ndarray, threshold: float) -> bool:
-    a, b = samples[:, 0].astype(np.float64), samples[:, 1].astype(np.float64)
-    if not a.any() or not b.any():
+def _channels_duplicate(samples: np.ndarray, rate: int, threshold: float, max_lag_s: float = 0.05,
+                        excerpt_s: float = 60.0) -> bool:
+    """One party copied to both channels (an export mistake), allowing for gain, noise and a small delay:
+    the peak normalised cross-correlation within ±`max_lag_s` over the first `excerpt_s` seconds."""
+    from scipy.signal import correlate
+
+    n = min(len(samples), int(excerpt_s * rate))
+    a = samples[:n, 0].astype(np.float64)
+    b = samples[:n, 1].astype(np.float64)
+    a -= a.mean()
+    b -= b.mean()
+    norm = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    if norm == 0:
         return False
-    corr = np.corrcoef(a, b)[0, 1]
-    return bool(np.isfinite(corr) and corr >= threshold)
+    xc = correlate(a, b, mode="full", method="fft")
+    lag = int(max_lag_s * rate)
+    mid = n - 1
+    return bool(np.max(np.abs(xc[mid - lag : mid + lag + 1])) / norm >= threshold)

@@ -63,7 +63,7 @@ def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> b
     except (OSError, ValueError):
         return False
     eng = old.get("engine") or {}
-    same_engine = all(eng.get(k) == expected_engine[k] for k in ("asr", "model", "rubric", "rubric_version"))
+    same_engine = all(eng.get(k) == expected_engine[k] for k in ("asr", "model", "rubric", "rubric_version", "options"))
     return (
         old.get("status") == "ok"
         and same_engine

@@ -43,6 +43,10 @@ WIN_FRAMES = 160  # 1.6 s partials, what the encoder was trained on
 AGENT_LEXICONS = ("greeting", "closing", "polite", "hold_notice")
 
 
+DIARIZER_VERSION = "resemblyzer-0.1.4+agglomerative/1"
+"""Recorded in results: calls diarized by another version are re-scored on resume."""
+
+
 @dataclass(frozen=True)
 class DiarizeOptions:
     hop_s: float = 0.4

@@ -14,7 +14,7 @@ from . import __version__
 from .asr import AsrOptions, ModelNotInstalledError, TranscriptError, load_engine
 from .audio import AudioError, IngestOptions, load_call
 from .detect import run_checks, timeline_events
-from .diarize import DiarizeOptions, diarize_and_transcribe, qualify_mono_findings
+from .diarize import DIARIZER_VERSION, DiarizeOptions, diarize_and_transcribe, qualify_mono_findings
 from .result import CallResult, EngineInfo
 from .rubric import Rubric, RubricError, load_rubric, score_findings
 from .timeline import NoSpeechError, VadOptions, build_timeline
@@ -46,8 +46,12 @@ def engine_info(options: PipelineOptions, rubric: Rubric) -> EngineInfo:
         rubric_version=rubric.version,
         package_version=__version__,
         vad="silero-vad",
-        options={"beam_size": a.beam_size, "agent_channel": options.ingest.agent_channel} if model else
-        {"agent_channel": options.ingest.agent_channel},
+        options={
+            **({"beam_size": a.beam_size} if model else {}),
+            "agent_channel": options.ingest.agent_channel,
+            # mono calls are diarized; a different diarizer means different speakers → re-score
+            "diarizer": DIARIZER_VERSION if options.diarize is not None else None,
+        },
     )
 
 
@@ -95,6 +99,7 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
             checks=tuple(findings),
             score=score,
             timings=timings,
+            diarization=diarized["info"] if diarized is not None else None,
         )
     except EXPECTED_ERRORS as exc:
         return CallResult(metadata.call_id, "failed", metadata, error=str(exc),

@@ -40,6 +40,8 @@ class CallResult:
     checks: tuple[Finding, ...] = ()
     score: Score | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    diarization: dict[str, Any] | None = None
+    """Mono calls: speakers found, roles, role confidence, suspected overlaps (None for stereo)."""
 
     def to_json(self) -> dict[str, Any]:
         md = asdict(self.metadata)
@@ -82,6 +84,7 @@ class CallResult:
             ],
             "score": _score_json(self.score) if self.score else None,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "diarization": self.diarization,
         }
 
 

@@ -57,9 +57,12 @@ def test_agent_channel_swaps_parties(tmp_path: Path) -> None:
 
 def test_mono_and_duplicated_stereo_are_mono(tmp_path: Path) -> None:
     clip = real_clip("aishell1_BAC009S0724W0121.wav")
+    noise = np.random.default_rng(0).normal(0, 0.003, clip.size).astype(np.float32)
     sf.write(str(tmp_path / "m.wav"), clip, 8000)
     sf.write(str(tmp_path / "d.wav"), np.stack([clip, clip * 0.9], axis=1), 8000)
-    for name in ("m.wav", "d.wav"):
+    sf.write(str(tmp_path / "half.wav"), np.stack([clip, clip * 0.5 + noise], axis=1), 8000)   # −6 dB + noise
+    sf.write(str(tmp_path / "late.wav"), np.stack([clip, np.roll(clip, 40)], axis=1), 8000)     # 5 ms late
+    for name in ("m.wav", "d.wav", "half.wav", "late.wav"):
         call = load_call(tmp_path / name, _md())
         assert call.source.layout == "mono"
         assert list(call.parties) == ["unknown"]
