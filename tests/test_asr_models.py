@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.asr import ModelNotInstalledError, models
+from qa_pipeline.audio import file_sha256
 
 
 @pytest.fixture()
@@ -21,7 +22,7 @@ def test_install_assembles_and_verifies(home: Path) -> None:
     d = models.install("base")
     assert d == home / "models" / "whisper-base-ct2"
     assert {p.name for p in d.iterdir()} >= {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
-    assert models.sha256_file(d / "model.bin") == models.BASE.sha256
+    assert file_sha256(d / "model.bin") == models.BASE.sha256
     assert not [p for p in d.iterdir() if p.name.startswith(".model.bin.")]  # no temp file left behind
     mtime = (d / "model.bin").stat().st_mtime_ns
     assert models.install("base") == d and (d / "model.bin").stat().st_mtime_ns == mtime  # idempotent

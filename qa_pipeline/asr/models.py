@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_pipeline.audio import file_sha256
 from qa_pipeline.asr.common import ModelNotInstalledError
 
 
@@ -101,14 +102,6 @@ def _package_file(package: str, rel: str, name: str) -> Path:
     return path
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _stamp_ok(path: Path, sha: str) -> bool:
     """True when a stamp records this exact file (size + mtime) as already hashed to `sha`."""
     stamp = path.parent / STAMP
@@ -160,7 +153,7 @@ def verify(name: str = "base", *, force: bool = False) -> Path:
             f"Reinstall: callqa models install {name} --force"
         )
     if force or not _stamp_ok(model_bin, spec.sha256):
-        digest = sha256_file(model_bin)
+        digest = file_sha256(model_bin)
         if digest != spec.sha256:
             raise ModelNotInstalledError(
                 f"{model_bin} is corrupt (sha256 {digest}, expected {spec.sha256}). "
