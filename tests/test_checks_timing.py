@@ -26,6 +26,16 @@ def test_interruption_one_finding_per_occurrence() -> None:
     assert f[0].detail["overlap_s"] == 4
 
 
+def test_interruption_at_a_breath_in_mid_sentence() -> None:
+    # the agent cuts in during a 0.5 s pause and the customer carries on over the agent
+    tl = timeline(("customer", 2.7, 12.3), ("agent", 12.7, 16.2), ("customer", 12.8, 15.3))
+    f = run("interruption", tl)
+    assert statuses(f) == ["fail"] and (f[0].start, f[0].end) == (12.7, 15.3)
+    # a real answer after the customer finished (1.5 s pause) is not an interruption
+    tl = timeline(("customer", 2.7, 12.3), ("agent", 13.8, 16.2), ("customer", 14.0, 15.3))
+    assert statuses(run("interruption", tl)) == ["pass"]
+
+
 def test_interruption_pass_and_customer_overlap_ignored() -> None:
     tl = timeline(("agent", 0, 10), ("customer", 6, 12))  # the customer talks over the agent
     assert statuses(run("interruption", tl)) == ["pass"]

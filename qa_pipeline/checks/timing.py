@@ -19,27 +19,41 @@ def single_pass(check: str, **detail: object) -> list[Finding]:
     return [Finding(check, "pass", detail=dict(detail))]
 
 
-@register("interruption", defaults={"min_overlap_s": 1.0, "min_segment_s": 1.5})
+def party_turns(segments: tuple[SpeechSegment, ...], max_pause_s: float) -> list[tuple[float, float]]:
+    """One party's turns: its speech segments merged across pauses shorter than `max_pause_s`."""
+    turns: list[list[float]] = []
+    for seg in segments:
+        if turns and seg.start - turns[-1][1] < max_pause_s:
+            turns[-1][1] = max(turns[-1][1], seg.end)
+        else:
+            turns.append([seg.start, seg.end])
+    return [(a, b) for a, b in turns]
+
+
+@register("interruption", defaults={"min_overlap_s": 1.0, "min_segment_s": 1.5, "turn_pause_s": 0.8})
 def interruption(ctx: CheckContext) -> list[Finding]:
-    """The agent starts talking while the customer is still speaking (backchannels excluded)."""
+    """The agent starts talking inside the customer's turn (backchannels excluded). A turn spans pauses
+    shorter than `turn_pause_s`, so an agent who cuts in at a breath in mid-sentence still interrupts."""
     p = ctx.params
+    customer_turns = party_turns(ctx.timeline.segments("customer"), p["turn_pause_s"])
     findings: list[Finding] = []
-    seen: set[SpeechSegment] = set()
-    for ov in ctx.timeline.overlaps:
-        seg = ov.interrupter_segment
-        if ov.speaker != "agent" or ov.interrupted != "customer" or seg in seen:
+    for seg in ctx.timeline.segments("agent"):
+        if seg.duration < p["min_segment_s"]:
             continue
-        if ov.duration >= p["min_overlap_s"] and seg.duration >= p["min_segment_s"]:
-            seen.add(seg)
+        turn = next(((a, b) for a, b in customer_turns if a < seg.start < b), None)
+        if turn is None:
+            continue
+        overlap_end = min(seg.end, turn[1])
+        if overlap_end - seg.start >= p["min_overlap_s"]:
             findings.append(
                 Finding(
                     "interruption",
                     "fail",
-                    ov.start,
-                    ov.end,
+                    seg.start,
+                    overlap_end,
                     "agent",
-                    utterance_at(ctx.transcript.utterances, "agent", ov.start, ov.end),
-                    {"overlap_s": round(ov.duration, 2), "agent_segment_s": round(seg.duration, 2)},
+                    utterance_at(ctx.transcript.utterances, "agent", seg.start, overlap_end),
+                    {"overlap_s": round(overlap_end - seg.start, 2), "agent_segment_s": round(seg.duration, 2)},
                 )
             )
     return findings or single_pass("interruption")
@@ -105,12 +119,7 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
     p = ctx.params
     # VAD drops very short backchannels (嗯 0.25 s); the transcript's agent utterances count as responses too
     agent_starts = sorted({s.start for s in ctx.timeline.segments("agent")} | {u.start for u in ctx.transcript.by("agent")})
-    stretches: list[list[float]] = []
-    for seg in ctx.timeline.segments("customer"):
-        if stretches and seg.start - stretches[-1][1] <= p["max_pause_s"]:
-            stretches[-1][1] = max(stretches[-1][1], seg.end)
-        else:
-            stretches.append([seg.start, seg.end])
+    stretches = party_turns(ctx.timeline.segments("customer"), p["max_pause_s"])
     findings = []
     for start, end in stretches:
         # any agent speech starting inside the stretch (even a backchannel "嗯") is a response
