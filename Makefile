@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 demo: install
-	$(VENV)/bin/callqa score data_samples/ --out $(OUT) --jobs 1
+	$(VENV)/bin/callqa score data_samples/ --manifest data_samples/manifest.csv --out $(OUT)
 
 test: install
 	$(PY) -m pytest -q

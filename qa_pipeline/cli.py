@@ -71,7 +71,7 @@ def _load_rubric_or_exit(name: str) -> None:
 
 @app.command()
 def score(
-    inputs: Annotated[list[Path], typer.Argument(help="Recordings or folders of recordings (searched recursively).")],
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Recordings or folders of recordings (searched recursively); not needed with --manifest.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder: calls/<call_id>.json, calls.csv, callqa.db.")] = Path("results"),
     manifest: Annotated[Optional[Path], typer.Option(help="CSV: call_id,path,agent_id,agent_name,team,started_at,queue,transferred_at.")] = None,
     name_pattern: Annotated[Optional[str], typer.Option(help='Metadata from file names, e.g. "{date}_{agent_id}_{call_id}".')] = None,
@@ -98,6 +98,10 @@ def score(
     threads = threads or max(1, (os.cpu_count() or 2) // jobs)
     options = _options(engine, model, rubric, agent_channel, transcripts, beam_size, device, threads, compute_type,
                        max_duration_h)
+    inputs = inputs or []
+    if not inputs and not manifest:
+        err.print("[red]error:[/red] give recordings or folders to score, or --manifest calls.csv")
+        raise typer.Exit(2)
     try:
         call_jobs = _plan(inputs, manifest, name_pattern)
     except (ManifestError, ValueError) as exc:
@@ -137,7 +141,11 @@ def score(
 
 def _plan(inputs: list[Path], manifest: Path | None, name_pattern: str | None) -> list[CallJob]:
     if manifest:
-        return read_manifest(manifest)
+        jobs = read_manifest(manifest)
+        if inputs:  # score only the manifest's calls that lie in the given files/folders
+            wanted = {p.resolve() for p in discover_audio(inputs)}
+            jobs = [j for j in jobs if j.error or j.path.resolve() in wanted]
+        return jobs
     pattern = compile_name_pattern(name_pattern) if name_pattern else None
     for p in inputs:
         if not p.exists():

@@ -62,3 +62,18 @@ def test_score_bad_arguments(tmp_path: Path) -> None:
     assert r.exit_code == 2
     r = runner.invoke(app, ["score", str(tmp_path), "--rubric", "nope"])
     assert r.exit_code == 2 and "not found" in r.output
+
+
+def test_score_from_manifest_fills_agent_metadata(real_call: Path, tmp_path: Path) -> None:
+    (real_call.parent / "call_0001.transcript.json").write_text(json.dumps({"utterances": []}), encoding="utf-8")
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("call_id,path,agent_id,agent_name,team,started_at,queue,transferred_at\n"
+                        f"c1,{real_call},A9,王芳,一组,2026-11-22T09:00:00,话费,\n"
+                        f"c2,{real_call.parent / 'missing.wav'},A9,王芳,一组,,,\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["score", "--manifest", str(manifest), "-o", str(out), "--engine", "transcript"])
+    assert r.exit_code == 1  # c2's file does not exist
+    c1 = json.loads((out / "calls" / "c1.json").read_text(encoding="utf-8"))
+    assert c1["agent_id"] == "A9" and c1["metadata"]["agent_name"] == "王芳" and c1["metadata"]["team"] == "一组"
+    c2 = json.loads((out / "calls" / "c2.json").read_text(encoding="utf-8"))
+    assert c2["status"] == "failed" and "file not found" in c2["error"]
