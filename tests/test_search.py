@@ -139,3 +139,16 @@ def test_cli_formats(db):
     assert r.exit_code == 0 and "c6" in r.stdout
     r = runner.invoke(_app(), ["search", '"; --', "--db", str(db)])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("plan", ["auto", "calls", "fts"])
+def test_ranking_is_true_top_n_for_every_plan(store, plan):
+    def key(hits):
+        return [(h.call_id, h.utterance_idx, round(h.rank, 9)) for h in hits]
+
+    full = search(store, "您", limit=100, plan=plan)
+    assert [h.rank for h in full] == sorted(h.rank for h in full)
+    assert key(search(store, "您", limit=3, plan=plan)) == key(full)[:3]
+    assert key(full) == key(search(store, "您", limit=100, plan="fts"))
+    f = dict(agent="张伟", speaker="agent")
+    assert key(search(store, "您", limit=2, plan=plan, **f)) == key(search(store, "您", limit=100, plan="fts", **f))[:2]

@@ -58,6 +58,32 @@ def test_upgrade_from_version_1_backfills_search(tmp_path):
     new.close()
 
 
+def test_upgrade_from_version_2_adds_search_indexes(tmp_path):
+    from qa_pipeline.store.migrations import V3_INDEXES
+
+    db = tmp_path / "v2.db"
+    old = open_store(db, migrate_to=2)
+    assert old.version == 2
+    for r in fixture_results():
+        old.upsert_call(r)
+    names = {n for n, _, _ in V3_INDEXES}
+    insp = sa.inspect(old.engine)
+    assert not names & {i["name"] for t in ("calls", "utterances", "checks", "item_scores") for i in insp.get_indexes(t)}
+    old.close()
+    new = open_store(db)
+    assert new.version == LATEST >= 3
+    insp = sa.inspect(new.engine)
+    for name, table, cols in V3_INDEXES:
+        (ix,) = [i for i in insp.get_indexes(table) if i["name"] == name]
+        assert tuple(ix["column_names"]) == cols
+    with new.engine.connect() as conn:  # planner statistics were gathered
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar() > 0
+    # both search plans agree with each other after the upgrade
+    for plan in ("calls", "fts"):
+        assert {h.call_id for h in search(new, "我不知道", speaker="agent", plan=plan)} == {"c3", "c8"}
+    new.close()
+
+
 def test_foreign_keys_enforced(tmp_path):
     store = open_store(tmp_path / "x.db")
     with pytest.raises(sa.exc.IntegrityError):

@@ -316,6 +316,10 @@ class SqliteFts:
     def match(self, expr: str):
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.bindparam("fts_query", expr, type_=sa.Text))
 
+    def bm25(self):
+        """bm25 as an expression (lower is better, same value as the ``rank`` column)."""
+        return sa.func.bm25(sa.literal_column(FTS_TABLE))
+
     rowid = fts_table.c.rowid
     rank = fts_table.c.rank
     table = fts_table

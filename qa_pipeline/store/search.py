@@ -13,6 +13,9 @@ from .fts import QueryError, build_match, highlight, parse_query, positive_terms
 
 __all__ = ["Hit", "search", "QueryError"]
 
+# at most this many filtered calls: drive the search from their utterances (plan "calls")
+SELECTIVE_CALLS = 3000
+
 
 @dataclass
 class Hit:
@@ -59,58 +62,85 @@ def search(
     limit: int = 20,
     pinyin: bool = False,
     context: int = 1,
-    exact_rank: bool = False,
+    exact_rank: bool = True,
     rank_window: int = 200,
+    plan: str = "auto",
 ) -> list[Hit]:
     """Ranked hits (best first). `check` restricts to calls where that check has `status`
     (default "fail"); `status` alone: calls with any check of that status.
 
-    Ranking: bm25 over the `rank_window` most recently indexed matching utterances (exact when
-    fewer match the filters); `exact_rank=True` ranks every match (slow for very common words)."""
+    Ranking is FTS5 bm25 over *every* match that satisfies the filters (the true top `limit`).
+    bm25 is evaluated as an expression, after the filters, so it is computed only for matches
+    that survive them (``ORDER BY rank`` would let FTS5 rank every match first). Two plans give
+    the same rows:
+
+    * ``calls`` (selective filters): the filtered calls' utterance ids are materialised once and
+      the FTS scan keeps only rowids in that set;
+    * ``fts`` (broad or no call filters): the FTS scan joins each match to its utterance and
+      probes the materialised set of filtered call ids.
+
+    ``plan="auto"`` counts the filtered calls (an index range) and picks ``calls`` when they are
+    few. `exact_rank` / `rank_window` are accepted for compatibility and ignored (ranking is
+    always exact)."""
+    del exact_rank, rank_window
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
     fts = store.fts
     match = build_match(query, pinyin)
     terms = positive_terms(parse_query(query))
     u, c = S.utterances, S.calls
-    stmt = (
-        sa.select(
-            u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.end, u.c.text, fts.rank.label("rank"),
-            c.c.agent_id, c.c.agent_name, c.c.team, c.c.started_at, c.c.score_total, c.c.audio_path,
-        )
-        .select_from(fts.table.join(u, u.c.utterance_id == fts.rowid).join(c, c.c.call_id == u.c.call_id))
-        .where(fts.match(match))
-    )
-    if speaker:
-        stmt = stmt.where(u.c.speaker == speaker)
+    conds = []
     if agent:
-        stmt = stmt.where(sa.or_(c.c.agent_id == agent, c.c.agent_name == agent))
+        conds.append(sa.or_(c.c.agent_id == agent, c.c.agent_name == agent))
     if team:
-        stmt = stmt.where(c.c.team == team)
+        conds.append(c.c.team == team)
     if date_from:
-        stmt = stmt.where(c.c.call_date >= _d(date_from)[:10])
+        conds.append(c.c.call_date >= _d(date_from)[:10])
     if date_to:
-        stmt = stmt.where(c.c.call_date <= _d(date_to)[:10])
+        conds.append(c.c.call_date <= _d(date_to)[:10])
     if min_score is not None:
-        stmt = stmt.where(c.c.score_total >= float(min_score))
+        conds.append(c.c.score_total >= float(min_score))
     if max_score is not None:
-        stmt = stmt.where(c.c.score_total <= float(max_score))
+        conds.append(c.c.score_total <= float(max_score))
     if check or status:
         ch = S.checks
-        cond = [ch.c.call_id == c.c.call_id, ch.c.status == (status or "fail")]
+        cc = [ch.c.status == (status or "fail")]
         if check:
-            cond.append(ch.c.check == check)
-        stmt = stmt.where(sa.exists(sa.select(ch.c.check_row_id).where(*cond)))
+            cc.append(ch.c.check == check)
+        conds.append(c.c.call_id.in_(sa.select(ch.c.call_id).where(*cc)))
     limit = max(1, int(limit))
-    if exact_rank:
-        stmt = stmt.order_by(fts.rank, u.c.call_id, u.c.idx).limit(limit)
-    else:  # bm25 is computed only for the rows returned: newest window first, then rank in Python
-        stmt = stmt.order_by(fts.rowid.desc()).limit(max(rank_window, limit))
+    bm25 = fts.bm25().label("brank")
 
     with store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        if not exact_rank:
-            rows = sorted(rows, key=lambda r: (r.rank, r.call_id, r.idx))[:limit]
+        if plan == "auto":
+            plan = "fts"
+            if conds:
+                n_calls = conn.execute(
+                    sa.select(sa.func.count()).select_from(
+                        sa.select(c.c.call_id).where(*conds).limit(SELECTIVE_CALLS + 1).subquery())
+                ).scalar()
+                if n_calls <= SELECTIVE_CALLS:
+                    plan = "calls"
+        if plan == "calls":
+            cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
+            if speaker:
+                cand = cand.where(u.c.speaker == speaker)
+            cand = cand.cte("cand").prefix_with("MATERIALIZED")
+            ranked = (sa.select(fts.rowid.label("uid"), bm25).select_from(fts.table)
+                      .where(fts.match(match), (fts.rowid + 0).in_(sa.select(cand.c.utterance_id))))
+        else:
+            ranked = (sa.select(fts.rowid.label("uid"), bm25)
+                      .select_from(fts.table.join(u, u.c.utterance_id == fts.rowid)).where(fts.match(match)))
+            if speaker:
+                ranked = ranked.where(u.c.speaker == speaker)
+            if conds:
+                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
+                ranked = ranked.where(u.c.call_id.in_(sa.select(fc.c.call_id)))
+        ranked = ranked.order_by(sa.literal_column("brank"), fts.rowid).limit(limit).subquery("r")
+        stmt = (sa.select(u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.end, u.c.text, ranked.c.brank.label("rank"),
+                          c.c.agent_id, c.c.agent_name, c.c.team, c.c.started_at, c.c.score_total, c.c.audio_path)
+                .select_from(ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id)))
+        rows = sorted(conn.execute(stmt).all(), key=lambda r: (r.rank, r.call_id, r.idx))
         hits = [
             Hit(call_id=r.call_id, utterance_idx=r.idx, speaker=r.speaker, start=r.start, end=r.end, text=r.text,
                 highlighted=highlight(r.text, terms, pinyin), rank=float(r.rank), agent_id=r.agent_id,
