@@ -86,8 +86,6 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
         if diarized is not None:
             timings["diarize"] = diarized["info"]["timings"]["diarize"]
             timings["asr"] -= timings["diarize"]
-        engine = EngineInfo(**{**engine.__dict__, "model": transcript.model or engine.model,
-                               "compute_type": transcript.compute_type or engine.compute_type})
         return CallResult(
             call_id=metadata.call_id,
             status="ok",
