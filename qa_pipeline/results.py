@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from .store import schema as S
 from .store.db import Store, open_store
 
-__all__ = ["connect", "load_calls", "load_checks", "load_item_scores", "item_status_counts", "load_utterances", "CHECK_LABELS"]
+__all__ = ["connect", "load_calls", "load_checks", "load_item_scores", "item_status_counts", "check_counts",
+           "load_utterances", "CHECK_LABELS"]
 
 CHECK_LABELS = {
     "greeting": "开头语", "closing": "结束语", "polite_terms": "礼貌用语", "honorific": "敬语（您）",
@@ -64,10 +65,15 @@ def _read(db, stmt) -> pd.DataFrame:
     try:
         with store.engine.connect() as conn:
             res = conn.execute(stmt)
-            return pd.DataFrame(res.all(), columns=list(res.keys()))
+            keys = list(res.keys())
+            rows = res.all()
     finally:
         if store is not db:
             store.close()
+    if not rows:
+        return pd.DataFrame(columns=keys)
+    # column-wise construction: pandas' row-wise path inspects every Row object (slow for 100k rows)
+    return pd.DataFrame(dict(zip(keys, (list(col) for col in zip(*rows)))), columns=keys)
 
 
 def load_calls(db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None) -> pd.DataFrame:
@@ -125,6 +131,15 @@ def item_status_counts(db, date_from=None, date_to=None, team=None, agent=None) 
                       sa.func.count().label("n"), sa.func.min(i.c.idx).label("idx"))
             .select_from(i.join(c, c.c.call_id == i.c.call_id)).where(c.c.status == "ok")
             .group_by(c.c.agent_id, i.c.item_id, i.c.status))
+    return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
+
+
+def check_counts(db, date_from=None, date_to=None, team=None, agent=None, status: str = "fail") -> pd.DataFrame:
+    """Aggregated in SQL: agent_id, check, n (findings with `status` in scored calls)."""
+    k, c = S.checks, S.calls
+    stmt = (sa.select(c.c.agent_id, k.c.check, sa.func.count().label("n"))
+            .select_from(k.join(c, c.c.call_id == k.c.call_id)).where(c.c.status == "ok", k.c.status == status)
+            .group_by(c.c.agent_id, k.c.check))
     return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
 
 

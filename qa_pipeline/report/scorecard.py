@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 from .. import results as R
+from ..store import schema as S
 
 BINS = [0, 60, 70, 80, 90, 100.0001]
 BIN_LABELS = ["<60", "60–69", "70–79", "80–89", "90–100"]
@@ -59,7 +61,7 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         f = dict(date_from=date_from, date_to=date_to, team=team, agent=agent)
         calls = R.load_calls(store, **f)
         items = R.item_status_counts(store, **f)
-        fails = R.load_checks(store, status="fail", **f)
+        fails = R.check_counts(store, status="fail", **f)  # agent_id, check, n (aggregated in SQL)
         calls["agent_id"] = calls["agent_id"].fillna("(未知)")
         names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
         scored = calls[(calls.status == "ok") & calls.score_total.notna()]
@@ -75,7 +77,11 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         summary["max"] = g.score_total.max()
         summary["fatal"] = g.fatal.sum().reindex(names.index).fillna(0).astype(int)
         summary["review"] = g.needs_review.sum().reindex(names.index).fillna(0).astype(int)
-        summary["violations"] = fails.groupby("agent_id").size().reindex(names.index).fillna(0).astype(int)
+        if not fails.empty:
+            fails["agent_id"] = fails["agent_id"].fillna("(未知)")
+            fails["n"] = fails["n"].astype(int)
+        summary["violations"] = (fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int)
+                                 if not fails.empty else 0)
         summary = summary.sort_values(["mean", "agent_id"], na_position="last").reset_index()
 
         bins = pd.cut(scored.score_pct, BINS, right=False, labels=BIN_LABELS)
@@ -99,8 +105,9 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         if fails.empty:
             viol = pd.DataFrame(index=summary.agent_id)
         else:
-            viol = pd.crosstab(fails.agent_id, fails.check)
-            viol = viol[viol.sum().sort_values(ascending=False).index]
+            viol = fails.pivot_table(index="agent_id", columns="check", values="n", aggfunc="sum", fill_value=0)
+            viol.columns.name, viol.index.name = "check", "agent_id"
+            viol = viol[viol.sum().sort_values(ascending=False, kind="stable").index]
             viol = viol.reindex(summary.agent_id, fill_value=0)
 
         trend = (scored.groupby(["agent_id", "call_date"]).score_total.agg(["size", "mean"]).reset_index()
@@ -108,7 +115,7 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         trend = trend.merge(names, left_on="agent_id", right_index=True)[
             ["agent_id", "agent_name", "team", "call_date", "calls", "mean"]]
 
-        worst = _worst_calls(store, scored, fails, worst_n)
+        worst = _worst_calls(store, scored, worst_n)
         if not worst.empty:
             agent_rank = {a: i for i, a in enumerate(summary.agent_id)}
             worst = (worst.assign(_o=worst.agent_id.map(agent_rank)).sort_values(["_o", "score_total", "started_at"])
@@ -133,33 +140,45 @@ def _s(d):
     return None if d is None else str(d)[:10]
 
 
-def _worst_calls(store, scored: pd.DataFrame, fails: pd.DataFrame, n: int) -> pd.DataFrame:
+def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The `n` lowest-scored calls per agent, each with its first failed check and the line at that time."""
     cols = ["agent_id", "agent_name", "team", "call_id", "started_at", "score_total", "fatal", "check",
             "check_label", "evidence", "offset_s", "speaker", "transcript"]
     if scored.empty or n <= 0:
         return pd.DataFrame(columns=cols)
     w = (scored.sort_values(["score_total", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n))
-    first_fail = fails.sort_values(["call_id", "idx"]).drop_duplicates("call_id").set_index("call_id")
-    utts = R.load_utterances(store, call_ids=w.call_id.tolist())
-    by_call = {cid: df for cid, df in utts.groupby("call_id")}
+    ids = w.call_id.tolist()
+    k, u = S.checks, S.utterances
+    first_fail: dict[str, tuple] = {}
+    by_call: dict[str, list[tuple]] = {}
+    with store.engine.connect() as conn:
+        for i in range(0, len(ids), 500):  # bounded IN lists
+            chunk = ids[i:i + 500]
+            for r in conn.execute(sa.select(k.c.call_id, k.c.check, k.c.evidence, k.c.start)
+                                  .where(k.c.call_id.in_(chunk), k.c.status == "fail").order_by(k.c.call_id, k.c.idx)):
+                first_fail.setdefault(r.call_id, r)
+            for r in conn.execute(sa.select(u.c.call_id, u.c.speaker, u.c.start, u.c.end, u.c.text)
+                                  .where(u.c.call_id.in_(chunk)).order_by(u.c.call_id, u.c.idx)):
+                by_call.setdefault(r.call_id, []).append(r)
     rows = []
     for r in w.itertuples():
-        ff = first_fail.loc[r.call_id] if r.call_id in first_fail.index else None
-        at = None if ff is None or pd.isna(ff.start) else float(ff.start)
+        ff = first_fail.get(r.call_id)
+        at = None if ff is None or ff.start is None else float(ff.start)
         line, spk, off = "", "", at
-        u = by_call.get(r.call_id)
-        if u is not None and len(u):
+        utts = by_call.get(r.call_id)
+        if utts:
             if at is not None:
-                inside = u[(u.start <= at + 0.5) & (u.end >= at - 0.5)]
-                pick = inside.iloc[0] if len(inside) else u.iloc[(u.start - at).abs().argmin()]
+                inside = [x for x in utts if x.start <= at + 0.5 and x.end >= at - 0.5]
+                pick = inside[0] if inside else min(utts, key=lambda x: abs(x.start - at))
             else:
-                pick = u.iloc[0]
+                pick = utts[0]
             line, spk = pick.text, pick.speaker
             off = float(pick.start) if at is None else at
         rows.append({
             "agent_id": r.agent_id, "agent_name": r.agent_name, "team": r.team, "call_id": r.call_id,
             "started_at": r.started_at, "score_total": r.score_total, "fatal": bool(r.fatal),
-            "check": None if ff is None else ff.check, "check_label": None if ff is None else ff.check_label,
+            "check": None if ff is None else ff.check,
+            "check_label": None if ff is None else R.CHECK_LABELS.get(ff.check, ff.check),
             "evidence": None if ff is None else ff.evidence, "offset_s": off, "speaker": spk, "transcript": line,
         })
     return pd.DataFrame(rows, columns=cols)
