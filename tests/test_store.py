@@ -168,3 +168,28 @@ def test_crash_mid_write_keeps_previous_version(tmp_path):
 def test_fixture_db_builds(tmp_path):
     db = build_fixture_db(tmp_path)
     assert db.exists()
+
+
+def test_import_batch_isolates_a_call_that_fails_in_the_database(tmp_path):
+    """A call that only fails at INSERT time (NOT NULL) is rolled back alone; the bulk batch falls back
+    to one SAVEPOINT per call. A call id present twice in one batch: the later file wins."""
+    root = write_results_dir(tmp_path / "results")
+    bad = fixture_results()[1]
+    bad["call_id"] = "zz_bad"
+    bad["checks"][0]["status"] = None  # passes preparation, violates checks.status NOT NULL
+    (root / "calls" / "zz_bad.json").write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")
+    dup = fixture_results()[0]
+    dup["score"]["total"] = 11.0
+    (root / "calls" / "zz_dup_c1.json").write_text(json.dumps(dup, ensure_ascii=False), encoding="utf-8")
+    db = tmp_path / "r.db"
+    rep = import_results(root, db)
+    assert [name for name, _ in rep.failed] == ["zz_bad.json"] and "IntegrityError" in rep.failed[0][1]
+    assert rep.imported == 9
+    store = open_store(db)
+    assert _count(store, S.calls, call_id="zz_bad") == 0 and _count(store, S.utterances, call_id="zz_bad") == 0
+    assert _count(store, S.calls) == 8 and _count(store, S.utterances) == 25
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(S.calls.c.score_total).where(S.calls.c.call_id == "c1")).scalar() == 11.0
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 25
+    assert {h.call_id for h in search(store, "我不知道", speaker="agent")} == {"c3", "c8"}
+    store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -11,7 +12,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from . import schema
-from .fts import backend_for
+from .fts import backend_for, index_columns
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -86,34 +87,38 @@ class Store:
 
     def upsert_many(self, results: Iterable[dict]) -> int:
         """Bulk load (benchmarks, backfills): all calls in one transaction."""
-        n = 0
-        try:
-            with self.engine.begin() as conn:
-                for r in results:
-                    self._write_call(conn, r, None)
-                    n += 1
-        except BaseException:
-            self._run_cache.clear()
-            self._agent_cache.clear()
-            raise
-        return n
+        prepared = [self._prepare(r, None) for r in results]
+        with self.engine.begin() as conn:
+            self._guarded(self._write_prepared, conn, prepared)
+        return len(prepared)
 
     def upsert_batch(self, items: Iterable[tuple[str, dict, str | None]]) -> list[tuple[str, str]]:
-        """Write (name, result, source_sha256) items in one transaction with a SAVEPOINT per call:
-        a call that fails is rolled back alone (and returned as (name, error)); the others commit."""
+        """Write (name, result, source_sha256) items in one transaction; each call is stored completely
+        or not at all, and a call that fails is returned as (name, error) while the others commit.
+
+        Rows are prepared (validated, segmented) in Python first, then the whole batch is written
+        with one executemany per table inside a SAVEPOINT; if that fails, the batch is retried one
+        call per SAVEPOINT so only the bad call is rolled back."""
         failed: list[tuple[str, str]] = []
-        try:
-            with self.engine.begin() as conn:
-                for name, r, h in items:
+        prepared: list[tuple[str, _Prepared]] = []
+        for name, r, h in items:
+            try:
+                prepared.append((name, self._prepare(r, h)))
+            except Exception as exc:  # noqa: BLE001
+                failed.append((name, f"{type(exc).__name__}: {exc}"))
+        if not prepared:
+            return failed
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    self._guarded(self._write_prepared, conn, [p for _, p in prepared])
+            except Exception:  # noqa: BLE001 - find the bad call(s)
+                for name, p in prepared:
                     try:
                         with conn.begin_nested():
-                            self._write_call(conn, r, h)
+                            self._guarded(self._write_prepared, conn, [p])
                     except Exception as exc:  # noqa: BLE001
                         failed.append((name, f"{type(exc).__name__}: {exc}"))
-        except BaseException:
-            self._run_cache.clear()
-            self._agent_cache.clear()
-            raise
         return failed
 
     def source_hashes(self) -> dict[str, str | None]:
@@ -154,18 +159,25 @@ class Store:
         self._run_cache[fp] = rid
         return rid
 
-    def _write_call(self, conn: sa.Connection, r: dict, source_sha256: str | None) -> None:
-        call_id = r.get("call_id")
-        if not call_id or not isinstance(call_id, str):
-            raise ValueError("result has no call_id")
+    def _guarded(self, fn, *args):
+        """Run a write; on any error forget cached run/agent ids (they may have been rolled back)."""
         try:
-            self._write_call_rows(conn, r, call_id, source_sha256)
+            return fn(*args)
         except BaseException:
             self._run_cache.clear()
             self._agent_cache.clear()
             raise
 
-    def _write_call_rows(self, conn, r, call_id, source_sha256):
+    def _write_call(self, conn: sa.Connection, r: dict, source_sha256: str | None) -> None:
+        self._guarded(self._write_prepared, conn, [self._prepare(r, source_sha256)])
+
+    def _prepare(self, r: dict, source_sha256: str | None) -> "_Prepared":
+        """All rows of one call as plain dicts (raises on a malformed result before anything is written)."""
+        call_id = r.get("call_id")
+        if not call_id or not isinstance(call_id, str):
+            raise ValueError("result has no call_id")
+        if source_sha256 is None:
+            source_sha256 = result_hash(r)
         md = dict(r.get("metadata") or {})
         audio = r.get("audio") or {}
         score = r.get("score") or {}
@@ -174,104 +186,109 @@ class Store:
         started = None if started is None else str(started)
         call_date = started[:10] if started and len(started) >= 10 else None
         call_hour = int(started[11:13]) if started and len(started) >= 13 and started[11:13].isdigit() else None
-
-        self._delete_call(conn, call_id)
-        if agent_id:
-            agent_row = {"agent_name": md.get("agent_name"), "team": md.get("team")}
-            known = self._agent_cache.get(agent_id)
-            if known != agent_row:
-                existing = conn.execute(self._AGENT, {"aid": agent_id}).first()
-                if existing is None:
-                    conn.execute(S.agents.insert(), {"agent_id": agent_id, **agent_row})
-                else:
-                    upd = {k: v for k, v in agent_row.items() if v is not None}
-                    if upd:
-                        conn.execute(S.agents.update().where(S.agents.c.agent_id == agent_id).values(**upd))
-                self._agent_cache[agent_id] = agent_row
         extra_md = {k: v for k, v in md.items() if k not in ("agent_name", "team", "started_at", "queue", "transferred_at")}
-        conn.execute(
-            S.calls.insert(),
-            dict(
-                call_id=call_id,
-                run_id=self._run_id(conn, r.get("engine")),
-                agent_id=agent_id,
-                status=str(r.get("status") or "failed"),
-                error=r.get("error"),
-                agent_name=md.get("agent_name"),
-                team=md.get("team"),
-                queue=md.get("queue"),
-                started_at=started,
-                call_date=call_date,
-                call_hour=call_hour,
-                transferred_at=_f(md.get("transferred_at")),
-                duration_s=_f(audio.get("duration_s")),
-                audio_path=audio.get("path"),
-                audio_sha256=audio.get("sha256"),
-                sample_rate=audio.get("sample_rate"),
-                channels=audio.get("channels"),
-                layout=audio.get("layout"),
-                codec=audio.get("codec"),
-                score_total=_f(score.get("total")),
-                score_max=_f(score.get("max")),
-                fatal=None if not score else bool(score.get("fatal")),
-                needs_review=None if not score else bool(score.get("needs_review")),
-                metadata_json=_j(extra_md),
-                timings_json=_j(r.get("timings") or {}),
-                source_sha256=source_sha256,
-                imported_at=_now(),
-            )
+        call = dict(
+            call_id=call_id,
+            agent_id=agent_id,
+            status=str(r.get("status") or "failed"),
+            error=r.get("error"),
+            agent_name=md.get("agent_name"),
+            team=md.get("team"),
+            queue=md.get("queue"),
+            started_at=started,
+            call_date=call_date,
+            call_hour=call_hour,
+            transferred_at=_f(md.get("transferred_at")),
+            duration_s=_f(audio.get("duration_s")),
+            audio_path=audio.get("path"),
+            audio_sha256=audio.get("sha256"),
+            sample_rate=audio.get("sample_rate"),
+            channels=audio.get("channels"),
+            layout=audio.get("layout"),
+            codec=audio.get("codec"),
+            score_total=_f(score.get("total")),
+            score_max=_f(score.get("max")),
+            fatal=None if not score else bool(score.get("fatal")),
+            needs_review=None if not score else bool(score.get("needs_review")),
+            metadata_json=_j(extra_md),
+            timings_json=_j(r.get("timings") or {}),
+            source_sha256=source_sha256,
         )
-        utts = r.get("utterances") or []
-        if utts:
-            rows = [
-                {
-                    "call_id": call_id,
-                    "idx": i,
-                    "speaker": u.get("speaker") or "unknown",
-                    "start": float(u["start"]),
-                    "end": float(u["end"]),
-                    "text": u.get("text") or "",
-                    "words_json": _j(u.get("words")) if u.get("words") else None,
-                }
-                for i, u in enumerate(utts)
-            ]
-            ids = conn.execute(
-                S.utterances.insert().returning(S.utterances.c.utterance_id, sort_by_parameter_order=True), rows
-            ).scalars().all()
+        utts = [
+            {"call_id": call_id, "idx": i, "speaker": u.get("speaker") or "unknown", "start": float(u["start"]),
+             "end": float(u["end"]), "text": u.get("text") or "", "words_json": _j(u.get("words")) if u.get("words") else None}
+            for i, u in enumerate(r.get("utterances") or [])
+        ]
+        fts_cols = [index_columns(u["text"]) for u in utts] if self.fts is not None else []
+        events = [
+            {"call_id": call_id, "idx": i, "type": e["type"], "start": _f(e.get("start")), "end": _f(e.get("end")),
+             "speaker": e.get("speaker")}
+            for i, e in enumerate(r.get("events") or [])
+        ]
+        checks = [
+            {"call_id": call_id, "idx": i, "check": c["check"], "status": c["status"], "start": _f(c.get("start")),
+             "end": _f(c.get("end")), "speaker": c.get("speaker"), "evidence": c.get("evidence") or "",
+             "detail_json": _j(c.get("detail") or {})}
+            for i, c in enumerate(r.get("checks") or [])
+        ]
+        items = [
+            {"call_id": call_id, "idx": i, "item_id": str(it["id"]), "title": it.get("title"), "points": _f(it.get("points")),
+             "deduction": _f(it.get("deduction")), "status": it["status"], "fatal": bool(it.get("fatal")),
+             "reasons_json": _j(list(it.get("reasons") or []))}
+            for i, it in enumerate(score.get("items") or [])
+        ]
+        agent = (agent_id, {"agent_name": md.get("agent_name"), "team": md.get("team")}) if agent_id else None
+        return _Prepared(call, agent, r.get("engine"), utts, fts_cols, events, checks, items)
+
+    def _write_prepared(self, conn: sa.Connection, calls: list["_Prepared"]) -> None:
+        """Replace the given calls: one DELETE per table for those already stored, one executemany per
+        table for the new rows. The caller owns the transaction / SAVEPOINT."""
+        if not calls:
+            return
+        ids = [p.call["call_id"] for p in calls]
+        c = S.calls
+        existing: list[str] = []
+        for i in range(0, len(ids), 500):
+            existing += conn.execute(sa.select(c.c.call_id).where(c.c.call_id.in_(ids[i:i + 500]))).scalars().all()
+        for i in range(0, len(existing), 500):
+            chunk = existing[i:i + 500]
             if self.fts is not None:
-                self.fts.index(conn, list(zip(ids, (row["text"] for row in rows))))
-        evs = r.get("events") or []
-        if evs:
-            conn.execute(
-                S.events.insert(),
-                [
-                    {"call_id": call_id, "idx": i, "type": e["type"], "start": _f(e.get("start")),
-                     "end": _f(e.get("end")), "speaker": e.get("speaker")}
-                    for i, e in enumerate(evs)
-                ],
-            )
-        chs = r.get("checks") or []
-        if chs:
-            conn.execute(
-                S.checks.insert(),
-                [
-                    {"call_id": call_id, "idx": i, "check": c["check"], "status": c["status"],
-                     "start": _f(c.get("start")), "end": _f(c.get("end")), "speaker": c.get("speaker"),
-                     "evidence": c.get("evidence") or "", "detail_json": _j(c.get("detail") or {})}
-                    for i, c in enumerate(chs)
-                ],
-            )
-        items = score.get("items") or []
-        if items:
-            conn.execute(
-                S.item_scores.insert(),
-                [
-                    {"call_id": call_id, "idx": i, "item_id": str(it["id"]), "title": it.get("title"),
-                     "points": _f(it.get("points")), "deduction": _f(it.get("deduction")), "status": it["status"],
-                     "fatal": bool(it.get("fatal")), "reasons_json": _j(list(it.get("reasons") or []))}
-                    for i, it in enumerate(items)
-                ],
-            )
+                self.fts.delete_calls(conn, sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id.in_(chunk)))
+            for t in (*S.CHILD_TABLES, c):
+                conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
+        now = _now()
+        call_rows = []
+        for p in calls:
+            if p.agent is not None:
+                self._upsert_agent(conn, *p.agent)
+            call_rows.append({**p.call, "run_id": self._run_id(conn, p.engine), "imported_at": now})
+        conn.execute(c.insert(), call_rows)
+        utts = [u for p in calls for u in p.utterances]
+        if utts:
+            # ids assigned here (the transaction holds the write lock): no RETURNING round trip
+            base = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.utterances.c.utterance_id), 0))).scalar()
+            for k, u in enumerate(utts, start=base + 1):
+                u["utterance_id"] = k
+            conn.execute(S.utterances.insert(), utts)
+            if self.fts is not None:
+                cols = [col for p in calls for col in p.fts_cols]
+                self.fts.index_columns_rows(conn, [(u["utterance_id"], seg, py) for u, (seg, py) in zip(utts, cols)])
+        for table, attr in ((S.events, "events"), (S.checks, "checks"), (S.item_scores, "items")):
+            rows = [x for p in calls for x in getattr(p, attr)]
+            if rows:
+                conn.execute(table.insert(), rows)
+
+    def _upsert_agent(self, conn: sa.Connection, agent_id: str, agent_row: dict) -> None:
+        if self._agent_cache.get(agent_id) == agent_row:
+            return
+        existing = conn.execute(self._AGENT, {"aid": agent_id}).first()
+        if existing is None:
+            conn.execute(S.agents.insert(), {"agent_id": agent_id, **agent_row})
+        else:
+            upd = {k: v for k, v in agent_row.items() if v is not None}
+            if upd:
+                conn.execute(S.agents.update().where(S.agents.c.agent_id == agent_id).values(**upd))
+        self._agent_cache[agent_id] = agent_row
 
     # ------------------------------------------------------------ misc
 
@@ -283,6 +300,18 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass
+class _Prepared:
+    call: dict
+    agent: tuple[str, dict] | None
+    engine: dict | None
+    utterances: list[dict]
+    fts_cols: list[tuple[str, str]]
+    events: list[dict]
+    checks: list[dict]
+    items: list[dict]
 
 
 def _now() -> str:

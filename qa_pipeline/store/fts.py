@@ -310,6 +310,11 @@ class SqliteFts:
             params.append({"rowid": uid, "seg": seg, "py": py})
         conn.execute(fts_table.insert(), params)
 
+    def index_columns_rows(self, conn: sa.Connection, rows: Sequence[tuple[int, str, str]]) -> None:
+        """rows: (utterance_id, seg, py) already computed with `index_columns`."""
+        if rows:
+            conn.execute(fts_table.insert(), [{"rowid": uid, "seg": seg, "py": py} for uid, seg, py in rows])
+
     def delete_calls(self, conn: sa.Connection, utterance_ids_select, params: dict | None = None) -> None:
         conn.execute(fts_table.delete().where(fts_table.c.rowid.in_(utterance_ids_select)), params or {})
 
