@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -150,6 +151,7 @@ def main() -> None:
     for i in range(args.import_sample):
         c = make_call(rng, i, agents, prefix=f"IMP{int(time.time())}-")
         (tmp / "calls" / f"{c['call_id']}.json").write_text(json.dumps(c, ensure_ascii=False), encoding="utf-8")
+    print(f"load average before import: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cpus)")
     t0 = time.perf_counter()
     rep = import_results(tmp, args.db)
     dt = time.perf_counter() - t0
@@ -169,8 +171,10 @@ def main() -> None:
         ("我不知道", dict(pinyin=True, speaker="agent", date_from="2026-11-20", date_to="2026-11-21")),
         ('"携号转网"', dict(team="5组", speaker="customer")),
     ]
-    for q, kw in cases:  # warm-up (jieba load, page cache)
-        search(store, q, limit=20, **kw)
+    for q, kw in cases:  # warm-up (jieba load, page cache); both plans must return the same true top 20
+        a = [(h.call_id, h.utterance_idx) for h in search(store, q, limit=20, plan="calls", **kw)]
+        b = [(h.call_id, h.utterance_idx) for h in search(store, q, limit=20, plan="fts", **kw)]
+        assert a == b, (q, kw)
     times, per = [], {}
     for _ in range(15):
         for q, kw in cases:
@@ -181,6 +185,7 @@ def main() -> None:
             per.setdefault(q + " " + json.dumps(kw, ensure_ascii=False), []).append((d, len(hits)))
     for k, v in per.items():
         print(f"  search {k}: median {statistics.median(x for x, _ in v):.1f} ms, hits {v[0][1]}")
+    print(f"load average during search: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cpus)")
     print(f"search p95 over {len(times)} queries: {p95(times):.1f} ms (median {statistics.median(times):.1f}; target ≤ 50)")
 
     t0 = time.perf_counter()
@@ -191,6 +196,7 @@ def main() -> None:
     t2 = time.perf_counter()
     write_scorecard(card, "html", out / "sc.html")
     t3 = time.perf_counter()
+    print(f"load average after scorecard: {os.getloadavg()[0]:.1f}")
     print(f"scorecard month, {len(card.summary)} agents, {card.overall['calls']} calls: build {t1 - t0:.2f} s, "
           f"+xlsx {t2 - t1:.2f} s, +html {t3 - t2:.2f} s, total {t3 - t0:.2f} s (target ≤ 10)")
     shutil.rmtree(out)

@@ -10,7 +10,11 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import xlsxwriter
+
+try:
+    import xlsxwriter
+except ImportError:  # optional: openpyxl (a hard dependency) writes the same workbook, slower
+    xlsxwriter = None
 
 from .scorecard import LOW_SCORE, Scorecard, views
 
@@ -35,7 +39,7 @@ def _clean(values) -> list:
     return out
 
 
-def _write_sheet(wb: xlsxwriter.Workbook, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int = 2):
+def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int = 2):
     ws = wb.add_worksheet(title)
     ws.set_row(0, 32)
     ws.write_row(0, 0, [str(c) for c in df.columns], fmts["header"])
@@ -75,6 +79,10 @@ def _write_sheet(wb: xlsxwriter.Workbook, fmts: dict, title: str, df: pd.DataFra
 
 
 def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
+    if xlsxwriter is None:
+        from .xlsx_openpyxl import write_xlsx as write_openpyxl
+
+        return write_openpyxl(card, out)
     wb = xlsxwriter.Workbook(str(out), {"nan_inf_to_errors": True})
     fmts = {
         "header": wb.add_format(HEADER), "red": wb.add_format(RED), "0.0": wb.add_format({"num_format": "0.0"}),
