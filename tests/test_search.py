@@ -152,3 +152,15 @@ def test_ranking_is_true_top_n_for_every_plan(store, plan):
     assert key(full) == key(search(store, "您", limit=100, plan="fts"))
     f = dict(agent="张伟", speaker="agent")
     assert key(search(store, "您", limit=2, plan=plan, **f)) == key(search(store, "您", limit=100, plan="fts", **f))[:2]
+
+
+def test_dead_single_word_alternative_is_dropped(store):
+    from qa_pipeline.store.fts import short_term_words, to_fts5
+
+    tree = parse_query("我不知道 服务态度")
+    assert short_term_words(tree) == {"我不知道"}
+    with store.engine.connect() as conn:
+        counts = store.fts.doc_counts(conn, short_term_words(tree) | {"服务态度"})
+    assert counts == {"我不知道": 0, "服务态度": 1}
+    assert to_fts5(tree, False, lambda t: counts.get(t, 0)) == '(seg : "我 不 知道" AND seg : "服务态度")'
+    assert ids(search(store, "我不知道")) == ["c2", "c3", "c8"]

@@ -206,8 +206,12 @@ def _quote(tokens: Sequence[str]) -> str:
     return '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
 
 
-def to_fts5(node, pinyin: bool = False) -> str:
-    """FTS5 MATCH expression for a parsed query (terms become column-filtered quoted phrases)."""
+def to_fts5(node, pinyin: bool = False, doc_count=None) -> str:
+    """FTS5 MATCH expression for a parsed query (terms become column-filtered quoted phrases).
+
+    `doc_count(token) -> int` (optional, from the index vocabulary): the single-word alternative of a
+    short term is left out when no utterance holds that word; it could match nothing, so the hits and
+    their bm25 are unchanged, but FTS5 evaluates one phrase instead of two."""
     col = "py" if pinyin else "seg"
 
     def emit(n) -> str | None:
@@ -219,7 +223,8 @@ def to_fts5(node, pinyin: bool = False) -> str:
                 return None
             expr = f"{col} : {_quote(toks)}"
             joined = "".join(toks)
-            if not pinyin and len(toks) > 1 and len(joined) <= 4 and all(_is_han(ch) for ch in joined):
+            if (not pinyin and len(toks) > 1 and len(joined) <= 4 and all(_is_han(ch) for ch in joined)
+                    and (doc_count is None or doc_count(joined) > 0)):
                 # jieba may keep a short query split ("太 差") that it joins in context ("太差")
                 expr = f"({expr} OR {col} : {_quote([joined])})"
             return expr
@@ -236,8 +241,20 @@ def to_fts5(node, pinyin: bool = False) -> str:
     return expr
 
 
-def build_match(query: str, pinyin: bool = False) -> str:
-    return to_fts5(parse_query(query), pinyin)
+def build_match(query: str, pinyin: bool = False, doc_count=None) -> str:
+    return to_fts5(parse_query(query), pinyin, doc_count)
+
+
+def short_term_words(node, pinyin: bool = False) -> set[str]:
+    """The single-word alternatives `to_fts5` adds for short all-Han terms (checked against the
+    vocabulary before searching: a word no utterance holds is left out)."""
+    if node is None or pinyin:
+        return set()
+    if isinstance(node, Term):
+        toks = _term_tokens(node, False)
+        joined = "".join(toks)
+        return {joined} if len(toks) > 1 and len(joined) <= 4 and all(_is_han(ch) for ch in joined) else set()
+    return short_term_words(node.left) | short_term_words(node.right)
 
 
 def positive_terms(node) -> list[Term]:
@@ -309,6 +326,18 @@ class SqliteFts:
             seg, py = index_columns(text)
             params.append({"rowid": uid, "seg": seg, "py": py})
         conn.execute(fts_table.insert(), params)
+
+    def doc_counts(self, conn: sa.Connection, tokens) -> dict[str, int]:
+        """Number of utterances containing each token (fts5vocab over the index, in the temp schema:
+        nothing is stored). It walks each token's whole doclist: use it for rare words only."""
+        tokens = sorted({t for t in tokens if t})
+        if not tokens:
+            return {}
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{FTS_TABLE}_vocab USING fts5vocab(main, {FTS_TABLE}, row)")
+        vocab = sa.table(f"{FTS_TABLE}_vocab", sa.column("term"), sa.column("doc"), schema="temp")
+        found = dict(conn.execute(sa.select(vocab.c.term, vocab.c.doc).where(vocab.c.term.in_(tokens))).all())
+        return {t: int(found.get(t, 0)) for t in tokens}
 
     def index_columns_rows(self, conn: sa.Connection, rows: Sequence[tuple[int, str, str]]) -> None:
         """rows: (utterance_id, seg, py) already computed with `index_columns`."""

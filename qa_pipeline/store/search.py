@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from . import schema as S
 from .db import Store
-from .fts import QueryError, build_match, highlight, parse_query, positive_terms
+from .fts import QueryError, build_match, highlight, parse_query, positive_terms, short_term_words, to_fts5
 
 __all__ = ["Hit", "search", "QueryError"]
 
@@ -86,8 +86,9 @@ def search(
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
     fts = store.fts
-    match = build_match(query, pinyin)
-    terms = positive_terms(parse_query(query))
+    tree = parse_query(query)
+    build_match(query, pinyin)  # raises QueryError for a query without searchable words
+    terms = positive_terms(tree)
     u, c = S.utterances, S.calls
     conds = []
     if agent:
@@ -112,14 +113,16 @@ def search(
     bm25 = fts.bm25().label("brank")
 
     with store.engine.connect() as conn:
+        counts = fts.doc_counts(conn, short_term_words(tree, pinyin))
+        match = to_fts5(tree, pinyin, lambda t: counts.get(t, 0))
         if plan == "auto":
             plan = "fts"
             if conds:
+                cap = SELECTIVE_CALLS
                 n_calls = conn.execute(
-                    sa.select(sa.func.count()).select_from(
-                        sa.select(c.c.call_id).where(*conds).limit(SELECTIVE_CALLS + 1).subquery())
+                    sa.select(sa.func.count()).select_from(sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery())
                 ).scalar()
-                if n_calls <= SELECTIVE_CALLS:
+                if n_calls <= cap:
                     plan = "calls"
         if plan == "calls":
             cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
