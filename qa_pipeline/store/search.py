@@ -83,6 +83,8 @@ def search(
     few. `exact_rank` / `rank_window` are accepted for compatibility and ignored (ranking is
     always exact)."""
     del exact_rank, rank_window
+    if plan not in ("auto", "calls", "fts"):
+        raise ValueError(f"plan must be auto, calls or fts, not {plan!r}")
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
     fts = store.fts
