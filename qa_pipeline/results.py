@@ -63,7 +63,7 @@ def _call_filters(stmt, date_from=None, date_to=None, team=None, agent=None):
 def _read(db, stmt) -> pd.DataFrame:
     store = connect(db)
     try:
-        with store.engine.connect() as conn:
+        with store.read() as conn:
             res = conn.execute(stmt)
             keys = list(res.keys())
             rows = res.all()

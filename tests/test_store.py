@@ -193,3 +193,19 @@ def test_import_batch_isolates_a_call_that_fails_in_the_database(tmp_path):
         assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 25
     assert {h.call_id for h in search(store, "我不知道", speaker="agent")} == {"c3", "c8"}
     store.close()
+
+
+def test_reads_do_not_wait_for_a_writer(tmp_path):
+    """Searches, reports and the analyst API use deferred read transactions: in WAL mode they run
+    while an import holds the write lock."""
+    from qa_pipeline import results as R
+
+    store = open_store(tmp_path / "x.db")
+    for r in fixture_results():
+        store.upsert_call(r)
+    with store.engine.begin() as writer:  # BEGIN IMMEDIATE: holds the write lock
+        writer.execute(S.calls.update().where(S.calls.c.call_id == "c1").values(score_total=1.0))
+        assert {h.call_id for h in search(store, "我不知道", speaker="agent")} == {"c3", "c8"}
+        assert len(R.load_calls(store)) == 8
+        assert store.source_hashes()["c1"]
+    store.close()

@@ -151,7 +151,7 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     k, u = S.checks, S.utterances
     first_fail: dict[str, tuple] = {}
     by_call: dict[str, list[tuple]] = {}
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
             chunk = ids[i:i + 500]
             for r in conn.execute(sa.select(k.c.call_id, k.c.check, k.c.evidence, k.c.start)

@@ -74,7 +74,7 @@ def resolve_audio(store: Store, stored: str) -> Path:
 def clip_call(store: Store, call_id: str, out: Path, at: float, before: float = 5.0, after: float = 10.0,
               channel: str = "both") -> Path:
     c, r = S.calls, S.runs
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         row = conn.execute(
             sa.select(c.c.audio_path, r.c.options_json).select_from(c.outerjoin(r, r.c.run_id == c.c.run_id))
             .where(c.c.call_id == call_id)

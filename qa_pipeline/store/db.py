@@ -18,6 +18,9 @@ from .migrations import LATEST, current_version, migrate
 S = schema
 
 
+READ_ONLY = "callqa_read_only"
+
+
 def make_engine(url_or_path: str | Path) -> sa.Engine:
     url = str(url_or_path)
     if "://" not in url:
@@ -40,7 +43,9 @@ def make_engine(url_or_path: str | Path) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers take the write lock up front; readers (Store.read) use a deferred BEGIN, so in WAL
+            # mode a search or report never waits for an import batch (and vice versa)
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -121,8 +126,12 @@ class Store:
                         failed.append((name, f"{type(exc).__name__}: {exc}"))
         return failed
 
+    def read(self) -> sa.Connection:
+        """A connection for queries only (deferred BEGIN: does not take the write lock)."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
     def source_hashes(self) -> dict[str, str | None]:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return dict(conn.execute(sa.select(S.calls.c.call_id, S.calls.c.source_sha256)).all())
 
     def delete_call(self, call_id: str) -> None:

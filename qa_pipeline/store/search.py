@@ -114,7 +114,7 @@ def search(
     limit = max(1, int(limit))
     bm25 = fts.bm25().label("brank")
 
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         counts = fts.doc_counts(conn, short_term_words(tree, pinyin))
         match = to_fts5(tree, pinyin, lambda t: counts.get(t, 0))
         if plan == "auto":
