@@ -209,3 +209,16 @@ def test_reads_do_not_wait_for_a_writer(tmp_path):
         assert len(R.load_calls(store)) == 8
         assert store.source_hashes()["c1"]
     store.close()
+
+
+def test_upsert_many_same_call_twice_keeps_the_later(tmp_path):
+    store = open_store(tmp_path / "x.db")
+    a, b = fixture_results()[0], fixture_results()[0]
+    b["score"]["total"] = 12.0
+    b["utterances"] = b["utterances"][:2]
+    assert store.upsert_many([a, b]) == 2
+    assert _count(store, S.calls) == 1 and _count(store, S.utterances) == 2
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(S.calls.c.score_total)).scalar() == 12.0
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 2
+    store.close()

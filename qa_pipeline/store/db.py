@@ -254,6 +254,7 @@ class Store:
         table for the new rows. The caller owns the transaction / SAVEPOINT."""
         if not calls:
             return
+        calls = list({p.call["call_id"]: p for p in calls}.values())  # a call id given twice: the later wins
         ids = [p.call["call_id"] for p in calls]
         c = S.calls
         existing: list[str] = []
