@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
+import cn2an
 import typer
 from rapidfuzz.distance import Levenshtein
 
@@ -67,9 +68,14 @@ def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
     return Levenshtein.distance(ref, hyp)
 
 
+def _cer_text(text: str) -> str:
+    # Whisper writes numbers as digits (58元), scripts and people as words (五十八元): compare words
+    return normalize(cn2an.transform(normalize(text), "an2cn"))
+
+
 def cer(ref: str, hyp: str) -> tuple[int, int]:
-    """(edits, reference length) on normalised text; CER = edits / length."""
-    r, h = normalize(ref), normalize(hyp)
+    """(edits, reference length) on normalised text, numbers spelt out; CER = edits / length."""
+    r, h = _cer_text(ref), _cer_text(hyp)
     return edit_distance(r, h), len(r)
 
 

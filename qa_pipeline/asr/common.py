@@ -44,7 +44,7 @@ class AsrOptions:
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Whisper's fallback schedule
     chunking: Chunking = "packed"  # packed: several turns per window (fastest); turn; segment
     max_window_s: float = 28.0  # speech per Whisper window (< 30 s so nothing is cut by the encoder)
-    pad_s: float = 0.2  # context kept around each VAD segment
+    pad_s: float = 0.35  # audio kept around each VAD segment: Silero triggers late on turn onsets (docs/accuracy.md)
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
