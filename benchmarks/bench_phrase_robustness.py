@@ -23,7 +23,7 @@ from pathlib import Path
 from qa_pipeline.lexicon import available_lexicons, load_lexicon
 from qa_pipeline.text import is_cjk
 
-MOBILECS = Path("/work/shared/real-audio/text/mobilecs_example.json")
+MOBILECS = Path(__file__).resolve().parents[1].parent / "shared" / "real-audio" / "text" / "mobilecs_example.json"
 CARRIERS = ["好的，{}。", "嗯{}", "那个{}，您看一下", "{}"]
 POSITIVE_LEXICONS = ["greeting", "closing", "polite", "forbidden", "transfer", "hold_notice", "hold_apology", "confirm"]
 NEGATIVE_LEXICONS = ["forbidden", "colloquial", "transfer"]

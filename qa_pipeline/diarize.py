@@ -376,8 +376,8 @@ def assign_roles(utterances: Iterable[Utterance], diar: Diarization,
     first speaker of the call (the agent answers); +1 per utterance with agent-only phrasing (closing
     "anything else", polite 请您稍等/麻烦您/不客气/抱歉, hold notices); +0.5 per utterance with 您;
     −1 per utterance with customer wording (你们, 我想, 我要, 投诉, …).
-    The agent is the top speaker; confidence = (top − runner-up) / (|top| + |runner-up| + 2), and the top
-    score must be positive. A third speaker is an agent too (second agent after a transfer) when both
+    The agent is the top speaker; confidence = (top − runner-up) / (|top| + |runner-up| + 2), and either the
+    top score is positive or the runner-up's is negative (it talks like a customer). A third speaker is an agent too (second agent after a transfer) when both
     non-customer speakers have agent evidence of their own; otherwise confidence reflects the weaker one.
     """
     o = options
@@ -417,7 +417,9 @@ def assign_roles(utterances: Iterable[Utterance], diar: Diarization,
         return RoleAssignment({lab: "unknown" for lab in labels}, 0.0, ev, "only one speaker found")
 
     def conf_of(a: float, b: float) -> float:
-        return (a - b) / (abs(a) + abs(b) + 2) if a > 0 else 0.0
+        # evidence either way counts: agent phrasing on one side, or customer wording (complaints,
+        # "你们") on the other side of a call whose agent never uses a service phrase
+        return (a - b) / (abs(a) + abs(b) + 2) if (a > 0 or b < 0) else 0.0
 
     ranked = sorted(labels, key=lambda lab: -ev[lab]["score"])
     if len(labels) == 3:

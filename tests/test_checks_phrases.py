@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-import qa_pipeline.checks.phrases  # noqa: F401  (registers the checks)
-from qa_pipeline.checks.registry import REGISTRY, CheckContext
-from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Timeline, Transcript, Utterance
+from qa_pipeline.checks.registry import REGISTRY, CheckContext, all_checks, run_check
+from qa_pipeline.types import CallMetadata, SpeechSegment, Timeline, Transcript, Utterance
+from helpers import REAL_AUDIO
 
-MOBILECS = Path("/work/shared/real-audio/text/mobilecs_example.json")
+MOBILECS = REAL_AUDIO / "text" / "mobilecs_example.json"
 NAMES = ["greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
          "transfer_phrase", "confirm_understanding", "repeated_question"]
 
@@ -24,11 +24,7 @@ def call(*turns, layout="stereo", gap=0.5):
 
 
 def run(name, tl, tr, metadata=None, **params):
-    """Same semantics as registry.run_check (defaults overlaid by params, mono → needs_review)."""
-    spec = REGISTRY[name]
-    if spec.needs_roles and not tl.has_roles:
-        return [Finding(name, "needs_review")]
-    return spec.fn(CheckContext(tl, tr, {**spec.defaults, **params}, metadata or CallMetadata("t")))
+    return run_check(name, CheckContext(tl, tr, params, metadata or CallMetadata("t")))
 
 
 def statuses(findings):
@@ -36,6 +32,7 @@ def statuses(findings):
 
 
 def test_all_registered_with_defaults():
+    all_checks()
     for n in NAMES:
         assert n in REGISTRY and REGISTRY[n].needs_roles
 

@@ -23,12 +23,13 @@ from qa_pipeline.diarize import (
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.timeline import build_timeline, detect_speech, timeline_from_segments
 from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Transcript, Utterance
+from helpers import REAL_AUDIO
 
 pytest.importorskip("resemblyzer")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
-REAL = Path("/work/shared/real-audio/audio")
+REAL = REAL_AUDIO / "audio"
 SR = 16_000
 
 

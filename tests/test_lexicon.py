@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.lexicon import PhraseMatch, available_lexicons, load_lexicon
+from helpers import REAL_AUDIO
 
-MOBILECS = Path("/work/shared/real-audio/text/mobilecs_example.json")
+MOBILECS = REAL_AUDIO / "text" / "mobilecs_example.json"
 REQUIRED = {"greeting", "closing", "polite", "honorific", "forbidden", "colloquial", "transfer",
             "hold_notice", "hold_apology", "confirm"}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 SPECS_DIR = Path(__file__).parent / "specs"
 REAL_SPECS_DIR = SPECS_DIR / "real"
-DEFAULT_CLIPS_DIR = Path("/work/shared/real-audio/audio")
+# the project's real-speech fixtures live beside the checkout (shared/real-audio); never copied into the repo
+DEFAULT_CLIPS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "real-audio" / "audio"
 
 
 def render_spec(spec_path: Path, out_dir: Path, *, mono: bool = False, seed: int = 0,
