@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from . import schema
-from .fts import backend_for, index_columns
+from .fts import backend_for, index_columns, tags_column
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -75,7 +75,7 @@ class Store:
         migrate(engine, migrate_to)
         with engine.connect() as conn:
             self.version = current_version(conn)
-        self.fts = backend_for(engine) if self.version >= 2 else None
+        self.fts = backend_for(engine, tags=self.version >= 4) if self.version >= 2 else None
         self._run_cache: dict[str, int] = {}
         self._agent_cache: dict[str, dict] = {}
 
@@ -228,7 +228,11 @@ class Store:
              "end": float(u["end"]), "text": u.get("text") or "", "words_json": _j(u.get("words")) if u.get("words") else None}
             for i, u in enumerate(r.get("utterances") or [])
         ]
-        fts_cols = [index_columns(u["text"]) for u in utts] if self.fts is not None else []
+        fts_cols = []
+        if self.fts is not None:
+            for u in utts:
+                seg, py = index_columns(u["text"])
+                fts_cols.append((seg, py, tags_column(seg, py, call_date, u["speaker"]) if self.fts.tags else ""))
         events = [
             {"call_id": call_id, "idx": i, "type": e["type"], "start": _f(e.get("start")), "end": _f(e.get("end")),
              "speaker": e.get("speaker")}
@@ -282,7 +286,7 @@ class Store:
             conn.execute(S.utterances.insert(), utts)
             if self.fts is not None:
                 cols = [col for p in calls for col in p.fts_cols]
-                self.fts.index_columns_rows(conn, [(u["utterance_id"], seg, py) for u, (seg, py) in zip(utts, cols)])
+                self.fts.index_columns_rows(conn, [(u["utterance_id"], *col) for u, col in zip(utts, cols)])
         for table, attr in ((S.events, "events"), (S.checks, "checks"), (S.item_scores, "items")):
             rows = [x for p in calls for x in getattr(p, attr)]
             if rows:
@@ -318,7 +322,7 @@ class _Prepared:
     agent: tuple[str, dict] | None
     engine: dict | None
     utterances: list[dict]
-    fts_cols: list[tuple[str, str]]
+    fts_cols: list[tuple[str, str, str]]  # seg, py, tags
     events: list[dict]
     checks: list[dict]
     items: list[dict]

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 FTS_TABLE = "utterance_fts"
 fts_table = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("seg"), sa.column("py"), sa.column("rank"))
+fts_tagged = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("seg"), sa.column("py"), sa.column("tags"))
 
 _jieba = None
 
@@ -80,6 +81,84 @@ def pinyin_tokens(text: str) -> tuple[str, ...]:
 
 def index_columns(text: str) -> tuple[str, str]:
     return " ".join(segment(text)), " ".join(pinyin_tokens(text))
+
+
+# ---------------------------------------------------------------- filter tags (schema version 4)
+#
+# Column ``tags`` holds one token per utterance, ``d<YYYYMMDD>s<speaker hash>`` (call date and
+# speaker), repeated so that the column has exactly as many tokens as ``seg`` and ``py`` together.
+# bm25 divides each row's length D (all columns) by the average length: with the tags every D and
+# the average are exactly doubled, so bm25 is bit-for-bit the value of the untagged index (×2 is
+# exact in floating point), and tag phrases, weighted 0, add exactly 0. Tags are built only here,
+# from stored values, and are matched only in the ``tags`` column; user terms never reach it.
+
+_SAFE_TOKENS = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fef ]*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_counter = None
+
+
+def _fts5_token_count(text: str) -> int:
+    """Tokens that FTS5 unicode61 makes of `text`, asked of SQLite itself (slow path, rare text)."""
+    global _counter
+    import sqlite3
+    import threading
+
+    if _counter is None:
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, row)")
+        _counter = (db, threading.Lock())
+    db, lock = _counter
+    with lock:
+        db.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (text,))
+        n = db.execute("SELECT coalesce(sum(cnt), 0) FROM v").fetchone()[0]
+        db.execute("DELETE FROM t")
+    return int(n)
+
+
+def token_count(text: str) -> int:
+    """Number of FTS5 (unicode61) tokens in an index column built by `index_columns`."""
+    if _SAFE_TOKENS.fullmatch(text):  # our own space-joined tokens of plain CJK / ASCII: one each
+        return len(text.split())
+    return _fts5_token_count(text)
+
+
+def speaker_key(speaker: str) -> str:
+    import hashlib
+
+    return hashlib.blake2s(str(speaker).encode("utf-8"), digest_size=4).hexdigest()
+
+
+def day_key(call_date: str | None) -> str | None:
+    """``20261122`` for a regular YYYY-MM-DD call date, else None (such calls get tag ``dx``)."""
+    if call_date and _DATE.fullmatch(call_date):
+        return call_date.replace("-", "")
+    return None
+
+
+def tag_token(call_date: str | None, speaker: str) -> str:
+    day = day_key(call_date)
+    return f"d{day}s{speaker_key(speaker)}" if day else "dx"
+
+
+def tags_column(seg: str, py: str, call_date: str | None, speaker: str) -> str:
+    """The ``tags`` value: the row's tag repeated to as many tokens as ``seg`` + ``py`` hold."""
+    n = token_count(seg) + token_count(py)
+    return " ".join([tag_token(call_date, speaker)] * n)
+
+
+def tags_match(days, speaker: str | None) -> str:
+    """FTS5 expression over the tags column: any of `days` (YYYY-MM-DD, regular), for `speaker` if given."""
+    keys = {day_key(d) for d in days}
+    if not keys or None in keys:
+        raise ValueError("tags_match needs regular call dates")
+    keys = sorted(keys)
+    if speaker is None:
+        alts = [f"tags : d{k}*" for k in keys]  # prefix: every speaker of that day
+    else:
+        sk = speaker_key(speaker)
+        alts = [f"tags : d{k}s{sk}" for k in keys]
+    return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
 
 
 # ---------------------------------------------------------------- query parsing
@@ -309,16 +388,25 @@ def highlight(text: str, terms: Iterable[Term], pinyin: bool = False, mark=("【
 
 
 class SqliteFts:
-    """DDL, maintenance and MATCH for the SQLite FTS5 index (rowid = utterances.utterance_id)."""
+    """DDL, maintenance and MATCH for the SQLite FTS5 index (rowid = utterances.utterance_id).
+
+    `tags`: the index has the ``tags`` column (schema version ≥ 4)."""
+
+    def __init__(self, tags: bool = False):
+        self.tags = tags
 
     def create(self, conn: sa.Connection) -> None:
+        """The version-2 table (seg, py); frozen: migration 4 rebuilds it with `create_tagged`."""
         # Virtual-table DDL cannot be expressed in SQLAlchemy Core; it is a constant string.
         conn.exec_driver_sql(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(seg, py, tokenize = 'unicode61')"
         )
 
+    def create_tagged(self, conn: sa.Connection, name: str = FTS_TABLE) -> None:
+        conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {name} USING fts5(seg, py, tags, tokenize = 'unicode61')")
+
     def index(self, conn: sa.Connection, rows: Sequence[tuple[int, str]]) -> None:
-        """rows: (utterance_id, text)."""
+        """rows: (utterance_id, text); version-2 table only (migration 2's backfill)."""
         if not rows:
             return
         params = []
@@ -339,10 +427,15 @@ class SqliteFts:
         found = dict(conn.execute(sa.select(vocab.c.term, vocab.c.doc).where(vocab.c.term.in_(tokens))).all())
         return {t: int(found.get(t, 0)) for t in tokens}
 
-    def index_columns_rows(self, conn: sa.Connection, rows: Sequence[tuple[int, str, str]]) -> None:
-        """rows: (utterance_id, seg, py) already computed with `index_columns`."""
-        if rows:
-            conn.execute(fts_table.insert(), [{"rowid": uid, "seg": seg, "py": py} for uid, seg, py in rows])
+    def index_columns_rows(self, conn: sa.Connection, rows: Sequence[tuple]) -> None:
+        """rows: (utterance_id, seg, py, tags) already computed (`index_columns`, `tags_column`);
+        tags is ignored on a version-2/3 index."""
+        if not rows:
+            return
+        if self.tags:
+            conn.execute(fts_tagged.insert(), [{"rowid": r[0], "seg": r[1], "py": r[2], "tags": r[3]} for r in rows])
+        else:
+            conn.execute(fts_table.insert(), [{"rowid": r[0], "seg": r[1], "py": r[2]} for r in rows])
 
     def delete_calls(self, conn: sa.Connection, utterance_ids_select, params: dict | None = None) -> None:
         conn.execute(fts_table.delete().where(fts_table.c.rowid.in_(utterance_ids_select)), params or {})
@@ -351,7 +444,10 @@ class SqliteFts:
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.bindparam("fts_query", expr, type_=sa.Text))
 
     def bm25(self):
-        """bm25 as an expression (lower is better, same value as the ``rank`` column)."""
+        """bm25 as an expression (lower is better, same value as the ``rank`` column of the untagged
+        index; tag phrases in the MATCH expression weigh 0)."""
+        if self.tags:
+            return sa.func.bm25(sa.literal_column(FTS_TABLE), 1.0, 1.0, 0.0)
         return sa.func.bm25(sa.literal_column(FTS_TABLE))
 
     rowid = fts_table.c.rowid
@@ -359,7 +455,7 @@ class SqliteFts:
     table = fts_table
 
 
-def backend_for(engine: sa.Engine) -> SqliteFts:
+def backend_for(engine: sa.Engine, tags: bool = False) -> SqliteFts:
     if engine.dialect.name != "sqlite":
         raise NotImplementedError(f"full-text search is implemented for SQLite only, not {engine.dialect.name}")
-    return SqliteFts()
+    return SqliteFts(tags)

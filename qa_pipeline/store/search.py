@@ -9,12 +9,15 @@ import sqlalchemy as sa
 
 from . import schema as S
 from .db import Store
-from .fts import QueryError, build_match, highlight, parse_query, positive_terms, short_term_words, to_fts5
+from .fts import (QueryError, build_match, day_key, highlight, parse_query, positive_terms, short_term_words, tags_match,
+                  to_fts5)
 
 __all__ = ["Hit", "search", "QueryError"]
 
 # at most this many filtered calls: drive the search from their utterances (plan "calls")
 SELECTIVE_CALLS = 3000
+# a date filter spanning at most this many call days is intersected inside FTS5 (plan "tags")
+TAG_DAYS = 62
 
 
 @dataclass
@@ -83,8 +86,8 @@ def search(
     few. `exact_rank` / `rank_window` are accepted for compatibility and ignored (ranking is
     always exact)."""
     del exact_rank, rank_window
-    if plan not in ("auto", "calls", "fts"):
-        raise ValueError(f"plan must be auto, calls or fts, not {plan!r}")
+    if plan not in ("auto", "calls", "fts", "tags"):
+        raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
     fts = store.fts
@@ -92,15 +95,16 @@ def search(
     build_match(query, pinyin)  # raises QueryError for a query without searchable words
     terms = positive_terms(tree)
     u, c = S.utterances, S.calls
-    conds = []
+    conds, date_conds = [], []
+    if date_from:
+        date_conds.append(c.c.call_date >= _d(date_from)[:10])
+    if date_to:
+        date_conds.append(c.c.call_date <= _d(date_to)[:10])
+    conds = list(date_conds)
     if agent:
         conds.append(sa.or_(c.c.agent_id == agent, c.c.agent_name == agent))
     if team:
         conds.append(c.c.team == team)
-    if date_from:
-        conds.append(c.c.call_date >= _d(date_from)[:10])
-    if date_to:
-        conds.append(c.c.call_date <= _d(date_to)[:10])
     if min_score is not None:
         conds.append(c.c.score_total >= float(min_score))
     if max_score is not None:
@@ -117,8 +121,16 @@ def search(
     with store.read() as conn:
         counts = fts.doc_counts(conn, short_term_words(tree, pinyin))
         match = to_fts5(tree, pinyin, lambda t: counts.get(t, 0))
-        if plan == "auto":
+        tag_expr = None
+        if plan in ("auto", "tags") and fts.tags and date_conds:
+            # the call days in the range (index range on calls.call_date); tags need regular dates
+            days = conn.execute(sa.select(c.c.call_date).where(*date_conds).distinct().limit(TAG_DAYS + 1)).scalars().all()
+            if 0 < len(days) <= TAG_DAYS and all(day_key(d) for d in days):
+                tag_expr = tags_match(days, speaker)
+        if plan == "tags" and tag_expr is None:
             plan = "fts"
+        if plan == "auto":
+            plan = "tags" if tag_expr else "fts"
             if conds:
                 cap = SELECTIVE_CALLS
                 n_calls = conn.execute(
@@ -133,6 +145,17 @@ def search(
             cand = cand.cte("cand").prefix_with("MATERIALIZED")
             ranked = (sa.select(fts.rowid.label("uid"), bm25).select_from(fts.table)
                       .where(fts.match(match), (fts.rowid + 0).in_(sa.select(cand.c.utterance_id))))
+        elif plan == "tags":
+            # FTS5 intersects the phrase with the date (+ speaker) tags; other call filters probe the
+            # filtered calls (tag phrases weigh 0 in bm25: same values, see fts.py)
+            ranked = sa.select(fts.rowid.label("uid"), bm25).where(fts.match(f"({match}) AND {tag_expr}"))
+            other = [x for x in conds if not any(x is d for d in date_conds)]
+            if other:
+                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
+                ranked = (ranked.select_from(fts.table.join(u, u.c.utterance_id == fts.rowid))
+                          .where(u.c.call_id.in_(sa.select(fc.c.call_id))))
+            else:
+                ranked = ranked.select_from(fts.table)
         else:
             ranked = (sa.select(fts.rowid.label("uid"), bm25)
                       .select_from(fts.table.join(u, u.c.utterance_id == fts.rowid)).where(fts.match(match)))

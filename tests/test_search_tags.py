@@ -1,0 +1,107 @@
+"""Schema version 4: date/speaker filter tags in the FTS index (plan "tags"), bm25 unchanged."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from fixtures_store import fixture_results, make_result
+from qa_pipeline.store import open_store
+from qa_pipeline.store.fts import _fts5_token_count, index_columns, tags_match, token_count
+from qa_pipeline.store.search import search
+
+QUERIES = ["我不知道", "您", "稍等 OR 详单", "(积分 OR 宽带) NOT 一直", '"请您稍等"']
+FILTERS = [
+    {}, dict(date_from="2026-11-01", date_to="2026-11-22"), dict(date_from="2026-11-03", speaker="agent"),
+    dict(date_to="2026-11-10", speaker="customer"), dict(date_from="2026-11-01", date_to="2026-11-30", team="一组"),
+    dict(date_from="2026-11-01", date_to="2026-11-30", speaker="agent", min_score=70),
+]
+
+
+def key(hits):
+    return [(h.call_id, h.utterance_idx, h.rank) for h in hits]  # ranks compared exactly
+
+
+@pytest.fixture(scope="module")
+def dbs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tags")
+    v3, v4 = open_store(tmp / "v3.db", migrate_to=3), open_store(tmp / "v4.db")
+    extra = make_result("x1", "A002", "2026-11-05T10:00:00+08:00", 80.0, {},
+                        utterances=[("customer", 0.0, 2.0, "我不知道 Ｃａｆé ñ 5G-套餐。ユーザー 😀 3.5元"),
+                                    ("unknown", 2.0, 3.0, "您")])
+    for s in (v3, v4):
+        for r in fixture_results() + [extra]:
+            s.upsert_call(r)
+    yield v3, v4
+    v3.close()
+    v4.close()
+
+
+def test_version_4_has_tags(dbs):
+    v3, v4 = dbs
+    assert not v3.fts.tags and v4.fts.tags and v4.version >= 4
+
+
+@pytest.mark.parametrize("q", QUERIES)
+@pytest.mark.parametrize("f", FILTERS)
+def test_tags_plan_gives_the_untagged_results_and_bm25(dbs, q, f):
+    v3, v4 = dbs
+    want = key(search(v3, q, limit=100, plan="fts", **f))
+    for plan in ("auto", "tags", "fts", "calls"):
+        assert key(search(v4, q, limit=100, plan=plan, **f)) == want, plan
+    assert key(search(v4, q, limit=100, plan="tags", pinyin=True, **f)) == key(search(v3, q, limit=100, pinyin=True, **f))
+
+
+def test_token_count_matches_fts5():
+    for text in ["我不知道", "Ｃａｆé ñ 5G-套餐。", "ユーザー 😀 3.5元", "a_b c-d", "𠀀 x", "", "ＡＢＣ１２３", "e\u0301 x"]:
+        for col in index_columns(text):
+            assert token_count(col) == _fts5_token_count(col), (text, col)
+
+
+def test_tags_track_reimport_and_are_not_injectable(tmp_path):
+    s = open_store(tmp_path / "t.db")
+    for r in fixture_results():
+        s.upsert_call(r)
+    nov = dict(date_from="2026-11-01", date_to="2026-11-30")
+    before = {h.call_id for h in search(s, "营业厅", plan="tags", **nov)}
+    assert before == {"c3"}
+    r3 = next(r for r in fixture_results() if r["call_id"] == "c3")
+    r3["metadata"]["started_at"] = "2026-12-02T09:00:00+08:00"  # re-imported with another date
+    s.upsert_call(r3)
+    assert search(s, "营业厅", plan="tags", **nov) == []
+    assert {h.call_id for h in search(s, "营业厅", plan="tags", date_from="2026-12-01")} == {"c3"}
+    # user text never reaches the tags column: it is quoted into seg/py
+    for q in ["tags : d2026*", '"x" OR tags : d20261103*', "d20261103*", "{tags} : dx"]:
+        hits = search(s, q, plan="tags", **nov)
+        assert all("d2026" in h.text.lower() or "tags" in h.text.lower() for h in hits)
+    assert tags_match(["2026-11-03"], None) == "tags : d20261103*"
+    assert tags_match(["2026-11-03", "2026-11-04"], "agent").count("tags : d2026110") == 2
+    with pytest.raises(ValueError):
+        tags_match(["2026/11/03"], None)
+    s.close()
+
+
+def test_irregular_dates_fall_back(tmp_path):
+    s = open_store(tmp_path / "t.db")
+    r = fixture_results()[0]
+    r["metadata"]["started_at"] = "2026-11-3 09:00"  # not YYYY-MM-DD: no tag, plan falls back
+    s.upsert_call(r)
+    got = key(search(s, "稍等", date_from="2026-11-01", date_to="2026-11-30", plan="auto"))
+    assert got == key(search(s, "稍等", date_from="2026-11-01", date_to="2026-11-30", plan="fts")) and got
+    s.close()
+
+
+def test_upgrade_from_version_3_keeps_results(tmp_path):
+    db = tmp_path / "v3.db"
+    old = open_store(db, migrate_to=3)
+    for r in fixture_results():
+        old.upsert_call(r)
+    want = {q: key(search(old, q, limit=100, **f)) for q in QUERIES for f in [FILTERS[1]]}
+    old.close()
+    new = open_store(db)
+    assert new.fts.tags
+    with new.engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("utterance_fts_v3")
+    for q, w in want.items():
+        assert key(search(new, q, limit=100, plan="tags", **FILTERS[1])) == w
+    new.close()
