@@ -86,7 +86,8 @@ def index_columns(text: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- filter tags (schema version 4)
 #
 # Column ``tags`` holds one token per utterance, ``d<YYYYMMDD>s<speaker hash>`` (call date and
-# speaker), repeated so that the column has exactly as many tokens as ``seg`` and ``py`` together.
+# speaker), then filler tokens ``z`` so that the column has exactly as many tokens as ``seg`` and
+# ``py`` together.
 # bm25 divides each row's length D (all columns) by the average length: with the tags every D and
 # the average are exactly doubled, so bm25 is bit-for-bit the value of the untagged index (×2 is
 # exact in floating point), and tag phrases, weighted 0, add exactly 0. Tags are built only here,
@@ -142,9 +143,11 @@ def tag_token(call_date: str | None, speaker: str) -> str:
 
 
 def tags_column(seg: str, py: str, call_date: str | None, speaker: str) -> str:
-    """The ``tags`` value: the row's tag repeated to as many tokens as ``seg`` + ``py`` hold."""
+    """The ``tags`` value: the row's tag, padded with ``z`` to as many tokens as ``seg`` + ``py`` hold."""
     n = token_count(seg) + token_count(py)
-    return " ".join([tag_token(call_date, speaker)] * n)
+    if n == 0:
+        return ""  # a row without tokens can match no query
+    return " ".join([tag_token(call_date, speaker)] + ["z"] * (n - 1))  # 1-char filler: small content
 
 
 def tags_match(days, speaker: str | None) -> str:
