@@ -32,6 +32,7 @@ CLIPS = ["aishell1_BAC009S0724W0121.wav", "paddlespeech_zh.wav", "funasr_asr_exa
          "wenetspeech_nst_ID002.wav", "cosyvoice_zero_shot_prompt.wav"]
 CONFIGS: dict[str, dict] = {
     "fw-packed-b5": dict(engine="faster-whisper"),
+    "fw-dialogue-b5": dict(engine="faster-whisper", chunking="dialogue"),
     "fw-turn-b5": dict(engine="faster-whisper", chunking="turn"),
     "fw-segment-b5": dict(engine="faster-whisper", chunking="segment"),
     "fw-packed-greedy": dict(engine="faster-whisper", beam_size=1, temperature=(0.0,)),

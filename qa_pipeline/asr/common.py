@@ -3,6 +3,11 @@
 Whisper engines never see silence: each party's VAD speech segments are cut out (with a little padding),
 packed into windows of at most ~28 s of speech, transcribed, and every word time is mapped back to the
 recording. Words are then grouped into utterances that never cross a turn of the other party.
+
+Chunking: "packed" fills each window with one party's speech; "dialogue" fills it with both parties' pieces in
+time order (each piece cut from its own channel, so overlapping speech is placed one piece after the other,
+never mixed), which lets Whisper hear the question with the answer; every word goes back to the piece — hence
+the speaker and turn — it falls in. "turn" and "segment" use one window per turn / per VAD segment.
 """
 
 from __future__ import annotations
@@ -11,13 +16,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 import numpy as np
 
 from qa_pipeline.types import SAMPLE_RATE, CallAudio, Speaker, SpeechSegment, Timeline, Transcript, Utterance, Word
 
-Chunking = Literal["packed", "turn", "segment"]
+Chunking = Literal["packed", "dialogue", "turn", "segment"]
 
 
 class ModelNotInstalledError(RuntimeError):
@@ -42,9 +47,11 @@ class AsrOptions:
     word_timestamps: bool = True
     transcripts_dir: Path | None = None
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Whisper's fallback schedule
-    chunking: Chunking = "packed"  # packed: several turns per window (fastest); turn; segment
+    chunking: Chunking = "packed"  # packed: several turns of one party per window (fastest); dialogue: both
+    # parties' turns in time order per window (Whisper hears the whole exchange); turn; segment
     max_window_s: float = 28.0  # speech per Whisper window (< 30 s so nothing is cut by the encoder)
     pad_s: float = 0.35  # audio kept around each VAD segment: Silero triggers late on turn onsets (docs/accuracy.md)
+    speaker_separator_s: float = 0.6  # dialogue: digital silence between pieces of different parties
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
@@ -139,6 +146,7 @@ class Piece:
     orig_end: float
     win_start: float
     turn: int
+    speaker: Speaker | None = None  # dialogue windows: whose channel the piece was cut from (else the window's)
 
     @property
     def duration(self) -> float:
@@ -168,6 +176,9 @@ class Window:
         p = piece or self.locate(t)
         return p.orig_start + min(max(t - p.win_start, 0.0), p.duration)
 
+    def speaker_of(self, piece: Piece) -> Speaker:
+        return piece.speaker or self.speaker
+
 
 SEPARATOR_S = 0.3  # digital silence between pieces: enough for Whisper to end a sentence, too short to hallucinate
 TURN_SEPARATOR_S = 0.6
@@ -190,27 +201,40 @@ def turns_of(speaker: Speaker, timeline: Timeline) -> list[list[SpeechSegment]]:
     return turns
 
 
-def plan_windows(speaker: Speaker, samples: np.ndarray, timeline: Timeline, opts: AsrOptions) -> list[Window]:
-    """Cut the party's speech (padded VAD segments) out of `samples` and pack it into Whisper windows."""
-    total = len(samples) / SAMPLE_RATE
-    spans: list[tuple[float, float, int]] = []  # (start, end, turn) in recording time
+Span = tuple[Speaker, float, float, int]  # (speaker, start, end, turn) in recording time
+
+
+def party_spans(speaker: Speaker, total_s: float, timeline: Timeline, opts: AsrOptions) -> list[Span]:
+    """The party's padded VAD segments, merged within a turn, never overlapping, split to fit a window."""
+    spans: list[Span] = []
     for ti, turn in enumerate(turns_of(speaker, timeline)):
         for seg in turn:
-            a, b = max(0.0, seg.start - opts.pad_s), min(total, seg.end + opts.pad_s)
+            a, b = max(0.0, seg.start - opts.pad_s), min(total_s, seg.end + opts.pad_s)
             if b - a < 0.05:
                 continue
-            if spans and spans[-1][2] == ti and a <= spans[-1][1]:
-                a = spans[-1][0]
+            if spans and spans[-1][3] == ti and a <= spans[-1][2]:
+                a = spans[-1][1]
                 spans.pop()
-            elif spans and a < spans[-1][1]:
-                a = spans[-1][1]  # never feed the same audio twice (padding of adjacent turns)
+            elif spans and a < spans[-1][2]:
+                a = spans[-1][2]  # never feed the same audio twice (padding of adjacent turns)
             # Over-long VAD segments are split evenly (rare: VAD usually breaks speech at pauses).
             n = max(1, int(np.ceil((b - a) / opts.max_window_s)))
             step = (b - a) / n
-            spans.extend((a + k * step, a + (k + 1) * step, ti) for k in range(n))
+            spans.extend((speaker, a + k * step, a + (k + 1) * step, ti) for k in range(n))
+    return spans
 
+
+def _gap(prev: Span, nxt: Span, opts: AsrOptions) -> float:
+    if prev[0] != nxt[0]:
+        return opts.speaker_separator_s
+    return TURN_SEPARATOR_S if prev[3] != nxt[3] else SEPARATOR_S
+
+
+def _pack(spans: list[Span], samples: dict[Speaker, np.ndarray], opts: AsrOptions) -> list[Window]:
+    """Lay spans (in the given order) into windows of at most `max_window_s`, digital silence in between."""
     windows: list[Window] = []
-    cur: list[tuple[float, float, int]] = []
+    cur: list[Span] = []
+    mixed = len({s[0] for s in spans}) > 1
 
     def flush() -> None:
         if not cur:
@@ -218,23 +242,25 @@ def plan_windows(speaker: Speaker, samples: np.ndarray, timeline: Timeline, opts
         parts: list[np.ndarray] = []
         pieces: list[Piece] = []
         t = 0.0
-        for i, (a, b, ti) in enumerate(cur):
+        for i, span in enumerate(cur):
+            spk, a, b, ti = span
             if i:
-                gap = TURN_SEPARATOR_S if ti != cur[i - 1][2] else SEPARATOR_S
+                gap = _gap(cur[i - 1], span, opts)
                 parts.append(np.zeros(int(round(gap * SAMPLE_RATE)), dtype=np.float32))
                 t += gap
-            chunk = samples[int(round(a * SAMPLE_RATE)) : int(round(b * SAMPLE_RATE))].astype(np.float32, copy=False)
-            pieces.append(Piece(a, a + len(chunk) / SAMPLE_RATE, t, ti))
+            x = samples[spk]
+            chunk = x[int(round(a * SAMPLE_RATE)) : int(round(b * SAMPLE_RATE))].astype(np.float32, copy=False)
+            pieces.append(Piece(a, a + len(chunk) / SAMPLE_RATE, t, ti, spk if mixed else None))
             parts.append(chunk)
             t += len(chunk) / SAMPLE_RATE
-        windows.append(Window(speaker, tuple(pieces), np.concatenate(parts)))
+        windows.append(Window(cur[0][0], tuple(pieces), np.concatenate(parts)))
         cur.clear()
 
     used = 0.0
     for span in spans:
-        dur = span[1] - span[0]
-        new_turn = bool(cur) and span[2] != cur[-1][2]
-        sep = (TURN_SEPARATOR_S if new_turn else SEPARATOR_S) if cur else 0.0
+        dur = span[2] - span[1]
+        new_turn = bool(cur) and (span[3] != cur[-1][3] or span[0] != cur[-1][0])
+        sep = _gap(cur[-1], span, opts) if cur else 0.0
         if cur and (
             opts.chunking == "segment"
             or (opts.chunking == "turn" and new_turn)
@@ -248,6 +274,20 @@ def plan_windows(speaker: Speaker, samples: np.ndarray, timeline: Timeline, opts
     return windows
 
 
+def plan_windows(speaker: Speaker, samples: np.ndarray, timeline: Timeline, opts: AsrOptions) -> list[Window]:
+    """Cut the party's speech (padded VAD segments) out of `samples` and pack it into Whisper windows."""
+    return _pack(party_spans(speaker, len(samples) / SAMPLE_RATE, timeline, opts), {speaker: samples}, opts)
+
+
+def plan_dialogue_windows(parties: dict[Speaker, np.ndarray], timeline: Timeline, opts: AsrOptions) -> list[Window]:
+    """Both parties' speech pieces in time order (by start; overlapping pieces one after the other, each cut
+    from its own channel) packed into shared windows; each Piece names its speaker."""
+    spans = [sp for spk, x in parties.items() for sp in party_spans(spk, len(x) / SAMPLE_RATE, timeline, opts)]
+    order = {spk: i for i, spk in enumerate(parties)}
+    spans.sort(key=lambda sp: (sp[1], order[sp[0]]))
+    return _pack(spans, parties, opts)
+
+
 def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOptions) -> list[Utterance]:
     """Map a window's kept segments back to recording time, splitting them at turn boundaries."""
     out: list[Utterance] = []
@@ -257,20 +297,21 @@ def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOpt
         if not seg.words:  # no word timings: place the whole segment in the turn at its midpoint
             p = window.locate((seg.start + seg.end) / 2)
             text = to_simplified(seg.text.strip())
-            out.append(Utterance(window.speaker, round(float(window.to_orig(seg.start, p)), 3),
+            out.append(Utterance(window.speaker_of(p), round(float(window.to_orig(seg.start, p)), 3),
                                  round(float(window.to_orig(seg.end, p)), 3), text))
             continue
-        groups: list[tuple[int, list[Word]]] = []
+        groups: list[tuple[Piece, list[Word]]] = []
         for w in seg.words:
             p = window.locate((w.start + w.end) / 2)
             word = Word(to_simplified(w.text), round(float(window.to_orig(w.start, p)), 3),
                         round(float(window.to_orig(w.end, p)), 3),
                         None if w.probability is None else round(float(w.probability), 4))
-            if groups and groups[-1][0] == p.turn:
+            last = groups[-1][0] if groups else None
+            if last is not None and last.turn == p.turn and window.speaker_of(last) == window.speaker_of(p):
                 groups[-1][1].append(word)
             else:
-                groups.append((p.turn, [word]))
-        for _, words in groups:
+                groups.append((p, [word]))
+        for p, words in groups:
             text = "".join(w.text for w in words).strip()
             if not normalize(text):
                 continue  # e.g. a lone punctuation mark that fell into another turn
@@ -278,7 +319,8 @@ def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOpt
             # that Utterance.time_at's character counting matches `text`.
             first = words[0]
             words[0] = Word(first.text.lstrip(), first.start, first.end, first.probability)
-            out.append(Utterance(window.speaker, words[0].start, max(w.end for w in words), text, tuple(words)))
+            out.append(Utterance(window.speaker_of(p), words[0].start, max(w.end for w in words), text,
+                                 tuple(words)))
     return out
 
 
@@ -300,7 +342,7 @@ def subwindow(window: Window, piece: Piece) -> Window:
     """A window holding just one piece of `window` (its own audio, same recording times)."""
     i0 = int(round(piece.win_start * SAMPLE_RATE))
     audio = window.audio[i0 : i0 + int(round(piece.duration * SAMPLE_RATE))]
-    return Window(window.speaker, (Piece(piece.orig_start, piece.orig_end, 0.0, piece.turn),), audio)
+    return Window(window.speaker_of(piece), (Piece(piece.orig_start, piece.orig_end, 0.0, piece.turn),), audio)
 
 
 def party_samples(audio: CallAudio, speaker: Speaker) -> np.ndarray:
@@ -348,23 +390,28 @@ class WindowedWhisperEngine:
     def _run(self, samples: np.ndarray) -> list[RawSegment]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript:
+    def plan(self, audio: CallAudio, timeline: Timeline) -> Iterator[Window]:
+        speakers = timeline_speakers(timeline)
+        if self.options.chunking == "dialogue":
+            yield from plan_dialogue_windows({s: party_samples(audio, s) for s in speakers}, timeline, self.options)
+            return
+        for speaker in speakers:
+            yield from plan_windows(speaker, party_samples(audio, speaker), timeline, self.options)
 
+    def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript:
         utts: list[Utterance] = []
         n_windows = 0
-        for speaker in timeline_speakers(timeline):
-            samples = party_samples(audio, speaker)
-            for win in plan_windows(speaker, samples, timeline, self.options):
+        for win in self.plan(audio, timeline):
+            n_windows += 1
+            segs = self._run(win.audio)
+            utts.extend(utterances_from(win, segs, self.options))
+            # Whisper sometimes ends a window early (end-of-text after the first sentence followed by
+            # silence, seen with greedy decoding on packed windows), silently skipping the rest: any
+            # piece that got no text is transcribed again on its own.
+            for piece in uncovered(win, segs, self.options):
                 n_windows += 1
-                segs = self._run(win.audio)
-                utts.extend(utterances_from(win, segs, self.options))
-                # Whisper sometimes ends a window early (end-of-text after the first sentence followed by
-                # silence, seen with greedy decoding on packed windows), silently skipping the rest: any
-                # piece that got no text is transcribed again on its own.
-                for piece in uncovered(win, segs, self.options):
-                    n_windows += 1
-                    sub = subwindow(win, piece)
-                    utts.extend(utterances_from(sub, self._run(sub.audio), self.options))
+                sub = subwindow(win, piece)
+                utts.extend(utterances_from(sub, self._run(sub.audio), self.options))
         o = self.options
         return Transcript(
             utterances=sort_utterances(utts),
