@@ -47,7 +47,7 @@ def engine_info(options: PipelineOptions, rubric: Rubric) -> EngineInfo:
         package_version=__version__,
         vad="silero-vad",
         options={
-            **({"beam_size": a.beam_size} if model else {}),
+            **({"beam_size": a.beam_size, "chunking": a.chunking, "pad_s": a.pad_s} if model else {}),
             "agent_channel": options.ingest.agent_channel,
             # mono calls are diarized; a different diarizer means different speakers → re-score
             "diarizer": DIARIZER_VERSION if options.diarize is not None else None,
