@@ -182,6 +182,7 @@ class Window:
 
 SEPARATOR_S = 0.3  # digital silence between pieces: enough for Whisper to end a sentence, too short to hallucinate
 TURN_SEPARATOR_S = 0.6
+MAX_PAUSE_IN_TURN_S = 2.0
 
 
 def turns_of(speaker: Speaker, timeline: Timeline) -> list[list[SpeechSegment]]:
@@ -194,7 +195,8 @@ def turns_of(speaker: Speaker, timeline: Timeline) -> list[list[SpeechSegment]]:
             prev = turns[-1][-1]
             # A turn change: the other party spoke (at least partly) in the pause between these two segments.
             interrupted = any(o.start < seg.start and o.end > prev.end for o in others)
-            if not interrupted:
+            # A long pause (a hold) also ends the turn, so words never drift across it into another time
+            if not interrupted and seg.start - prev.end <= MAX_PAUSE_IN_TURN_S:
                 turns[-1].append(seg)
                 continue
         turns.append([seg])
