@@ -320,20 +320,10 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
                     occ_err.append(f"{check}: {fn} missed, {fp} extra")
         # timeline: gaps and overlaps
         events = res.get("events") or []
-        t_gaps = [Span(g["start"], g["end"]) for g in tr.get("silence_gaps") or []]
-        p_gaps = [Span(e["start"], e["end"]) for e in events if e["type"] == "silence"]
-        pairs = match_occurrences(t_gaps, p_gaps, tolerance_s)
-        gap_prf.add(*_unmatched(t_gaps, p_gaps, pairs, MIN_GAP_S))
-        for i, j in pairs:
-            gap_start.values.append(p_gaps[j].start - t_gaps[i].start)
-            gap_end.values.append(p_gaps[j].end - t_gaps[i].end)
-        t_ov = [Span(o["start"], o["end"]) for o in tr.get("interruptions") or []]
-        p_ov = [Span(e["start"], e["end"]) for e in events if e["type"] == "overlap"]
-        pairs = match_occurrences(t_ov, p_ov, tolerance_s)
-        ov_prf.add(*_unmatched(t_ov, p_ov, pairs, MIN_OVERLAP_S))
-        for i, j in pairs:
-            ov_start.values.append(p_ov[j].start - t_ov[i].start)
-            ov_end.values.append(p_ov[j].end - t_ov[i].end)
+        _match_timeline(tr.get("silence_gaps"), events, "silence", tolerance_s, MIN_GAP_S,
+                        gap_prf, gap_start, gap_end)
+        _match_timeline(tr.get("interruptions"), events, "overlap", tolerance_s, MIN_OVERLAP_S,
+                        ov_prf, ov_start, ov_end)
         # speech rate
         t_rate = (tr.get("agent_speech_rate") or {}).get("chars_per_min")
         p_rate = next((f["detail"].get("chars_per_minute") for f in findings.get("speech_rate", [])
@@ -372,6 +362,18 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
         },
         score=_score_summary(calls),
     )
+
+
+def _match_timeline(truth_items: list[dict[str, Any]] | None, events: list[dict[str, Any]], event_type: str,
+                    tolerance_s: float, min_s: float, prf: PRF, start_err: Errors, end_err: Errors) -> None:
+    """Match truth spans to predicted events of one type; tally P/R/F1 and start/end errors."""
+    truth = [Span(t["start"], t["end"]) for t in truth_items or []]
+    pred = [Span(e["start"], e["end"]) for e in events if e["type"] == event_type]
+    pairs = match_occurrences(truth, pred, tolerance_s)
+    prf.add(*_unmatched(truth, pred, pairs, min_s))
+    for i, j in pairs:
+        start_err.values.append(pred[j].start - truth[i].start)
+        end_err.values.append(pred[j].end - truth[i].end)
 
 
 def _unmatched(truth: Sequence[Span], pred: Sequence[Span], pairs: list[tuple[int, int]],
