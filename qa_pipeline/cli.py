@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,7 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
+# jieba 0.42 imports pkg_resources, which warns on every run; nothing a callqa user can act on
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+from . import __version__  # noqa: E402
 from .asr import ENGINES, AsrOptions
 from .audio import IngestOptions
 from .manifest import CallJob, ManifestError, compile_name_pattern, discover_audio, metadata_from_name, read_manifest

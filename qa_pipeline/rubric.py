@@ -75,7 +75,9 @@ class Binding:
     deduct_from: str | None = None
 
     def selects(self, f: Finding) -> bool:
-        return f.check == self.check and all(f.detail.get(k) == v for k, v in self.where.items())
+        """A finding of the bound check that matches the `where` filter (a pass finding has no category, so
+        only fails are filtered)."""
+        return f.check == self.check and (f.status != "fail" or all(f.detail.get(k) == v for k, v in self.where.items()))
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,12 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
         reasons: list[str] = []
         statuses: set[Status] = set()
         for b in item.bindings:
-            for f in (f for f in findings if b.selects(f)):
+            for f in (f for f in findings if f.check == b.check):
+                if not b.selects(f):
+                    # the check ran but this finding is outside the item's filter (another category of
+                    # forbidden phrase, an announced silence): for this item it is not a violation
+                    statuses.add("pass" if f.status == "fail" else f.status)
+                    continue
                 statuses.add(f.status)
                 if f.status != "fail":
                     continue

@@ -115,11 +115,18 @@ def test_scoring_deductions_caps_and_manual_items() -> None:
     s = score_findings(findings, R)
     items = {i.id: i for i in s.items}
     assert items["A"].deduction == 4 and len(items["A"].reasons) == 3      # 3 × 1.5 capped at 4
-    assert items["B"].status == "not_applicable" and items["B"].deduction == 0   # other category
+    assert items["B"].status == "pass" and items["B"].deduction == 0   # a violation of another category
     assert items["C"].deduction == 5
     assert items["D"].status == "not_applicable" and items["D"].deduction == 0
     assert items["M"].status == "needs_review"
     assert (s.max, s.total, s.fatal, s.needs_review) == (20, 11, False, False)
+
+
+def test_filtered_item_passes_when_its_check_passed() -> None:
+    s = score_findings([Finding("forbidden_phrase", "pass"), Finding("interruption", "pass")], R)
+    assert {i.id: i.status for i in s.items}["B"] == "pass"
+    s = score_findings([Finding("interruption", "pass")], R)   # the check did not run at all
+    assert {i.id: i.status for i in s.items}["B"] == "not_applicable"
 
 
 def test_fatal_item_zeroes_the_total_and_needs_review_is_flagged() -> None:

@@ -2,7 +2,8 @@
 
 Definitions (also in docs/database.md):
 * calls scored: calls with status "ok" and a score in the range; failed calls are counted apart.
-* score = score.total; distribution bins are on total/max*100.
+* score = score.total / score.max × 100 (percent of the automatically judged points: manual items are
+  excluded from max, so raw totals of different calls are not comparable); bins and colours use it too.
 * item pass rate = pass / (pass + fail + needs_review); not_applicable is excluded (blank if none).
 * violations = check findings with status "fail", counted per check name.
 * fatal calls / calls needing review = scored calls with score.fatal / score.needs_review.
@@ -64,17 +65,17 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         fails = R.check_counts(store, status="fail", **f)  # agent_id, check, n (aggregated in SQL)
         calls["agent_id"] = calls["agent_id"].fillna("(未知)")
         names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
-        scored = calls[(calls.status == "ok") & calls.score_total.notna()]
+        scored = calls[(calls.status == "ok") & calls.score_pct.notna()]
         g = scored.groupby("agent_id")
         summary = pd.DataFrame(index=names.index)
         summary["agent_name"] = names.agent_name
         summary["team"] = names.team
         summary["calls"] = g.size().reindex(names.index).fillna(0).astype(int)
         summary["failed"] = calls[calls.status != "ok"].groupby("agent_id").size().reindex(names.index).fillna(0).astype(int)
-        summary["mean"] = g.score_total.mean()
-        summary["median"] = g.score_total.median()
-        summary["min"] = g.score_total.min()
-        summary["max"] = g.score_total.max()
+        summary["mean"] = g.score_pct.mean()
+        summary["median"] = g.score_pct.median()
+        summary["min"] = g.score_pct.min()
+        summary["max"] = g.score_pct.max()
         summary["fatal"] = g.fatal.sum().reindex(names.index).fillna(0).astype(int)
         summary["review"] = g.needs_review.sum().reindex(names.index).fillna(0).astype(int)
         if not fails.empty:
@@ -110,7 +111,7 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
             viol = viol[viol.sum().sort_values(ascending=False, kind="stable").index]
             viol = viol.reindex(summary.agent_id, fill_value=0)
 
-        trend = (scored.groupby(["agent_id", "call_date"]).score_total.agg(["size", "mean"]).reset_index()
+        trend = (scored.groupby(["agent_id", "call_date"]).score_pct.agg(["size", "mean"]).reset_index()
                  .rename(columns={"size": "calls", "mean": "mean"}))
         trend = trend.merge(names, left_on="agent_id", right_index=True)[
             ["agent_id", "agent_name", "team", "call_date", "calls", "mean"]]
@@ -118,14 +119,14 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         worst = _worst_calls(store, scored, worst_n)
         if not worst.empty:
             agent_rank = {a: i for i, a in enumerate(summary.agent_id)}
-            worst = (worst.assign(_o=worst.agent_id.map(agent_rank)).sort_values(["_o", "score_total", "started_at"])
+            worst = (worst.assign(_o=worst.agent_id.map(agent_rank)).sort_values(["_o", "score_pct", "started_at"])
                      .drop(columns="_o").reset_index(drop=True))
         overall = {
             "calls": int(len(scored)), "failed": int((calls.status != "ok").sum()), "agents": int(len(summary)),
-            "mean": float(scored.score_total.mean()) if len(scored) else None,
+            "mean": float(scored.score_pct.mean()) if len(scored) else None,
             "fatal": int(scored.fatal.sum()) if len(scored) else 0,
             "review": int(scored.needs_review.sum()) if len(scored) else 0,
-            "day_means": scored.groupby("call_date").score_total.mean().to_dict(),
+            "day_means": scored.groupby("call_date").score_pct.mean().to_dict(),
             "item_rates": overall_item_rates if not items.empty else {},
             "distribution": (bins.value_counts().reindex(BIN_LABELS, fill_value=0).to_dict()),
         }
@@ -142,11 +143,11 @@ def _s(d):
 
 def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     """The `n` lowest-scored calls per agent, each with its first failed check and the line at that time."""
-    cols = ["agent_id", "agent_name", "team", "call_id", "started_at", "score_total", "fatal", "check",
+    cols = ["agent_id", "agent_name", "team", "call_id", "started_at", "score_pct", "fatal", "check",
             "check_label", "evidence", "offset_s", "speaker", "transcript"]
     if scored.empty or n <= 0:
         return pd.DataFrame(columns=cols)
-    w = (scored.sort_values(["score_total", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n))
+    w = (scored.sort_values(["score_pct", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n))
     ids = w.call_id.tolist()
     k, u = S.checks, S.utterances
     first_fail: dict[str, tuple] = {}
@@ -176,7 +177,7 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
             off = float(pick.start) if at is None else at
         rows.append({
             "agent_id": r.agent_id, "agent_name": r.agent_name, "team": r.team, "call_id": r.call_id,
-            "started_at": r.started_at, "score_total": r.score_total, "fatal": bool(r.fatal),
+            "started_at": r.started_at, "score_pct": r.score_pct, "fatal": bool(r.fatal),
             "check": None if ff is None else ff.check,
             "check_label": None if ff is None else R.CHECK_LABELS.get(ff.check, ff.check),
             "evidence": None if ff is None else ff.evidence, "offset_s": off, "speaker": spk, "transcript": line,
@@ -225,7 +226,7 @@ def views(card: Scorecard) -> dict[str, pd.DataFrame]:
     v.insert(0, COL["agent_name"], card.summary.agent_name.values)
     v.insert(0, COL["agent_id"], card.summary.agent_id.values)
     t = card.trend.rename(columns={**COL, "call_date": "日期", "calls": "评分通话数", "mean": "平均分"})
-    w = card.worst.rename(columns={**COL, "call_id": "通话ID", "started_at": "通话时间", "score_total": "得分",
+    w = card.worst.rename(columns={**COL, "call_id": "通话ID", "started_at": "通话时间", "score_pct": "得分",
                                    "fatal": "致命差错", "check": "检查项", "check_label": "违规类型",
                                    "evidence": "证据", "offset_s": "时间点(秒)", "speaker": "说话人",
                                    "transcript": "转写原文"})
