@@ -57,7 +57,7 @@ def test_distribution_items_violations(card):
     assert list(it.columns) == ["greeting", "closing", "forbidden", "silence"]
     assert card.item_titles["forbidden"] == "服务禁语"
     assert it.loc["A001"].round(4).tolist() == [0.6667, 0.6667, 0.6667, 0.0]  # silence: 0 of 2 (n/a excluded)
-    assert it.loc["A002"].tolist() == [1.0, 0.5, 1.0, 1.0]  # needs_review counts as not passed
+    assert it.loc["A002"].tolist() == [1.0, 1.0, 1.0, 1.0]  # needs_review is left to a human, not counted
     assert it.loc["A003"].tolist() == [0.0, 1.0, 1.0, 0.0]
     v = card.violations
     assert v.loc["A001", "silence_over_30s"] == 2 and v.loc["A001", "forbidden_phrase"] == 1

@@ -4,7 +4,8 @@ Definitions (also in docs/database.md):
 * calls scored: calls with status "ok" and a score in the range; failed calls are counted apart.
 * score = score.total / score.max × 100 (percent of the automatically judged points: manual items are
   excluded from max, so raw totals of different calls are not comparable); bins and colours use it too.
-* item pass rate = pass / (pass + fail + needs_review); not_applicable is excluded (blank if none).
+* item pass rate = pass / (pass + fail); not_applicable and needs_review are excluded (blank if none), so
+  manual items (judged by a person) show no rate rather than 0 %.
 * violations = check findings with status "fail", counted per check name.
 * fatal calls / calls needing review = scored calls with score.fatal / score.needs_review.
 * agents without any call in the range are not listed.
@@ -94,7 +95,8 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
             item_rates = pd.DataFrame(index=summary.agent_id)
         else:
             items["agent_id"] = items["agent_id"].fillna("(未知)")
-            applicable = items[items.status != "not_applicable"]
+            # judged = pass or fail; needs_review (manual items, mono calls without roles) is for a human
+            applicable = items[items.status.isin(["pass", "fail"])]
             passed = applicable.assign(ok=applicable.n.where(applicable.status == "pass", 0))
             sums = passed.groupby(["agent_id", "item_id"])[["ok", "n"]].sum()
             item_rates = (sums.ok / sums.n).unstack("item_id")
