@@ -222,3 +222,13 @@ def test_upsert_many_same_call_twice_keeps_the_later(tmp_path):
         assert conn.execute(sa.select(S.calls.c.score_total)).scalar() == 12.0
         assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 2
     store.close()
+
+
+def test_v5_score_indexes(tmp_path):
+    from qa_pipeline.store.migrations import V5_INDEXES
+
+    store = open_store(tmp_path / "v5.db")
+    with store.engine.connect() as conn:
+        names = {ix["name"] for ix in sa.inspect(conn).get_indexes("calls")}
+    assert {n for n, _, _ in V5_INDEXES} <= names and store.version >= 5
+    store.close()

@@ -85,11 +85,29 @@ def _m4_search_tags(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
 
 
+# Indexes added in version 5 (frozen stubs, as for version 3): covering (…, score_total, call_id), so
+# that search's call filters date + score and team + score are index-only (count and call set).
+V5_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("ix_calls_date_score", "calls", ("call_date", "score_total", "call_id")),
+    ("ix_calls_team_score", "calls", ("team", "score_total", "call_id")),
+]
+
+
+def _m5_score_indexes(conn: sa.Connection) -> None:
+    """Covering date/team + score indexes for search's call filters; planner stats for calls."""
+    md = sa.MetaData()
+    t = sa.Table("calls", md, *(sa.Column(c) for c in ("call_date", "team", "score_total", "call_id")))
+    for name, _table, cols in V5_INDEXES:
+        sa.Index(name, *(t.c[col] for col in cols)).create(conn, checkfirst=True)
+    conn.exec_driver_sql("ANALYZE calls")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
     (3, "search and scorecard indexes", _m3_search_indexes),
     (4, "search filter tags", _m4_search_tags),
+    (5, "search score indexes", _m5_score_indexes),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -18,6 +18,8 @@ __all__ = ["Hit", "search", "QueryError"]
 SELECTIVE_CALLS = 3000
 # a date filter spanning at most this many call days is intersected inside FTS5 (plan "tags")
 TAG_DAYS = 62
+# with only date filters (+ speaker) and a tags plan possible, "calls" is chosen below this many calls
+TAGS_ONLY_CALLS = 300
 
 
 @dataclass
@@ -132,7 +134,8 @@ def search(
         if plan == "auto":
             plan = "tags" if tag_expr else "fts"
             if conds:
-                cap = SELECTIVE_CALLS
+                # only date filters left for the tags plan to intersect: it wins unless the calls are very few
+                cap = TAGS_ONLY_CALLS if tag_expr and len(conds) == len(date_conds) else SELECTIVE_CALLS
                 n_calls = conn.execute(
                     sa.select(sa.func.count()).select_from(sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery())
                 ).scalar()
@@ -177,11 +180,13 @@ def search(
             for r in rows
         ]
         if hits and context > 0:
-            conds = [sa.and_(u.c.call_id == h.call_id, u.c.idx.between(h.utterance_idx - context, h.utterance_idx + context))
-                     for h in hits]
-            ctx = conn.execute(
-                sa.select(u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.text).where(sa.or_(*conds))
-            ).all()
+            keys = set((h.call_id, i) for h in hits
+                           for i in range(h.utterance_idx - context, h.utterance_idx + context + 1) if i != h.utterance_idx)
+            # the hits' calls (≤ limit, index on (call_id, idx)); the wanted turns are picked here
+            ctx = [r for r in conn.execute(
+                sa.select(u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.text)
+                .where(u.c.call_id.in_(sa.bindparam("ctx_calls", sorted({k[0] for k in keys}), expanding=True)))
+            ).all() if (r.call_id, r.idx) in keys] if keys else []
             by_call: dict[str, dict[int, dict]] = {}
             for r in ctx:
                 by_call.setdefault(r.call_id, {})[r.idx] = {"speaker": r.speaker, "start": r.start, "text": r.text}
