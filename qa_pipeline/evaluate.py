@@ -195,6 +195,7 @@ class EvalReport:
     status_accuracy_strict: float | None   # pass / fail / not_applicable all distinct
     timeline: dict[str, Any]
     score: dict[str, Any]
+    diarization: dict[str, Any] = field(default_factory=dict)  # mono results only: DER, agent found
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -274,8 +275,11 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
     calls: list[CallEval] = []
     engine: dict[str, Any] = {}
 
+    mono_rows: list[dict[str, Any]] = []
     for cid in ids:
         res, tr = results[cid], truths[cid]
+        if (res.get("audio") or {}).get("layout") == "mono":
+            mono_rows.append(mono_diarization(cid, tr, res))
         engine = engine or {k: (res.get("engine") or {}).get(k) for k in ("asr", "model", "compute_type")}
         # transcription
         per_spk: dict[str, float | None] = {}
@@ -361,7 +365,40 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
             "speech_rate": {"abs_error_cpm": rate_abs.to_json(), "rel_error": rate_rel.to_json()},
         },
         score=_score_summary(calls),
+        diarization=_diarization_summary(mono_rows),
     )
+
+
+def mono_diarization(call_id: str, truth: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """DER (collar 0.25 s) of a mono result's speech events against the truth turns, and whether the speaker
+    labelled agent is the true agent (most of its speech lies in the truth's agent turns)."""
+    from .diarize import diarization_error_rate
+
+    ref = [(t["speaker"], t["start"], t["end"]) for t in truth.get("turns") or []]
+    hyp = [(e["speaker"] or "unknown", e["start"], e["end"]) for e in result.get("events") or []
+           if e["type"] == "speech"]
+    der = diarization_error_rate(ref, hyp)
+
+    def overlap(spk: str) -> float:
+        return sum(max(0.0, min(b, d) - max(a, c)) for s1, a, b in hyp if s1 == "agent"
+                   for s2, c, d in ref if s2 == spk)
+
+    attributed = any(s == "agent" for s, _, _ in hyp)
+    return {"call_id": call_id, "der": der["der"], "scored_s": der["scored_s"], "roles_assigned": attributed,
+            "agent_correct": attributed and overlap("agent") > overlap("customer")}
+
+
+def _diarization_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {}
+    total = sum(r["scored_s"] for r in rows)
+    return {
+        "calls": len(rows),
+        "der": _r(sum(r["der"] * r["scored_s"] for r in rows) / total) if total else None,
+        "roles_assigned": sum(r["roles_assigned"] for r in rows),
+        "agent_correct": sum(r["agent_correct"] for r in rows),
+        "per_call": rows,
+    }
 
 
 def _match_timeline(truth_items: list[dict[str, Any]] | None, events: list[dict[str, Any]], event_type: str,
@@ -466,7 +503,7 @@ def to_markdown(rep: EvalReport) -> str:
     sr = tl["speech_rate"]
     lines += ["", f"speech rate: mean abs error {_fmt(sr['abs_error_cpm']['mean_abs'])} chars/min "
               f"(max {_fmt(sr['abs_error_cpm']['max_abs'])}), relative {_fmt(sr['rel_error']['mean_abs'], True)} "
-              f"(max {_fmt(sr['rel_error']['max_abs'], True)})", "", "## Score by quality class", "",
+              f"(max {_fmt(sr['rel_error']['max_abs'], True)})", "", *_diarization_markdown(rep.diarization), "## Score by quality class", "",
               "| quality | n | mean | min | max |", "|---|---|---|---|---|"]
     for q, s in rep.score["by_quality"].items():
         lines.append(f"| {q} | {s['n']} | {s['mean']} | {s['min']} | {s['max']} |")
@@ -480,6 +517,14 @@ def to_markdown(rep: EvalReport) -> str:
         lines.append(f"| {c.call_id} | {c.quality} | {c.score} | {_fmt(c.cer, True)} | "
                      f"{'; '.join(c.status_mismatches) or '–'} | {'; '.join(c.occurrence_errors) or '–'} |")
     return "\n".join(lines) + "\n"
+
+
+def _diarization_markdown(d: dict[str, Any]) -> list[str]:
+    if not d:
+        return []
+    return ["## Mono calls (diarization)", "",
+            f"{d['calls']} mono calls · DER (collar 0.25 s) **{_fmt(d['der'], True)}** · roles assigned "
+            f"{d['roles_assigned']}/{d['calls']} · agent found correctly {d['agent_correct']}/{d['calls']}", ""]
 
 
 def write_report(rep: EvalReport, out: Path) -> tuple[Path, Path]:

@@ -135,3 +135,24 @@ def test_score_ranks_quality_classes(report) -> None:  # type: ignore[no-untyped
     assert list(classes) == ["perfect", "minor", "severe", "terrible"]
     assert report.score["means_ordered"], classes
     assert classes["perfect"]["min"] > classes["severe"]["mean"]
+
+
+@pytest.mark.slow
+def test_mono_samples_diarization_in_eval(tmp_path: Path) -> None:
+    """The committed mono mixdowns through the real pipeline (diarization + faster-whisper): the harness
+    reports DER against the truth turns and whether the agent was found."""
+    from qa_pipeline.batch import run_batch
+    from qa_pipeline.evaluate import evaluate
+    from qa_pipeline.manifest import CallJob, metadata_from_name
+    from qa_pipeline.pipeline import PipelineOptions
+
+    samples = Path(__file__).resolve().parent.parent / "data_samples"
+    paths = sorted(samples.glob("*.mono.flac"))
+    assert len(paths) >= 2
+    out = tmp_path / "mono"
+    summary = run_batch([CallJob(p, metadata_from_name(p, None)) for p in paths], out, PipelineOptions())
+    assert summary.ok == len(paths)
+    d = evaluate(out, samples).diarization
+    assert d["calls"] == len(paths)
+    assert d["der"] is not None and d["der"] < 0.15
+    assert d["agent_correct"] == len(paths)
