@@ -29,19 +29,24 @@ def main() -> None:
     ap.add_argument("--engine", default="faster-whisper")
     ap.add_argument("--model", default="base")
     ap.add_argument("--compute-type", default="int8")
-    ap.add_argument("--chunking", choices=["packed", "dialogue", "turn", "segment"], default=None,
-                    help="ASR windowing (default: AsrOptions' default); results are not re-used across modes, "
-                         "so give each mode its own --out")
+    ap.add_argument(
+        "--chunking",
+        choices=["packed", "dialogue", "turn", "segment"],
+        default=None,
+        help="ASR windowing (default: AsrOptions' default); results are not re-used across modes, "
+        "so give each mode its own --out",
+    )
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-transfer-metadata", action="store_true")
     a = ap.parse_args()
     extra = {"chunking": a.chunking} if a.chunking else {}
     opts = PipelineOptions(asr=AsrOptions(engine=a.engine, model=a.model, compute_type=a.compute_type, **extra))
     t0 = time.perf_counter()
-    s = run_batch(sample_jobs(a.samples, transfer_metadata=not a.no_transfer_metadata), a.out, opts,
-                  workers=a.jobs)
-    print(f"scored {s.ok} ok, {s.failed} failed, {s.skipped} up to date in {time.perf_counter() - t0:.0f} s "
-          f"({a.engine} {a.model} {a.compute_type} {opts.asr.chunking})")
+    s = run_batch(sample_jobs(a.samples, transfer_metadata=not a.no_transfer_metadata), a.out, opts, workers=a.jobs)
+    print(
+        f"scored {s.ok} ok, {s.failed} failed, {s.skipped} up to date in {time.perf_counter() - t0:.0f} s "
+        f"({a.engine} {a.model} {a.compute_type} {opts.asr.chunking})"
+    )
     rep = evaluate(a.out, a.samples)
     write_report(rep, a.out / "eval")
     print(to_markdown(rep))

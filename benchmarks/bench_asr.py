@@ -27,9 +27,16 @@ from qa_pipeline.types import SAMPLE_RATE, SpeechSegment  # noqa: E402
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-audio"
 if not REAL.is_dir():
     REAL = Path("/work/shared/real-audio")
-CLIPS = ["aishell1_BAC009S0724W0121.wav", "paddlespeech_zh.wav", "funasr_asr_example_zh.wav",
-         "funasr_paraformer_example1.wav", "funasr_paraformer_example2.wav", "wenetspeech_nst_ID001.wav",
-         "wenetspeech_nst_ID002.wav", "cosyvoice_zero_shot_prompt.wav"]
+CLIPS = [
+    "aishell1_BAC009S0724W0121.wav",
+    "paddlespeech_zh.wav",
+    "funasr_asr_example_zh.wav",
+    "funasr_paraformer_example1.wav",
+    "funasr_paraformer_example2.wav",
+    "wenetspeech_nst_ID001.wav",
+    "wenetspeech_nst_ID002.wav",
+    "cosyvoice_zero_shot_prompt.wav",
+]
 CONFIGS: dict[str, dict] = {
     "fw-packed-b5": dict(engine="faster-whisper"),
     "fw-dialogue-b5": dict(engine="faster-whisper", chunking="dialogue"),
@@ -81,11 +88,20 @@ def run_one(name: str, threads: int) -> dict:
         n = len(refs[clip])
         errs += cer(hyp, refs[clip]) * n
         chars += n
-    return {"config": name, "threads": threads, "audio_s": round(audio.duration, 1),
-            "speech_s": round(sum(s.duration for s in tl.speech), 1), "windows": tr.options.get("windows"),
-            "load_s": round(load_s, 2), "transcribe_s": round(dt, 2), "rtf": round(dt / audio.duration, 4),
-            "cer": round(errs / chars, 4), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "utterances": len(tr.utterances), "text": " | ".join(u.text for u in tr.utterances)[:160]}
+    return {
+        "config": name,
+        "threads": threads,
+        "audio_s": round(audio.duration, 1),
+        "speech_s": round(sum(s.duration for s in tl.speech), 1),
+        "windows": tr.options.get("windows"),
+        "load_s": round(load_s, 2),
+        "transcribe_s": round(dt, 2),
+        "rtf": round(dt / audio.duration, 4),
+        "cer": round(errs / chars, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "utterances": len(tr.utterances),
+        "text": " | ".join(u.text for u in tr.utterances)[:160],
+    }
 
 
 def main() -> None:
@@ -99,15 +115,19 @@ def main() -> None:
         return
     rows = []
     for name in args.configs.split(","):
-        p = subprocess.run([sys.executable, __file__, "--one", name, "--threads", str(args.threads)],
-                           capture_output=True, text=True)
+        p = subprocess.run(
+            [sys.executable, __file__, "--one", name, "--threads", str(args.threads)], capture_output=True, text=True
+        )
         if p.returncode:
             print(f"{name}: failed\n{p.stderr[-2000:]}", file=sys.stderr)
             continue
         row = json.loads(p.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"{name:22s} rtf={row['rtf']:.3f} transcribe={row['transcribe_s']:6.2f}s windows={row['windows']:3d} "
-              f"cer={row['cer']:.3f} rss={row['peak_rss_mb']}MB load={row['load_s']}s", flush=True)
+        print(
+            f"{name:22s} rtf={row['rtf']:.3f} transcribe={row['transcribe_s']:6.2f}s windows={row['windows']:3d} "
+            f"cer={row['cer']:.3f} rss={row['peak_rss_mb']}MB load={row['load_s']}s",
+            flush=True,
+        )
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "bench_asr.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1))

@@ -93,17 +93,26 @@ def der_rows(mono_paths: dict[str, Path]) -> list[dict[str, Any]]:
         hyp = [(s.speaker, s.start, s.end) for s in d.segments]
         voice = diarization_error_rate([(t["source"], t["start"], t["end"]) for t in truth["turns"]], hyp)
         role = diarization_error_rate([(t["speaker"], t["start"], t["end"]) for t in truth["turns"]], hyp)
-        rows.append({"call": stem, "n_ref_voices": len({t["source"] for t in truth["turns"]}),
-                     "n_speakers": d.n_speakers, "der_voice": voice, "der_role": role,
-                     "overlap_suspects": len(d.overlap_suspects), "diarize_s": round(dt, 3),
-                     "audio_s": audio.duration})
+        rows.append(
+            {
+                "call": stem,
+                "n_ref_voices": len({t["source"] for t in truth["turns"]}),
+                "n_speakers": d.n_speakers,
+                "der_voice": voice,
+                "der_role": role,
+                "overlap_suspects": len(d.overlap_suspects),
+                "diarize_s": round(dt, 3),
+                "audio_s": audio.duration,
+            }
+        )
     return rows
 
 
 def pooled(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
     tot = sum(r[key]["scored_s"] for r in rows)
-    return {m: sum(r[key][m] * r[key]["scored_s"] for r in rows) / tot
-            for m in ("der", "miss", "false_alarm", "confusion")}
+    return {
+        m: sum(r[key][m] * r[key]["scored_s"] for r in rows) / tot for m in ("der", "miss", "false_alarm", "confusion")
+    }
 
 
 def run_set(jobs: list[Any], options: PipelineOptions, out: Path) -> dict[str, Any]:
@@ -124,13 +133,24 @@ def role_row(stem: str, result: Any) -> dict[str, Any]:
     agent_ev = [e for e in result.events if e.type == "speech"]
 
     def overlap(spk: str, role: str) -> float:
-        return sum(max(0.0, min(e.end, t["end"]) - max(e.start, t["start"]))
-                   for e in agent_ev if e.speaker == spk for t in truth["turns"] if t["speaker"] == role)
+        return sum(
+            max(0.0, min(e.end, t["end"]) - max(e.start, t["start"]))
+            for e in agent_ev
+            if e.speaker == spk
+            for t in truth["turns"]
+            if t["speaker"] == role
+        )
 
     confident = bool(roles) and all(r != "unknown" for r in roles.values())
     correct = confident and overlap("agent", "agent") > overlap("customer", "agent")
-    return {"call": stem, "greeting_truth": truth["checks"]["greeting"]["status"], "confident": confident,
-            "correct": correct, "role_confidence": info.get("role_confidence"), "n_speakers": info.get("n_speakers")}
+    return {
+        "call": stem,
+        "greeting_truth": truth["checks"]["greeting"]["status"],
+        "confident": confident,
+        "correct": correct,
+        "role_confidence": info.get("role_confidence"),
+        "n_speakers": info.get("n_speakers"),
+    }
 
 
 def main() -> None:
@@ -148,8 +168,11 @@ def main() -> None:
     mono_jobs = [replace(j, path=mono_paths[j.metadata.call_id]) for j in jobs]
 
     rows = der_rows(mono_paths)
-    report: dict[str, Any] = {"der_voice": pooled(rows, "der_voice"), "der_role": pooled(rows, "der_role"),
-                              "per_call": rows}
+    report: dict[str, Any] = {
+        "der_voice": pooled(rows, "der_voice"),
+        "der_role": pooled(rows, "der_role"),
+        "per_call": rows,
+    }
 
     if args.asr == "text":
         stereo_opts = PipelineOptions(asr=AsrOptions(engine="transcript"))
@@ -169,11 +192,14 @@ def main() -> None:
     f1 = {c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)} for c in PHRASE_CHECKS}
     valid = [v for v in f1.values() if v["stereo"] is not None and v["mono"] is not None]
     report["phrase_f1"] = f1
-    report["phrase_f1_macro"] = {"stereo": statistics.mean(v["stereo"] for v in valid),
-                                 "mono": statistics.mean(v["mono"] for v in valid)}
+    report["phrase_f1_macro"] = {
+        "stereo": statistics.mean(v["stereo"] for v in valid),
+        "mono": statistics.mean(v["mono"] for v in valid),
+    }
     report["status_accuracy"] = {"stereo": ev_s.status_accuracy, "mono": ev_m.status_accuracy}
-    report["all_check_f1"] = {c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)}
-                              for c in sorted(set(ev_s.check_status) | set(ev_s.occurrences))}
+    report["all_check_f1"] = {
+        c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)} for c in sorted(set(ev_s.check_status) | set(ev_s.occurrences))
+    }
     roles = [role_row(stem, r) for stem, r in mono.items()]
     report["roles"] = roles
     greeted = [r for r in roles if r["greeting_truth"] == "pass"]
@@ -181,7 +207,8 @@ def main() -> None:
     report["role_accuracy_greeting_calls"] = sum(r["correct"] for r in greeted) / max(1, len(greeted))
     report["asr"] = args.asr
     report["diarize_share_of_wall"] = {  # from the mono results' own timings
-        k: r.timings.get("diarize", 0.0) / sum(v for n, v in r.timings.items()) for k, r in mono.items()}
+        k: r.timings.get("diarize", 0.0) / sum(v for n, v in r.timings.items()) for k, r in mono.items()
+    }
 
     if args.overhead:
         wo, wi = [], []
@@ -190,25 +217,35 @@ def main() -> None:
                 t0 = time.perf_counter()
                 score_call(job.path, job.metadata, opts)
                 acc.append(time.perf_counter() - t0)
-        report["overhead"] = {"calls": args.overhead, "wall_without_s": wo, "wall_with_s": wi,
-                              "overhead": (sum(wi) - sum(wo)) / sum(wo)}
+        report["overhead"] = {
+            "calls": args.overhead,
+            "wall_without_s": wo,
+            "wall_with_s": wi,
+            "overhead": (sum(wi) - sum(wo)) / sum(wo),
+        }
 
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"bench_diarization_{args.asr}.json"
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=float), encoding="utf-8")
     print(f"DER voice {report['der_voice']['der']:.3f}  role {report['der_role']['der']:.3f}")
     for r in rows:
-        print(f"  {r['call'][:30]:30s} k={r['n_speakers']} voices={r['n_ref_voices']} "
-              f"DER voice {r['der_voice']['der']:.3f} role {r['der_role']['der']:.3f} ovl={r['overlap_suspects']}")
-    print(f"roles: accuracy {report['role_accuracy']:.3f}, on greeting calls {report['role_accuracy_greeting_calls']:.3f}")
+        print(
+            f"  {r['call'][:30]:30s} k={r['n_speakers']} voices={r['n_ref_voices']} "
+            f"DER voice {r['der_voice']['der']:.3f} role {r['der_role']['der']:.3f} ovl={r['overlap_suspects']}"
+        )
+    print(
+        f"roles: accuracy {report['role_accuracy']:.3f}, on greeting calls {report['role_accuracy_greeting_calls']:.3f}"
+    )
     for r in roles:
         print(f"  {r['call'][:30]:30s} confident={r['confident']} correct={r['correct']} conf={r['role_confidence']}")
     print("phrase F1 (stereo → mono):")
     for c, v in f1.items():
         print(f"  {c:24s} {v['stereo']} → {v['mono']}")
     m = report["phrase_f1_macro"]
-    print(f"macro phrase F1 {m['stereo']:.3f} → {m['mono']:.3f} (drop {m['stereo'] - m['mono']:.3f}); "
-          f"status accuracy {report['status_accuracy']}")
+    print(
+        f"macro phrase F1 {m['stereo']:.3f} → {m['mono']:.3f} (drop {m['stereo'] - m['mono']:.3f}); "
+        f"status accuracy {report['status_accuracy']}"
+    )
     if "overhead" in report:
         print(f"overhead {report['overhead']['overhead']:.1%}  {report['overhead']}")
     print(f"→ {out}")

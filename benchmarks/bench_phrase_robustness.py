@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from qa_pipeline.lexicon import available_lexicons, load_lexicon
+from qa_pipeline.lexicon import load_lexicon
 from qa_pipeline.text import is_cjk
 
 MOBILECS = Path(__file__).resolve().parents[1].parent / "shared" / "real-audio" / "text" / "mobilecs_example.json"
@@ -126,8 +126,10 @@ def main() -> None:
     for name, cer, tot in bench_recall(a.cer, a.trials, table, rng):
         n, ex, fz = tot["all"]
         nl, exl, fzl = tot["long"]
-        print(f"{name:<13}{cer:>5.2f} {n:>6} {ex / n:>7.3f} {fz / n:>8.3f} | {nl:>6} "
-              f"{(exl / nl if nl else float('nan')):>7.3f} {(fzl / nl if nl else float('nan')):>8.3f}")
+        print(
+            f"{name:<13}{cer:>5.2f} {n:>6} {ex / n:>7.3f} {fz / n:>8.3f} | {nl:>6} "
+            f"{(exl / nl if nl else float('nan')):>7.3f} {(fzl / nl if nl else float('nan')):>8.3f}"
+        )
     if MOBILECS.exists():
         rows, na, nc = bench_fp(a.cer, a.trials, table, rng)
         print(f"\nFALSE POSITIVES on real MobileCS turns ({na} agent, {nc} customer; turns with ≥1 match)")

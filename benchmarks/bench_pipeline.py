@@ -58,9 +58,16 @@ def run_pipeline(calls: list[Path]) -> dict:
         wall = time.perf_counter() - t
         assert result.status == "ok", result.error
         text = "".join(u.text for u in sorted(result.transcript.utterances, key=lambda u: u.start))
-        rows.append({"call": path.stem, "audio_s": result.audio.duration_s, "wall_s": wall,
-                     "asr_s": result.timings["asr"], "text": text,
-                     "stages": {k: round(v, 3) for k, v in result.timings.items()}})
+        rows.append(
+            {
+                "call": path.stem,
+                "audio_s": result.audio.duration_s,
+                "wall_s": wall,
+                "asr_s": result.timings["asr"],
+                "text": text,
+                "stages": {k: round(v, 3) for k, v in result.timings.items()},
+            }
+        )
     return {"model_load_s": load_s, "rows": rows, "peak_rss_mb": _rss_mb()}
 
 
@@ -83,8 +90,15 @@ def run_baseline(calls: list[Path]) -> dict:
         mono = soxr.resample(x.mean(axis=1), sr, 16000).astype(np.float32)
         out = model.transcribe(mono, language="zh", beam_size=5, best_of=5, fp16=False)
         wall = time.perf_counter() - t
-        rows.append({"call": path.stem, "audio_s": len(x) / sr, "wall_s": wall, "asr_s": wall,
-                     "text": to_simplified(out["text"])})
+        rows.append(
+            {
+                "call": path.stem,
+                "audio_s": len(x) / sr,
+                "wall_s": wall,
+                "asr_s": wall,
+                "text": to_simplified(out["text"]),
+            }
+        )
     return {"model_load_s": load_s, "rows": rows, "peak_rss_mb": _rss_mb()}
 
 
@@ -123,11 +137,22 @@ def main() -> None:
         asr = sum(r["asr_s"] for r in data["rows"])
         cers = [_cer(_truth_text(SAMPLES / f"{r['call']}.flac"), r["text"]) for r in data["rows"]]
         report[side] = {
-            "audio_s": round(audio, 1), "wall_s": round(wall, 2), "x_realtime": round(audio / wall, 2),
-            "non_asr_share": round((wall - asr) / wall, 4), "cer_mean": round(sum(cers) / len(cers), 4),
-            "peak_rss_mb": round(data["peak_rss_mb"]), "model_load_s": round(data["model_load_s"], 2),
-            "per_call": [{"call": r["call"], "x_realtime": round(r["audio_s"] / r["wall_s"], 2),
-                          "cer": round(c, 4), "stages": r.get("stages")} for r, c in zip(data["rows"], cers)],
+            "audio_s": round(audio, 1),
+            "wall_s": round(wall, 2),
+            "x_realtime": round(audio / wall, 2),
+            "non_asr_share": round((wall - asr) / wall, 4),
+            "cer_mean": round(sum(cers) / len(cers), 4),
+            "peak_rss_mb": round(data["peak_rss_mb"]),
+            "model_load_s": round(data["model_load_s"], 2),
+            "per_call": [
+                {
+                    "call": r["call"],
+                    "x_realtime": round(r["audio_s"] / r["wall_s"], 2),
+                    "cer": round(c, 4),
+                    "stages": r.get("stages"),
+                }
+                for r, c in zip(data["rows"], cers)
+            ],
         }
     report["speedup_vs_baseline"] = round(report["baseline"]["wall_s"] / report["pipeline"]["wall_s"], 2)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -28,39 +28,140 @@ from qa_pipeline.store.search import search  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞琳雪梅晨宇浩然欣怡子涵梓轩"
-PRODUCTS = ["流量包", "宽带", "话费套餐", "国际漫游", "来电显示", "彩铃", "副卡", "5G套餐", "积分", "家庭网", "携号转网", "视频会员"]
+PRODUCTS = [
+    "流量包",
+    "宽带",
+    "话费套餐",
+    "国际漫游",
+    "来电显示",
+    "彩铃",
+    "副卡",
+    "5G套餐",
+    "积分",
+    "家庭网",
+    "携号转网",
+    "视频会员",
+]
 AMOUNTS = ["十元", "二十元", "三十八元", "五十八元", "一百二十八元", "九块九", "十九元", "两百元"]
 AGENT = [
-    "您好，很高兴为您服务，请问有什么可以帮您？", "您好，中国移动客服，工号{n}为您服务。", "请您稍等，我帮您查询一下{p}。",
-    "感谢您的耐心等待，已经为您查到了。", "您的{p}本月已经使用了百分之八十。", "这个{p}每月{a}，次月生效。",
-    "请问您是机主本人吗？", "麻烦您提供一下身份证后四位。", "好的，已经为您办理成功了。", "非常抱歉给您带来不便。",
-    "您可以通过中国移动APP自助办理{p}。", "我这边帮您登记一下，二十四小时内会有专人回复。", "请问还有其他可以帮您的吗？",
-    "感谢您的来电，祝您生活愉快，再见。", "这个我不知道，您去营业厅问吧。", "您说的是{p}对吧？", "嗯嗯，对对对。",
-    "我现在为您转接到专席，请您不要挂机。", "您的话费余额还有{a}。", "这个是系统自动扣费的，我帮您核实一下。",
-    "您先别着急，我来帮您处理。", "不好意思，刚才没有听清楚，您能再说一遍吗？", "您反映的{p}问题我已经记录下来了。",
-    "我不清楚，这个不归我们管。", "稍等一下啊，系统有点慢。", "请您保持电话畅通。",
+    "您好，很高兴为您服务，请问有什么可以帮您？",
+    "您好，中国移动客服，工号{n}为您服务。",
+    "请您稍等，我帮您查询一下{p}。",
+    "感谢您的耐心等待，已经为您查到了。",
+    "您的{p}本月已经使用了百分之八十。",
+    "这个{p}每月{a}，次月生效。",
+    "请问您是机主本人吗？",
+    "麻烦您提供一下身份证后四位。",
+    "好的，已经为您办理成功了。",
+    "非常抱歉给您带来不便。",
+    "您可以通过中国移动APP自助办理{p}。",
+    "我这边帮您登记一下，二十四小时内会有专人回复。",
+    "请问还有其他可以帮您的吗？",
+    "感谢您的来电，祝您生活愉快，再见。",
+    "这个我不知道，您去营业厅问吧。",
+    "您说的是{p}对吧？",
+    "嗯嗯，对对对。",
+    "我现在为您转接到专席，请您不要挂机。",
+    "您的话费余额还有{a}。",
+    "这个是系统自动扣费的，我帮您核实一下。",
+    "您先别着急，我来帮您处理。",
+    "不好意思，刚才没有听清楚，您能再说一遍吗？",
+    "您反映的{p}问题我已经记录下来了。",
+    "我不清楚，这个不归我们管。",
+    "稍等一下啊，系统有点慢。",
+    "请您保持电话畅通。",
 ]
 CUSTOMER = [
-    "我的{p}怎么扣了{a}？", "我想办理一个{p}。", "我不知道怎么取消{p}。", "你们这个{p}太贵了。", "我要投诉，{p}一直用不了。",
-    "为什么我的话费扣得这么多？", "我想查一下这个月的账单。", "好的，谢谢。", "那我要怎么办理？", "我已经打了三次电话了。",
-    "宽带一直连不上网，师傅什么时候来？", "我没有订过这个{p}啊。", "能不能帮我把{p}退订了？", "喂，听得到吗？",
-    "你们的服务态度太差了。", "对，是我本人。", "我的手机欠费停机了。", "什么时候能到账？", "我不知道，你帮我查一下吧。",
-    "那就这样吧，再见。", "我在外地，{p}能用吗？", "上个月也是这样，扣了{a}。",
+    "我的{p}怎么扣了{a}？",
+    "我想办理一个{p}。",
+    "我不知道怎么取消{p}。",
+    "你们这个{p}太贵了。",
+    "我要投诉，{p}一直用不了。",
+    "为什么我的话费扣得这么多？",
+    "我想查一下这个月的账单。",
+    "好的，谢谢。",
+    "那我要怎么办理？",
+    "我已经打了三次电话了。",
+    "宽带一直连不上网，师傅什么时候来？",
+    "我没有订过这个{p}啊。",
+    "能不能帮我把{p}退订了？",
+    "喂，听得到吗？",
+    "你们的服务态度太差了。",
+    "对，是我本人。",
+    "我的手机欠费停机了。",
+    "什么时候能到账？",
+    "我不知道，你帮我查一下吧。",
+    "那就这样吧，再见。",
+    "我在外地，{p}能用吗？",
+    "上个月也是这样，扣了{a}。",
 ]
-CHECKS = ["greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism", "interruption",
-          "silence_over_30s", "silence_over_60s", "hold_notice", "hold_apology", "response_latency",
-          "no_response_to_long_speech", "speech_rate", "volume", "transfer_phrase", "transfer_pause",
-          "confirm_understanding", "repeated_question", "wait_fluency"]
-FAIL_P = {"greeting": 0.05, "closing": 0.08, "polite_terms": 0.1, "forbidden_phrase": 0.02, "colloquialism": 0.15,
-          "interruption": 0.1, "silence_over_30s": 0.06, "silence_over_60s": 0.02, "response_latency": 0.07}
-ITEMS = [("K01", "开头语", 5), ("K02", "结束语", 5), ("K03", "礼貌用语", 10), ("K04", "服务禁语", 20), ("K05", "语言规范", 10),
-         ("K06", "倾听与打断", 10), ("K07", "静音与等待", 10), ("K08", "响应及时", 10), ("K09", "转接规范", 10), ("K10", "确认理解", 10)]
-ITEM_CHECKS = {"K01": ["greeting"], "K02": ["closing"], "K03": ["polite_terms", "honorific"], "K04": ["forbidden_phrase"],
-               "K05": ["colloquialism"], "K06": ["interruption"], "K07": ["silence_over_30s", "silence_over_60s", "hold_notice", "hold_apology"],
-               "K08": ["response_latency", "no_response_to_long_speech"], "K09": ["transfer_phrase", "transfer_pause"],
-               "K10": ["confirm_understanding", "repeated_question"]}
-ENGINE = {"asr": "faster-whisper", "model": "large-v3", "compute_type": "int8", "rubric": "10086", "rubric_version": "2026.1",
-          "package_version": "0.1.0", "vad": "silero", "options": {"beam_size": 5}}
+CHECKS = [
+    "greeting",
+    "closing",
+    "polite_terms",
+    "honorific",
+    "forbidden_phrase",
+    "colloquialism",
+    "interruption",
+    "silence_over_30s",
+    "silence_over_60s",
+    "hold_notice",
+    "hold_apology",
+    "response_latency",
+    "no_response_to_long_speech",
+    "speech_rate",
+    "volume",
+    "transfer_phrase",
+    "transfer_pause",
+    "confirm_understanding",
+    "repeated_question",
+    "wait_fluency",
+]
+FAIL_P = {
+    "greeting": 0.05,
+    "closing": 0.08,
+    "polite_terms": 0.1,
+    "forbidden_phrase": 0.02,
+    "colloquialism": 0.15,
+    "interruption": 0.1,
+    "silence_over_30s": 0.06,
+    "silence_over_60s": 0.02,
+    "response_latency": 0.07,
+}
+ITEMS = [
+    ("K01", "开头语", 5),
+    ("K02", "结束语", 5),
+    ("K03", "礼貌用语", 10),
+    ("K04", "服务禁语", 20),
+    ("K05", "语言规范", 10),
+    ("K06", "倾听与打断", 10),
+    ("K07", "静音与等待", 10),
+    ("K08", "响应及时", 10),
+    ("K09", "转接规范", 10),
+    ("K10", "确认理解", 10),
+]
+ITEM_CHECKS = {
+    "K01": ["greeting"],
+    "K02": ["closing"],
+    "K03": ["polite_terms", "honorific"],
+    "K04": ["forbidden_phrase"],
+    "K05": ["colloquialism"],
+    "K06": ["interruption"],
+    "K07": ["silence_over_30s", "silence_over_60s", "hold_notice", "hold_apology"],
+    "K08": ["response_latency", "no_response_to_long_speech"],
+    "K09": ["transfer_phrase", "transfer_pause"],
+    "K10": ["confirm_understanding", "repeated_question"],
+}
+ENGINE = {
+    "asr": "faster-whisper",
+    "model": "large-v3",
+    "compute_type": "int8",
+    "rubric": "10086",
+    "rubric_version": "2026.1",
+    "package_version": "0.1.0",
+    "vad": "silero",
+    "options": {"beam_size": 5},
+}
 
 
 def _fill(rng: random.Random, t: str) -> str:
@@ -68,8 +169,10 @@ def _fill(rng: random.Random, t: str) -> str:
 
 
 def make_agents(rng: random.Random, n: int = 300) -> list[tuple[str, str, str]]:
-    return [(f"A{i:04d}", rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", rng.choice(GIVEN)]), f"{i % 15 + 1}组")
-            for i in range(n)]
+    return [
+        (f"A{i:04d}", rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", rng.choice(GIVEN)]), f"{i % 15 + 1}组")
+        for i in range(n)
+    ]
 
 
 def make_call(rng: random.Random, i: int, agents, prefix: str = "C") -> dict:
@@ -83,13 +186,28 @@ def make_call(rng: random.Random, i: int, agents, prefix: str = "C") -> dict:
         dur = 0.25 * len(text) + rng.random()
         utts.append({"speaker": spk, "start": round(t, 2), "end": round(t + dur, 2), "text": text})
         t += dur + rng.random() * 2
-    status = {c: ("fail" if rng.random() < FAIL_P.get(c, 0.03) else ("not_applicable" if c.startswith(("transfer", "hold")) else "pass"))
-              for c in CHECKS}
+    status = {
+        c: (
+            "fail"
+            if rng.random() < FAIL_P.get(c, 0.03)
+            else ("not_applicable" if c.startswith(("transfer", "hold")) else "pass")
+        )
+        for c in CHECKS
+    }
     checks = []
     for c in CHECKS:
         u = utts[rng.randrange(len(utts))]
-        checks.append({"check": c, "status": status[c], "start": u["start"], "end": u["end"], "speaker": "agent",
-                       "evidence": u["text"][:12] if status[c] == "fail" else "", "detail": {}})
+        checks.append(
+            {
+                "check": c,
+                "status": status[c],
+                "start": u["start"],
+                "end": u["end"],
+                "speaker": "agent",
+                "evidence": u["text"][:12] if status[c] == "fail" else "",
+                "detail": {},
+            }
+        )
     items, total, fatal = [], 100.0, False
     for iid, title, pts in ITEMS:
         sts = [status[c] for c in ITEM_CHECKS[iid]]
@@ -97,19 +215,52 @@ def make_call(rng: random.Random, i: int, agents, prefix: str = "C") -> dict:
         ded = pts if st == "fail" else 0.0
         total -= ded
         fatal |= iid == "K04" and st == "fail"
-        items.append({"id": iid, "title": title, "points": pts, "deduction": ded, "status": st, "fatal": iid == "K04" and st == "fail",
-                      "reasons": []})
+        items.append(
+            {
+                "id": iid,
+                "title": title,
+                "points": pts,
+                "deduction": ded,
+                "status": st,
+                "fatal": iid == "K04" and st == "fail",
+                "reasons": [],
+            }
+        )
     cid = f"{prefix}{i:07d}"
-    return {"schema_version": 1, "call_id": cid, "status": "ok", "error": None, "agent_id": aid,
-            "metadata": {"agent_name": name, "team": team, "started_at": f"2026-11-{day:02d}T{hour:02d}:{rng.randint(0, 59):02d}:00+08:00",
-                         "queue": "10086"},
-            "audio": {"path": f"/data/calls/2026-11-{day:02d}/{cid}.wav", "sha256": "0" * 64, "duration_s": round(t, 1),
-                      "sample_rate": 8000, "channels": 2, "layout": "stereo", "codec": "pcm_s16le"},
-            "engine": ENGINE, "utterances": utts,
-            "events": [{"type": "speech", "start": u["start"], "end": u["end"], "speaker": u["speaker"]} for u in utts[:5]],
-            "checks": checks,
-            "score": {"total": max(total, 0.0), "max": 100.0, "fatal": fatal, "needs_review": rng.random() < 0.03, "items": items},
-            "timings": {"asr": 3.2}}
+    return {
+        "schema_version": 1,
+        "call_id": cid,
+        "status": "ok",
+        "error": None,
+        "agent_id": aid,
+        "metadata": {
+            "agent_name": name,
+            "team": team,
+            "started_at": f"2026-11-{day:02d}T{hour:02d}:{rng.randint(0, 59):02d}:00+08:00",
+            "queue": "10086",
+        },
+        "audio": {
+            "path": f"/data/calls/2026-11-{day:02d}/{cid}.wav",
+            "sha256": "0" * 64,
+            "duration_s": round(t, 1),
+            "sample_rate": 8000,
+            "channels": 2,
+            "layout": "stereo",
+            "codec": "pcm_s16le",
+        },
+        "engine": ENGINE,
+        "utterances": utts,
+        "events": [{"type": "speech", "start": u["start"], "end": u["end"], "speaker": u["speaker"]} for u in utts[:5]],
+        "checks": checks,
+        "score": {
+            "total": max(total, 0.0),
+            "max": 100.0,
+            "fatal": fatal,
+            "needs_review": rng.random() < 0.03,
+            "items": items,
+        },
+        "timings": {"asr": 3.2},
+    }
 
 
 def p95(xs):
@@ -141,7 +292,9 @@ def main() -> None:
                 batch = []
         store.upsert_many(batch)
         dt = time.perf_counter() - t0
-        print(f"generate+bulk load: {args.calls} calls, {n_utt} utterances in {dt:.1f} s ({args.calls / dt:.0f} calls/s)")
+        print(
+            f"generate+bulk load: {args.calls} calls, {n_utt} utterances in {dt:.1f} s ({args.calls / dt:.0f} calls/s)"
+        )
         store.close()
     print(f"db size: {args.db.stat().st_size / 1e6:.0f} MB")
 
@@ -173,7 +326,9 @@ def main() -> None:
     ]
     plans = ("calls", "fts", "tags") if store.version >= 4 else ("calls", "fts")
     for q, kw in cases:  # warm-up (jieba load, page cache); every plan must return the same true top 20
-        got = {p: [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=20, plan=p, **kw)] for p in plans}
+        got = {
+            p: [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=20, plan=p, **kw)] for p in plans
+        }
         assert all(got[p] == got["fts"] for p in plans), (q, kw)
     times, per = [], {}
     for _ in range(15):
@@ -186,7 +341,9 @@ def main() -> None:
     for k, v in per.items():
         print(f"  search {k}: median {statistics.median(x for x, _ in v):.1f} ms, hits {v[0][1]}")
     print(f"load average during search: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cpus)")
-    print(f"search p95 over {len(times)} queries: {p95(times):.1f} ms (median {statistics.median(times):.1f}; target ≤ 50)")
+    print(
+        f"search p95 over {len(times)} queries: {p95(times):.1f} ms (median {statistics.median(times):.1f}; target ≤ 50)"
+    )
 
     t0 = time.perf_counter()
     card = build_scorecard(store, "2026-11-01", "2026-11-30")
@@ -197,8 +354,10 @@ def main() -> None:
     write_scorecard(card, "html", out / "sc.html")
     t3 = time.perf_counter()
     print(f"load average after scorecard: {os.getloadavg()[0]:.1f}")
-    print(f"scorecard month, {len(card.summary)} agents, {card.overall['calls']} calls: build {t1 - t0:.2f} s, "
-          f"+xlsx {t2 - t1:.2f} s, +html {t3 - t2:.2f} s, total {t3 - t0:.2f} s (target ≤ 10)")
+    print(
+        f"scorecard month, {len(card.summary)} agents, {card.overall['calls']} calls: build {t1 - t0:.2f} s, "
+        f"+xlsx {t2 - t1:.2f} s, +html {t3 - t2:.2f} s, total {t3 - t0:.2f} s (target ≤ 10)"
+    )
     shutil.rmtree(out)
     store.close()
 

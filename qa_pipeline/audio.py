@@ -148,8 +148,9 @@ def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     return soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
 
 
-def _channels_duplicate(samples: np.ndarray, rate: int, threshold: float, max_lag_s: float = 0.05,
-                        excerpt_s: float = 60.0) -> bool:
+def _channels_duplicate(
+    samples: np.ndarray, rate: int, threshold: float, max_lag_s: float = 0.05, excerpt_s: float = 60.0
+) -> bool:
     """One party copied to both channels (an export mistake), allowing for gain, noise and a small delay:
     the peak normalised cross-correlation within ±`max_lag_s` over the first `excerpt_s` seconds."""
     n = min(len(samples), int(excerpt_s * rate))

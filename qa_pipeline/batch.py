@@ -16,16 +16,32 @@ from pathlib import Path
 from typing import Any
 
 from .audio import file_sha256
+from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult, write_json_atomic
 from .rubric import load_rubric
-from .manifest import CallJob
 
 CHECK_COLUMNS = (
-    "greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism", "interruption",
-    "silence_over_30s", "silence_over_60s", "hold_notice", "hold_apology", "response_latency",
-    "no_response_to_long_speech", "speech_rate", "volume", "transfer_phrase", "transfer_pause",
-    "confirm_understanding", "repeated_question", "wait_fluency",
+    "greeting",
+    "closing",
+    "polite_terms",
+    "honorific",
+    "forbidden_phrase",
+    "colloquialism",
+    "interruption",
+    "silence_over_30s",
+    "silence_over_60s",
+    "hold_notice",
+    "hold_apology",
+    "response_latency",
+    "no_response_to_long_speech",
+    "speech_rate",
+    "volume",
+    "transfer_phrase",
+    "transfer_pause",
+    "confirm_understanding",
+    "repeated_question",
+    "wait_fluency",
 )
 
 
@@ -64,11 +80,7 @@ def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> b
         return False
     eng = old.get("engine") or {}
     same_engine = all(eng.get(k) == expected_engine[k] for k in ("asr", "model", "rubric", "rubric_version", "options"))
-    return (
-        old.get("status") == "ok"
-        and same_engine
-        and (old.get("audio") or {}).get("sha256") == file_sha256(job.path)
-    )
+    return old.get("status") == "ok" and same_engine and (old.get("audio") or {}).get("sha256") == file_sha256(job.path)
 
 
 _WORKER_OPTIONS: PipelineOptions | None = None
@@ -161,8 +173,9 @@ def _results(todo: list[CallJob], options: PipelineOptions, workers: int) -> Ite
             yield _score_job(job, options)
         return
     # spawn: model runtimes (torch, CTranslate2, onnxruntime) are not fork-safe once threads exist
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(options,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options,)
+    ) as pool:
         pending: set[Future[dict[str, Any]]] = set()
         queue = iter(todo)
         try:

@@ -6,9 +6,8 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -43,24 +42,42 @@ ModelOpt = Annotated[str, typer.Option(help="Whisper model name (offline: base) 
 RubricOpt = Annotated[str, typer.Option(help="Rubric name in scoring_rubrics/ or a YAML path.")]
 AgentChannelOpt = Annotated[int, typer.Option(help="Stereo channel that carries the agent (0 or 1).")]
 TranscriptsOpt = Annotated[
-    Optional[Path], typer.Option(help="Folder with <stem>.transcript.json files (transcript engine).")
+    Path | None, typer.Option(help="Folder with <stem>.transcript.json files (transcript engine).")
 ]
 BeamOpt = Annotated[int, typer.Option(help="Beam size (1 = greedy, faster).")]
 DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
 
 
 def _options(
-    engine: str, model: str, rubric: str, agent_channel: int, transcripts: Path | None, beam_size: int,
-    device: str, threads: int, compute_type: str, max_duration_h: float = 4.0,
+    engine: str,
+    model: str,
+    rubric: str,
+    agent_channel: int,
+    transcripts: Path | None,
+    beam_size: int,
+    device: str,
+    threads: int,
+    compute_type: str,
+    max_duration_h: float = 4.0,
 ) -> PipelineOptions:
     if engine not in ENGINES:
-        raise typer.BadParameter(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}", param_hint="--engine")
+        raise typer.BadParameter(
+            f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}", param_hint="--engine"
+        )
     if agent_channel not in (0, 1):
         raise typer.BadParameter("must be 0 or 1", param_hint="--agent-channel")
-    asr = AsrOptions(engine=engine, model=model, transcripts_dir=transcripts, beam_size=beam_size, device=device,
-                     cpu_threads=threads, compute_type=compute_type)
-    return PipelineOptions(rubric=rubric, asr=asr,
-                           ingest=IngestOptions(agent_channel=agent_channel, max_duration_s=max_duration_h * 3600))
+    asr = AsrOptions(
+        engine=engine,
+        model=model,
+        transcripts_dir=transcripts,
+        beam_size=beam_size,
+        device=device,
+        cpu_threads=threads,
+        compute_type=compute_type,
+    )
+    return PipelineOptions(
+        rubric=rubric, asr=asr, ingest=IngestOptions(agent_channel=agent_channel, max_duration_s=max_duration_h * 3600)
+    )
 
 
 def _load_rubric_or_exit(name: str) -> None:
@@ -75,10 +92,19 @@ def _load_rubric_or_exit(name: str) -> None:
 
 @app.command()
 def score(
-    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Recordings or folders of recordings (searched recursively); not needed with --manifest.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder: calls/<call_id>.json, calls.csv, callqa.db.")] = Path("results"),
-    manifest: Annotated[Optional[Path], typer.Option(help="CSV: call_id,path,agent_id,agent_name,team,started_at,queue,transferred_at.")] = None,
-    name_pattern: Annotated[Optional[str], typer.Option(help='Metadata from file names, e.g. "{date}_{agent_id}_{call_id}".')] = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Recordings or folders of recordings (searched recursively); not needed with --manifest."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Results folder: calls/<call_id>.json, calls.csv, callqa.db.")
+    ] = Path("results"),
+    manifest: Annotated[
+        Path | None, typer.Option(help="CSV: call_id,path,agent_id,agent_name,team,started_at,queue,transferred_at.")
+    ] = None,
+    name_pattern: Annotated[
+        str | None, typer.Option(help='Metadata from file names, e.g. "{date}_{agent_id}_{call_id}".')
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (each loads the model once).")] = 1,
     engine: EngineOpt = "faster-whisper",
     model: ModelOpt = "base",
@@ -87,12 +113,20 @@ def score(
     transcripts: TranscriptsOpt = None,
     beam_size: BeamOpt = 5,
     device: DeviceOpt = "cpu",
-    compute_type: Annotated[str, typer.Option(help="faster-whisper compute type: int8, float32, float16 (GPU).")] = "int8",
+    compute_type: Annotated[
+        str, typer.Option(help="faster-whisper compute type: int8, float32, float16 (GPU).")
+    ] = "int8",
     threads: Annotated[int, typer.Option(help="CPU threads per worker (default: cores / jobs).")] = 0,
-    resume: Annotated[bool, typer.Option(help="Skip calls already scored from the same audio, rubric version and engine.")] = True,
-    db: Annotated[Optional[Path], typer.Option(help="SQLite database to store results in (default: OUT/callqa.db).")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Skip calls already scored from the same audio, rubric version and engine.")
+    ] = True,
+    db: Annotated[
+        Path | None, typer.Option(help="SQLite database to store results in (default: OUT/callqa.db).")
+    ] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help="Do not write the results database.")] = False,
-    max_duration_h: Annotated[float, typer.Option("--max-duration", help="Refuse recordings longer than this (hours).")] = 4.0,
+    max_duration_h: Annotated[
+        float, typer.Option("--max-duration", help="Refuse recordings longer than this (hours).")
+    ] = 4.0,
 ) -> None:
     """Score a folder of recordings: one JSON per call, calls.csv, the database, and a summary."""
     from .batch import run_batch
@@ -100,8 +134,9 @@ def score(
     _load_rubric_or_exit(rubric)
     jobs = max(1, jobs)
     threads = threads or max(1, (os.cpu_count() or 2) // jobs)
-    options = _options(engine, model, rubric, agent_channel, transcripts, beam_size, device, threads, compute_type,
-                       max_duration_h)
+    options = _options(
+        engine, model, rubric, agent_channel, transcripts, beam_size, device, threads, compute_type, max_duration_h
+    )
     inputs = inputs or []
     if not inputs and not manifest:
         err.print("[red]error:[/red] give recordings or folders to score, or --manifest calls.csv")
@@ -121,8 +156,14 @@ def score(
 
         store = open_store(db or out / "callqa.db")
     with Progress(
-        TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+        TextColumn("[bold]scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
     ) as progress:
         task = progress.add_task("", total=len(call_jobs))
 
@@ -130,8 +171,15 @@ def score(
             progress.update(task, total=total, completed=done, description=call_id)
 
         try:
-            summary = run_batch(call_jobs, out, options, workers=jobs, resume=resume,
-                                on_result=store.upsert_call if store else None, progress=on_progress)
+            summary = run_batch(
+                call_jobs,
+                out,
+                options,
+                workers=jobs,
+                resume=resume,
+                on_result=store.upsert_call if store else None,
+                progress=on_progress,
+            )
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/yellow]: finished calls are saved; run the same command again to resume.")
             raise typer.Exit(130) from None
@@ -168,8 +216,9 @@ def _print_summary(summary, out: Path) -> None:  # type: ignore[no-untyped-def]
     if summary.speed:
         t.add_row("audio hours per wall hour", f"{summary.speed:.1f}×")
     if summary.violations:
-        t.add_row("most frequent violations",
-                  ", ".join(f"{name} ×{n}" for name, n in summary.violations.most_common(5)))
+        t.add_row(
+            "most frequent violations", ", ".join(f"{name} ×{n}" for name, n in summary.violations.most_common(5))
+        )
     t.add_row("results", f"{out}/calls/*.json, {out}/calls.csv")
     console.print(t)
     for call_id, error in summary.failures[:20]:
@@ -193,8 +242,9 @@ def check(
     from .pipeline import score_call
 
     _load_rubric_or_exit(rubric)
-    options = _options(engine, model, rubric, agent_channel, transcripts, beam_size, device,
-                       os.cpu_count() or 2, "int8")
+    options = _options(
+        engine, model, rubric, agent_channel, transcripts, beam_size, device, os.cpu_count() or 2, "int8"
+    )
     result = score_call(recording, metadata_from_name(recording, None), options).to_json()
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
@@ -219,7 +269,9 @@ def rubric_show(name: Annotated[str, typer.Argument(help="Rubric name or path.")
 
 
 @rubric_app.command("validate")
-def rubric_validate(path: Annotated[str, typer.Argument(help="Rubric YAML file, or - for standard input.")] = "-") -> None:
+def rubric_validate(
+    path: Annotated[str, typer.Argument(help="Rubric YAML file, or - for standard input.")] = "-",
+) -> None:
     """Check a rubric: structure, known checks and parameters, item ids; errors name the line."""
     from .rubric import RubricError, load_rubric, parse_rubric
 
@@ -281,7 +333,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """callqa — offline QA scoring of Mandarin call-centre recordings."""
 

@@ -37,8 +37,11 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
     tr.add_column("text")
     for u in result.get("utterances", []):
         style = "cyan" if u["speaker"] == "agent" else ""
-        tr.add_row(f"{_t(u['start'])}–{_t(u['end'])}", SPEAKER_LABEL.get(u["speaker"], u["speaker"]),
-                   f"[{style}]{u['text']}[/{style}]" if style else u["text"])
+        tr.add_row(
+            f"{_t(u['start'])}–{_t(u['end'])}",
+            SPEAKER_LABEL.get(u["speaker"], u["speaker"]),
+            f"[{style}]{u['text']}[/{style}]" if style else u["text"],
+        )
     console.print(tr)
 
     ct = Table(title="Checks", title_justify="left")
@@ -59,9 +62,14 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
         it.add_column(col)
     for i in score.get("items", []):
         st = i["status"]
-        it.add_row(i["id"], i["title"], f"{i['points']:g}", f"{-i['deduction']:g}" if i["deduction"] else "",
-                   f"[{STATUS_STYLE[st]}]{st}[/{STATUS_STYLE[st]}]" + (" ⚠fatal" if i.get("fatal") and st == "fail" else ""),
-                   "; ".join(i.get("reasons", []))[:120])
+        it.add_row(
+            i["id"],
+            i["title"],
+            f"{i['points']:g}",
+            f"{-i['deduction']:g}" if i["deduction"] else "",
+            f"[{STATUS_STYLE[st]}]{st}[/{STATUS_STYLE[st]}]" + (" ⚠fatal" if i.get("fatal") and st == "fail" else ""),
+            "; ".join(i.get("reasons", []))[:120],
+        )
     console.print(it)
     review = sum(i["points"] for i in score.get("items", []) if i["status"] == "needs_review")
     console.print(

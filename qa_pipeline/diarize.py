@@ -34,8 +34,15 @@ import numpy as np
 from .types import SAMPLE_RATE, Finding, SpeechSegment, Timeline, Transcript, Utterance
 
 __all__ = [
-    "DiarizeOptions", "Diarization", "RoleAssignment", "diarize", "assign_roles", "apply_roles",
-    "qualify_mono_findings", "diarization_error_rate", "diarize_and_transcribe",
+    "DiarizeOptions",
+    "Diarization",
+    "RoleAssignment",
+    "diarize",
+    "assign_roles",
+    "apply_roles",
+    "qualify_mono_findings",
+    "diarization_error_rate",
+    "diarize_and_transcribe",
 ]
 
 FRAME_S = 0.01  # mel hop of the voice encoder (10 ms)
@@ -119,8 +126,9 @@ def _mel(samples: np.ndarray) -> np.ndarray:
     """Power mel spectrogram (frames × 40) exactly as resemblyzer computes it."""
     import librosa
 
-    m = librosa.feature.melspectrogram(y=samples.astype(np.float32, copy=False), sr=SAMPLE_RATE, n_fft=400,
-                                       hop_length=160, n_mels=40)
+    m = librosa.feature.melspectrogram(
+        y=samples.astype(np.float32, copy=False), sr=SAMPLE_RATE, n_fft=400, hop_length=160, n_mels=40
+    )
     return m.astype(np.float32).T
 
 
@@ -134,11 +142,11 @@ def _embed(mels: list[np.ndarray]) -> np.ndarray:
     batch = 256
     with torch.inference_mode():
         for i in range(0, len(mels), batch):
-            chunk = [torch.from_numpy(m) for m in mels[i:i + batch]]
+            chunk = [torch.from_numpy(m) for m in mels[i : i + batch]]
             packed = pack_sequence(chunk, enforce_sorted=False)
             _, (hidden, _) = enc.lstm(packed)
             raw = enc.relu(enc.linear(hidden[-1]))
-            out[i:i + len(chunk)] = (raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-8)).numpy()
+            out[i : i + len(chunk)] = (raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-8)).numpy()
     return out
 
 
@@ -160,7 +168,7 @@ def _windows(samples: np.ndarray, speech: Sequence[SpeechSegment], o: DiarizeOpt
         if b - a < min_len:
             continue
         # volume-normalise each segment to -30 dBFS like resemblyzer's preprocessing (mel is power ∝ gain²)
-        seg = samples[int(s.start * SAMPLE_RATE):int(s.end * SAMPLE_RATE)]
+        seg = samples[int(s.start * SAMPLE_RATE) : int(s.end * SAMPLE_RATE)]
         rms = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) if seg.size else 0.0
         gain2 = (10 ** (-30 / 20) / rms) ** 2 if rms > 0 else 1.0
         if b - a <= WIN_FRAMES:
@@ -189,8 +197,9 @@ def _cluster(emb: np.ndarray, weights: np.ndarray, o: DiarizeOptions) -> np.ndar
         return np.zeros(n, int)
     from sklearn.cluster import AgglomerativeClustering
 
-    labels = AgglomerativeClustering(n_clusters=None, distance_threshold=o.cluster_threshold, metric="cosine",
-                                     linkage="average").fit_predict(emb)
+    labels = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=o.cluster_threshold, metric="cosine", linkage="average"
+    ).fit_predict(emb)
     total = float(weights.sum())
     while True:
         ids = np.unique(labels)
@@ -207,7 +216,7 @@ def _cluster(emb: np.ndarray, weights: np.ndarray, o: DiarizeOptions) -> np.ndar
         for i in np.where(labels == victim)[0]:
             labels[i] = max(cents, key=lambda c: float(emb[i] @ cents[c]))
     ids, counts = np.unique(labels, return_counts=True)
-    order = [c for _, c in sorted(((-weights[labels == c].sum(), c) for c in ids))]
+    order = [c for _, c in sorted((-weights[labels == c].sum(), c) for c in ids)]
     remap = {c: k for k, c in enumerate(order)}
     return np.array([remap[c] for c in labels])
 
@@ -263,8 +272,8 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
         cnt = np.zeros(n)
         for w in ws:
             fa, fb = win.frames[w] - a
-            acc[max(fa, 0):max(fb, 0)] += sims[w]
-            cnt[max(fa, 0):max(fb, 0)] += 1
+            acc[max(fa, 0) : max(fb, 0)] += sims[w]
+            cnt[max(fa, 0) : max(fb, 0)] += 1
         covered = cnt > 0
         # frames no window reaches (segment tail beyond the last window) take the nearest covered frame
         if not covered.all():
@@ -366,8 +375,9 @@ def _lex_hits(text: str) -> dict[str, list[str]]:
     return hits
 
 
-def assign_roles(utterances: Iterable[Utterance], diar: Diarization,
-                 options: DiarizeOptions = DiarizeOptions()) -> RoleAssignment:
+def assign_roles(
+    utterances: Iterable[Utterance], diar: Diarization, options: DiarizeOptions = DiarizeOptions()
+) -> RoleAssignment:
     """Agent/customer for each provisional label, from who opens with the greeting and who talks like an agent.
 
     Evidence per speaker (score = agent evidence − customer evidence):
@@ -383,8 +393,10 @@ def assign_roles(utterances: Iterable[Utterance], diar: Diarization,
     o = options
     labels = diar.labels
     utts = sorted((u for u in utterances if u.text.strip()), key=lambda u: u.start)
-    ev: dict[str, dict[str, Any]] = {lab: {"score": 0.0, "opening": None, "agent_phrases": 0, "nin": 0,
-                                           "customer_cues": 0, "utterances": 0} for lab in labels}
+    ev: dict[str, dict[str, Any]] = {
+        lab: {"score": 0.0, "opening": None, "agent_phrases": 0, "nin": 0, "customer_cues": 0, "utterances": 0}
+        for lab in labels
+    }
     first_seen: set[str] = set()
     for k, u in enumerate(u for u in utts if str(u.speaker) in ev):
         lab = str(u.speaker)
@@ -403,8 +415,7 @@ def assign_roles(utterances: Iterable[Utterance], diar: Diarization,
             elif g and k == 0:
                 e["score"] += 1
                 e["opening"] = "first speaker, hello"
-        if any(cats is None or set(hits.get(lex, ())) & cats for lex, cats in AGENT_CATEGORIES.items()
-               if lex in hits):
+        if any(cats is None or set(hits.get(lex, ())) & cats for lex, cats in AGENT_CATEGORIES.items() if lex in hits):
             e["agent_phrases"] += 1
             e["score"] += 1
         if "您" in u.text:
@@ -435,13 +446,18 @@ def assign_roles(utterances: Iterable[Utterance], diar: Diarization,
         reason = "agent = speaker with the greeting / agent phrasing"
     conf = round(max(0.0, conf), 3)
     if conf < o.role_min_confidence:
-        return RoleAssignment({lab: "unknown" for lab in labels}, conf, ev,
-                              f"role evidence too weak (confidence {conf} < {o.role_min_confidence})")
+        return RoleAssignment(
+            {lab: "unknown" for lab in labels},
+            conf,
+            ev,
+            f"role evidence too weak (confidence {conf} < {o.role_min_confidence})",
+        )
     return RoleAssignment(roles, conf, ev, reason)
 
 
-def apply_roles(timeline: Timeline, diar: Diarization, transcript: Transcript,
-                roles: RoleAssignment) -> tuple[Timeline, Transcript]:
+def apply_roles(
+    timeline: Timeline, diar: Diarization, transcript: Transcript, roles: RoleAssignment
+) -> tuple[Timeline, Transcript]:
     """Relabel to agent/customer; when roles are not confident, return the VAD timeline and 'unknown' text."""
     from .timeline import timeline_from_segments
 
@@ -475,8 +491,9 @@ def qualify_mono_findings(findings: Sequence[Finding], diar: Diarization) -> lis
 # --------------------------------------------------------------------------------------------- pipeline step
 
 
-def diarize_and_transcribe(audio: Any, timeline: Timeline, asr: Any,
-                           options: DiarizeOptions = DiarizeOptions()) -> tuple[Timeline, Transcript, dict[str, Any]]:
+def diarize_and_transcribe(
+    audio: Any, timeline: Timeline, asr: Any, options: DiarizeOptions = DiarizeOptions()
+) -> tuple[Timeline, Transcript, dict[str, Any]]:
     """Mono call: diarize → ASR per provisional speaker → roles → relabelled (timeline, transcript, info)."""
     import time
 
@@ -510,8 +527,12 @@ def diarize_and_transcribe(audio: Any, timeline: Timeline, asr: Any,
 # --------------------------------------------------------------------------------------------- evaluation
 
 
-def diarization_error_rate(reference: Sequence[tuple[str, float, float]], hypothesis: Sequence[tuple[str, float, float]],
-                           collar: float = 0.25, step: float = 0.01) -> dict[str, float]:
+def diarization_error_rate(
+    reference: Sequence[tuple[str, float, float]],
+    hypothesis: Sequence[tuple[str, float, float]],
+    collar: float = 0.25,
+    step: float = 0.01,
+) -> dict[str, float]:
     """Frame-based DER (miss + false alarm + confusion) / reference speech, optimal 1:1 speaker mapping,
     ±`collar` s around every reference boundary not scored (NIST md-eval convention); overlap is scored."""
     from scipy.optimize import linear_sum_assignment
@@ -523,15 +544,15 @@ def diarization_error_rate(reference: Sequence[tuple[str, float, float]], hypoth
     R = np.zeros((len(rs), n), bool)
     H = np.zeros((len(hs), n), bool)
     for spk, a, b in reference:
-        R[rs.index(spk), int(round(a / step)):int(round(b / step))] = True
+        R[rs.index(spk), int(round(a / step)) : int(round(b / step))] = True
     for spk, a, b in hypothesis:
-        H[hs.index(spk), int(round(a / step)):int(round(b / step))] = True
+        H[hs.index(spk), int(round(a / step)) : int(round(b / step))] = True
     scored = np.ones(n, bool)
     c = int(round(collar / step))
     for _, a, b in reference:
         for t in (a, b):
             k = int(round(t / step))
-            scored[max(0, k - c):k + c] = False
+            scored[max(0, k - c) : k + c] = False
     R, H = R[:, scored], H[:, scored]
     overlap = (R.astype(np.int32) @ H.T.astype(np.int32)) if len(rs) and len(hs) else np.zeros((len(rs), len(hs)))
     ri, hi = linear_sum_assignment(-overlap) if overlap.size else ([], [])
@@ -542,5 +563,10 @@ def diarization_error_rate(reference: Sequence[tuple[str, float, float]], hypoth
     fa = float(np.maximum(nh - nr, 0).sum())
     conf = float(np.minimum(nr, nh).sum()) - correct
     der = (miss + fa + conf) / total if total else 0.0
-    return {"der": der, "miss": miss / max(total, 1), "false_alarm": fa / max(total, 1),
-            "confusion": conf / max(total, 1), "scored_s": total * step}
+    return {
+        "der": der,
+        "miss": miss / max(total, 1),
+        "false_alarm": fa / max(total, 1),
+        "confusion": conf / max(total, 1),
+        "scored_s": total * step,
+    }

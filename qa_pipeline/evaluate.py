@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import cn2an
 import typer
@@ -37,29 +37,47 @@ QUALITY_ORDER = ("perfect", "minor", "severe", "terrible")
 
 OCCURRENCE_CHECKS: dict[str, str] = {
     # check → how its truth occurrences line up with the pipeline's `fail` findings
-    "interruption": "time",               # the overlap interval
-    "silence_over_30s": "time",           # the gap
+    "interruption": "time",  # the overlap interval
+    "silence_over_30s": "time",  # the gap
     "silence_over_60s": "time",
-    "hold_notice": "time",                # the unannounced wait
-    "hold_apology": "time",               # the wait not followed by an apology
-    "response_latency": "time",           # customer end → agent start
+    "hold_notice": "time",  # the unannounced wait
+    "hold_apology": "time",  # the wait not followed by an apology
+    "response_latency": "time",  # customer end → agent start
     "no_response_to_long_speech": "span",  # the customer stretch (the finding is its longest unanswered part)
-    "forbidden_phrase": "span",           # truth: the agent turn; finding: the phrase inside it
+    "forbidden_phrase": "span",  # truth: the agent turn; finding: the phrase inside it
     "colloquialism": "span",
     "repeated_question": "span",
 }
 """Checks whose truth `occurrences` (when the check fails) are the individual violations."""
 
-TIMELINE_CHECKS = ("interruption", "silence_over_30s", "silence_over_60s", "response_latency",
-                   "no_response_to_long_speech", "hold_notice", "hold_apology", "wait_fluency")
+TIMELINE_CHECKS = (
+    "interruption",
+    "silence_over_30s",
+    "silence_over_60s",
+    "response_latency",
+    "no_response_to_long_speech",
+    "hold_notice",
+    "hold_apology",
+    "wait_fluency",
+)
 MIN_GAP_S = 0.5
 """An unmatched silence shorter than this counts neither as a false alarm nor as a miss: the truth lists only
 gaps between turns (>= 0.5 s by construction), while the VAD also splits turns at comma pauses (0.3-0.5 s)."""
 MIN_OVERLAP_S = 0.5
 """…and likewise unmatched overlaps (backchannels such as 嗯, which the truth does not list)."""
 
-PHRASE_CHECKS = ("greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
-                 "transfer_phrase", "transfer_pause", "confirm_understanding", "repeated_question")
+PHRASE_CHECKS = (
+    "greeting",
+    "closing",
+    "polite_terms",
+    "honorific",
+    "forbidden_phrase",
+    "colloquialism",
+    "transfer_phrase",
+    "transfer_pause",
+    "confirm_understanding",
+    "repeated_question",
+)
 
 
 # -- metric primitives ----------------------------------------------------------------------------------
@@ -145,8 +163,14 @@ class PRF:
         return 2 * self.tp / (2 * self.tp + self.fp + self.fn)
 
     def to_json(self) -> dict[str, Any]:
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": _r(self.precision),
-                "recall": _r(self.recall), "f1": _r(self.f1)}
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": _r(self.precision),
+            "recall": _r(self.recall),
+            "f1": _r(self.f1),
+        }
 
 
 @dataclass
@@ -173,8 +197,8 @@ class CallEval:
     expected_score: float | None
     cer: float | None
     cer_by_speaker: dict[str, float | None]
-    status_mismatches: list[str]          # "check: truth→predicted"
-    occurrence_errors: list[str]          # "check: n missed, n extra"
+    status_mismatches: list[str]  # "check: truth→predicted"
+    occurrence_errors: list[str]  # "check: n missed, n extra"
     speech_rate_truth: float | None
     speech_rate_pred: float | None
 
@@ -186,13 +210,13 @@ class EvalReport:
     tolerance_s: float
     engine: dict[str, Any]
     calls: list[CallEval]
-    missing: list[str]                     # truth files without an ok result
-    unlabelled: list[str]                  # results without a truth file
-    cer: dict[str, float | None]           # all / agent / customer, character-weighted
-    check_status: dict[str, dict[str, Any]]     # per check: fail-class PRF over calls + accuracy
-    occurrences: dict[str, dict[str, Any]]      # per occurrence check: PRF over violations
-    status_accuracy: float | None          # fail vs not-fail, every (call, check) with a truth status
-    status_accuracy_strict: float | None   # pass / fail / not_applicable all distinct
+    missing: list[str]  # truth files without an ok result
+    unlabelled: list[str]  # results without a truth file
+    cer: dict[str, float | None]  # all / agent / customer, character-weighted
+    check_status: dict[str, dict[str, Any]]  # per check: fail-class PRF over calls + accuracy
+    occurrences: dict[str, dict[str, Any]]  # per occurrence check: PRF over violations
+    status_accuracy: float | None  # fail vs not-fail, every (call, check) with a truth status
+    status_accuracy_strict: float | None  # pass / fail / not_applicable all distinct
     timeline: dict[str, Any]
     score: dict[str, Any]
     diarization: dict[str, Any] = field(default_factory=dict)  # mono results only: DER, agent found
@@ -250,8 +274,9 @@ def _load_truth(truth_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _text(items: Iterable[dict[str, Any]], speaker: str | None) -> str:
-    return "".join(i["text"] for i in sorted(items, key=lambda i: i["start"])
-                   if speaker is None or i.get("speaker") == speaker)
+    return "".join(
+        i["text"] for i in sorted(items, key=lambda i: i["start"]) if speaker is None or i.get("speaker") == speaker
+    )
 
 
 def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) -> EvalReport:
@@ -267,7 +292,7 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
 
     cer_tot = {k: [0, 0] for k in ("all", "agent", "customer")}
     status_prf: dict[str, PRF] = {}
-    status_hits: dict[str, list[int]] = {}       # check → [fail/not-fail agree, strict agree, n]
+    status_hits: dict[str, list[int]] = {}  # check → [fail/not-fail agree, strict agree, n]
     occ_prf: dict[str, PRF] = {}
     gap_prf, ov_prf = PRF(), PRF()
     gap_start, gap_end, ov_start, ov_end = Errors(), Errors(), Errors(), Errors()
@@ -305,8 +330,9 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
                 continue  # not in this rubric
             t_status, p_status = tc["status"], predicted_status(findings[check])
             t_fail, p_fail = t_status == "fail", p_status == "fail"
-            status_prf.setdefault(check, PRF()).add(int(t_fail and p_fail), int(p_fail and not t_fail),
-                                                    int(t_fail and not p_fail))
+            status_prf.setdefault(check, PRF()).add(
+                int(t_fail and p_fail), int(p_fail and not t_fail), int(t_fail and not p_fail)
+            )
             h = status_hits.setdefault(check, [0, 0, 0])
             h[0] += t_fail == p_fail
             h[1] += t_status == p_status
@@ -315,8 +341,11 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
                 mism.append(f"{check}: {t_status}→{p_status}")
             if check in OCCURRENCE_CHECKS:
                 t_occ = _truth_occurrences(check, tc)
-                p_occ = [Span(float(f["start"]), float(f["end"])) for f in findings[check]
-                         if f["status"] == "fail" and f.get("start") is not None]
+                p_occ = [
+                    Span(float(f["start"]), float(f["end"]))
+                    for f in findings[check]
+                    if f["status"] == "fail" and f.get("start") is not None
+                ]
                 pairs = match_occurrences(t_occ, p_occ, tolerance_s, OCCURRENCE_CHECKS[check])  # type: ignore[arg-type]
                 fn, fp = len(t_occ) - len(pairs), len(p_occ) - len(pairs)
                 occ_prf.setdefault(check, PRF()).add(len(pairs), fp, fn)
@@ -324,20 +353,38 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
                     occ_err.append(f"{check}: {fn} missed, {fp} extra")
         # timeline: gaps and overlaps
         events = res.get("events") or []
-        _match_timeline(tr.get("silence_gaps"), events, "silence", tolerance_s, MIN_GAP_S,
-                        gap_prf, gap_start, gap_end)
-        _match_timeline(tr.get("interruptions"), events, "overlap", tolerance_s, MIN_OVERLAP_S,
-                        ov_prf, ov_start, ov_end)
+        _match_timeline(tr.get("silence_gaps"), events, "silence", tolerance_s, MIN_GAP_S, gap_prf, gap_start, gap_end)
+        _match_timeline(
+            tr.get("interruptions"), events, "overlap", tolerance_s, MIN_OVERLAP_S, ov_prf, ov_start, ov_end
+        )
         # speech rate
         t_rate = (tr.get("agent_speech_rate") or {}).get("chars_per_min")
-        p_rate = next((f["detail"].get("chars_per_minute") for f in findings.get("speech_rate", [])
-                       if f.get("detail", {}).get("chars_per_minute") is not None), None)
+        p_rate = next(
+            (
+                f["detail"].get("chars_per_minute")
+                for f in findings.get("speech_rate", [])
+                if f.get("detail", {}).get("chars_per_minute") is not None
+            ),
+            None,
+        )
         if t_rate and p_rate is not None:
             rate_abs.values.append(p_rate - t_rate)
             rate_rel.values.append((p_rate - t_rate) / t_rate)
         score = (res.get("score") or {}).get("total")
-        calls.append(CallEval(cid, tr.get("quality"), score, tr.get("expected_score"), call_cer, per_spk,
-                              mism, occ_err, t_rate, p_rate))
+        calls.append(
+            CallEval(
+                cid,
+                tr.get("quality"),
+                score,
+                tr.get("expected_score"),
+                call_cer,
+                per_spk,
+                mism,
+                occ_err,
+                t_rate,
+                p_rate,
+            )
+        )
 
     n_all = sum(h[2] for h in status_hits.values())
     check_status = {
@@ -358,10 +405,12 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
         status_accuracy=_r(sum(h[0] for h in status_hits.values()) / n_all) if n_all else None,
         status_accuracy_strict=_r(sum(h[1] for h in status_hits.values()) / n_all) if n_all else None,
         timeline={
-            "silence_gaps": {**gap_prf.to_json(), "start_error_s": gap_start.to_json(),
-                             "end_error_s": gap_end.to_json()},
-            "interruptions": {**ov_prf.to_json(), "start_error_s": ov_start.to_json(),
-                              "end_error_s": ov_end.to_json()},
+            "silence_gaps": {
+                **gap_prf.to_json(),
+                "start_error_s": gap_start.to_json(),
+                "end_error_s": gap_end.to_json(),
+            },
+            "interruptions": {**ov_prf.to_json(), "start_error_s": ov_start.to_json(), "end_error_s": ov_end.to_json()},
             "speech_rate": {"abs_error_cpm": rate_abs.to_json(), "rel_error": rate_rel.to_json()},
         },
         score=_score_summary(calls),
@@ -375,17 +424,24 @@ def mono_diarization(call_id: str, truth: dict[str, Any], result: dict[str, Any]
     from .diarize import diarization_error_rate
 
     ref = [(t["speaker"], t["start"], t["end"]) for t in truth.get("turns") or []]
-    hyp = [(e["speaker"] or "unknown", e["start"], e["end"]) for e in result.get("events") or []
-           if e["type"] == "speech"]
+    hyp = [
+        (e["speaker"] or "unknown", e["start"], e["end"]) for e in result.get("events") or [] if e["type"] == "speech"
+    ]
     der = diarization_error_rate(ref, hyp)
 
     def overlap(spk: str) -> float:
-        return sum(max(0.0, min(b, d) - max(a, c)) for s1, a, b in hyp if s1 == "agent"
-                   for s2, c, d in ref if s2 == spk)
+        return sum(
+            max(0.0, min(b, d) - max(a, c)) for s1, a, b in hyp if s1 == "agent" for s2, c, d in ref if s2 == spk
+        )
 
     attributed = any(s == "agent" for s, _, _ in hyp)
-    return {"call_id": call_id, "der": der["der"], "scored_s": der["scored_s"], "roles_assigned": attributed,
-            "agent_correct": attributed and overlap("agent") > overlap("customer")}
+    return {
+        "call_id": call_id,
+        "der": der["der"],
+        "scored_s": der["scored_s"],
+        "roles_assigned": attributed,
+        "agent_correct": attributed and overlap("agent") > overlap("customer"),
+    }
 
 
 def _diarization_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -401,8 +457,16 @@ def _diarization_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _match_timeline(truth_items: list[dict[str, Any]] | None, events: list[dict[str, Any]], event_type: str,
-                    tolerance_s: float, min_s: float, prf: PRF, start_err: Errors, end_err: Errors) -> None:
+def _match_timeline(
+    truth_items: list[dict[str, Any]] | None,
+    events: list[dict[str, Any]],
+    event_type: str,
+    tolerance_s: float,
+    min_s: float,
+    prf: PRF,
+    start_err: Errors,
+    end_err: Errors,
+) -> None:
     """Match truth spans to predicted events of one type; tally P/R/F1 and start/end errors."""
     truth = [Span(t["start"], t["end"]) for t in truth_items or []]
     pred = [Span(e["start"], e["end"]) for e in events if e["type"] == event_type]
@@ -413,8 +477,9 @@ def _match_timeline(truth_items: list[dict[str, Any]] | None, events: list[dict[
         end_err.values.append(pred[j].end - truth[i].end)
 
 
-def _unmatched(truth: Sequence[Span], pred: Sequence[Span], pairs: list[tuple[int, int]],
-               min_s: float) -> tuple[int, int, int]:
+def _unmatched(
+    truth: Sequence[Span], pred: Sequence[Span], pairs: list[tuple[int, int]], min_s: float
+) -> tuple[int, int, int]:
     """(tp, fp, fn) where unmatched items shorter than `min_s` are neither false alarms nor misses."""
     mt, mp = {i for i, _ in pairs}, {j for _, j in pairs}
     fp = sum(1 for j, p in enumerate(pred) if j not in mp and p.end - p.start >= min_s)
@@ -427,15 +492,23 @@ def _score_summary(calls: list[CallEval]) -> dict[str, Any]:
     for c in calls:
         if c.quality and c.score is not None:
             by.setdefault(c.quality, []).append(c.score)
-    classes = {q: {"n": len(v), "mean": _r(statistics.fmean(v), 2), "min": min(v), "max": max(v)}
-               for q in QUALITY_ORDER if (v := by.get(q))}
+    classes = {
+        q: {"n": len(v), "mean": _r(statistics.fmean(v), 2), "min": min(v), "max": max(v)}
+        for q in QUALITY_ORDER
+        if (v := by.get(q))
+    }
     present = [q for q in QUALITY_ORDER if q in classes]
     means_ordered = all(classes[a]["mean"] > classes[b]["mean"] for a, b in zip(present, present[1:]))
     # strict: every call of a better class scores above every call of a worse class
     strictly_separated = all(classes[a]["min"] > classes[b]["max"] for a, b in zip(present, present[1:]))
     exp = [abs(c.score - c.expected_score) for c in calls if c.expected_score is not None and c.score is not None]
-    return {"by_quality": classes, "means_ordered": means_ordered, "classes_separated": strictly_separated,
-            "expected_score_mae": _r(statistics.fmean(exp), 3) if exp else None, "expected_score_n": len(exp)}
+    return {
+        "by_quality": classes,
+        "means_ordered": means_ordered,
+        "classes_separated": strictly_separated,
+        "expected_score_mae": _r(statistics.fmean(exp), 3) if exp else None,
+        "expected_score_n": len(exp),
+    }
 
 
 # -- scoring the labelled samples ----------------------------------------------------------------------------
@@ -471,7 +544,8 @@ def _fmt(x: Any, pct: bool = False) -> str:
 def to_markdown(rep: EvalReport) -> str:
     eng = rep.engine
     lines = [
-        "# callqa accuracy report", "",
+        "# callqa accuracy report",
+        "",
         f"- results: `{rep.results_dir}` (engine: {eng.get('asr')} {eng.get('model') or ''} "
         f"{eng.get('compute_type') or ''})".rstrip(),
         f"- truth: `{rep.truth_dir}`; {len(rep.calls)} calls evaluated; time tolerance ±{rep.tolerance_s} s",
@@ -480,51 +554,92 @@ def to_markdown(rep: EvalReport) -> str:
         lines.append(f"- **missing / failed results**: {', '.join(rep.missing)}")
     if rep.unlabelled:
         lines.append(f"- results without truth (ignored): {len(rep.unlabelled)}")
-    lines += ["", "## Transcription (CER, normalised)", "",
-              f"all **{_fmt(rep.cer['all'], True)}** · agent {_fmt(rep.cer['agent'], True)} · "
-              f"customer {_fmt(rep.cer['customer'], True)}", "",
-              "## Call-level status", "",
-              f"fail/not-fail accuracy **{_fmt(rep.status_accuracy, True)}** · strict (pass/fail/n.a.) "
-              f"{_fmt(rep.status_accuracy_strict, True)}", "",
-              "| check | P | R | F1 (status) | acc | occ P | occ R | occ F1 |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Transcription (CER, normalised)",
+        "",
+        f"all **{_fmt(rep.cer['all'], True)}** · agent {_fmt(rep.cer['agent'], True)} · "
+        f"customer {_fmt(rep.cer['customer'], True)}",
+        "",
+        "## Call-level status",
+        "",
+        f"fail/not-fail accuracy **{_fmt(rep.status_accuracy, True)}** · strict (pass/fail/n.a.) "
+        f"{_fmt(rep.status_accuracy_strict, True)}",
+        "",
+        "| check | P | R | F1 (status) | acc | occ P | occ R | occ F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c, s in rep.check_status.items():
         o = rep.occurrences.get(c, {})
-        lines.append(f"| {c} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['f1'])} | "
-                     f"{_fmt(s['accuracy'], True)} | {_fmt(o.get('precision'))} | {_fmt(o.get('recall'))} | "
-                     f"{_fmt(o.get('f1'))} |")
+        lines.append(
+            f"| {c} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['f1'])} | "
+            f"{_fmt(s['accuracy'], True)} | {_fmt(o.get('precision'))} | {_fmt(o.get('recall'))} | "
+            f"{_fmt(o.get('f1'))} |"
+        )
     tl = rep.timeline
-    lines += ["", "## Timeline", "", "| item | P | R | F1 | start err mean/max (s) | end err mean/max (s) |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Timeline",
+        "",
+        "| item | P | R | F1 | start err mean/max (s) | end err mean/max (s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for k in ("silence_gaps", "interruptions"):
         t = tl[k]
-        lines.append(f"| {k} | {_fmt(t['precision'])} | {_fmt(t['recall'])} | {_fmt(t['f1'])} | "
-                     f"{_fmt(t['start_error_s']['mean_abs'])} / {_fmt(t['start_error_s']['max_abs'])} | "
-                     f"{_fmt(t['end_error_s']['mean_abs'])} / {_fmt(t['end_error_s']['max_abs'])} |")
+        lines.append(
+            f"| {k} | {_fmt(t['precision'])} | {_fmt(t['recall'])} | {_fmt(t['f1'])} | "
+            f"{_fmt(t['start_error_s']['mean_abs'])} / {_fmt(t['start_error_s']['max_abs'])} | "
+            f"{_fmt(t['end_error_s']['mean_abs'])} / {_fmt(t['end_error_s']['max_abs'])} |"
+        )
     sr = tl["speech_rate"]
-    lines += ["", f"speech rate: mean abs error {_fmt(sr['abs_error_cpm']['mean_abs'])} chars/min "
-              f"(max {_fmt(sr['abs_error_cpm']['max_abs'])}), relative {_fmt(sr['rel_error']['mean_abs'], True)} "
-              f"(max {_fmt(sr['rel_error']['max_abs'], True)})", "", *_diarization_markdown(rep.diarization), "## Score by quality class", "",
-              "| quality | n | mean | min | max |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"speech rate: mean abs error {_fmt(sr['abs_error_cpm']['mean_abs'])} chars/min "
+        f"(max {_fmt(sr['abs_error_cpm']['max_abs'])}), relative {_fmt(sr['rel_error']['mean_abs'], True)} "
+        f"(max {_fmt(sr['rel_error']['max_abs'], True)})",
+        "",
+        *_diarization_markdown(rep.diarization),
+        "## Score by quality class",
+        "",
+        "| quality | n | mean | min | max |",
+        "|---|---|---|---|---|",
+    ]
     for q, s in rep.score["by_quality"].items():
         lines.append(f"| {q} | {s['n']} | {s['mean']} | {s['min']} | {s['max']} |")
-    lines += ["", f"class means ordered perfect > minor > severe > terrible: **{rep.score['means_ordered']}** · "
-              f"classes fully separated: {rep.score['classes_separated']}"]
+    lines += [
+        "",
+        f"class means ordered perfect > minor > severe > terrible: **{rep.score['means_ordered']}** · "
+        f"classes fully separated: {rep.score['classes_separated']}",
+    ]
     if rep.score["expected_score_mae"] is not None:
-        lines.append(f"expected-score MAE: {rep.score['expected_score_mae']} over {rep.score['expected_score_n']} calls")
-    lines += ["", "## Per call", "", "| call | quality | score | CER | status mismatches | occurrence errors |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"expected-score MAE: {rep.score['expected_score_mae']} over {rep.score['expected_score_n']} calls"
+        )
+    lines += [
+        "",
+        "## Per call",
+        "",
+        "| call | quality | score | CER | status mismatches | occurrence errors |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in rep.calls:
-        lines.append(f"| {c.call_id} | {c.quality} | {c.score} | {_fmt(c.cer, True)} | "
-                     f"{'; '.join(c.status_mismatches) or '–'} | {'; '.join(c.occurrence_errors) or '–'} |")
+        lines.append(
+            f"| {c.call_id} | {c.quality} | {c.score} | {_fmt(c.cer, True)} | "
+            f"{'; '.join(c.status_mismatches) or '–'} | {'; '.join(c.occurrence_errors) or '–'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _diarization_markdown(d: dict[str, Any]) -> list[str]:
     if not d:
         return []
-    return ["## Mono calls (diarization)", "",
-            f"{d['calls']} mono calls · DER (collar 0.25 s) **{_fmt(d['der'], True)}** · roles assigned "
-            f"{d['roles_assigned']}/{d['calls']} · agent found correctly {d['agent_correct']}/{d['calls']}", ""]
+    return [
+        "## Mono calls (diarization)",
+        "",
+        f"{d['calls']} mono calls · DER (collar 0.25 s) **{_fmt(d['der'], True)}** · roles assigned "
+        f"{d['roles_assigned']}/{d['calls']} · agent found correctly {d['agent_correct']}/{d['calls']}",
+        "",
+    ]
 
 
 def write_report(rep: EvalReport, out: Path) -> tuple[Path, Path]:
@@ -538,9 +653,13 @@ def write_report(rep: EvalReport, out: Path) -> tuple[Path, Path]:
 # -- CLI (the lead registers it as `callqa eval`) ---------------------------------------------------------
 def eval_command(
     results_dir: Annotated[Path, typer.Argument(help="Results folder of `callqa score --out` (holds calls/*.json).")],
-    truth: Annotated[Path, typer.Option("--truth", help="Folder with <call_id>.truth.json files.")] = Path("data_samples"),
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write accuracy.json + accuracy.md here "
-                                             "(default: RESULTS_DIR/eval).")] = None,
+    truth: Annotated[Path, typer.Option("--truth", help="Folder with <call_id>.truth.json files.")] = Path(
+        "data_samples"
+    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write accuracy.json + accuracy.md here (default: RESULTS_DIR/eval)."),
+    ] = None,
     format: Annotated[str, typer.Option("--format", help="What to print: markdown | json | none.")] = "markdown",
     tolerance: Annotated[float, typer.Option("--tolerance", help="Time tolerance for matching (s).")] = 1.0,
 ) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -130,8 +130,15 @@ def approx_find(pattern: tuple[str, ...], text: list[str], max_cost: float) -> l
 class Lexicon:
     """A named phrase list; `find` returns matches with offsets into the original text."""
 
-    def __init__(self, name: str, entries: list[LexiconEntry], *, description: str = "",
-                 min_fuzzy_len: int = DEFAULT_MIN_FUZZY_LEN, max_cost_ratio: float = DEFAULT_MAX_COST_RATIO):
+    def __init__(
+        self,
+        name: str,
+        entries: list[LexiconEntry],
+        *,
+        description: str = "",
+        min_fuzzy_len: int = DEFAULT_MIN_FUZZY_LEN,
+        max_cost_ratio: float = DEFAULT_MAX_COST_RATIO,
+    ):
         self.name = name
         self.entries = tuple(entries)
         self.description = description
@@ -153,7 +160,9 @@ class Lexicon:
         if not norm:
             return []
         is_question = bool(re.search(r"[?？]\s*$", text or ""))
-        cands: list[tuple[int, float, int, int, int, LexiconEntry, str]] = []  # (rank, -score, -len, s, e, entry, method)
+        cands: list[
+            tuple[int, float, int, int, int, LexiconEntry, str]
+        ] = []  # (rank, -score, -len, s, e, entry, method)
         syl: list[str] | None = None
         for entry in self.entries:
             if entry.question_only and not is_question:
@@ -222,7 +231,7 @@ def available_lexicons() -> list[str]:
     return sorted(p.name[:-5] for p in pkg.iterdir() if p.name.endswith(".yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_lexicon(name: str) -> Lexicon:
     """Load `qa_pipeline/lexicons/<name>.yaml` (cached)."""
     path = resources.files("qa_pipeline") / "lexicons" / f"{name}.yaml"

@@ -33,8 +33,9 @@ def discover_audio(inputs: list[Path], recursive: bool = True) -> list[Path]:
     for p in inputs:
         if p.is_dir():
             it = p.rglob("*") if recursive else p.glob("*")
-            found += sorted(f for f in it if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
-                            and ".mono." not in f.name)
+            found += sorted(
+                f for f in it if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS and ".mono." not in f.name
+            )
         else:
             found.append(p)
     return list(dict.fromkeys(found))
@@ -103,18 +104,29 @@ def read_manifest(path: Path) -> list[CallJob]:
         audio = (path.parent / raw_path) if raw_path and not Path(raw_path).is_absolute() else Path(raw_path)
         default_id = audio.stem if raw_path else f"manifest-line-{line_no}"
         if None in row:  # more cells than header columns
-            jobs.append(CallJob(audio, CallMetadata(call_id=default_id),
-                                f"{path}:{line_no}: row has more cells than the header"))
+            jobs.append(
+                CallJob(
+                    audio, CallMetadata(call_id=default_id), f"{path}:{line_no}: row has more cells than the header"
+                )
+            )
             continue
         if not raw_path:
-            jobs.append(CallJob(audio, CallMetadata(call_id=row.get("call_id") or default_id),
-                                f"{path}:{line_no}: empty 'path'"))
+            jobs.append(
+                CallJob(
+                    audio, CallMetadata(call_id=row.get("call_id") or default_id), f"{path}:{line_no}: empty 'path'"
+                )
+            )
             continue
         try:
             md = _metadata({k: v for k, v in row.items() if k != "path"}, default_id)
         except ValueError:
-            jobs.append(CallJob(audio, CallMetadata(call_id=row.get("call_id") or default_id),
-                                f"{path}:{line_no}: transferred_at {row.get('transferred_at')!r} is not seconds"))
+            jobs.append(
+                CallJob(
+                    audio,
+                    CallMetadata(call_id=row.get("call_id") or default_id),
+                    f"{path}:{line_no}: transferred_at {row.get('transferred_at')!r} is not seconds",
+                )
+            )
             continue
         if md.call_id in seen:
             dup = CallMetadata(call_id=f"{md.call_id}~line{line_no}")

@@ -100,5 +100,6 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
             diarization=diarized["info"] if diarized is not None else None,
         )
     except EXPECTED_ERRORS as exc:
-        return CallResult(metadata.call_id, "failed", metadata, error=str(exc),
-                          audio=audio.source if audio else None, engine=engine)
+        return CallResult(
+            metadata.call_id, "failed", metadata, error=str(exc), audio=audio.source if audio else None, engine=engine
+        )

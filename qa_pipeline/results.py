@@ -12,9 +12,9 @@ call_hour, started_at so it can be grouped without a merge.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -22,16 +22,38 @@ import sqlalchemy as sa
 from .store import schema as S
 from .store.db import Store, open_store
 
-__all__ = ["connect", "load_calls", "load_checks", "load_item_scores", "item_status_counts", "check_counts",
-           "load_utterances", "CHECK_LABELS"]
+__all__ = [
+    "connect",
+    "load_calls",
+    "load_checks",
+    "load_item_scores",
+    "item_status_counts",
+    "check_counts",
+    "load_utterances",
+    "CHECK_LABELS",
+]
 
 CHECK_LABELS = {
-    "greeting": "开头语", "closing": "结束语", "polite_terms": "礼貌用语", "honorific": "敬语（您）",
-    "forbidden_phrase": "服务禁语", "colloquialism": "口语化", "interruption": "抢话打断",
-    "silence_over_30s": "静音超30秒", "silence_over_60s": "静音超60秒", "hold_notice": "保持前告知",
-    "hold_apology": "保持后致歉", "response_latency": "响应时延", "no_response_to_long_speech": "长句未回应",
-    "speech_rate": "语速", "volume": "音量", "transfer_phrase": "转接用语", "transfer_pause": "转接停顿",
-    "confirm_understanding": "确认理解", "repeated_question": "重复提问", "wait_fluency": "等待流畅",
+    "greeting": "开头语",
+    "closing": "结束语",
+    "polite_terms": "礼貌用语",
+    "honorific": "敬语（您）",
+    "forbidden_phrase": "服务禁语",
+    "colloquialism": "口语化",
+    "interruption": "抢话打断",
+    "silence_over_30s": "静音超30秒",
+    "silence_over_60s": "静音超60秒",
+    "hold_notice": "保持前告知",
+    "hold_apology": "保持后致歉",
+    "response_latency": "响应时延",
+    "no_response_to_long_speech": "长句未回应",
+    "speech_rate": "语速",
+    "volume": "音量",
+    "transfer_phrase": "转接用语",
+    "transfer_pause": "转接停顿",
+    "confirm_understanding": "确认理解",
+    "repeated_question": "重复提问",
+    "wait_fluency": "等待流畅",
 }
 
 _CALL_COLS = ("agent_id", "agent_name", "team", "call_date", "call_hour", "started_at")
@@ -79,9 +101,28 @@ def _read(db, stmt) -> pd.DataFrame:
 def load_calls(db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None) -> pd.DataFrame:
     """One row per call (status 'ok' and 'failed' unless `status` given); score_pct = total/max*100."""
     c = S.calls
-    cols = [c.c[k] for k in (
-        "call_id", "status", "error", "agent_id", "agent_name", "team", "queue", "started_at", "call_date",
-        "call_hour", "duration_s", "audio_path", "score_total", "score_max", "fatal", "needs_review", "run_id")]
+    cols = [
+        c.c[k]
+        for k in (
+            "call_id",
+            "status",
+            "error",
+            "agent_id",
+            "agent_name",
+            "team",
+            "queue",
+            "started_at",
+            "call_date",
+            "call_hour",
+            "duration_s",
+            "audio_path",
+            "score_total",
+            "score_max",
+            "fatal",
+            "needs_review",
+            "run_id",
+        )
+    ]
     stmt = _call_filters(sa.select(*cols), date_from, date_to, team, agent)
     if status:
         stmt = stmt.where(c.c.status == status)
@@ -101,12 +142,26 @@ def _with_call(table, *cols, date_from=None, date_to=None, team=None, agent=None
     return _call_filters(stmt, date_from, date_to, team, agent).where(c.c.status == "ok")
 
 
-def load_checks(db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None,
-                check: str | None = None) -> pd.DataFrame:
+def load_checks(
+    db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None, check: str | None = None
+) -> pd.DataFrame:
     """One row per check finding of scored calls; `check_label` is the Chinese name."""
     k = S.checks
-    stmt = _with_call(k, k.c.call_id, k.c.idx, k.c.check, k.c.status, k.c.start, k.c.end, k.c.speaker,
-                      k.c.evidence, date_from=date_from, date_to=date_to, team=team, agent=agent)
+    stmt = _with_call(
+        k,
+        k.c.call_id,
+        k.c.idx,
+        k.c.check,
+        k.c.status,
+        k.c.start,
+        k.c.end,
+        k.c.speaker,
+        k.c.evidence,
+        date_from=date_from,
+        date_to=date_to,
+        team=team,
+        agent=agent,
+    )
     if status:
         stmt = stmt.where(k.c.status == status)
     if check:
@@ -119,36 +174,73 @@ def load_checks(db, date_from=None, date_to=None, team=None, agent=None, status:
 def load_item_scores(db, date_from=None, date_to=None, team=None, agent=None) -> pd.DataFrame:
     """One row per rubric item per scored call (item_id, title, points, deduction, status, fatal)."""
     i = S.item_scores
-    stmt = _with_call(i, i.c.call_id, i.c.idx, i.c.item_id, i.c.title, i.c.points, i.c.deduction, i.c.status,
-                      i.c.fatal, date_from=date_from, date_to=date_to, team=team, agent=agent)
+    stmt = _with_call(
+        i,
+        i.c.call_id,
+        i.c.idx,
+        i.c.item_id,
+        i.c.title,
+        i.c.points,
+        i.c.deduction,
+        i.c.status,
+        i.c.fatal,
+        date_from=date_from,
+        date_to=date_to,
+        team=team,
+        agent=agent,
+    )
     return _read(db, stmt.order_by(i.c.call_id, i.c.idx))
 
 
 def item_status_counts(db, date_from=None, date_to=None, team=None, agent=None) -> pd.DataFrame:
     """Aggregated in SQL: agent_id, item_id, title, status, n (count of calls), first idx (item order)."""
     i, c = S.item_scores, S.calls
-    stmt = (sa.select(c.c.agent_id, i.c.item_id, sa.func.max(i.c.title).label("title"), i.c.status,
-                      sa.func.count().label("n"), sa.func.min(i.c.idx).label("idx"))
-            .select_from(i.join(c, c.c.call_id == i.c.call_id)).where(c.c.status == "ok")
-            .group_by(c.c.agent_id, i.c.item_id, i.c.status))
+    stmt = (
+        sa.select(
+            c.c.agent_id,
+            i.c.item_id,
+            sa.func.max(i.c.title).label("title"),
+            i.c.status,
+            sa.func.count().label("n"),
+            sa.func.min(i.c.idx).label("idx"),
+        )
+        .select_from(i.join(c, c.c.call_id == i.c.call_id))
+        .where(c.c.status == "ok")
+        .group_by(c.c.agent_id, i.c.item_id, i.c.status)
+    )
     return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
 
 
 def check_counts(db, date_from=None, date_to=None, team=None, agent=None, status: str = "fail") -> pd.DataFrame:
     """Aggregated in SQL: agent_id, check, n (findings with `status` in scored calls)."""
     k, c = S.checks, S.calls
-    stmt = (sa.select(c.c.agent_id, k.c.check, sa.func.count().label("n"))
-            .select_from(k.join(c, c.c.call_id == k.c.call_id)).where(c.c.status == "ok", k.c.status == status)
-            .group_by(c.c.agent_id, k.c.check))
+    stmt = (
+        sa.select(c.c.agent_id, k.c.check, sa.func.count().label("n"))
+        .select_from(k.join(c, c.c.call_id == k.c.call_id))
+        .where(c.c.status == "ok", k.c.status == status)
+        .group_by(c.c.agent_id, k.c.check)
+    )
     return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
 
 
-def load_utterances(db, call_ids: Iterable[str] | None = None, date_from=None, date_to=None, team=None,
-                    agent=None) -> pd.DataFrame:
+def load_utterances(
+    db, call_ids: Iterable[str] | None = None, date_from=None, date_to=None, team=None, agent=None
+) -> pd.DataFrame:
     """Transcript lines (call_id, idx, speaker, start, end, text), optionally only for `call_ids`."""
     u = S.utterances
-    stmt = _with_call(u, u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.end, u.c.text,
-                      date_from=date_from, date_to=date_to, team=team, agent=agent)
+    stmt = _with_call(
+        u,
+        u.c.call_id,
+        u.c.idx,
+        u.c.speaker,
+        u.c.start,
+        u.c.end,
+        u.c.text,
+        date_from=date_from,
+        date_to=date_to,
+        team=team,
+        agent=agent,
+    )
     if call_ids is not None:
         ids = [str(x) for x in call_ids]
         if not ids:

@@ -77,7 +77,9 @@ class Binding:
     def selects(self, f: Finding) -> bool:
         """A finding of the bound check that matches the `where` filter (a pass finding has no category, so
         only fails are filtered)."""
-        return f.check == self.check and (f.status != "fail" or all(f.detail.get(k) == v for k, v in self.where.items()))
+        return f.check == self.check and (
+            f.status != "fail" or all(f.detail.get(k) == v for k, v in self.where.items())
+        )
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,9 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
     for item in rubric.items:
         if item.manual:
             items.append(
-                ItemScore(item.id, item.title, item.points, 0.0, "needs_review", (item.reason or "manual item",), item.fatal)
+                ItemScore(
+                    item.id, item.title, item.points, 0.0, "needs_review", (item.reason or "manual item",), item.fatal
+                )
             )
             continue
         deduction = 0.0

@@ -128,7 +128,7 @@ def fuzzy_syllable(syl: str) -> str:
     s = syl
     for a, b in FUZZY_INITIALS:
         if s.startswith(a) and not (a == "n" and s.startswith("ng")):
-            s = b + s[len(a):]
+            s = b + s[len(a) :]
             break
     for a, b in FUZZY_FINALS:
         if s.endswith(a):
@@ -175,8 +175,12 @@ def char_count(text: str) -> int:
 
 def _near_syllable(a: str, b: str) -> bool:
     return (
-        len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha()
-        and abs(len(a) - len(b)) == 1 and (a.startswith(b) or b.startswith(a))
+        len(a) >= 2
+        and len(b) >= 2
+        and a.isalpha()
+        and b.isalpha()
+        and abs(len(a) - len(b)) == 1
+        and (a.startswith(b) or b.startswith(a))
     )
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .types import SAMPLE_RATE, CallAudio, Interval, Overlap, Response, SpeechSegment, Speaker, Timeline
+from .types import SAMPLE_RATE, CallAudio, Interval, Overlap, Response, Speaker, SpeechSegment, Timeline
 
 
 @dataclass(frozen=True)

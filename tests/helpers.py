@@ -38,8 +38,14 @@ def transcript(*utts: tuple[str, float, float, str]) -> Transcript:
     return Transcript(tuple(Utterance(s, a, b, t) for s, a, b, t in utts), engine="test")  # type: ignore[arg-type]
 
 
-def render_stereo(path: Path, turns: list[tuple[str, float, np.ndarray]], duration: float, rate: int = 8000,
-                  noise: float = 0.002, subtype: str = "PCM_16") -> Path:
+def render_stereo(
+    path: Path,
+    turns: list[tuple[str, float, np.ndarray]],
+    duration: float,
+    rate: int = 8000,
+    noise: float = 0.002,
+    subtype: str = "PCM_16",
+) -> Path:
     """Write a stereo call: each turn is (speaker, start_s, samples); agent on channel 0."""
     out = np.zeros((int(duration * rate), 2), np.float32)
     for speaker, start, x in turns:

@@ -15,8 +15,10 @@ from qa_pipeline.types import SAMPLE_RATE, SpeechSegment
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-audio"
 if not REAL.is_dir():
     REAL = Path("/work/shared/real-audio")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (REAL / "audio").is_dir(), reason="shared real-audio clips not present")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (REAL / "audio").is_dir(), reason="shared real-audio clips not present"),
+]
 
 GREEDY = dict(beam_size=1, temperature=(0.0,))
 
@@ -30,11 +32,14 @@ def fw():  # type: ignore[no-untyped-def]
     return load_engine(AsrOptions())
 
 
-@pytest.mark.parametrize("name,bound", [
-    ("aishell1_BAC009S0724W0121.wav", 0.2),  # human label; base gets 2/12 wrong (佛地产, 中间)
-    ("paddlespeech_zh.wav", 0.15),
-    ("funasr_asr_example_zh.wav", 0.15),
-])
+@pytest.mark.parametrize(
+    "name,bound",
+    [
+        ("aishell1_BAC009S0724W0121.wav", 0.2),  # human label; base gets 2/12 wrong (佛地产, 中间)
+        ("paddlespeech_zh.wav", 0.15),
+        ("funasr_asr_example_zh.wav", 0.15),
+    ],
+)
 def test_faster_whisper_cer(fw, name: str, bound: float) -> None:  # type: ignore[no-untyped-def]
     x = clip(name)
     audio, tl = make_call({"unknown": x}, silero_segments(x, "unknown"), path=str(REAL / "audio" / name))
@@ -69,9 +74,9 @@ def test_only_speech_is_sent_and_times_are_absolute(fw) -> None:  # type: ignore
     rng = np.random.default_rng(0)
     cust += rng.normal(0, 1e-4, n).astype(np.float32)  # a faint line hiss in the silences
     c1, ag, c2 = 4.0, 11.0, 19.0
-    cust[int(c1 * SAMPLE_RATE):][: len(a)] += a
-    agent[int(ag * SAMPLE_RATE):][: len(b)] += b
-    cust[int(c2 * SAMPLE_RATE):][: len(a)] += a
+    cust[int(c1 * SAMPLE_RATE) :][: len(a)] += a
+    agent[int(ag * SAMPLE_RATE) :][: len(b)] += b
+    cust[int(c2 * SAMPLE_RATE) :][: len(a)] += a
     segs = [SpeechSegment("customer", c1 + s.start, c1 + s.end) for s in silero_segments(a, "customer")]
     segs += [SpeechSegment("agent", ag + s.start, ag + s.end) for s in silero_segments(b, "agent")]
     segs += [SpeechSegment("customer", c2 + s.start, c2 + s.end) for s in silero_segments(a, "customer")]
@@ -118,14 +123,21 @@ def test_noise_only_segment_yields_nothing(fw) -> None:  # type: ignore[no-untyp
 def _dialogue_call():  # type: ignore[no-untyped-def]
     """Customer asks (2 s), the agent answers (9 s), the customer talks over the agent (11 s), customer again
     (19 s): separate channels, so the overlap is two clean pieces."""
-    q, ans, over, last = (clip(n) for n in ("paddlespeech_zh.wav", "funasr_asr_example_zh.wav",
-                                           "wenetspeech_nst_ID001.wav", "aishell1_BAC009S0724W0121.wav"))
+    q, ans, over, last = (
+        clip(n)
+        for n in (
+            "paddlespeech_zh.wav",
+            "funasr_asr_example_zh.wav",
+            "wenetspeech_nst_ID001.wav",
+            "aishell1_BAC009S0724W0121.wav",
+        )
+    )
     n = int(26 * SAMPLE_RATE)
     cust, agent = np.zeros(n, np.float32), np.zeros(n, np.float32)
     placed = [("customer", q, 2.0), ("agent", ans, 9.0), ("customer", over, 11.0), ("customer", last, 19.0)]
     segs = []
     for spk, x, t0 in placed:
-        (cust if spk == "customer" else agent)[int(t0 * SAMPLE_RATE):][: len(x)] += x
+        (cust if spk == "customer" else agent)[int(t0 * SAMPLE_RATE) :][: len(x)] += x
         segs += [SpeechSegment(spk, t0 + s.start, t0 + s.end) for s in silero_segments(x, spk)]
     audio, tl = make_call({"agent": agent, "customer": cust}, segs)
     return audio, tl, [(spk, t0, t0 + len(x) / SAMPLE_RATE) for spk, x, t0 in placed]
@@ -151,9 +163,11 @@ def test_dialogue_windows_map_words_to_their_piece() -> None:
     for p in pieces:  # each piece is its own channel's audio, unmixed
         i0, j0 = int(round(p.win_start * SAMPLE_RATE)), int(round(p.orig_start * SAMPLE_RATE))
         k = int(p.duration * SAMPLE_RATE) - 1
-        assert np.array_equal(win.audio[i0:i0 + k], audio.parties[p.speaker][j0:j0 + k])
-    words = [RawWord(f"w{i}", (p.win_start + p.win_end) / 2 - 0.1, (p.win_start + p.win_end) / 2 + 0.1, 0.9)
-             for i, p in enumerate(pieces)]
+        assert np.array_equal(win.audio[i0 : i0 + k], audio.parties[p.speaker][j0 : j0 + k])
+    words = [
+        RawWord(f"w{i}", (p.win_start + p.win_end) / 2 - 0.1, (p.win_start + p.win_end) / 2 + 0.1, 0.9)
+        for i, p in enumerate(pieces)
+    ]
     seg = RawSegment(0.0, win.duration, "".join(w.text for w in words), words)
     utts = utterances_from(win, [seg], opts)
     got = [w for u in utts for w in u.words]
@@ -172,8 +186,12 @@ def test_dialogue_chunking_transcribes_both_parties(fw) -> None:  # type: ignore
     tr = eng.transcribe(audio, tl)
     assert tr.options["chunking"] == "dialogue"
     ref = references(REAL / "transcripts.tsv")
-    names = ["paddlespeech_zh.wav", "funasr_asr_example_zh.wav", "wenetspeech_nst_ID001.wav",
-             "aishell1_BAC009S0724W0121.wav"]
+    names = [
+        "paddlespeech_zh.wav",
+        "funasr_asr_example_zh.wav",
+        "wenetspeech_nst_ID001.wav",
+        "aishell1_BAC009S0724W0121.wav",
+    ]
     for u in tr.utterances:  # every utterance lies inside one of its speaker's clips
         assert any(spk == u.speaker and t0 - 0.5 <= u.start <= u.end <= t1 + 0.5 for spk, t0, t1 in placed), u
     agent = "".join(u.text for u in tr.by("agent"))

@@ -50,8 +50,10 @@ def test_corrupt_model_is_detected_and_repaired(home: Path) -> None:
 
 
 def test_missing_packages_name_the_install_command(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    gone = dataclasses.replace(models.BASE, parts=(("callqa_absent_part1", "data/model.bin.part1"),
-                                                   ("callqa_absent_part2", "data/model.bin.part2")))
+    gone = dataclasses.replace(
+        models.BASE,
+        parts=(("callqa_absent_part1", "data/model.bin.part1"), ("callqa_absent_part2", "data/model.bin.part2")),
+    )
     monkeypatch.setitem(models.SPECS, "base", gone)
     with pytest.raises(ModelNotInstalledError) as e:
         models.ensure_ct2("base")

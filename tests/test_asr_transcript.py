@@ -18,10 +18,18 @@ def call(path: Path):  # type: ignore[no-untyped-def]
 
 def test_json_beside_recording(tmp_path: Path) -> None:
     rec = tmp_path / "c1.wav"
-    (tmp_path / "c1.transcript.json").write_text(json.dumps({"utterances": [
-        {"speaker": "customer", "start": 4.0, "end": 5.0, "text": "我的話費怎麼這麼多"},
-        {"speaker": "agent", "start": 1.5, "end": 3.2, "text": "您好，很高興為您服務"},
-    ]}, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "c1.transcript.json").write_text(
+        json.dumps(
+            {
+                "utterances": [
+                    {"speaker": "customer", "start": 4.0, "end": 5.0, "text": "我的話費怎麼這麼多"},
+                    {"speaker": "agent", "start": 1.5, "end": 3.2, "text": "您好，很高興為您服務"},
+                ]
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     tr = load_engine(AsrOptions(engine="transcript")).transcribe(*call(rec))
     assert [u.speaker for u in tr.utterances] == ["agent", "customer"]  # sorted by time
     assert tr.utterances[0].text == "您好，很高兴为您服务" and tr.utterances[1].text == "我的话费怎么这么多"
@@ -31,10 +39,14 @@ def test_json_beside_recording(tmp_path: Path) -> None:
 def test_csv_in_transcripts_dir(tmp_path: Path) -> None:
     d = tmp_path / "tx"
     d.mkdir()
-    (d / "c2.transcript.csv").write_text("speaker,start,end,text\nagent,0.5,2,您好\ncustomer,2.5,3.0,查話費\n",
-                                         encoding="utf-8")
+    (d / "c2.transcript.csv").write_text(
+        "speaker,start,end,text\nagent,0.5,2,您好\ncustomer,2.5,3.0,查話費\n", encoding="utf-8"
+    )
     tr = load_engine(AsrOptions(engine="transcript", transcripts_dir=d)).transcribe(*call(tmp_path / "c2.wav"))
-    assert [(u.speaker, u.start, u.text) for u in tr.utterances] == [("agent", 0.5, "您好"), ("customer", 2.5, "查话费")]
+    assert [(u.speaker, u.start, u.text) for u in tr.utterances] == [
+        ("agent", 0.5, "您好"),
+        ("customer", 2.5, "查话费"),
+    ]
 
 
 def test_missing_transcript_names_the_file(tmp_path: Path) -> None:
@@ -42,14 +54,25 @@ def test_missing_transcript_names_the_file(tmp_path: Path) -> None:
         load_engine(AsrOptions(engine="transcript")).transcribe(*call(tmp_path / "c3.wav"))
 
 
-@pytest.mark.parametrize("name,content,match", [
-    ("c4.transcript.json", "{not json", "invalid JSON"),
-    ("c4.transcript.json", '{"utterances": [{"speaker": "boss", "start": 0, "end": 1, "text": "x"}]}', "speaker"),
-    ("c4.transcript.json", '{"utterances": [{"speaker": "agent", "start": 0, "text": "x"}]}', "missing field 'end'"),
-    ("c4.transcript.json", '{"utterances": [{"speaker": "agent", "start": 2, "end": 1, "text": "x"}]}', "start <= end"),
-    ("c4.transcript.csv", "who,start,end,text\nagent,0,1,x\n", "header lacks speaker"),
-    ("c4.transcript.csv", "speaker,start,end,text\nagent,zero,1,x\n", "line 2"),
-])
+@pytest.mark.parametrize(
+    "name,content,match",
+    [
+        ("c4.transcript.json", "{not json", "invalid JSON"),
+        ("c4.transcript.json", '{"utterances": [{"speaker": "boss", "start": 0, "end": 1, "text": "x"}]}', "speaker"),
+        (
+            "c4.transcript.json",
+            '{"utterances": [{"speaker": "agent", "start": 0, "text": "x"}]}',
+            "missing field 'end'",
+        ),
+        (
+            "c4.transcript.json",
+            '{"utterances": [{"speaker": "agent", "start": 2, "end": 1, "text": "x"}]}',
+            "start <= end",
+        ),
+        ("c4.transcript.csv", "who,start,end,text\nagent,0,1,x\n", "header lacks speaker"),
+        ("c4.transcript.csv", "speaker,start,end,text\nagent,zero,1,x\n", "line 2"),
+    ],
+)
 def test_bad_transcript_names_the_file(tmp_path: Path, name: str, content: str, match: str) -> None:
     (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(TranscriptError, match=match) as e:

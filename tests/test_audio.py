@@ -3,11 +3,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import real_clip
 
 from qa_pipeline.audio import AudioError, IngestOptions, load_call
 from qa_pipeline.types import CallMetadata
-
-from helpers import real_clip
 
 
 def _md(name: str = "c1") -> CallMetadata:
@@ -25,8 +24,14 @@ def _stereo(rate: int = 8000) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "fmt,subtype,rate",
-    [("WAV", "PCM_16", 8000), ("WAV", "PCM_16", 16000), ("WAV", "ULAW", 8000), ("WAV", "ALAW", 8000),
-     ("FLAC", "PCM_16", 8000), ("MP3", "MPEG_LAYER_III", 16000)],
+    [
+        ("WAV", "PCM_16", 8000),
+        ("WAV", "PCM_16", 16000),
+        ("WAV", "ULAW", 8000),
+        ("WAV", "ALAW", 8000),
+        ("FLAC", "PCM_16", 8000),
+        ("MP3", "MPEG_LAYER_III", 16000),
+    ],
 )
 def test_decodes_call_centre_formats(tmp_path: Path, fmt: str, subtype: str, rate: int) -> None:
     x = _stereo(rate)
@@ -60,8 +65,8 @@ def test_mono_and_duplicated_stereo_are_mono(tmp_path: Path) -> None:
     noise = np.random.default_rng(0).normal(0, 0.003, clip.size).astype(np.float32)
     sf.write(str(tmp_path / "m.wav"), clip, 8000)
     sf.write(str(tmp_path / "d.wav"), np.stack([clip, clip * 0.9], axis=1), 8000)
-    sf.write(str(tmp_path / "half.wav"), np.stack([clip, clip * 0.5 + noise], axis=1), 8000)   # −6 dB + noise
-    sf.write(str(tmp_path / "late.wav"), np.stack([clip, np.roll(clip, 40)], axis=1), 8000)     # 5 ms late
+    sf.write(str(tmp_path / "half.wav"), np.stack([clip, clip * 0.5 + noise], axis=1), 8000)  # −6 dB + noise
+    sf.write(str(tmp_path / "late.wav"), np.stack([clip, np.roll(clip, 40)], axis=1), 8000)  # 5 ms late
     for name in ("m.wav", "d.wav", "half.wav", "late.wav"):
         call = load_call(tmp_path / name, _md())
         assert call.source.layout == "mono"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from helpers import real_clip, render_stereo
+
 from qa_pipeline.asr import AsrOptions
 from qa_pipeline.batch import call_path, run_batch
 from qa_pipeline.manifest import CallJob, discover_audio, metadata_from_name
@@ -16,15 +16,19 @@ OPTIONS = PipelineOptions(asr=AsrOptions(engine="transcript"))
 
 
 def _write_call(folder: Path, stem: str, greeting: str) -> Path:
-    agent = real_clip("funasr_asr_example_zh.wav")          # 5.5 s
-    cust = real_clip("paddlespeech_zh.wav") * 3              # 5.0 s
-    path = render_stereo(folder / f"{stem}.wav", [("agent", 0.5, agent), ("customer", 7.0, cust),
-                                                  ("agent", 13.0, agent)], 20.0)
-    utts = [{"speaker": "agent", "start": 0.5, "end": 6.0, "text": greeting},
-            {"speaker": "customer", "start": 7.0, "end": 12.0, "text": "我想查一下这个月的话费"},
-            {"speaker": "agent", "start": 13.0, "end": 18.5, "text": "请问还有什么可以帮您？感谢您的来电，再见"}]
-    (folder / f"{stem}.transcript.json").write_text(json.dumps({"utterances": utts}, ensure_ascii=False),
-                                                     encoding="utf-8")
+    agent = real_clip("funasr_asr_example_zh.wav")  # 5.5 s
+    cust = real_clip("paddlespeech_zh.wav") * 3  # 5.0 s
+    path = render_stereo(
+        folder / f"{stem}.wav", [("agent", 0.5, agent), ("customer", 7.0, cust), ("agent", 13.0, agent)], 20.0
+    )
+    utts = [
+        {"speaker": "agent", "start": 0.5, "end": 6.0, "text": greeting},
+        {"speaker": "customer", "start": 7.0, "end": 12.0, "text": "我想查一下这个月的话费"},
+        {"speaker": "agent", "start": 13.0, "end": 18.5, "text": "请问还有什么可以帮您？感谢您的来电，再见"},
+    ]
+    (folder / f"{stem}.transcript.json").write_text(
+        json.dumps({"utterances": utts}, ensure_ascii=False), encoding="utf-8"
+    )
     return path
 
 
@@ -63,8 +67,13 @@ def test_batch_scores_good_calls_and_records_bad_ones(day: Path, tmp_path: Path)
         data = json.loads(call_path(out, cid).read_text(encoding="utf-8"))
         assert data["status"] == "failed" and reason in data["error"]
     rows = list(csv.DictReader((out / "calls.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert {r["call_id"]: r["status"] for r in rows} == {"corrupt": "failed", "empty": "failed", "good": "ok",
-                                                         "nogreet": "ok", "notaudio": "failed"}
+    assert {r["call_id"]: r["status"] for r in rows} == {
+        "corrupt": "failed",
+        "empty": "failed",
+        "good": "ok",
+        "nogreet": "ok",
+        "notaudio": "failed",
+    }
     assert next(r for r in rows if r["call_id"] == "nogreet")["fail_greeting"] == "1"
     assert not list(out.rglob("*.tmp"))
 
@@ -73,11 +82,11 @@ def test_resume_skips_unchanged_calls_and_rescores_changed_ones(day: Path, tmp_p
     out = tmp_path / "results"
     run_batch(_jobs(day), out, OPTIONS)
     again = run_batch(_jobs(day), out, OPTIONS)
-    assert again.skipped == 2 and again.ok == 0 and again.failed == 3   # failures are retried
-    _write_call(day, "good", "您好，很高兴为您服务")                       # same bytes → still skipped
+    assert again.skipped == 2 and again.ok == 0 and again.failed == 3  # failures are retried
+    _write_call(day, "good", "您好，很高兴为您服务")  # same bytes → still skipped
     assert run_batch(_jobs(day), out, OPTIONS).skipped == 2
     p = day / "good.wav"
-    p.write_bytes(p.read_bytes()[:-800])                                   # changed audio → rescored
+    p.write_bytes(p.read_bytes()[:-800])  # changed audio → rescored
     assert run_batch(_jobs(day), out, OPTIONS).skipped == 1
     assert run_batch(_jobs(day), out, OPTIONS, resume=False).skipped == 0
 
@@ -105,7 +114,10 @@ def test_worker_processes_give_the_same_results(day: Path, tmp_path: Path) -> No
     summary = run_batch(_jobs(day), two, OPTIONS, workers=2)
     assert (summary.ok, summary.failed) == (2, 3)
     for f in (one / "calls").glob("*.json"):
-        a, b = json.loads(f.read_text(encoding="utf-8")), json.loads((two / "calls" / f.name).read_text(encoding="utf-8"))
+        a, b = (
+            json.loads(f.read_text(encoding="utf-8")),
+            json.loads((two / "calls" / f.name).read_text(encoding="utf-8")),
+        )
         assert a["checks"] == b["checks"] and a["score"] == b["score"]
 
 

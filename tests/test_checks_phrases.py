@@ -1,15 +1,23 @@
 import json
-from pathlib import Path
 
 import pytest
+from helpers import REAL_AUDIO
 
 from qa_pipeline.checks.registry import REGISTRY, CheckContext, all_checks, run_check
 from qa_pipeline.types import CallMetadata, SpeechSegment, Timeline, Transcript, Utterance
-from helpers import REAL_AUDIO
 
 MOBILECS = REAL_AUDIO / "text" / "mobilecs_example.json"
-NAMES = ["greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
-         "transfer_phrase", "confirm_understanding", "repeated_question"]
+NAMES = [
+    "greeting",
+    "closing",
+    "polite_terms",
+    "honorific",
+    "forbidden_phrase",
+    "colloquialism",
+    "transfer_phrase",
+    "confirm_understanding",
+    "repeated_question",
+]
 
 
 def call(*turns, layout="stereo", gap=0.5):
@@ -56,9 +64,17 @@ def test_good_call_passes_or_na(name):
 
 
 # greeting -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("first", ["你好，很高兴为您服务", "您好很高兴您服务", "您好，请问有什么可以帮您",
-                                   "尊敬的全球通钻石卡客户，全球通钻石卡专席为您服务", "您好，工号1024为您服务",
-                                   "您好，很高興為您服務"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "你好，很高兴为您服务",
+        "您好很高兴您服务",
+        "您好，请问有什么可以帮您",
+        "尊敬的全球通钻石卡客户，全球通钻石卡专席为您服务",
+        "您好，工号1024为您服务",
+        "您好，很高興為您服務",
+    ],
+)
 def test_greeting_variants(first):
     (f,) = run("greeting", *call(("agent", first), ("customer", "喂")))
     assert f.status == "pass" and f.speaker == "agent" and f.start is not None
@@ -114,8 +130,12 @@ def test_honorific():
 
 # forbidden / colloquial ---------------------------------------------------------------------------------
 def test_forbidden_one_finding_per_occurrence():
-    tl, tr = call(("customer", "我不知道怎么弄"), ("agent", "这个我不清楚"), ("customer", "啊？"),
-                  ("agent", "刚才已经跟您说过了，這不歸我們管"))
+    tl, tr = call(
+        ("customer", "我不知道怎么弄"),
+        ("agent", "这个我不清楚"),
+        ("customer", "啊？"),
+        ("agent", "刚才已经跟您说过了，這不歸我們管"),
+    )
     out = run("forbidden_phrase", tl, tr)
     assert statuses(out) == ["fail"] * 3
     assert [f.detail["category"] for f in out] == ["dont_know", "already_told", "shirking"]
@@ -128,7 +148,9 @@ def test_forbidden_one_finding_per_occurrence():
 def test_forbidden_homophone_and_pass():
     (f,) = run("forbidden_phrase", *call(("agent", "这个我不清处啊")))
     assert f.status == "fail" and f.detail["method"] == "pinyin" and f.detail["phrase"] == "我不清楚"
-    assert statuses(run("forbidden_phrase", *call(("agent", "我不知道您是否方便"), ("customer", "你听不懂吗")))) == ["pass"]
+    assert statuses(run("forbidden_phrase", *call(("agent", "我不知道您是否方便"), ("customer", "你听不懂吗")))) == [
+        "pass"
+    ]
 
 
 def test_colloquialism():
@@ -141,9 +163,14 @@ def test_colloquialism():
 # transfer -----------------------------------------------------------------------------------------------
 def test_transfer_not_applicable_and_standard():
     assert statuses(run("transfer_phrase", *call(("agent", "您好")))) == ["not_applicable"]
-    (f,) = run("transfer_phrase", *call(("agent", "您好，为了更好的为您解决问题，我将把您的电话转至专家台息，请您稍等！")))
+    (f,) = run(
+        "transfer_phrase", *call(("agent", "您好，为了更好的为您解决问题，我将把您的电话转至专家台息，请您稍等！"))
+    )
     assert f.status == "pass" and f.detail["category"] == "expert_seat" and f.detail["method"] == "pinyin"
-    (f,) = run("transfer_phrase", *call(("agent", "您好，如您需要查询，稍后我将您的电话转到自动台，请您根据语音提示操作，请稍等。")))
+    (f,) = run(
+        "transfer_phrase",
+        *call(("agent", "您好，如您需要查询，稍后我将您的电话转到自动台，请您根据语音提示操作，请稍等。")),
+    )
     assert f.status == "pass" and f.detail["category"] == "ivr"
     (f,) = run("transfer_phrase", *call(("agent", "您好！关于您所咨询的问题，我们有详细的语音介绍，请您听好。")))
     assert f.detail["category"] == "knowledge_base"
@@ -165,23 +192,36 @@ def test_confirm_understanding():
     (f,) = run("confirm_understanding", *call(("agent", expl), ("agent", "您明白了吗")))
     assert f.status == "pass" and f.detail["category"] == "understood"
     assert run("confirm_understanding", *call(("agent", expl), ("agent", "还有什么可以帮您")))[0].status == "pass"
-    assert run("confirm_understanding", *call(("agent", expl), ("agent", "还有什么可以帮您")),
-               accept_anything_else=False)[0].status == "fail"
+    assert (
+        run("confirm_understanding", *call(("agent", expl), ("agent", "还有什么可以帮您")), accept_anything_else=False)[
+            0
+        ].status
+        == "fail"
+    )
 
 
 # repeated question --------------------------------------------------------------------------------------
 def test_repeated_question_detected_with_homophones():
-    tl, tr = call(("agent", "请问您的宽带账号是多少？"), ("customer", "YD幺五幺"),
-                  ("agent", "您的宽带帐号是多少呢"), ("customer", "就是那个"),
-                  ("agent", "你的宽带账号是多少？"))
+    tl, tr = call(
+        ("agent", "请问您的宽带账号是多少？"),
+        ("customer", "YD幺五幺"),
+        ("agent", "您的宽带帐号是多少呢"),
+        ("customer", "就是那个"),
+        ("agent", "你的宽带账号是多少？"),
+    )
     (f,) = run("repeated_question", tl, tr)
     assert f.status == "fail" and f.detail["asked"] == 3 and f.start == 0.0
     assert run("repeated_question", tl, tr, min_repeats=3)[0].status == "pass"
 
 
 def test_repeated_question_exclusions():
-    tl, tr = call(("agent", "请问您的宽带账号是多少？"), ("customer", "喂？"),
-                  ("agent", "您的宽带账号是多少"), ("customer", "听不清"), ("agent", "您的宽带账号是多少"))
+    tl, tr = call(
+        ("agent", "请问您的宽带账号是多少？"),
+        ("customer", "喂？"),
+        ("agent", "您的宽带账号是多少"),
+        ("customer", "听不清"),
+        ("agent", "您的宽带账号是多少"),
+    )
     assert statuses(run("repeated_question", tl, tr)) == ["pass"]  # bad line: repeats excused
     closing3 = call(*[("agent", "请问还有其他可以帮到您的吗")] * 3)
     assert statuses(run("repeated_question", *closing3)) == ["pass"]  # closing formula isn't a question repeat

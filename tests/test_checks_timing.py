@@ -1,7 +1,8 @@
 from helpers import timeline, transcript
+
 from qa_pipeline.checks.registry import CheckContext, get_check, run_check
-from qa_pipeline.types import CallMetadata, SpeechSegment, Transcript
 from qa_pipeline.timeline import timeline_from_segments
+from qa_pipeline.types import CallMetadata, SpeechSegment
 
 
 def run(name, tl, tr=None, md=None, **params):  # type: ignore[no-untyped-def]
@@ -14,10 +15,16 @@ def statuses(findings):  # type: ignore[no-untyped-def]
 
 
 def test_interruption_one_finding_per_occurrence() -> None:
-    tl = timeline(("customer", 0, 10), ("agent", 6, 12),       # agent talks over the customer for 4 s
-                  ("customer", 14, 20), ("agent", 19.5, 22),   # 0.5 s overlap: not an interruption
-                  ("customer", 25, 35), ("agent", 30, 31),     # 1 s backchannel: too short
-                  ("customer", 40, 50), ("agent", 47, 52))     # second interruption
+    tl = timeline(
+        ("customer", 0, 10),
+        ("agent", 6, 12),  # agent talks over the customer for 4 s
+        ("customer", 14, 20),
+        ("agent", 19.5, 22),  # 0.5 s overlap: not an interruption
+        ("customer", 25, 35),
+        ("agent", 30, 31),  # 1 s backchannel: too short
+        ("customer", 40, 50),
+        ("agent", 47, 52),
+    )  # second interruption
     tr = transcript(("agent", 6, 12, "不是这样的您听我说"))
     f = run("interruption", tl, tr)
     assert statuses(f) == ["fail", "fail"]
@@ -64,10 +71,16 @@ def test_silence_is_judged_on_mono_too() -> None:
 
 
 def test_response_latency_per_slow_answer_and_announced_wait_exempt() -> None:
-    tl = timeline(("customer", 0, 5), ("agent", 9, 12),          # 4 s: slow
-                  ("customer", 13, 15), ("agent", 16, 18),       # 1 s: fine
-                  ("customer", 18.5, 19), ("agent", 30, 33),     # 11 s, but the agent had asked to wait
-                  ("customer", 34, 36), ("agent", 40, 42))       # 4 s: slow
+    tl = timeline(
+        ("customer", 0, 5),
+        ("agent", 9, 12),  # 4 s: slow
+        ("customer", 13, 15),
+        ("agent", 16, 18),  # 1 s: fine
+        ("customer", 18.5, 19),
+        ("agent", 30, 33),  # 11 s, but the agent had asked to wait
+        ("customer", 34, 36),
+        ("agent", 40, 42),
+    )  # 4 s: slow
     tr = transcript(("agent", 16, 18, "请您稍等，我帮您查询一下"), ("customer", 34, 36, "那流量呢"))
     f = run("response_latency", tl, tr)
     assert statuses(f) == ["fail", "fail"]
@@ -105,10 +118,16 @@ def test_speech_rate_band_and_measurement() -> None:
 
 
 def test_volume_quiet_agent_fails() -> None:
-    loud = timeline_from_segments([SpeechSegment("agent", i * 5, i * 5 + 3, -22.0) for i in range(6)]
-                                  + [SpeechSegment("customer", 40, 42, -20.0)], 50)
-    quiet = timeline_from_segments([SpeechSegment("agent", i * 5, i * 5 + 3, -48.0) for i in range(6)]
-                                   + [SpeechSegment("customer", 40, 42, -20.0)], 50)
+    loud = timeline_from_segments(
+        [SpeechSegment("agent", i * 5, i * 5 + 3, -22.0) for i in range(6)]
+        + [SpeechSegment("customer", 40, 42, -20.0)],
+        50,
+    )
+    quiet = timeline_from_segments(
+        [SpeechSegment("agent", i * 5, i * 5 + 3, -48.0) for i in range(6)]
+        + [SpeechSegment("customer", 40, 42, -20.0)],
+        50,
+    )
     assert run("volume", loud)[0].status == "pass"
     f = run("volume", quiet)[0]
     assert f.status == "fail" and f.detail["median_dbfs"] == -48.0
@@ -116,14 +135,23 @@ def test_volume_quiet_agent_fails() -> None:
 
 def test_handling_time_tiers() -> None:
     tl = timeline(("agent", 0, 5), ("customer", 6, 8), duration=300)
-    tiers = [{"over_ratio": 0.25, "deduction": 5}, {"over_ratio": 0.5, "deduction": 8},
-             {"over_ratio": 0.7, "deduction": 10}]
+    tiers = [
+        {"over_ratio": 0.25, "deduction": 5},
+        {"over_ratio": 0.5, "deduction": 8},
+        {"over_ratio": 0.7, "deduction": 10},
+    ]
     assert run("handling_time", tl)[0].status == "needs_review"
     assert run("handling_time", tl, average_s=280, tiers=tiers)[0].status == "pass"
     f = run("handling_time", tl, average_s=180, tiers=tiers)[0]  # +67 %
     assert f.status == "fail" and f.detail["deduction"] == 8
-    f = run("handling_time", tl, md=CallMetadata("c", queue="vip"), average_s=280,
-            average_s_by_queue={"vip": 150}, tiers=tiers)[0]
+    f = run(
+        "handling_time",
+        tl,
+        md=CallMetadata("c", queue="vip"),
+        average_s=280,
+        average_s_by_queue={"vip": 150},
+        tiers=tiers,
+    )[0]
     assert f.detail["deduction"] == 10
 
 

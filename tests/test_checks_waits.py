@@ -1,4 +1,5 @@
 from helpers import timeline, transcript
+
 from qa_pipeline.checks.registry import CheckContext, run_check
 from qa_pipeline.checks.waits import transfer_moment, waits
 from qa_pipeline.types import CallMetadata
@@ -15,9 +16,11 @@ APOLOGY = "对不起，让您久等了，您的话费余额是五十元"
 def _hold_call(notice: bool, apology: bool, wait_s: float = 40.0):  # type: ignore[no-untyped-def]
     end = 10 + wait_s
     tl = timeline(("customer", 0, 5), ("agent", 6, 10), ("agent", end, end + 5), ("customer", end + 6, end + 8))
-    tr = transcript(("customer", 0, 5, "帮我查一下话费"),
-                    ("agent", 6, 10, NOTICE if notice else "好的"),
-                    ("agent", end, end + 5, APOLOGY if apology else "您的话费余额是五十元"))
+    tr = transcript(
+        ("customer", 0, 5, "帮我查一下话费"),
+        ("agent", 6, 10, NOTICE if notice else "好的"),
+        ("agent", end, end + 5, APOLOGY if apology else "您的话费余额是五十元"),
+    )
     return tl, tr
 
 

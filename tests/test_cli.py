@@ -1,5 +1,4 @@
 import json
-import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -25,8 +24,11 @@ def test_rubric_show_pipes_into_validate() -> None:
 
 def test_rubric_validate_reports_line_of_unknown_check(tmp_path: Path) -> None:
     bad = tmp_path / "my_rubric.yaml"
-    bad.write_text("id: x\ntitle: t\nversion: '1'\nitems:\n  - id: A\n    title: a\n    points: 3\n"
-                   "    checks: [{check: no_such_check}]\n", encoding="utf-8")
+    bad.write_text(
+        "id: x\ntitle: t\nversion: '1'\nitems:\n  - id: A\n    title: a\n    points: 3\n"
+        "    checks: [{check: no_such_check}]\n",
+        encoding="utf-8",
+    )
     r = runner.invoke(app, ["rubric", "validate", str(bad)])
     assert r.exit_code == 1
     assert "line 8" in r.output and "no_such_check" in r.output
@@ -41,9 +43,13 @@ def test_models_lists_engines() -> None:
 
 def test_score_with_transcript_engine_and_exit_code(real_call: Path, tmp_path: Path) -> None:
     calls = real_call.parent
-    (calls / "call_0001.transcript.json").write_text(json.dumps({"utterances": [
-        {"speaker": "agent", "start": 0.5, "end": 6.0, "text": "您好，很高兴为您服务"}]}, ensure_ascii=False),
-        encoding="utf-8")
+    (calls / "call_0001.transcript.json").write_text(
+        json.dumps(
+            {"utterances": [{"speaker": "agent", "start": 0.5, "end": 6.0, "text": "您好，很高兴为您服务"}]},
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     r = runner.invoke(app, ["score", str(calls), "--out", str(out), "--engine", "transcript"])
     assert r.exit_code == 0, r.output
@@ -67,9 +73,12 @@ def test_score_bad_arguments(tmp_path: Path) -> None:
 def test_score_from_manifest_fills_agent_metadata(real_call: Path, tmp_path: Path) -> None:
     (real_call.parent / "call_0001.transcript.json").write_text(json.dumps({"utterances": []}), encoding="utf-8")
     manifest = tmp_path / "calls.csv"
-    manifest.write_text("call_id,path,agent_id,agent_name,team,started_at,queue,transferred_at\n"
-                        f"c1,{real_call},A9,王芳,一组,2026-11-22T09:00:00,话费,\n"
-                        f"c2,{real_call.parent / 'missing.wav'},A9,王芳,一组,,,\n", encoding="utf-8")
+    manifest.write_text(
+        "call_id,path,agent_id,agent_name,team,started_at,queue,transferred_at\n"
+        f"c1,{real_call},A9,王芳,一组,2026-11-22T09:00:00,话费,\n"
+        f"c2,{real_call.parent / 'missing.wav'},A9,王芳,一组,,,\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     r = runner.invoke(app, ["score", "--manifest", str(manifest), "-o", str(out), "--engine", "transcript"])
     assert r.exit_code == 1  # c2's file does not exist

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import REAL_AUDIO
 
 import qa_pipeline.pipeline as pipeline
 from qa_pipeline.asr.transcript import read_transcript
@@ -23,7 +24,6 @@ from qa_pipeline.diarize import (
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.timeline import build_timeline, detect_speech, timeline_from_segments
 from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Transcript, Utterance
-from helpers import REAL_AUDIO
 
 pytest.importorskip("resemblyzer")
 
@@ -39,8 +39,7 @@ def _mixdown(stem: str, tmp: Path, *, stereo_copy: float | None = None) -> Path:
     data, rate = sf.read(str(SAMPLES / f"{stem}.flac"), dtype="float32", always_2d=True)
     mono = data.mean(axis=1)
     out = tmp / f"{stem}.flac"
-    sf.write(str(out), mono if stereo_copy is None else np.stack([mono, mono * stereo_copy], 1), rate,
-             subtype="PCM_16")
+    sf.write(str(out), mono if stereo_copy is None else np.stack([mono, mono * stereo_copy], 1), rate, subtype="PCM_16")
     return out
 
 
@@ -87,7 +86,7 @@ def _clip(name: str, a: float = 0.0, b: float | None = None) -> np.ndarray:
     x, rate = sf.read(str(REAL / name), dtype="float32")
     if rate != SR:
         x = soxr.resample(x, rate, SR).astype(np.float32)
-    x = x[int(a * SR): None if b is None else int(b * SR)]
+    x = x[int(a * SR) : None if b is None else int(b * SR)]
     return x * np.float32(0.05 / np.sqrt(np.mean(x**2)))
 
 
@@ -118,8 +117,10 @@ def test_sample_mixdown_der(stem: str, tmp_path: Path) -> None:
     assert audio.source.layout == "mono"
     d = diarize(audio.parties["unknown"], build_timeline(audio))
     truth = json.loads((SAMPLES / f"{stem}.truth.json").read_text(encoding="utf-8"))
-    der = diarization_error_rate([(t["speaker"], t["start"], t["end"]) for t in truth["turns"]],
-                                 [(s.speaker, s.start, s.end) for s in d.segments])
+    der = diarization_error_rate(
+        [(t["speaker"], t["start"], t["end"]) for t in truth["turns"]],
+        [(s.speaker, s.start, s.end) for s in d.segments],
+    )
     assert d.n_speakers == 2
     assert der["der"] < (0.15 if stem.startswith("06") else 0.08), der  # 06: overlaps cannot be split in mono
 
@@ -128,9 +129,13 @@ def test_sample_mixdown_der(stem: str, tmp_path: Path) -> None:
 
 
 def _speech_overlap(result, speaker: str, truth: dict, role: str) -> float:  # type: ignore[no-untyped-def]
-    return sum(max(0.0, min(e.end, t["end"]) - max(e.start, t["start"]))
-               for e in result.events if e.type == "speech" and e.speaker == speaker
-               for t in truth["turns"] if t["speaker"] == role)
+    return sum(
+        max(0.0, min(e.end, t["end"]) - max(e.start, t["start"]))
+        for e in result.events
+        if e.type == "speech" and e.speaker == speaker
+        for t in truth["turns"]
+        if t["speaker"] == role
+    )
 
 
 @pytest.mark.parametrize("stem", ["01_bill_query_perfect", "10_terrible_forbidden"])
@@ -162,9 +167,11 @@ def test_low_confidence_keeps_unknown_and_needs_review(tmp_path: Path, text_engi
 
 def test_assign_roles_unit() -> None:
     diar = Diarization((), 2, {"spk0": 10.0, "spk1": 8.0}, 0.7)
-    agent = [Utterance("spk1", 0.5, 3.0, "您好，很高兴为您服务，请问有什么可以帮您？"),  # type: ignore[arg-type]
-             Utterance("spk0", 4.0, 8.0, "我想查一下话费"),  # type: ignore[arg-type]
-             Utterance("spk1", 9.0, 10.0, "请您稍等，我帮您查询一下")]  # type: ignore[arg-type]
+    agent = [
+        Utterance("spk1", 0.5, 3.0, "您好，很高兴为您服务，请问有什么可以帮您？"),  # type: ignore[arg-type]
+        Utterance("spk0", 4.0, 8.0, "我想查一下话费"),  # type: ignore[arg-type]
+        Utterance("spk1", 9.0, 10.0, "请您稍等，我帮您查询一下"),
+    ]  # type: ignore[arg-type]
     ra = assign_roles(agent, diar)
     assert ra.roles == {"spk1": "agent", "spk0": "customer"} and ra.confidence >= 0.5
     weak = assign_roles([Utterance("spk0", 0, 1, "喂"), Utterance("spk1", 2, 3, "嗯")], diar)  # type: ignore[arg-type]
@@ -190,5 +197,7 @@ def test_duplicate_channel_stereo_is_mono_end_to_end(copy_gain: float, tmp_path:
     r = score_call(_mixdown(stem, tmp_path, stereo_copy=copy_gain), CallMetadata(stem), PipelineOptions())
     assert r.audio.channels == 2 and r.audio.layout == "mono"
     assert r.transcript.options["diarization"]["roles"] and {u.speaker for u in r.transcript.utterances} == {
-        "agent", "customer"}
+        "agent",
+        "customer",
+    }
     assert {f.check: f.status for f in r.checks}["interruption"] in ("needs_review", "fail")

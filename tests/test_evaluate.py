@@ -11,7 +11,15 @@ import pytest
 from qa_pipeline.asr import AsrOptions
 from qa_pipeline.batch import run_batch
 from qa_pipeline.evaluate import (
-    PRF, Span, cer, edit_distance, evaluate, match_occurrences, predicted_status, sample_jobs, to_markdown,
+    PRF,
+    Span,
+    cer,
+    edit_distance,
+    evaluate,
+    match_occurrences,
+    predicted_status,
+    sample_jobs,
+    to_markdown,
     write_report,
 )
 from qa_pipeline.pipeline import PipelineOptions
@@ -23,16 +31,16 @@ SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 def test_edit_distance_and_cer_normalise() -> None:
     assert edit_distance("kitten", "sitting") == 3
     assert edit_distance("", "abc") == 3 and edit_distance("abc", "") == 3
-    assert cer("您好，很高兴为您服务。", "您好很高兴为您服务") == (0, 9)       # punctuation ignored
-    assert cer("您好，很高興為您服務", "您好很高兴为您服务") == (0, 9)         # traditional → simplified
+    assert cer("您好，很高兴为您服务。", "您好很高兴为您服务") == (0, 9)  # punctuation ignored
+    assert cer("您好，很高興為您服務", "您好很高兴为您服务") == (0, 9)  # traditional → simplified
     assert cer("我不知道", "我不清楚") == (2, 4)
-    assert cer("请您稍等", "请您稍等一下") == (2, 4)                           # insertions count
+    assert cer("请您稍等", "请您稍等一下") == (2, 4)  # insertions count
 
 
 def test_occurrence_matching_is_one_to_one_within_tolerance() -> None:
     truth = [Span(10, 12), Span(30, 32)]
     pred = [Span(10.4, 12.3), Span(10.5, 12.1), Span(45, 46)]
-    assert match_occurrences(truth, pred, 1.0) == [(0, 1)]          # closest wins, the other is extra
+    assert match_occurrences(truth, pred, 1.0) == [(0, 1)]  # closest wins, the other is extra
     assert match_occurrences(truth, pred, 0.2) == []
     # span mode: a phrase inside a turn
     assert match_occurrences([Span(30.58, 34.39)], [Span(30.6, 31.9)], 1.0, "span") == [(0, 0)]
@@ -52,17 +60,31 @@ def test_prf_and_predicted_status() -> None:
 def _fake_call(folder: Path, call_id: str, *, fails: list[tuple[float, float]], text: str, score: float) -> None:
     checks = [{"check": "interruption", "status": "fail", "start": a, "end": b} for a, b in fails]
     checks = checks or [{"check": "interruption", "status": "pass", "start": None, "end": None}]
-    res = {"call_id": call_id, "status": "ok", "engine": {"asr": "fake"}, "checks": checks, "events": [],
-           "utterances": [{"speaker": "agent", "start": 0, "end": 1, "text": text}], "score": {"total": score}}
+    res = {
+        "call_id": call_id,
+        "status": "ok",
+        "engine": {"asr": "fake"},
+        "checks": checks,
+        "events": [],
+        "utterances": [{"speaker": "agent", "start": 0, "end": 1, "text": text}],
+        "score": {"total": score},
+    }
     (folder / "calls").mkdir(parents=True, exist_ok=True)
     (folder / "calls" / f"{call_id}.json").write_text(json.dumps(res, ensure_ascii=False), encoding="utf-8")
 
 
 def _fake_truth(folder: Path, call_id: str, quality: str, occ: list[tuple[float, float]]) -> None:
-    tr = {"call_id": call_id, "quality": quality, "turns": [{"speaker": "agent", "start": 0, "end": 1,
-                                                             "text": "您好，请讲。"}],
-          "checks": {"interruption": {"status": "fail" if occ else "pass",
-                                      "occurrences": [{"start": a, "end": b} for a, b in occ]}}}
+    tr = {
+        "call_id": call_id,
+        "quality": quality,
+        "turns": [{"speaker": "agent", "start": 0, "end": 1, "text": "您好，请讲。"}],
+        "checks": {
+            "interruption": {
+                "status": "fail" if occ else "pass",
+                "occurrences": [{"start": a, "end": b} for a, b in occ],
+            }
+        },
+    }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{call_id}.truth.json").write_text(json.dumps(tr, ensure_ascii=False), encoding="utf-8")
 
@@ -71,7 +93,7 @@ def test_evaluate_on_hand_made_results(tmp_path: Path) -> None:
     res, truth = tmp_path / "R", tmp_path / "truth"
     _fake_truth(truth, "a", "perfect", [])
     _fake_truth(truth, "b", "terrible", [(5, 7), (20, 22)])
-    _fake_truth(truth, "c", "minor", [])                       # no result → missing
+    _fake_truth(truth, "c", "minor", [])  # no result → missing
     _fake_call(res, "a", fails=[], text="您好请讲", score=50)
     _fake_call(res, "b", fails=[(5.3, 7.2), (40, 41)], text="你好请讲", score=10)
     rep = evaluate(res, truth)
@@ -104,8 +126,19 @@ def test_samples_all_evaluated(report) -> None:  # type: ignore[no-untyped-def]
     assert report.cer["all"] == 0.0  # the transcript engine reads the exact script
 
 
-@pytest.mark.parametrize("check", ["interruption", "silence_over_30s", "silence_over_60s", "response_latency",
-                                   "no_response_to_long_speech", "hold_notice", "hold_apology", "wait_fluency"])
+@pytest.mark.parametrize(
+    "check",
+    [
+        "interruption",
+        "silence_over_30s",
+        "silence_over_60s",
+        "response_latency",
+        "no_response_to_long_speech",
+        "hold_notice",
+        "hold_apology",
+        "wait_fluency",
+    ],
+)
 def test_timeline_checks_f1(report, check: str) -> None:  # type: ignore[no-untyped-def]
     assert report.f1(check) >= 0.98, (check, report.occurrences.get(check), report.check_status[check])
 

@@ -1,14 +1,23 @@
 import json
-from pathlib import Path
 
 import pytest
-
-from qa_pipeline.lexicon import PhraseMatch, available_lexicons, load_lexicon
 from helpers import REAL_AUDIO
 
+from qa_pipeline.lexicon import PhraseMatch, available_lexicons, load_lexicon
+
 MOBILECS = REAL_AUDIO / "text" / "mobilecs_example.json"
-REQUIRED = {"greeting", "closing", "polite", "honorific", "forbidden", "colloquial", "transfer",
-            "hold_notice", "hold_apology", "confirm"}
+REQUIRED = {
+    "greeting",
+    "closing",
+    "polite",
+    "honorific",
+    "forbidden",
+    "colloquial",
+    "transfer",
+    "hold_notice",
+    "hold_apology",
+    "confirm",
+}
 
 
 def test_all_lexicons_load_with_sources():
@@ -33,7 +42,7 @@ def test_exact_offsets_into_original():
     (m,) = load_lexicon("forbidden").find(text)
     assert isinstance(m, PhraseMatch)
     assert m.method == "exact" and m.category == "dont_know" and m.score == 1.0
-    assert text[m.start:m.end] == "这个我不清楚"
+    assert text[m.start : m.end] == "这个我不清楚"
 
 
 @pytest.mark.parametrize(
@@ -83,6 +92,11 @@ def test_no_forbidden_on_real_mobilecs_turns():
     if not MOBILECS.exists():
         pytest.skip("MobileCS sample not available")
     forb = load_lexicon("forbidden")
-    hits = [(t, m) for d in json.loads(MOBILECS.read_text()) for turn in d["content"]
-            for t in [turn.get("[SPEAKER 1]") or ""] for m in forb.find(t)]
+    hits = [
+        (t, m)
+        for d in json.loads(MOBILECS.read_text())
+        for turn in d["content"]
+        for t in [turn.get("[SPEAKER 1]") or ""]
+        for m in forb.find(t)
+    ]
     assert hits == []

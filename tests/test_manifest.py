@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.manifest import (ManifestError, compile_name_pattern, discover_audio, metadata_from_name,
-                                  read_manifest)
+from qa_pipeline.manifest import ManifestError, compile_name_pattern, discover_audio, metadata_from_name, read_manifest
 
 
 def test_name_pattern_fills_metadata() -> None:
@@ -24,7 +23,8 @@ def test_manifest_rows_good_and_bad(tmp_path: Path) -> None:
         "c3,,A3,王五,二组,,,\n"
         "c4,d.wav,A4,赵六,二组,,,soon\n"
         "c1,e.wav,A1,张三,一组,,,\n",
-        encoding="utf-8-sig")
+        encoding="utf-8-sig",
+    )
     jobs = read_manifest(tmp_path / "m.csv")
     assert [j.error is None for j in jobs] == [True, True, False, False, False]
     assert jobs[0].metadata.agent_name == "张三" and jobs[0].path == tmp_path / "a.wav"

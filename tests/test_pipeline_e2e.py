@@ -6,9 +6,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from qa_pipeline.evaluate import character_error_rate as _cer
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.result import SCHEMA_PATH
-from qa_pipeline.evaluate import character_error_rate as _cer
 from qa_pipeline.types import CallMetadata
 
 

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import REAL_AUDIO
+
 from qa_pipeline.batch import call_path, run_batch
 from qa_pipeline.evaluate import evaluate, sample_jobs
 from qa_pipeline.pipeline import PipelineOptions

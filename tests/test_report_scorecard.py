@@ -12,9 +12,9 @@ import openpyxl
 import pandas as pd
 import pytest
 import typer
+from fixtures_store import build_fixture_db
 from typer.testing import CliRunner
 
-from fixtures_store import build_fixture_db
 from qa_pipeline.report import build_scorecard, write_scorecard
 from qa_pipeline.store.commands import scorecard_command
 
@@ -42,7 +42,15 @@ def test_summary_numbers(card):
     assert a1.agent_name == "张伟" and a1.team == "一组"
     assert (a1.calls, a1.failed, a1.fatal, a1.review, a1.violations) == (3, 0, 1, 0, 5)
     assert math.isclose(a1["mean"], (95 + 80 + 60) / 3) and a1["median"] == 80 and a1["min"] == 60
-    assert (a2.calls, a2["mean"], a2["median"], a2["min"], a2.fatal, a2.review, a2.violations) == (2, 95, 95, 90, 0, 1, 0)
+    assert (a2.calls, a2["mean"], a2["median"], a2["min"], a2.fatal, a2.review, a2.violations) == (
+        2,
+        95,
+        95,
+        90,
+        0,
+        1,
+        0,
+    )
     assert (a3.calls, a3.failed, a3["mean"], a3.violations) == (1, 1, 70, 2)
     assert list(card.summary.agent_id) == ["A003", "A001", "A002"]  # lowest mean first
     assert card.overall["calls"] == 6 and card.overall["failed"] == 1 and card.overall["mean"] == 82.5
@@ -142,8 +150,18 @@ def test_html_offline(card, tmp_path):
 
 
 def _chromium(*args, tmp):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp}", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
@@ -169,8 +187,24 @@ def test_cli_scorecard(db, tmp_path):
     app.command("scorecard")(scorecard_command)
     app.command("noop")(lambda: None)
     out = tmp_path / "x.html"
-    r = CliRunner().invoke(app, ["scorecard", "--from", "2026-11-01", "--to", "2026-11-22", "--team", "一组",
-                                 "--format", "html", "-o", str(out), "--db", str(db)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "scorecard",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-22",
+            "--team",
+            "一组",
+            "--format",
+            "html",
+            "-o",
+            str(out),
+            "--db",
+            str(db),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "张伟" in out.read_text(encoding="utf-8") and "王芳" not in out.read_text(encoding="utf-8")
     r = CliRunner().invoke(app, ["scorecard", "--from", "2026-13-01", "--db", str(db)])

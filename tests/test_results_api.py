@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from fixtures_store import build_fixture_db
+
 from qa_pipeline import results as R
 
 

@@ -8,10 +8,26 @@ from qa_pipeline.rubric import RubricError, load_rubric, parse_rubric, score_fin
 from qa_pipeline.types import Finding
 
 REQUIRED_CHECKS = {
-    "greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism", "interruption",
-    "silence_over_30s", "silence_over_60s", "hold_notice", "hold_apology", "response_latency",
-    "no_response_to_long_speech", "speech_rate", "volume", "transfer_phrase", "transfer_pause",
-    "confirm_understanding", "repeated_question", "wait_fluency",
+    "greeting",
+    "closing",
+    "polite_terms",
+    "honorific",
+    "forbidden_phrase",
+    "colloquialism",
+    "interruption",
+    "silence_over_30s",
+    "silence_over_60s",
+    "hold_notice",
+    "hold_apology",
+    "response_latency",
+    "no_response_to_long_speech",
+    "speech_rate",
+    "volume",
+    "transfer_phrase",
+    "transfer_pause",
+    "confirm_understanding",
+    "repeated_question",
+    "wait_fluency",
 }
 
 
@@ -21,7 +37,7 @@ def test_10086_rubric_encodes_the_standard() -> None:
     assert REQUIRED_CHECKS <= set(r.check_names)
     items = {i.id: i for i in r.items}
     # deductions the seed states
-    assert items["C1.1"].bindings[0].deduct == 5                      # 重复客户同一问题2次以上…扣5分
+    assert items["C1.1"].bindings[0].deduct == 5  # 重复客户同一问题2次以上…扣5分
     tiers = r.check_params["wait_fluency"]["tiers"]
     assert sorted(t["deduction"] for t in tiers) == [2, 5, 8]
     assert {"count": 2, "over_s": 30} in tiers[0]["any_of"]
@@ -74,8 +90,10 @@ def test_unknown_parameter_and_schema_errors() -> None:
     with pytest.raises(RubricError, match="not valid YAML"):
         parse_rubric("id: [x\n", "r.yaml")
     with pytest.raises(RubricError, match="duplicate item id"):
-        parse_rubric("id: x\ntitle: t\nversion: '1'\nitems:\n  - {id: A, title: a, points: 1, manual: true}\n"
-                     "  - {id: A, title: b, points: 1, manual: true}\n")
+        parse_rubric(
+            "id: x\ntitle: t\nversion: '1'\nitems:\n  - {id: A, title: a, points: 1, manual: true}\n"
+            "  - {id: A, title: b, points: 1, manual: true}\n"
+        )
     with pytest.raises(RubricError, match="no checks"):
         parse_rubric("id: x\ntitle: t\nversion: '1'\nitems:\n  - {id: A, title: a, points: 1}\n")
     with pytest.raises(RubricError, match="not found"):
@@ -86,7 +104,8 @@ def test_new_rubric_is_one_yaml_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "mini.yaml").write_text(
         "id: mini\ntitle: 迷你\nversion: '3'\nchecks:\n  response_latency: {max_latency_s: 5}\n"
         "items:\n  - {id: R, title: 响应, points: 10, checks: [{check: response_latency, deduct: 4}]}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.setenv("CALLQA_RUBRICS", str(tmp_path))
     r = load_rubric("mini")
     assert r.check_names == ["response_latency"] and r.check_params["response_latency"]["max_latency_s"] == 5
@@ -108,14 +127,17 @@ items:
 
 def test_scoring_deductions_caps_and_manual_items() -> None:
     findings = [
-        Finding("interruption", "fail", 1, 2), Finding("interruption", "fail", 5, 6),
-        Finding("interruption", "fail", 8, 9), Finding("forbidden_phrase", "fail", 3, 4, detail={"category": "dont_know"}),
-        Finding("wait_fluency", "fail", detail={"deduction": 5}), Finding("transfer_pause", "not_applicable"),
+        Finding("interruption", "fail", 1, 2),
+        Finding("interruption", "fail", 5, 6),
+        Finding("interruption", "fail", 8, 9),
+        Finding("forbidden_phrase", "fail", 3, 4, detail={"category": "dont_know"}),
+        Finding("wait_fluency", "fail", detail={"deduction": 5}),
+        Finding("transfer_pause", "not_applicable"),
     ]
     s = score_findings(findings, R)
     items = {i.id: i for i in s.items}
-    assert items["A"].deduction == 4 and len(items["A"].reasons) == 3      # 3 × 1.5 capped at 4
-    assert items["B"].status == "pass" and items["B"].deduction == 0   # a violation of another category
+    assert items["A"].deduction == 4 and len(items["A"].reasons) == 3  # 3 × 1.5 capped at 4
+    assert items["B"].status == "pass" and items["B"].deduction == 0  # a violation of another category
     assert items["C"].deduction == 5
     assert items["D"].status == "not_applicable" and items["D"].deduction == 0
     assert items["M"].status == "needs_review"
@@ -125,13 +147,14 @@ def test_scoring_deductions_caps_and_manual_items() -> None:
 def test_filtered_item_passes_when_its_check_passed() -> None:
     s = score_findings([Finding("forbidden_phrase", "pass"), Finding("interruption", "pass")], R)
     assert {i.id: i.status for i in s.items}["B"] == "pass"
-    s = score_findings([Finding("interruption", "pass")], R)   # the check did not run at all
+    s = score_findings([Finding("interruption", "pass")], R)  # the check did not run at all
     assert {i.id: i.status for i in s.items}["B"] == "not_applicable"
 
 
 def test_fatal_item_zeroes_the_total_and_needs_review_is_flagged() -> None:
-    s = score_findings([Finding("forbidden_phrase", "fail", detail={"category": "rhetorical"}),
-                        Finding("interruption", "pass")], R)
+    s = score_findings(
+        [Finding("forbidden_phrase", "fail", detail={"category": "rhetorical"}), Finding("interruption", "pass")], R
+    )
     assert s.fatal and s.total == 0
     s = score_findings([Finding("interruption", "needs_review")], R)
-    assert s.needs_review and s.max == 16   # the item that needs review is not counted as passed
+    assert s.needs_review and s.max == 16  # the item that needs review is not counted as passed

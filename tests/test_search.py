@@ -9,9 +9,9 @@ import json
 import pytest
 import sqlalchemy as sa
 import typer
+from fixtures_store import build_fixture_db
 from typer.testing import CliRunner
 
-from fixtures_store import build_fixture_db
 from qa_pipeline.store import open_store
 from qa_pipeline.store.commands import search_command
 from qa_pipeline.store.fts import QueryError, build_match, parse_query, segment
@@ -35,7 +35,18 @@ def ids(hits):
 
 
 def test_segmentation_is_chinese_aware():
-    assert segment("这个我不知道，你自己去营业厅问吧。") == ("这个", "我", "不", "知道", "你", "自己", "去", "营业厅", "问", "吧")
+    assert segment("这个我不知道，你自己去营业厅问吧。") == (
+        "这个",
+        "我",
+        "不",
+        "知道",
+        "你",
+        "自己",
+        "去",
+        "营业厅",
+        "问",
+        "吧",
+    )
     assert build_match("我不知道") == '(seg : "我 不 知道" OR seg : "我不知道")'
     assert build_match("营业厅") == 'seg : "营业厅"'
 
@@ -96,10 +107,24 @@ def test_pinyin_homophones(store):
     assert ids(search(store, "bu zhi dao", pinyin=True)) == ["c2", "c3", "c6", "c8"]
 
 
-@pytest.mark.parametrize("q", [
-    '"; DROP TABLE calls; --', "'; DELETE FROM utterances; --", '"unbalanced', 'a "b', "((我不知道", "我不知道))",
-    "NOT", "OR OR AND", 'seg : "x" OR py : *', "NEAR(a b)", "我不知道 NOT", "*", "utterance_fts MATCH 1",
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"; DROP TABLE calls; --',
+        "'; DELETE FROM utterances; --",
+        '"unbalanced',
+        'a "b',
+        "((我不知道",
+        "我不知道))",
+        "NOT",
+        "OR OR AND",
+        'seg : "x" OR py : *',
+        "NEAR(a b)",
+        "我不知道 NOT",
+        "*",
+        "utterance_fts MATCH 1",
+    ],
+)
 def test_injection_and_malformed_queries_are_safe(store, q):
     try:
         hits = search(store, q)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-
 from fixtures_store import fixture_results, make_result
+
 from qa_pipeline.store import open_store
 from qa_pipeline.store.fts import _fts5_token_count, index_columns, tags_match, token_count
 from qa_pipeline.store.search import search
 
 QUERIES = ["我不知道", "您", "稍等 OR 详单", "(积分 OR 宽带) NOT 一直", '"请您稍等"']
 FILTERS = [
-    {}, dict(date_from="2026-11-01", date_to="2026-11-22"), dict(date_from="2026-11-03", speaker="agent"),
-    dict(date_to="2026-11-10", speaker="customer"), dict(date_from="2026-11-01", date_to="2026-11-30", team="一组"),
+    {},
+    dict(date_from="2026-11-01", date_to="2026-11-22"),
+    dict(date_from="2026-11-03", speaker="agent"),
+    dict(date_to="2026-11-10", speaker="customer"),
+    dict(date_from="2026-11-01", date_to="2026-11-30", team="一组"),
     dict(date_from="2026-11-01", date_to="2026-11-30", speaker="agent", min_score=70),
 ]
 
@@ -26,9 +29,17 @@ def key(hits):
 def dbs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tags")
     v3, v4 = open_store(tmp / "v3.db", migrate_to=3), open_store(tmp / "v4.db")
-    extra = make_result("x1", "A002", "2026-11-05T10:00:00+08:00", 80.0, {},
-                        utterances=[("customer", 0.0, 2.0, "我不知道 Ｃａｆé ñ 5G-套餐。ユーザー 😀 3.5元"),
-                                    ("unknown", 2.0, 3.0, "您")])
+    extra = make_result(
+        "x1",
+        "A002",
+        "2026-11-05T10:00:00+08:00",
+        80.0,
+        {},
+        utterances=[
+            ("customer", 0.0, 2.0, "我不知道 Ｃａｆé ñ 5G-套餐。ユーザー 😀 3.5元"),
+            ("unknown", 2.0, 3.0, "您"),
+        ],
+    )
     for s in (v3, v4):
         for r in fixture_results() + [extra]:
             s.upsert_call(r)
@@ -49,11 +60,22 @@ def test_tags_plan_gives_the_untagged_results_and_bm25(dbs, q, f):
     want = key(search(v3, q, limit=100, plan="fts", **f))
     for plan in ("auto", "tags", "fts", "calls"):
         assert key(search(v4, q, limit=100, plan=plan, **f)) == want, plan
-    assert key(search(v4, q, limit=100, plan="tags", pinyin=True, **f)) == key(search(v3, q, limit=100, pinyin=True, **f))
+    assert key(search(v4, q, limit=100, plan="tags", pinyin=True, **f)) == key(
+        search(v3, q, limit=100, pinyin=True, **f)
+    )
 
 
 def test_token_count_matches_fts5():
-    for text in ["我不知道", "Ｃａｆé ñ 5G-套餐。", "ユーザー 😀 3.5元", "a_b c-d", "𠀀 x", "", "ＡＢＣ１２３", "e\u0301 x"]:
+    for text in [
+        "我不知道",
+        "Ｃａｆé ñ 5G-套餐。",
+        "ユーザー 😀 3.5元",
+        "a_b c-d",
+        "𠀀 x",
+        "",
+        "ＡＢＣ１２３",
+        "e\u0301 x",
+    ]:
         for col in index_columns(text):
             assert token_count(col) == _fts5_token_count(col), (text, col)
 

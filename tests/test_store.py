@@ -6,8 +6,8 @@ import json
 
 import pytest
 import sqlalchemy as sa
-
 from fixtures_store import build_fixture_db, fixture_results, make_result, write_results_dir
+
 from qa_pipeline.store import ImportReport, import_results, open_store
 from qa_pipeline.store import schema as S
 from qa_pipeline.store.migrations import LATEST, MIGRATIONS, current_version
@@ -26,8 +26,17 @@ def test_fresh_schema(tmp_path):
     store = open_store(tmp_path / "x.db")
     insp = sa.inspect(store.engine)
     names = set(insp.get_table_names())
-    assert {"runs", "agents", "calls", "utterances", "events", "checks", "item_scores", "schema_migrations",
-            "utterance_fts"} <= names
+    assert {
+        "runs",
+        "agents",
+        "calls",
+        "utterances",
+        "events",
+        "checks",
+        "item_scores",
+        "schema_migrations",
+        "utterance_fts",
+    } <= names
     with store.engine.connect() as conn:
         assert current_version(conn) == LATEST == MIGRATIONS[-1][0]
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -68,7 +77,9 @@ def test_upgrade_from_version_2_adds_search_indexes(tmp_path):
         old.upsert_call(r)
     names = {n for n, _, _ in V3_INDEXES}
     insp = sa.inspect(old.engine)
-    assert not names & {i["name"] for t in ("calls", "utterances", "checks", "item_scores") for i in insp.get_indexes(t)}
+    assert not names & {
+        i["name"] for t in ("calls", "utterances", "checks", "item_scores") for i in insp.get_indexes(t)
+    }
     old.close()
     new = open_store(db)
     assert new.version == LATEST >= 3
@@ -88,8 +99,10 @@ def test_foreign_keys_enforced(tmp_path):
     store = open_store(tmp_path / "x.db")
     with pytest.raises(sa.exc.IntegrityError):
         with store.engine.begin() as conn:
-            conn.execute(S.utterances.insert(), {"call_id": "nope", "idx": 0, "speaker": "agent", "start": 0,
-                                                 "end": 1, "text": "x"})
+            conn.execute(
+                S.utterances.insert(),
+                {"call_id": "nope", "idx": 0, "speaker": "agent", "start": 0, "end": 1, "text": "x"},
+            )
     store.close()
 
 
@@ -110,8 +123,9 @@ def test_import_idempotent_and_reports_bad_files(tmp_path):
     assert _count(store, S.runs) == 1 and _count(store, S.agents) == 4
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM utterance_fts").scalar() == 25
-        failed = conn.execute(sa.select(S.calls.c.status, S.calls.c.error, S.calls.c.score_total)
-                              .where(S.calls.c.call_id == "c7")).one()
+        failed = conn.execute(
+            sa.select(S.calls.c.status, S.calls.c.error, S.calls.c.score_total).where(S.calls.c.call_id == "c7")
+        ).one()
     assert failed.status == "failed" and "cannot decode" in failed.error and failed.score_total is None
     store.close()
     # a changed file is re-imported and replaces the call
@@ -124,12 +138,25 @@ def test_import_idempotent_and_reports_bad_files(tmp_path):
 
 def test_rescore_replaces_rows(tmp_path):
     store = open_store(tmp_path / "x.db")
-    first = make_result("r1", "A001", "2026-11-03T09:00:00+08:00", 90.0, {},
-                        utterances=[("agent", 0, 2, "您好"), ("customer", 2, 4, "我要查话费"), ("agent", 4, 6, "请稍等")],
-                        checks=[("greeting", "pass", 0, 2, "您好")])
+    first = make_result(
+        "r1",
+        "A001",
+        "2026-11-03T09:00:00+08:00",
+        90.0,
+        {},
+        utterances=[("agent", 0, 2, "您好"), ("customer", 2, 4, "我要查话费"), ("agent", 4, 6, "请稍等")],
+        checks=[("greeting", "pass", 0, 2, "您好")],
+    )
     store.upsert_call(first)
-    second = make_result("r1", "A001", "2026-11-03T09:00:00+08:00", 70.0, {"greeting": "fail"},
-                         utterances=[("agent", 0, 2, "喂")], checks=[("greeting", "fail", 0, 2, "喂")])
+    second = make_result(
+        "r1",
+        "A001",
+        "2026-11-03T09:00:00+08:00",
+        70.0,
+        {"greeting": "fail"},
+        utterances=[("agent", 0, 2, "喂")],
+        checks=[("greeting", "fail", 0, 2, "喂")],
+    )
     store.upsert_call(second)
     assert _count(store, S.calls) == 1
     assert _count(store, S.utterances, call_id="r1") == 1

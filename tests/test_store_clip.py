@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import typer
+from fixtures_store import make_result
 from typer.testing import CliRunner
 
-from fixtures_store import make_result
 from qa_pipeline.store import open_store
 from qa_pipeline.store.clip import ClipError, clip_call, cut_clip
 from qa_pipeline.store.commands import clip_command, search_command
@@ -27,8 +27,17 @@ def call_db(tmp_path):
     sf.write(wav, np.stack([left, right], axis=1), SR, subtype="FLOAT")
     db = tmp_path / "callqa.db"
     store = open_store(db)
-    store.upsert_call(make_result("k1", "A001", "2026-11-03T09:00:00+08:00", 60.0, {}, audio_path="audio/k1.wav",
-                                  utterances=[("agent", 63.2, 66.0, "这个我不知道")]))
+    store.upsert_call(
+        make_result(
+            "k1",
+            "A001",
+            "2026-11-03T09:00:00+08:00",
+            60.0,
+            {},
+            audio_path="audio/k1.wav",
+            utterances=[("agent", 63.2, 66.0, "这个我不知道")],
+        )
+    )
     store.close()
     return db, wav
 
@@ -63,8 +72,25 @@ def test_clip_and_export_clips_cli(call_db, tmp_path):
     app.command("clip")(clip_command)
     app.command("search")(search_command)
     out = tmp_path / "cli.wav"
-    r = CliRunner().invoke(app, ["clip", "k1", "--at", "63.2", "--before", "5", "--after", "10", "--channel", "agent",
-                                 "-o", str(out), "--db", str(db)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "clip",
+            "k1",
+            "--at",
+            "63.2",
+            "--before",
+            "5",
+            "--after",
+            "10",
+            "--channel",
+            "agent",
+            "-o",
+            str(out),
+            "--db",
+            str(db),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert sf.info(out).frames == 15 * SR and sf.info(out).channels == 1
     clips = tmp_path / "clips"

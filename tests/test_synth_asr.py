@@ -67,7 +67,7 @@ def test_tts_intelligible(tmp_path):
             if len(_norm(t["text"])) < 4:
                 continue
             ch = 0 if t["speaker"] == "agent" else 1
-            seg = y[int(t["start"] * sr): int(t["end"] * sr) + 1, ch]
+            seg = y[int(t["start"] * sr) : int(t["end"] * sr) + 1, ch]
             import soxr
 
             seg16 = soxr.resample(seg, sr, 16000)

@@ -1,5 +1,12 @@
 from qa_pipeline.text import (
-    char_count, fuzzy_syllable, normalize, normalize_with_map, pinyin_key, pinyin_similarity, syllables, tokens,
+    char_count,
+    fuzzy_syllable,
+    normalize,
+    normalize_with_map,
+    pinyin_key,
+    pinyin_similarity,
+    syllables,
+    tokens,
 )
 
 
@@ -15,7 +22,7 @@ def test_index_map_points_into_original():
     norm, imap = normalize_with_map(text)
     assert norm == "嗯我不知道"
     i = norm.index("我不知道")
-    assert text[imap[i]:imap[i + 3] + 1] == "我不知道"
+    assert text[imap[i] : imap[i + 3] + 1] == "我不知道"
 
 
 def test_syllables_one_per_char():

@@ -1,19 +1,31 @@
 import numpy as np
 import pytest
-
 from helpers import real_clip, timeline
+
 from qa_pipeline.timeline import NoSpeechError, build_timeline, detect_speech
 from qa_pipeline.types import SAMPLE_RATE, AudioSource, CallAudio, CallMetadata
 
 # FSMN-VAD reference segments (ms) published with the 70 s clip (shared/real-audio/SOURCES.md)
-FSMN_PAUSES_MS = [(2340, 2620), (6200, 6480), (23670, 23950), (26250, 26780), (28990, 29950), (31430, 31750),
-                  (37600, 38210), (46900, 47310), (49630, 49910), (56460, 56740), (59540, 59820)]
+FSMN_PAUSES_MS = [
+    (2340, 2620),
+    (6200, 6480),
+    (23670, 23950),
+    (26250, 26780),
+    (28990, 29950),
+    (31430, 31750),
+    (37600, 38210),
+    (46900, 47310),
+    (49630, 49910),
+    (56460, 56740),
+    (59540, 59820),
+]
 
 
 def _call(**parties: np.ndarray) -> CallAudio:
     n = max(len(x) for x in parties.values())
-    src = AudioSource("mem.wav", "0" * 64, n / SAMPLE_RATE, SAMPLE_RATE, len(parties),
-                      "stereo" if len(parties) == 2 else "mono")
+    src = AudioSource(
+        "mem.wav", "0" * 64, n / SAMPLE_RATE, SAMPLE_RATE, len(parties), "stereo" if len(parties) == 2 else "mono"
+    )
     return CallAudio(CallMetadata("c"), src, parties)  # type: ignore[arg-type]
 
 
@@ -50,7 +62,7 @@ def test_silences_overlaps_and_responses_from_two_parties() -> None:
     n = 40 * SAMPLE_RATE
     agent = np.zeros(n, np.float32)
     cust = np.zeros(n, np.float32)
-    agent[SAMPLE_RATE : SAMPLE_RATE + speech.size] = speech           # agent 1 s – ~5.3 s
+    agent[SAMPLE_RATE : SAMPLE_RATE + speech.size] = speech  # agent 1 s – ~5.3 s
     start = int(36.0 * SAMPLE_RATE)
     cust[start : start + speech.size // 2] = speech[: speech.size // 2]  # customer at 36 s
     tl = build_timeline(_call(agent=agent, customer=cust))
@@ -66,10 +78,12 @@ def test_no_speech_is_an_error() -> None:
 
 
 def test_derived_structure_from_segments() -> None:
-    tl = timeline(("agent", 0, 4), ("customer", 5, 12), ("agent", 10, 14), ("customer", 11, 11.5),
-                  ("agent", 50, 52))
+    tl = timeline(("agent", 0, 4), ("customer", 5, 12), ("agent", 10, 14), ("customer", 11, 11.5), ("agent", 50, 52))
     assert [(g.start, g.end) for g in tl.silences] == [(4, 5), (14, 50)]
     ov = [(o.speaker, o.start, o.end) for o in tl.overlaps]
     assert ("agent", 10, 12) in ov
     assert [(r.speaker, r.after, round(r.latency, 2)) for r in tl.responses] == [
-        ("customer", "agent", 1.0), ("agent", "customer", -2.0), ("customer", "agent", -3.0)]
+        ("customer", "agent", 1.0),
+        ("agent", "customer", -2.0),
+        ("customer", "agent", -3.0),
+    ]

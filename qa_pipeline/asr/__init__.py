@@ -18,8 +18,15 @@ from qa_pipeline.types import CallAudio, Timeline, Transcript
 
 ENGINES: tuple[str, ...] = ("faster-whisper", "openai-whisper", "transcript")
 
-__all__ = ["ENGINES", "AsrEngine", "AsrOptions", "ModelNotInstalledError", "TranscriptError", "load_engine",
-           "to_simplified"]
+__all__ = [
+    "ENGINES",
+    "AsrEngine",
+    "AsrOptions",
+    "ModelNotInstalledError",
+    "TranscriptError",
+    "load_engine",
+    "to_simplified",
+]
 
 
 @runtime_checkable

@@ -13,10 +13,11 @@ the speaker and turn — it falls in. "turn" and "segment" use one window per tu
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -169,8 +170,10 @@ class Window:
 
     def locate(self, t: float) -> Piece:
         """Piece containing window time `t` (nearest piece when `t` falls in a separator)."""
-        return min(self.pieces, key=lambda p: 0.0 if p.win_start <= t <= p.win_end
-                   else min(abs(t - p.win_start), abs(t - p.win_end)))
+        return min(
+            self.pieces,
+            key=lambda p: 0.0 if p.win_start <= t <= p.win_end else min(abs(t - p.win_start), abs(t - p.win_end)),
+        )
 
     def to_orig(self, t: float, piece: Piece | None = None) -> float:
         p = piece or self.locate(t)
@@ -264,9 +267,7 @@ def _pack(spans: list[Span], samples: dict[Speaker, np.ndarray], opts: AsrOption
         new_turn = bool(cur) and (span[3] != cur[-1][3] or span[0] != cur[-1][0])
         sep = _gap(cur[-1], span, opts) if cur else 0.0
         if cur and (
-            opts.chunking == "segment"
-            or (opts.chunking == "turn" and new_turn)
-            or used + sep + dur > opts.max_window_s
+            opts.chunking == "segment" or (opts.chunking == "turn" and new_turn) or used + sep + dur > opts.max_window_s
         ):
             flush()
             used, sep = 0.0, 0.0
@@ -299,15 +300,24 @@ def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOpt
         if not seg.words:  # no word timings: place the whole segment in the turn at its midpoint
             p = window.locate((seg.start + seg.end) / 2)
             text = to_simplified(seg.text.strip())
-            out.append(Utterance(window.speaker_of(p), round(float(window.to_orig(seg.start, p)), 3),
-                                 round(float(window.to_orig(seg.end, p)), 3), text))
+            out.append(
+                Utterance(
+                    window.speaker_of(p),
+                    round(float(window.to_orig(seg.start, p)), 3),
+                    round(float(window.to_orig(seg.end, p)), 3),
+                    text,
+                )
+            )
             continue
         groups: list[tuple[Piece, list[Word]]] = []
         for w in seg.words:
             p = window.locate((w.start + w.end) / 2)
-            word = Word(to_simplified(w.text), round(float(window.to_orig(w.start, p)), 3),
-                        round(float(window.to_orig(w.end, p)), 3),
-                        None if w.probability is None else round(float(w.probability), 4))
+            word = Word(
+                to_simplified(w.text),
+                round(float(window.to_orig(w.start, p)), 3),
+                round(float(window.to_orig(w.end, p)), 3),
+                None if w.probability is None else round(float(w.probability), 4),
+            )
             last = groups[-1][0] if groups else None
             if last is not None and last.turn == p.turn and window.speaker_of(last) == window.speaker_of(p):
                 groups[-1][1].append(word)
@@ -321,8 +331,7 @@ def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOpt
             # that Utterance.time_at's character counting matches `text`.
             first = words[0]
             words[0] = Word(first.text.lstrip(), first.start, first.end, first.probability)
-            out.append(Utterance(window.speaker_of(p), words[0].start, max(w.end for w in words), text,
-                                 tuple(words)))
+            out.append(Utterance(window.speaker_of(p), words[0].start, max(w.end for w in words), text, tuple(words)))
     return out
 
 
@@ -420,7 +429,12 @@ class WindowedWhisperEngine:
             engine=self.name,
             model=self.model,
             compute_type=self.compute_type,
-            options={"language": "zh", "beam_size": o.beam_size, "chunking": o.chunking,
-                     "word_timestamps": o.word_timestamps, "windows": n_windows,
-                     "temperature": list(o.temperature)},
+            options={
+                "language": "zh",
+                "beam_size": o.beam_size,
+                "chunking": o.chunking,
+                "word_timestamps": o.word_timestamps,
+                "windows": n_windows,
+                "temperature": list(o.temperature),
+            },
         )

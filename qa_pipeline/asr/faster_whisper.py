@@ -68,6 +68,5 @@ class FasterWhisperEngine(WindowedWhisperEngine):
         out: list[RawSegment] = []
         for s in segments:  # a generator: decoding happens here
             words = [RawWord(w.word, w.start, w.end, w.probability) for w in (s.words or [])]
-            out.append(RawSegment(s.start, s.end, s.text, words, s.avg_logprob, s.no_speech_prob,
-                                  s.compression_ratio))
+            out.append(RawSegment(s.start, s.end, s.text, words, s.avg_logprob, s.no_speech_prob, s.compression_ratio))
         return out

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from qa_pipeline.audio import file_sha256
 from qa_pipeline.asr.common import ModelNotInstalledError
+from qa_pipeline.audio import file_sha256
 
 
 @dataclass(frozen=True)
@@ -269,11 +269,12 @@ def ct2_to_openai(model_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{model_dir}: not a Whisper model ({spec})")
     config = json.loads((model_dir / "config.json").read_text())
 
-    def f32(a: np.ndarray) -> "torch.Tensor":
+    def f32(a: np.ndarray) -> torch.Tensor:
         # Kept in the stored dtype (float16): half the disk; load_state_dict casts into float32 params.
         return torch.from_numpy(np.array(a))
 
     sd: dict[str, torch.Tensor] = {}
+
     def n_layers_of(side: str) -> int:
         return len({m.group(1) for k in t if (m := re.match(rf"{side}/layer_(\d+)/", k))})
 
@@ -387,19 +388,44 @@ def status() -> list[ModelStatus]:
             ok, detail = True, f"verified sha256 {spec.sha256[:12]}…"
         except ModelNotInstalledError as e:
             ok = False
-            detail = ("packages present, not assembled yet (auto-assembled on first use)" if have_pkgs
-                      else "weight packages not installed") if not (d / "model.bin").exists() else str(e)
-        rows.append(ModelStatus("faster-whisper", name, ok, str(d), detail,
-                                "" if ok else (f"callqa models install {name}" if have_pkgs else install_hint(name))))
+            detail = (
+                (
+                    "packages present, not assembled yet (auto-assembled on first use)"
+                    if have_pkgs
+                    else "weight packages not installed"
+                )
+                if not (d / "model.bin").exists()
+                else str(e)
+            )
+        rows.append(
+            ModelStatus(
+                "faster-whisper",
+                name,
+                ok,
+                str(d),
+                detail,
+                "" if ok else (f"callqa models install {name}" if have_pkgs else install_hint(name)),
+            )
+        )
         pt = openai_checkpoint(name)
         has_whisper = importlib.util.find_spec("whisper") is not None
-        rows.append(ModelStatus(
-            "openai-whisper", name, pt.is_file() and has_whisper, str(pt),
-            ("converted" if pt.is_file() else "not converted (done on first use)")
-            + ("" if has_whisper else "; openai-whisper not installed"),
-            "" if pt.is_file() and has_whisper else
-            ("" if has_whisper else "pip install --no-deps openai-whisper==20250625 tiktoken numba more-itertools tqdm && ")
-            + f"callqa models convert {name}",
-        ))
+        rows.append(
+            ModelStatus(
+                "openai-whisper",
+                name,
+                pt.is_file() and has_whisper,
+                str(pt),
+                ("converted" if pt.is_file() else "not converted (done on first use)")
+                + ("" if has_whisper else "; openai-whisper not installed"),
+                ""
+                if pt.is_file() and has_whisper
+                else (
+                    ""
+                    if has_whisper
+                    else "pip install --no-deps openai-whisper==20250625 tiktoken numba more-itertools tqdm && "
+                )
+                + f"callqa models convert {name}",
+            )
+        )
     rows.append(ModelStatus("transcript", "-", True, "-", "reads <stem>.transcript.json/.csv; no weights", ""))
     return rows

@@ -67,8 +67,18 @@ class OpenAIWhisperEngine(WindowedWhisperEngine):
         )
         out: list[RawSegment] = []
         for s in result["segments"]:
-            words = [RawWord(w["word"], float(w["start"]), float(w["end"]), w.get("probability"))
-                     for w in s.get("words", [])]
-            out.append(RawSegment(float(s["start"]), float(s["end"]), s["text"], words, s["avg_logprob"],
-                                  s["no_speech_prob"], s["compression_ratio"]))
+            words = [
+                RawWord(w["word"], float(w["start"]), float(w["end"]), w.get("probability")) for w in s.get("words", [])
+            ]
+            out.append(
+                RawSegment(
+                    float(s["start"]),
+                    float(s["end"]),
+                    s["text"],
+                    words,
+                    s["avg_logprob"],
+                    s["no_speech_prob"],
+                    s["compression_ratio"],
+                )
+            )
         return out

@@ -31,17 +31,22 @@ def telephone(samples: np.ndarray) -> np.ndarray:
 
 def silero_segments(samples: np.ndarray, speaker: Speaker, min_silence_ms: int = 300) -> list[SpeechSegment]:
     """Speech segments from the bundled Silero VAD (no download)."""
+    import torch
     from silero_vad import get_speech_timestamps, load_silero_vad
 
-    import torch
-
-    ts = get_speech_timestamps(torch.from_numpy(samples), load_silero_vad(), sampling_rate=SAMPLE_RATE,
-                               min_silence_duration_ms=min_silence_ms, return_seconds=True)
+    ts = get_speech_timestamps(
+        torch.from_numpy(samples),
+        load_silero_vad(),
+        sampling_rate=SAMPLE_RATE,
+        min_silence_duration_ms=min_silence_ms,
+        return_seconds=True,
+    )
     return [SpeechSegment(speaker, float(t["start"]), float(t["end"])) for t in ts]
 
 
-def make_call(parties: dict[Speaker, np.ndarray], speech: list[SpeechSegment], path: str = "call.wav",
-              call_id: str = "test") -> tuple[CallAudio, Timeline]:
+def make_call(
+    parties: dict[Speaker, np.ndarray], speech: list[SpeechSegment], path: str = "call.wav", call_id: str = "test"
+) -> tuple[CallAudio, Timeline]:
     """CallAudio + a minimal Timeline (speech only) from arrays and segments."""
     n = max(len(a) for a in parties.values())
     dur = n / SAMPLE_RATE

@@ -66,7 +66,7 @@ def read_transcript(path: Path) -> tuple[Utterance, ...]:
             raise TranscriptError(f"{path}: invalid JSON ({e})") from None
         rows = data.get("utterances") if isinstance(data, dict) else data
         if not isinstance(rows, list):
-            raise TranscriptError(f"{path}: expected {{\"utterances\": [...]}}")
+            raise TranscriptError(f'{path}: expected {{"utterances": [...]}}')
         if not all(isinstance(r, dict) for r in rows):
             raise TranscriptError(f"{path}: every utterance must be an object")
         utts = [_utterance(r, f"{path} utterance {i}") for i, r in enumerate(rows)]

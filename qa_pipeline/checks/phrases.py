@@ -35,7 +35,7 @@ def _mdetail(m: PhraseMatch, u: Utterance) -> dict[str, Any]:
         "category": m.category,
         "method": m.method,
         "score": m.score,
-        "matched": u.text[m.start:m.end],
+        "matched": u.text[m.start : m.end],
     }
 
 
@@ -90,9 +90,17 @@ def greeting(ctx: CheckContext) -> list[Finding]:
     end = max(_span(u, m)[1] for u, m in pairs) if pairs else opening[-1].end
     return [
         Finding(
-            "greeting", "pass" if ok else "fail", round(start, 3), round(end, 3), "agent", evidence,
-            {"matches": _summary(pairs), "missing": missing,
-             "method": "exact" if all(m.method == "exact" for _, m in pairs) else "pinyin"},
+            "greeting",
+            "pass" if ok else "fail",
+            round(start, 3),
+            round(end, 3),
+            "agent",
+            evidence,
+            {
+                "matches": _summary(pairs),
+                "missing": missing,
+                "method": "exact" if all(m.method == "exact" for _, m in pairs) else "pinyin",
+            },
         )
     ]
 
@@ -105,14 +113,19 @@ def closing(ctx: CheckContext) -> list[Finding]:
     agent = _agent(ctx)
     if not agent:
         return [Finding("closing", "fail", speaker="agent", detail={"reason": "agent never speaks"})]
-    tail = agent[-p["last_turns"]:]
+    tail = agent[-p["last_turns"] :]
     pairs = _matches(p["lexicon"], tail)
     cats = sorted({m.category for _, m in pairs})
     ok = len(cats) >= p["min_categories"]
     return [
         Finding(
-            "closing", "pass" if ok else "fail", tail[0].start, tail[-1].end, "agent",
-            " / ".join(u.text for u in tail), {"categories": cats, "matches": _summary(pairs)},
+            "closing",
+            "pass" if ok else "fail",
+            tail[0].start,
+            tail[-1].end,
+            "agent",
+            " / ".join(u.text for u in tail),
+            {"categories": cats, "matches": _summary(pairs)},
         )
     ]
 
@@ -130,9 +143,13 @@ def polite_terms(ctx: CheckContext) -> list[Finding]:
     first = pairs[0] if pairs else None
     return [
         Finding(
-            "polite_terms", "pass" if ok else "fail",
-            _span(*first)[0] if first else None, _span(*first)[1] if first else None, "agent",
-            first[0].text if first else "", {"count": len(pairs), "categories": counts, "matches": _summary(pairs[:10])},
+            "polite_terms",
+            "pass" if ok else "fail",
+            _span(*first)[0] if first else None,
+            _span(*first)[1] if first else None,
+            "agent",
+            first[0].text if first else "",
+            {"count": len(pairs), "categories": counts, "matches": _summary(pairs[:10])},
         )
     ]
 
@@ -210,11 +227,29 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
     if pairs_near:
         u, m = pairs_near[0]
         s, e = _span(u, m)
-        return [Finding("transfer_phrase", "fail", s, e, "agent", u.text,
-                        {**detail, "reason": "transfer without the standard script"})]
+        return [
+            Finding(
+                "transfer_phrase",
+                "fail",
+                s,
+                e,
+                "agent",
+                u.text,
+                {**detail, "reason": "transfer without the standard script"},
+            )
+        ]
     ev = near[-1] if near else None
-    return [Finding("transfer_phrase", "fail", t, t, "agent", ev.text if ev else "",
-                    {**detail, "reason": "transferred without any transfer phrasing"})]
+    return [
+        Finding(
+            "transfer_phrase",
+            "fail",
+            t,
+            t,
+            "agent",
+            ev.text if ev else "",
+            {**detail, "reason": "transferred without any transfer phrasing"},
+        )
+    ]
 
 
 # -- confirm understanding ------------------------------------------------------------------------------
@@ -248,11 +283,26 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
         s, e = _span(u, m)
         return [Finding("confirm_understanding", "pass", s, e, "agent", u.text, _mdetail(m, u))]
     if explain is None:
-        return [Finding("confirm_understanding", "not_applicable", speaker="agent",
-                        detail={"reason": "no explanation by the agent"})]
+        return [
+            Finding(
+                "confirm_understanding",
+                "not_applicable",
+                speaker="agent",
+                detail={"reason": "no explanation by the agent"},
+            )
+        ]
     ex = agent[explain]
-    return [Finding("confirm_understanding", "fail", ex.start, agent[-1].end, "agent", ex.text,
-                    {"reason": "no check of understanding after explaining", "explanation_start": ex.start})]
+    return [
+        Finding(
+            "confirm_understanding",
+            "fail",
+            ex.start,
+            agent[-1].end,
+            "agent",
+            ex.text,
+            {"reason": "no check of understanding after explaining", "explanation_start": ex.start},
+        )
+    ]
 
 
 # -- repeated question ----------------------------------------------------------------------------------
@@ -265,7 +315,21 @@ _CLAUSE = re.compile(r"[^，。！？；,.!?;_…\s]+[？?]?")
         "min_repeats": 2,
         "similarity": 0.8,
         "min_chars": 4,
-        "question_markers": ["吗", "呢", "请问", "多少", "什么", "是否", "哪", "几", "怎么", "是不是", "有没有", "能不能", "对吧"],
+        "question_markers": [
+            "吗",
+            "呢",
+            "请问",
+            "多少",
+            "什么",
+            "是否",
+            "哪",
+            "几",
+            "怎么",
+            "是不是",
+            "有没有",
+            "能不能",
+            "对吧",
+        ],
         "strip_prefixes": ["请问", "那么", "那", "嗯", "啊", "好的", "好", "就是"],
         "strip_suffixes": ["呢", "啊", "呀", "吧", "啦"],
         "ignore_lexicons": ["closing", "confirm"],
@@ -303,7 +367,7 @@ def repeated_question(ctx: CheckContext) -> list[Finding]:
         n = normalize(clause)
         for pre in p["strip_prefixes"]:
             if n.startswith(pre) and len(n) > len(pre):
-                n = n[len(pre):]
+                n = n[len(pre) :]
         for suf in p["strip_suffixes"]:
             if n.endswith(suf) and len(n) > len(suf):
                 n = n[: -len(suf)]
@@ -321,9 +385,21 @@ def repeated_question(ctx: CheckContext) -> list[Finding]:
     out = []
     for g in groups:
         if len(g) - 1 >= p["min_repeats"]:
-            out.append(Finding(
-                "repeated_question", "fail", g[0][0].start, g[-1][0].end, "agent", " / ".join(c for _, c, _ in g),
-                {"question": g[0][1], "asked": len(g), "repeats": len(g) - 1, "times": [u.start for u, _, _ in g],
-                 "method": "pinyin"},
-            ))
+            out.append(
+                Finding(
+                    "repeated_question",
+                    "fail",
+                    g[0][0].start,
+                    g[-1][0].end,
+                    "agent",
+                    " / ".join(c for _, c, _ in g),
+                    {
+                        "question": g[0][1],
+                        "asked": len(g),
+                        "repeats": len(g) - 1,
+                        "times": [u.start for u, _, _ in g],
+                        "method": "pinyin",
+                    },
+                )
+            )
     return out or [Finding("repeated_question", "pass", speaker="agent", detail={"questions": len(questions)})]

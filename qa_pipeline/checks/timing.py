@@ -118,7 +118,9 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
     """The customer talks for more than 30 s without any agent response (not even a backchannel)."""
     p = ctx.params
     # VAD drops very short backchannels (嗯 0.25 s); the transcript's agent utterances count as responses too
-    agent_starts = sorted({s.start for s in ctx.timeline.segments("agent")} | {u.start for u in ctx.transcript.by("agent")})
+    agent_starts = sorted(
+        {s.start for s in ctx.timeline.segments("agent")} | {u.start for u in ctx.transcript.by("agent")}
+    )
     stretches = party_turns(ctx.timeline.segments("customer"), p["max_pause_s"])
     findings = []
     for start, end in stretches:
@@ -143,8 +145,11 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
     if any(end - start > p["max_customer_speech_s"] for start, end in stretches):
         return single_pass("no_response_to_long_speech")
     return [
-        Finding("no_response_to_long_speech", "not_applicable",
-                detail={"reason": f"the customer never spoke for more than {p['max_customer_speech_s']:g} s"})
+        Finding(
+            "no_response_to_long_speech",
+            "not_applicable",
+            detail={"reason": f"the customer never spoke for more than {p['max_customer_speech_s']:g} s"},
+        )
     ]
 
 
@@ -224,9 +229,7 @@ def handling_time(ctx: CheckContext) -> list[Finding]:
     p = ctx.params
     average = (p["average_s_by_queue"] or {}).get(ctx.metadata.queue or "", p["average_s"])
     if not average:
-        return [
-            Finding("handling_time", "needs_review", detail={"reason": "no average handling time configured"})
-        ]
+        return [Finding("handling_time", "needs_review", detail={"reason": "no average handling time configured"})]
     excess = ctx.timeline.duration / float(average) - 1.0
     hit = max((t for t in p["tiers"] if excess > t["over_ratio"]), key=lambda t: t["over_ratio"], default=None)
     detail = {"duration_s": round(ctx.timeline.duration, 1), "average_s": average, "excess_ratio": round(excess, 3)}

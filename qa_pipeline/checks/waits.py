@@ -43,8 +43,11 @@ def _agent_notice_before(timeline: Timeline, transcript: Transcript, t: float, l
         return [u for u in agent_utts if u.start < s.end + 0.25 and u.end > s.start - 0.25]
 
     # a short VAD blip without words (hold music starting, a click) must not hide the 请您稍等 said before it
-    before = [s for s in timeline.segments("agent") if t - lookback_s <= s.end <= t + 0.5
-              and (s.duration >= BLIP_S or words_in(s))]
+    before = [
+        s
+        for s in timeline.segments("agent")
+        if t - lookback_s <= s.end <= t + 0.5 and (s.duration >= BLIP_S or words_in(s))
+    ]
     if not before:
         return None
     said = words_in(max(before, key=lambda s: s.end))

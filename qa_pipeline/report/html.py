@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .scorecard import BIN_LABELS, LOW_SCORE, Scorecard, label_check
+from .scorecard import BIN_LABELS, LOW_SCORE, Scorecard
 from .svg import FONT, bar_chart, hbar_chart, line_chart
 
 CSS = f"""
@@ -40,7 +40,11 @@ def _fmt(v, kind: str = "") -> str:
 
 def _table(df: pd.DataFrame, cls: str, kinds: dict[str, str] | None = None) -> str:
     kinds = kinds or {}
-    out = [f'<table class="{cls}"><thead><tr>' + "".join(f"<th>{escape(str(c))}</th>" for c in df.columns) + "</tr></thead><tbody>"]
+    out = [
+        f'<table class="{cls}"><thead><tr>'
+        + "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+        + "</tr></thead><tbody>"
+    ]
     for row in df.itertuples(index=False):
         tds = []
         for col, v in zip(df.columns, row):
@@ -62,12 +66,16 @@ def render_html(card: Scorecard) -> str:
     v = views(card)
     o = card.overall
     rng = f"{card.date_from or '—'} 至 {card.date_to or '—'}"
-    filt = "，".join(x for x in (f"班组：{card.team}" if card.team else "", f"坐席：{card.agent}" if card.agent else "") if x)
-    parts = [f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>坐席质检评分卡 {escape(rng)}</title>'
-             f"<style>{CSS}</style><script>{CHECK_JS}</script></head><body>",
-             f"<h1>坐席质检评分卡</h1><p class='meta'>日期：{escape(rng)} {escape(filt)}｜坐席 {o.get('agents', 0)} 人｜"
-             f"评分通话 {o.get('calls', 0)} 通｜平均分 {_fmt(o.get('mean'))}｜致命差错 {o.get('fatal', 0)} 通｜"
-             f"待复核 {o.get('review', 0)} 通｜处理失败 {o.get('failed', 0)} 通</p>"]
+    filt = "，".join(
+        x for x in (f"班组：{card.team}" if card.team else "", f"坐席：{card.agent}" if card.agent else "") if x
+    )
+    parts = [
+        f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>坐席质检评分卡 {escape(rng)}</title>'
+        f"<style>{CSS}</style><script>{CHECK_JS}</script></head><body>",
+        f"<h1>坐席质检评分卡</h1><p class='meta'>日期：{escape(rng)} {escape(filt)}｜坐席 {o.get('agents', 0)} 人｜"
+        f"评分通话 {o.get('calls', 0)} 通｜平均分 {_fmt(o.get('mean'))}｜致命差错 {o.get('fatal', 0)} 通｜"
+        f"待复核 {o.get('review', 0)} 通｜处理失败 {o.get('failed', 0)} 通</p>",
+    ]
     if card.empty:
         parts.append("<p>所选范围内没有通话。</p></body></html>")
         return "".join(parts)
@@ -77,11 +85,23 @@ def render_html(card: Scorecard) -> str:
     rates = o.get("item_rates", {})
     days = sorted(o.get("day_means", {}))
     parts.append('<div class="charts">')
-    parts.append(bar_chart([f"{b}分" for b in BIN_LABELS], [dist.get(b, 0) for b in BIN_LABELS], "分数分布（通话数）",
-                           cls="dist", colors=colors))
-    parts.append(hbar_chart([card.item_titles.get(i, i) for i in items],
-                            [None if pd.isna(rates.get(i, float("nan"))) else rates.get(i) for i in items],
-                            "评分项通过率", cls="items"))
+    parts.append(
+        bar_chart(
+            [f"{b}分" for b in BIN_LABELS],
+            [dist.get(b, 0) for b in BIN_LABELS],
+            "分数分布（通话数）",
+            cls="dist",
+            colors=colors,
+        )
+    )
+    parts.append(
+        hbar_chart(
+            [card.item_titles.get(i, i) for i in items],
+            [None if pd.isna(rates.get(i, float("nan"))) else rates.get(i) for i in items],
+            "评分项通过率",
+            cls="items",
+        )
+    )
     parts.append(line_chart(days, [o["day_means"][d] for d in days], "每日平均分趋势", cls="trend"))
     parts.append("</div>")
     score_kinds = {c: "score" for c in ("平均分", "中位数", "最低分", "最高分", "得分")}

@@ -27,9 +27,18 @@ BIN_LABELS = ["<60", "60–69", "70–79", "80–89", "90–100"]
 LOW_SCORE = 80.0  # conditional colouring threshold (percent of max)
 
 COL = {
-    "agent_id": "坐席工号", "agent_name": "坐席姓名", "team": "班组", "calls": "评分通话数", "failed": "处理失败通话",
-    "mean": "平均分", "median": "中位数", "min": "最低分", "max": "最高分", "fatal": "致命差错通话",
-    "review": "待复核通话", "violations": "违规次数",
+    "agent_id": "坐席工号",
+    "agent_name": "坐席姓名",
+    "team": "班组",
+    "calls": "评分通话数",
+    "failed": "处理失败通话",
+    "mean": "平均分",
+    "median": "中位数",
+    "min": "最低分",
+    "max": "最高分",
+    "fatal": "致命差错通话",
+    "review": "待复核通话",
+    "violations": "违规次数",
 }
 
 
@@ -72,7 +81,9 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         summary["agent_name"] = names.agent_name
         summary["team"] = names.team
         summary["calls"] = g.size().reindex(names.index).fillna(0).astype(int)
-        summary["failed"] = calls[calls.status != "ok"].groupby("agent_id").size().reindex(names.index).fillna(0).astype(int)
+        summary["failed"] = (
+            calls[calls.status != "ok"].groupby("agent_id").size().reindex(names.index).fillna(0).astype(int)
+        )
         summary["mean"] = g.score_pct.mean()
         summary["median"] = g.score_pct.median()
         summary["min"] = g.score_pct.min()
@@ -82,8 +93,9 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
         if not fails.empty:
             fails["agent_id"] = fails["agent_id"].fillna("(未知)")
             fails["n"] = fails["n"].astype(int)
-        summary["violations"] = (fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int)
-                                 if not fails.empty else 0)
+        summary["violations"] = (
+            fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int) if not fails.empty else 0
+        )
         summary = summary.sort_values(["mean", "agent_id"], na_position="last").reset_index()
 
         bins = pd.cut(scored.score_pct, BINS, right=False, labels=BIN_LABELS)
@@ -113,18 +125,29 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
             viol = viol[viol.sum().sort_values(ascending=False, kind="stable").index]
             viol = viol.reindex(summary.agent_id, fill_value=0)
 
-        trend = (scored.groupby(["agent_id", "call_date"]).score_pct.agg(["size", "mean"]).reset_index()
-                 .rename(columns={"size": "calls", "mean": "mean"}))
+        trend = (
+            scored.groupby(["agent_id", "call_date"])
+            .score_pct.agg(["size", "mean"])
+            .reset_index()
+            .rename(columns={"size": "calls", "mean": "mean"})
+        )
         trend = trend.merge(names, left_on="agent_id", right_index=True)[
-            ["agent_id", "agent_name", "team", "call_date", "calls", "mean"]]
+            ["agent_id", "agent_name", "team", "call_date", "calls", "mean"]
+        ]
 
         worst = _worst_calls(store, scored, worst_n)
         if not worst.empty:
             agent_rank = {a: i for i, a in enumerate(summary.agent_id)}
-            worst = (worst.assign(_o=worst.agent_id.map(agent_rank)).sort_values(["_o", "score_pct", "started_at"])
-                     .drop(columns="_o").reset_index(drop=True))
+            worst = (
+                worst.assign(_o=worst.agent_id.map(agent_rank))
+                .sort_values(["_o", "score_pct", "started_at"])
+                .drop(columns="_o")
+                .reset_index(drop=True)
+            )
         overall = {
-            "calls": int(len(scored)), "failed": int((calls.status != "ok").sum()), "agents": int(len(summary)),
+            "calls": int(len(scored)),
+            "failed": int((calls.status != "ok").sum()),
+            "agents": int(len(summary)),
             "mean": float(scored.score_pct.mean()) if len(scored) else None,
             "fatal": int(scored.fatal.sum()) if len(scored) else 0,
             "review": int(scored.needs_review.sum()) if len(scored) else 0,
@@ -132,8 +155,9 @@ def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, wor
             "item_rates": overall_item_rates if not items.empty else {},
             "distribution": (bins.value_counts().reindex(BIN_LABELS, fill_value=0).to_dict()),
         }
-        return Scorecard(_s(date_from), _s(date_to), team, agent, summary, dist, item_rates, titles, viol, trend,
-                         worst, overall)
+        return Scorecard(
+            _s(date_from), _s(date_to), team, agent, summary, dist, item_rates, titles, viol, trend, worst, overall
+        )
     finally:
         if store is not db:
             store.close()
@@ -145,23 +169,42 @@ def _s(d):
 
 def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     """The `n` lowest-scored calls per agent, each with its first failed check and the line at that time."""
-    cols = ["agent_id", "agent_name", "team", "call_id", "started_at", "score_pct", "fatal", "check",
-            "check_label", "evidence", "offset_s", "speaker", "transcript"]
+    cols = [
+        "agent_id",
+        "agent_name",
+        "team",
+        "call_id",
+        "started_at",
+        "score_pct",
+        "fatal",
+        "check",
+        "check_label",
+        "evidence",
+        "offset_s",
+        "speaker",
+        "transcript",
+    ]
     if scored.empty or n <= 0:
         return pd.DataFrame(columns=cols)
-    w = (scored.sort_values(["score_pct", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n))
+    w = scored.sort_values(["score_pct", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n)
     ids = w.call_id.tolist()
     k, u = S.checks, S.utterances
     first_fail: dict[str, tuple] = {}
     by_call: dict[str, list[tuple]] = {}
     with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
-            chunk = ids[i:i + 500]
-            for r in conn.execute(sa.select(k.c.call_id, k.c.check, k.c.evidence, k.c.start)
-                                  .where(k.c.call_id.in_(chunk), k.c.status == "fail").order_by(k.c.call_id, k.c.idx)):
+            chunk = ids[i : i + 500]
+            for r in conn.execute(
+                sa.select(k.c.call_id, k.c.check, k.c.evidence, k.c.start)
+                .where(k.c.call_id.in_(chunk), k.c.status == "fail")
+                .order_by(k.c.call_id, k.c.idx)
+            ):
                 first_fail.setdefault(r.call_id, r)
-            for r in conn.execute(sa.select(u.c.call_id, u.c.speaker, u.c.start, u.c.end, u.c.text)
-                                  .where(u.c.call_id.in_(chunk)).order_by(u.c.call_id, u.c.idx)):
+            for r in conn.execute(
+                sa.select(u.c.call_id, u.c.speaker, u.c.start, u.c.end, u.c.text)
+                .where(u.c.call_id.in_(chunk))
+                .order_by(u.c.call_id, u.c.idx)
+            ):
                 by_call.setdefault(r.call_id, []).append(r)
     rows = []
     for r in w.itertuples():
@@ -177,13 +220,23 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 pick = utts[0]
             line, spk = pick.text, pick.speaker
             off = float(pick.start) if at is None else at
-        rows.append({
-            "agent_id": r.agent_id, "agent_name": r.agent_name, "team": r.team, "call_id": r.call_id,
-            "started_at": r.started_at, "score_pct": r.score_pct, "fatal": bool(r.fatal),
-            "check": None if ff is None else ff.check,
-            "check_label": None if ff is None else R.CHECK_LABELS.get(ff.check, ff.check),
-            "evidence": None if ff is None else ff.evidence, "offset_s": off, "speaker": spk, "transcript": line,
-        })
+        rows.append(
+            {
+                "agent_id": r.agent_id,
+                "agent_name": r.agent_name,
+                "team": r.team,
+                "call_id": r.call_id,
+                "started_at": r.started_at,
+                "score_pct": r.score_pct,
+                "fatal": bool(r.fatal),
+                "check": None if ff is None else ff.check,
+                "check_label": None if ff is None else R.CHECK_LABELS.get(ff.check, ff.check),
+                "evidence": None if ff is None else ff.evidence,
+                "offset_s": off,
+                "speaker": spk,
+                "transcript": line,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -228,8 +281,19 @@ def views(card: Scorecard) -> dict[str, pd.DataFrame]:
     v.insert(0, COL["agent_name"], card.summary.agent_name.values)
     v.insert(0, COL["agent_id"], card.summary.agent_id.values)
     t = card.trend.rename(columns={**COL, "call_date": "日期", "calls": "评分通话数", "mean": "平均分"})
-    w = card.worst.rename(columns={**COL, "call_id": "通话ID", "started_at": "通话时间", "score_pct": "得分",
-                                   "fatal": "致命差错", "check": "检查项", "check_label": "违规类型",
-                                   "evidence": "证据", "offset_s": "时间点(秒)", "speaker": "说话人",
-                                   "transcript": "转写原文"})
+    w = card.worst.rename(
+        columns={
+            **COL,
+            "call_id": "通话ID",
+            "started_at": "通话时间",
+            "score_pct": "得分",
+            "fatal": "致命差错",
+            "check": "检查项",
+            "check_label": "违规类型",
+            "evidence": "证据",
+            "offset_s": "时间点(秒)",
+            "speaker": "说话人",
+            "transcript": "转写原文",
+        }
+    )
     return {"汇总": s, "分数分布": d, "评分项通过率": it, "违规次数": v, "每日趋势": t, "最差通话": w}

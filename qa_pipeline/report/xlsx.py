@@ -18,8 +18,16 @@ except ImportError:  # optional: openpyxl (a hard dependency) writes the same wo
 
 from .scorecard import LOW_SCORE, Scorecard, views
 
-HEADER = {"bold": True, "font_color": "#FFFFFF", "font_name": "微软雅黑", "bg_color": "#1F4E79", "pattern": 1,
-          "align": "center", "valign": "vcenter", "text_wrap": True}
+HEADER = {
+    "bold": True,
+    "font_color": "#FFFFFF",
+    "font_name": "微软雅黑",
+    "bg_color": "#1F4E79",
+    "pattern": 1,
+    "align": "center",
+    "valign": "vcenter",
+    "text_wrap": True,
+}
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
 
 SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分"}
@@ -66,12 +74,28 @@ def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int 
             else:
                 ws.write(i, j, v, fmt)
         if n and cond == "low":
-            ws.conditional_format(1, j, n, j, {"type": "cell", "criteria": "<", "value": LOW_SCORE, "format": fmts["red"]})
+            ws.conditional_format(
+                1, j, n, j, {"type": "cell", "criteria": "<", "value": LOW_SCORE, "format": fmts["red"]}
+            )
         elif n and cond == "scale":
-            ws.conditional_format(1, j, n, j, {
-                "type": "3_color_scale", "min_type": "num", "min_value": 0, "min_color": "#F8696B",
-                "mid_type": "num", "mid_value": 0.8, "mid_color": "#FFEB84",
-                "max_type": "num", "max_value": 1, "max_color": "#63BE7B"})
+            ws.conditional_format(
+                1,
+                j,
+                n,
+                j,
+                {
+                    "type": "3_color_scale",
+                    "min_type": "num",
+                    "min_value": 0,
+                    "min_color": "#F8696B",
+                    "mid_type": "num",
+                    "mid_value": 0.8,
+                    "mid_color": "#FFEB84",
+                    "max_type": "num",
+                    "max_value": 1,
+                    "max_color": "#63BE7B",
+                },
+            )
     ws.freeze_panes(1, freeze_cols)
     if len(df.columns):
         ws.autofilter(0, 0, n, len(df.columns) - 1)
@@ -85,17 +109,26 @@ def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
         return write_openpyxl(card, out)
     wb = xlsxwriter.Workbook(str(out), {"nan_inf_to_errors": True})
     fmts = {
-        "header": wb.add_format(HEADER), "red": wb.add_format(RED), "0.0": wb.add_format({"num_format": "0.0"}),
-        "0.0%": wb.add_format({"num_format": "0.0%"}), "0": wb.add_format({"num_format": "0"}),
+        "header": wb.add_format(HEADER),
+        "red": wb.add_format(RED),
+        "0.0": wb.add_format({"num_format": "0.0"}),
+        "0.0%": wb.add_format({"num_format": "0.0%"}),
+        "0": wb.add_format({"num_format": "0"}),
         "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
     }
     for title, df in views(card).items():
         freeze = 3 if title in ("汇总", "每日趋势") else 2
         _write_sheet(wb, fmts, title, df, freeze_cols=freeze)
     info = wb.add_worksheet("说明")
-    rows = [("项目", "内容"), ("日期范围", f"{card.date_from or '—'} 至 {card.date_to or '—'}"), ("班组", card.team or "全部"),
-            ("坐席", card.agent or "全部"), ("评分通话数", card.overall.get("calls", 0)),
-            ("通过率口径", "通过 /（通过 + 不通过 + 待复核），不适用项不计"), ("低分标红", f"得分低于 {LOW_SCORE:g} 分")]
+    rows = [
+        ("项目", "内容"),
+        ("日期范围", f"{card.date_from or '—'} 至 {card.date_to or '—'}"),
+        ("班组", card.team or "全部"),
+        ("坐席", card.agent or "全部"),
+        ("评分通话数", card.overall.get("calls", 0)),
+        ("通过率口径", "通过 /（通过 + 不通过 + 待复核），不适用项不计"),
+        ("低分标红", f"得分低于 {LOW_SCORE:g} 分"),
+    ]
     for i, row in enumerate(rows):
         info.write_row(i, 0, list(row))
     info.freeze_panes(1, 0)

@@ -24,9 +24,14 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, freeze_cols: int = 
     ws = wb.create_sheet(title)
     ws.append(list(df.columns))
     for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(x, float) and pd.isna(x)) or x is pd.NA else
-                   (x.to_pydatetime() if isinstance(x, pd.Timestamp) else (x.item() if hasattr(x, "item") else x))
-                   for x in row])
+        ws.append(
+            [
+                None
+                if (isinstance(x, float) and pd.isna(x)) or x is pd.NA
+                else (x.to_pydatetime() if isinstance(x, pd.Timestamp) else (x.item() if hasattr(x, "item") else x))
+                for x in row
+            ]
+        )
     for cell in ws[1]:
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -42,15 +47,26 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, freeze_cols: int = 
             fmt = "0.0"
             if n > 1:
                 ws.conditional_formatting.add(
-                    f"{letter}2:{letter}{n}", CellIsRule(operator="lessThan", formula=[str(LOW_SCORE)], fill=RED_FILL, font=RED_FONT))
+                    f"{letter}2:{letter}{n}",
+                    CellIsRule(operator="lessThan", formula=[str(LOW_SCORE)], fill=RED_FILL, font=RED_FONT),
+                )
         elif title == "评分项通过率" and j > 2:
             fmt = "0.0%"
             if n > 1:
                 ws.conditional_formatting.add(
                     f"{letter}2:{letter}{n}",
-                    ColorScaleRule(start_type="num", start_value=0, start_color="FFF8696B",
-                                   mid_type="num", mid_value=0.8, mid_color="FFFFEB84",
-                                   end_type="num", end_value=1, end_color="FF63BE7B"))
+                    ColorScaleRule(
+                        start_type="num",
+                        start_value=0,
+                        start_color="FFF8696B",
+                        mid_type="num",
+                        mid_value=0.8,
+                        mid_color="FFFFEB84",
+                        end_type="num",
+                        end_value=1,
+                        end_color="FF63BE7B",
+                    ),
+                )
         elif col == "时间点(秒)":
             fmt = "0.0"
         elif col == "通话时间":
@@ -72,10 +88,14 @@ def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
         _write_sheet(wb, title, df, freeze_cols=freeze)
     info = wb.create_sheet("说明")
     info.append(["项目", "内容"])
-    for row in (("日期范围", f"{card.date_from or '—'} 至 {card.date_to or '—'}"), ("班组", card.team or "全部"),
-                ("坐席", card.agent or "全部"), ("评分通话数", card.overall.get("calls", 0)),
-                ("通过率口径", "通过 /（通过 + 不通过 + 待复核），不适用项不计"),
-                ("低分标红", f"得分低于 {LOW_SCORE:g} 分")):
+    for row in (
+        ("日期范围", f"{card.date_from or '—'} 至 {card.date_to or '—'}"),
+        ("班组", card.team or "全部"),
+        ("坐席", card.agent or "全部"),
+        ("评分通话数", card.overall.get("calls", 0)),
+        ("通过率口径", "通过 /（通过 + 不通过 + 待复核），不适用项不计"),
+        ("低分标红", f"得分低于 {LOW_SCORE:g} 分"),
+    ):
         info.append(list(row))
     info.freeze_panes = "A2"
     info.column_dimensions["A"].width, info.column_dimensions["B"].width = 14, 60

@@ -39,11 +39,18 @@ def _read_span(path: Path, t0: float, t1: float) -> tuple[np.ndarray, int]:
             chunks.append(arr.astype("float32") / (32768.0 if arr.dtype == np.int16 else 1.0))
         data = np.concatenate(chunks, axis=1).T if chunks else np.zeros((0, 1), "float32")
     start, stop = max(0, int(t0 * sr)), min(len(data), int(t1 * sr))
-    return data[start:max(start, stop)], sr
+    return data[start : max(start, stop)], sr
 
 
-def cut_clip(audio_path: Path, out: Path, at: float, before: float = 5.0, after: float = 10.0,
-             channel: str = "both", agent_channel: int = 0) -> Path:
+def cut_clip(
+    audio_path: Path,
+    out: Path,
+    at: float,
+    before: float = 5.0,
+    after: float = 10.0,
+    channel: str = "both",
+    agent_channel: int = 0,
+) -> Path:
     """Write [at-before, at+after] of `audio_path` to `out` (WAV, or the format its suffix names).
     channel: both | agent | customer (stereo files: agent on `agent_channel`, customer on the other)."""
     if channel not in ("both", "agent", "customer"):
@@ -71,12 +78,14 @@ def resolve_audio(store: Store, stored: str) -> Path:
     return p
 
 
-def clip_call(store: Store, call_id: str, out: Path, at: float, before: float = 5.0, after: float = 10.0,
-              channel: str = "both") -> Path:
+def clip_call(
+    store: Store, call_id: str, out: Path, at: float, before: float = 5.0, after: float = 10.0, channel: str = "both"
+) -> Path:
     c, r = S.calls, S.runs
     with store.read() as conn:
         row = conn.execute(
-            sa.select(c.c.audio_path, r.c.options_json).select_from(c.outerjoin(r, r.c.run_id == c.c.run_id))
+            sa.select(c.c.audio_path, r.c.options_json)
+            .select_from(c.outerjoin(r, r.c.run_id == c.c.run_id))
             .where(c.c.call_id == call_id)
         ).first()
     if row is None:
@@ -84,5 +93,6 @@ def clip_call(store: Store, call_id: str, out: Path, at: float, before: float = 
     if not row.audio_path:
         raise ClipError(f"call {call_id!r} has no audio path")
     opts = json.loads(row.options_json or "{}")
-    return cut_clip(resolve_audio(store, row.audio_path), out, at, before, after, channel,
-                    int(opts.get("agent_channel", 0)))
+    return cut_clip(
+        resolve_audio(store, row.audio_path), out, at, before, after, channel, int(opts.get("agent_channel", 0))
+    )

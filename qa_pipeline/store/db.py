@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -180,7 +181,7 @@ class Store:
     def _write_call(self, conn: sa.Connection, r: dict, source_sha256: str | None) -> None:
         self._guarded(self._write_prepared, conn, [self._prepare(r, source_sha256)])
 
-    def _prepare(self, r: dict, source_sha256: str | None) -> "_Prepared":
+    def _prepare(self, r: dict, source_sha256: str | None) -> _Prepared:
         """All rows of one call as plain dicts (raises on a malformed result before anything is written)."""
         call_id = r.get("call_id")
         if not call_id or not isinstance(call_id, str):
@@ -195,7 +196,9 @@ class Store:
         started = None if started is None else str(started)
         call_date = started[:10] if started and len(started) >= 10 else None
         call_hour = int(started[11:13]) if started and len(started) >= 13 and started[11:13].isdigit() else None
-        extra_md = {k: v for k, v in md.items() if k not in ("agent_name", "team", "started_at", "queue", "transferred_at")}
+        extra_md = {
+            k: v for k, v in md.items() if k not in ("agent_name", "team", "started_at", "queue", "transferred_at")
+        }
         call = dict(
             call_id=call_id,
             agent_id=agent_id,
@@ -224,8 +227,15 @@ class Store:
             source_sha256=source_sha256,
         )
         utts = [
-            {"call_id": call_id, "idx": i, "speaker": u.get("speaker") or "unknown", "start": float(u["start"]),
-             "end": float(u["end"]), "text": u.get("text") or "", "words_json": _j(u.get("words")) if u.get("words") else None}
+            {
+                "call_id": call_id,
+                "idx": i,
+                "speaker": u.get("speaker") or "unknown",
+                "start": float(u["start"]),
+                "end": float(u["end"]),
+                "text": u.get("text") or "",
+                "words_json": _j(u.get("words")) if u.get("words") else None,
+            }
             for i, u in enumerate(r.get("utterances") or [])
         ]
         fts_cols = []
@@ -234,26 +244,48 @@ class Store:
                 seg, py = index_columns(u["text"])
                 fts_cols.append((seg, py, tags_column(seg, py, call_date, u["speaker"]) if self.fts.tags else ""))
         events = [
-            {"call_id": call_id, "idx": i, "type": e["type"], "start": _f(e.get("start")), "end": _f(e.get("end")),
-             "speaker": e.get("speaker")}
+            {
+                "call_id": call_id,
+                "idx": i,
+                "type": e["type"],
+                "start": _f(e.get("start")),
+                "end": _f(e.get("end")),
+                "speaker": e.get("speaker"),
+            }
             for i, e in enumerate(r.get("events") or [])
         ]
         checks = [
-            {"call_id": call_id, "idx": i, "check": c["check"], "status": c["status"], "start": _f(c.get("start")),
-             "end": _f(c.get("end")), "speaker": c.get("speaker"), "evidence": c.get("evidence") or "",
-             "detail_json": _j(c.get("detail") or {})}
+            {
+                "call_id": call_id,
+                "idx": i,
+                "check": c["check"],
+                "status": c["status"],
+                "start": _f(c.get("start")),
+                "end": _f(c.get("end")),
+                "speaker": c.get("speaker"),
+                "evidence": c.get("evidence") or "",
+                "detail_json": _j(c.get("detail") or {}),
+            }
             for i, c in enumerate(r.get("checks") or [])
         ]
         items = [
-            {"call_id": call_id, "idx": i, "item_id": str(it["id"]), "title": it.get("title"), "points": _f(it.get("points")),
-             "deduction": _f(it.get("deduction")), "status": it["status"], "fatal": bool(it.get("fatal")),
-             "reasons_json": _j(list(it.get("reasons") or []))}
+            {
+                "call_id": call_id,
+                "idx": i,
+                "item_id": str(it["id"]),
+                "title": it.get("title"),
+                "points": _f(it.get("points")),
+                "deduction": _f(it.get("deduction")),
+                "status": it["status"],
+                "fatal": bool(it.get("fatal")),
+                "reasons_json": _j(list(it.get("reasons") or [])),
+            }
             for i, it in enumerate(score.get("items") or [])
         ]
         agent = (agent_id, {"agent_name": md.get("agent_name"), "team": md.get("team")}) if agent_id else None
         return _Prepared(call, agent, r.get("engine"), utts, fts_cols, events, checks, items)
 
-    def _write_prepared(self, conn: sa.Connection, calls: list["_Prepared"]) -> None:
+    def _write_prepared(self, conn: sa.Connection, calls: list[_Prepared]) -> None:
         """Replace the given calls: one DELETE per table for those already stored, one executemany per
         table for the new rows. The caller owns the transaction / SAVEPOINT."""
         if not calls:
@@ -263,11 +295,13 @@ class Store:
         c = S.calls
         existing: list[str] = []
         for i in range(0, len(ids), 500):
-            existing += conn.execute(sa.select(c.c.call_id).where(c.c.call_id.in_(ids[i:i + 500]))).scalars().all()
+            existing += conn.execute(sa.select(c.c.call_id).where(c.c.call_id.in_(ids[i : i + 500]))).scalars().all()
         for i in range(0, len(existing), 500):
-            chunk = existing[i:i + 500]
+            chunk = existing[i : i + 500]
             if self.fts is not None:
-                self.fts.delete_calls(conn, sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id.in_(chunk)))
+                self.fts.delete_calls(
+                    conn, sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id.in_(chunk))
+                )
             for t in (*S.CHILD_TABLES, c):
                 conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
         now = _now()
@@ -309,7 +343,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:

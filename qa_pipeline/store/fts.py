@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -305,8 +305,13 @@ def to_fts5(node, pinyin: bool = False, doc_count=None) -> str:
                 return None
             expr = f"{col} : {_quote(toks)}"
             joined = "".join(toks)
-            if (not pinyin and len(toks) > 1 and len(joined) <= 4 and all(_is_han(ch) for ch in joined)
-                    and (doc_count is None or doc_count(joined) > 0)):
+            if (
+                not pinyin
+                and len(toks) > 1
+                and len(joined) <= 4
+                and all(_is_han(ch) for ch in joined)
+                and (doc_count is None or doc_count(joined) > 0)
+            ):
                 # jieba may keep a short query split ("太 差") that it joins in context ("太差")
                 expr = f"({expr} OR {col} : {_quote([joined])})"
             return expr
@@ -425,7 +430,8 @@ class SqliteFts:
         if not tokens:
             return {}
         conn.exec_driver_sql(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{FTS_TABLE}_vocab USING fts5vocab(main, {FTS_TABLE}, row)")
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{FTS_TABLE}_vocab USING fts5vocab(main, {FTS_TABLE}, row)"
+        )
         vocab = sa.table(f"{FTS_TABLE}_vocab", sa.column("term"), sa.column("doc"), schema="temp")
         found = dict(conn.execute(sa.select(vocab.c.term, vocab.c.doc).where(vocab.c.term.in_(tokens))).all())
         return {t: int(found.get(t, 0)) for t in tokens}

@@ -20,8 +20,9 @@ class ImportReport:
         return self.imported + self.unchanged + len(self.failed)
 
 
-def import_results(results_dir: Path, db_path: Path | None = None, *, store: Store | None = None,
-                   batch_size: int = 200) -> ImportReport:
+def import_results(
+    results_dir: Path, db_path: Path | None = None, *, store: Store | None = None, batch_size: int = 200
+) -> ImportReport:
     """Import every `results_dir/calls/*.json` into the DB at `db_path` (default `<results_dir>/callqa.db`).
 
     Files are written `batch_size` per transaction with a SAVEPOINT per call: each call is

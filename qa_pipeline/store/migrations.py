@@ -7,8 +7,8 @@ database at the previous version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable
 
 import sqlalchemy as sa
 
@@ -71,15 +71,19 @@ def _m4_search_tags(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
     fts = backend_for(conn.engine, tags=True)
     fts.create_tagged(conn)
-    sel = (f"SELECT f.rowid, f.seg, f.py, u.speaker, c.call_date FROM {old} f "
-           "LEFT JOIN utterances u ON u.utterance_id = f.rowid LEFT JOIN calls c ON c.call_id = u.call_id "
-           "WHERE f.rowid > ? ORDER BY f.rowid LIMIT 20000")
+    sel = (
+        f"SELECT f.rowid, f.seg, f.py, u.speaker, c.call_date FROM {old} f "
+        "LEFT JOIN utterances u ON u.utterance_id = f.rowid LEFT JOIN calls c ON c.call_id = u.call_id "
+        "WHERE f.rowid > ? ORDER BY f.rowid LIMIT 20000"
+    )
     last = 0
     while True:
         rows = conn.exec_driver_sql(sel, (last,)).all()
         if not rows:
             break
-        fts.index_columns_rows(conn, [(r[0], r[1], r[2], tags_column(r[1], r[2], r[4], r[3] or "unknown")) for r in rows])
+        fts.index_columns_rows(
+            conn, [(r[0], r[1], r[2], tags_column(r[1], r[2], r[4], r[3] or "unknown")) for r in rows]
+        )
         last = rows[-1][0]
     conn.exec_driver_sql(f"DROP TABLE {old}")
     conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")

@@ -9,8 +9,17 @@ import sqlalchemy as sa
 
 from . import schema as S
 from .db import Store
-from .fts import (QueryError, build_match, day_key, highlight, parse_query, positive_terms, short_term_words, tags_match,
-                  to_fts5)
+from .fts import (
+    QueryError,
+    build_match,
+    day_key,
+    highlight,
+    parse_query,
+    positive_terms,
+    short_term_words,
+    tags_match,
+    to_fts5,
+)
 
 __all__ = ["Hit", "search", "QueryError"]
 
@@ -126,7 +135,9 @@ def search(
         tag_expr = None
         if plan in ("auto", "tags") and fts.tags and date_conds:
             # the call days in the range (index range on calls.call_date); tags need regular dates
-            days = conn.execute(sa.select(c.c.call_date).where(*date_conds).distinct().limit(TAG_DAYS + 1)).scalars().all()
+            days = (
+                conn.execute(sa.select(c.c.call_date).where(*date_conds).distinct().limit(TAG_DAYS + 1)).scalars().all()
+            )
             if 0 < len(days) <= TAG_DAYS and all(day_key(d) for d in days):
                 tag_expr = tags_match(days, speaker)
         if plan == "tags" and tag_expr is None:
@@ -137,7 +148,9 @@ def search(
                 # only date filters left for the tags plan to intersect: it wins unless the calls are very few
                 cap = TAGS_ONLY_CALLS if tag_expr and len(conds) == len(date_conds) else SELECTIVE_CALLS
                 n_calls = conn.execute(
-                    sa.select(sa.func.count()).select_from(sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery())
+                    sa.select(sa.func.count()).select_from(
+                        sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
+                    )
                 ).scalar()
                 if n_calls <= cap:
                     plan = "calls"
@@ -146,8 +159,11 @@ def search(
             if speaker:
                 cand = cand.where(u.c.speaker == speaker)
             cand = cand.cte("cand").prefix_with("MATERIALIZED")
-            ranked = (sa.select(fts.rowid.label("uid"), bm25).select_from(fts.table)
-                      .where(fts.match(match), (fts.rowid + 0).in_(sa.select(cand.c.utterance_id))))
+            ranked = (
+                sa.select(fts.rowid.label("uid"), bm25)
+                .select_from(fts.table)
+                .where(fts.match(match), (fts.rowid + 0).in_(sa.select(cand.c.utterance_id)))
+            )
         elif plan == "tags":
             # FTS5 intersects the phrase with the date (+ speaker) tags; other call filters probe the
             # filtered calls (tag phrases weigh 0 in bm25: same values, see fts.py)
@@ -155,38 +171,79 @@ def search(
             other = [x for x in conds if not any(x is d for d in date_conds)]
             if other:
                 fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
-                ranked = (ranked.select_from(fts.table.join(u, u.c.utterance_id == fts.rowid))
-                          .where(u.c.call_id.in_(sa.select(fc.c.call_id))))
+                ranked = ranked.select_from(fts.table.join(u, u.c.utterance_id == fts.rowid)).where(
+                    u.c.call_id.in_(sa.select(fc.c.call_id))
+                )
             else:
                 ranked = ranked.select_from(fts.table)
         else:
-            ranked = (sa.select(fts.rowid.label("uid"), bm25)
-                      .select_from(fts.table.join(u, u.c.utterance_id == fts.rowid)).where(fts.match(match)))
+            ranked = (
+                sa.select(fts.rowid.label("uid"), bm25)
+                .select_from(fts.table.join(u, u.c.utterance_id == fts.rowid))
+                .where(fts.match(match))
+            )
             if speaker:
                 ranked = ranked.where(u.c.speaker == speaker)
             if conds:
                 fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
                 ranked = ranked.where(u.c.call_id.in_(sa.select(fc.c.call_id)))
         ranked = ranked.order_by(sa.literal_column("brank"), fts.rowid).limit(limit).subquery("r")
-        stmt = (sa.select(u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.end, u.c.text, ranked.c.brank.label("rank"),
-                          c.c.agent_id, c.c.agent_name, c.c.team, c.c.started_at, c.c.score_total, c.c.audio_path)
-                .select_from(ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id)))
+        stmt = sa.select(
+            u.c.call_id,
+            u.c.idx,
+            u.c.speaker,
+            u.c.start,
+            u.c.end,
+            u.c.text,
+            ranked.c.brank.label("rank"),
+            c.c.agent_id,
+            c.c.agent_name,
+            c.c.team,
+            c.c.started_at,
+            c.c.score_total,
+            c.c.audio_path,
+        ).select_from(ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id))
         rows = sorted(conn.execute(stmt).all(), key=lambda r: (r.rank, r.call_id, r.idx))
         hits = [
-            Hit(call_id=r.call_id, utterance_idx=r.idx, speaker=r.speaker, start=r.start, end=r.end, text=r.text,
-                highlighted=highlight(r.text, terms, pinyin), rank=float(r.rank), agent_id=r.agent_id,
-                agent_name=r.agent_name, team=r.team, started_at=r.started_at, score_total=r.score_total,
-                audio_path=r.audio_path)
+            Hit(
+                call_id=r.call_id,
+                utterance_idx=r.idx,
+                speaker=r.speaker,
+                start=r.start,
+                end=r.end,
+                text=r.text,
+                highlighted=highlight(r.text, terms, pinyin),
+                rank=float(r.rank),
+                agent_id=r.agent_id,
+                agent_name=r.agent_name,
+                team=r.team,
+                started_at=r.started_at,
+                score_total=r.score_total,
+                audio_path=r.audio_path,
+            )
             for r in rows
         ]
         if hits and context > 0:
-            keys = set((h.call_id, i) for h in hits
-                           for i in range(h.utterance_idx - context, h.utterance_idx + context + 1) if i != h.utterance_idx)
+            keys = set(
+                (h.call_id, i)
+                for h in hits
+                for i in range(h.utterance_idx - context, h.utterance_idx + context + 1)
+                if i != h.utterance_idx
+            )
             # the hits' calls (≤ limit, index on (call_id, idx)); the wanted turns are picked here
-            ctx = [r for r in conn.execute(
-                sa.select(u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.text)
-                .where(u.c.call_id.in_(sa.bindparam("ctx_calls", sorted({k[0] for k in keys}), expanding=True)))
-            ).all() if (r.call_id, r.idx) in keys] if keys else []
+            ctx = (
+                [
+                    r
+                    for r in conn.execute(
+                        sa.select(u.c.call_id, u.c.idx, u.c.speaker, u.c.start, u.c.text).where(
+                            u.c.call_id.in_(sa.bindparam("ctx_calls", sorted({k[0] for k in keys}), expanding=True))
+                        )
+                    ).all()
+                    if (r.call_id, r.idx) in keys
+                ]
+                if keys
+                else []
+            )
             by_call: dict[str, dict[int, dict]] = {}
             for r in ctx:
                 by_call.setdefault(r.call_id, {})[r.idx] = {"speaker": r.speaker, "start": r.start, "text": r.text}

@@ -16,8 +16,9 @@ REAL_SPECS_DIR = SPECS_DIR / "real"
 DEFAULT_CLIPS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "real-audio" / "audio"
 
 
-def render_spec(spec_path: Path, out_dir: Path, *, mono: bool = False, seed: int = 0,
-                customer_clips_dir: Path | None = None) -> Path:
+def render_spec(
+    spec_path: Path, out_dir: Path, *, mono: bool = False, seed: int = 0, customer_clips_dir: Path | None = None
+) -> Path:
     """Render one spec; returns the stereo FLAC path. ``customer_clips_dir`` is needed by specs
     whose customer turns use ``clip:`` (real recorded speech)."""
     from .render import render_spec as _render

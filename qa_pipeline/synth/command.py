@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
 def synth_command(
-    specs: Annotated[Optional[list[Path]], typer.Argument(help="Spec YAML files or folders (default: the built-in specs)")] = None,
+    specs: Annotated[
+        list[Path] | None, typer.Argument(help="Spec YAML files or folders (default: the built-in specs)")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("data_samples"),
     mono: Annotated[bool, typer.Option("--mono/--no-mono", help="Also write <stem>.mono.flac")] = False,
     seed: Annotated[int, typer.Option(help="Noise seed (rendering is deterministic per seed)")] = 0,
-    clips_dir: Annotated[Optional[Path], typer.Option(help="Folder of real customer clips for `clip:` turns")] = None,
+    clips_dir: Annotated[Path | None, typer.Option(help="Folder of real customer clips for `clip:` turns")] = None,
 ) -> None:
     """Render scripted dialogues into labelled stereo telephone calls (+ .truth.json, .transcript.json)."""
     from . import DEFAULT_CLIPS_DIR, builtin_specs, render_spec

@@ -18,8 +18,15 @@ import numpy as np
 import soundfile as sf
 
 from .spec import (
-    DEFAULT_GAP, DEFAULT_HOLD_GAP, DEFAULT_TRANSFER_GAP, DialogueSpec, HoldSpec, SilenceSpec,
-    TransferSpec, TurnSpec, load_spec,
+    DEFAULT_GAP,
+    DEFAULT_HOLD_GAP,
+    DEFAULT_TRANSFER_GAP,
+    DialogueSpec,
+    HoldSpec,
+    SilenceSpec,
+    TransferSpec,
+    TurnSpec,
+    load_spec,
 )
 from .voices import DEFAULT_VOICES, OUT_RATE, Voice, render_utterance
 
@@ -65,7 +72,7 @@ def trim_and_level(y: np.ndarray, level_dbfs: float, frame: int = 80) -> np.ndar
     active = np.nonzero(db > db.max() - TRIM_DB)[0]
     if len(active) == 0:
         raise ValueError("silent utterance")
-    y = y[active[0] * frame: (active[-1] + 1) * frame].astype(np.float64)
+    y = y[active[0] * frame : (active[-1] + 1) * frame].astype(np.float64)
     db = _frames_db(y, frame)
     act = db > db.max() - 25.0
     rms = np.sqrt(np.mean(10 ** (db[act] / 10)))
@@ -148,8 +155,9 @@ def layout(spec: DialogueSpec, clips_dir: Path | None = None) -> Layout:
         s0 = int(round(start * SR))
         start = s0 / SR
         end = (s0 + len(audio)) / SR
-        turns.append(PlacedTurn(item.speaker, item.text, start, end, item.tags, item.tag_values,
-                                item.volume_db, source, audio))
+        turns.append(
+            PlacedTurn(item.speaker, item.text, start, end, item.tags, item.tag_values, item.volume_db, source, audio)
+        )
         free = max(free, end)
     duration = round((free + pending_silence + spec.tail) * SR) / SR
     return Layout(turns, holds, transfer, duration)
@@ -173,7 +181,7 @@ def hold_music(n: int, seed: int = 0) -> np.ndarray:
         f = 440.0 * 2 ** ((midi - 69) / 12)
         tone = np.sin(2 * np.pi * f * tt) + 0.3 * np.sin(4 * np.pi * f * tt) + 0.1 * np.sin(6 * np.pi * f * tt)
         seg = (tone * env)[: n - pos]
-        out[pos: pos + len(seg)] += seg
+        out[pos : pos + len(seg)] += seg
         pos += note_len
         k += 1
     # pad: chord root + fifth an octave lower, per 2 s bar
@@ -185,7 +193,7 @@ def hold_music(n: int, seed: int = 0) -> np.ndarray:
         for midi in (chord[0] - 12, chord[2] - 12):
             f = 440.0 * 2 ** ((midi - 69) / 12)
             out[b0:b1] += 0.25 * np.sin(2 * np.pi * f * tb[b0:b1])
-    rms = np.sqrt(np.mean(out ** 2)) + 1e-12
+    rms = np.sqrt(np.mean(out**2)) + 1e-12
     out *= 10 ** (MUSIC_DBFS / 20) / rms
     fade = min(int(0.05 * SR), n // 4)
     if fade:
@@ -208,7 +216,7 @@ def mix(lay: Layout, snr_db: float, seed: int) -> np.ndarray:
         c = CHANNEL[t.speaker]
         s0 = int(round(t.start * SR))
         seg = t.audio[: max(0, n - s0)]
-        chans[c, s0: s0 + len(seg)] += seg
+        chans[c, s0 : s0 + len(seg)] += seg
     for i, (a, b) in enumerate(lay.holds):
         s0, s1 = int(round(a * SR)), int(round(b * SR))
         chans[0, s0:s1] += hold_music(s1 - s0, seed + i)
@@ -228,8 +236,9 @@ def spec_seed(spec: DialogueSpec, seed: int) -> int:
     return int.from_bytes(h[:4], "little")
 
 
-def render(spec: DialogueSpec, out_dir: Path, *, mono: bool = False, seed: int = 0,
-           customer_clips_dir: Path | None = None) -> Path:
+def render(
+    spec: DialogueSpec, out_dir: Path, *, mono: bool = False, seed: int = 0, customer_clips_dir: Path | None = None
+) -> Path:
     from .truth import build_truth
 
     out_dir = Path(out_dir)
@@ -246,14 +255,25 @@ def render(spec: DialogueSpec, out_dir: Path, *, mono: bool = False, seed: int =
             m *= 0.99 / peak
         sf.write(str(out_dir / f"{stem}.mono.flac"), m, SR, subtype="PCM_16", format="FLAC")
     truth = build_truth(spec, lay)
-    truth["audio"] = {"file": path.name, "mono_file": f"{stem}.mono.flac" if mono else None,
-                      "sample_rate": SR, "channels": {"0": "agent", "1": "customer"},
-                      "duration": round(lay.duration, 3), "snr_db": spec.snr_db, "seed": seed}
+    truth["audio"] = {
+        "file": path.name,
+        "mono_file": f"{stem}.mono.flac" if mono else None,
+        "sample_rate": SR,
+        "channels": {"0": "agent", "1": "customer"},
+        "duration": round(lay.duration, 3),
+        "snr_db": spec.snr_db,
+        "seed": seed,
+    }
     _write_json(out_dir / f"{stem}.truth.json", truth)
-    _write_json(out_dir / f"{stem}.transcript.json", {"utterances": [
-        {"speaker": t.speaker, "start": round(t.start, 3), "end": round(t.end, 3), "text": t.text}
-        for t in sorted(lay.turns, key=lambda t: t.start)
-    ]})
+    _write_json(
+        out_dir / f"{stem}.transcript.json",
+        {
+            "utterances": [
+                {"speaker": t.speaker, "start": round(t.start, 3), "end": round(t.end, 3), "text": t.text}
+                for t in sorted(lay.turns, key=lambda t: t.start)
+            ]
+        },
+    )
     return path
 
 
@@ -263,6 +283,7 @@ def _write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
-def render_spec(spec_path: Path, out_dir: Path, *, mono: bool = False, seed: int = 0,
-                customer_clips_dir: Path | None = None) -> Path:
+def render_spec(
+    spec_path: Path, out_dir: Path, *, mono: bool = False, seed: int = 0, customer_clips_dir: Path | None = None
+) -> Path:
     return render(load_spec(spec_path), out_dir, mono=mono, seed=seed, customer_clips_dir=customer_clips_dir)

@@ -28,8 +28,18 @@ import yaml
 
 SPEAKERS = ("agent", "customer")
 KNOWN_TAGS = {
-    "greeting", "closing", "polite", "honorific_title", "forbidden", "colloquial", "hold_notice",
-    "hold_apology", "transfer_phrase", "confirm", "repeated_question", "backchannel",
+    "greeting",
+    "closing",
+    "polite",
+    "honorific_title",
+    "forbidden",
+    "colloquial",
+    "hold_notice",
+    "hold_apology",
+    "transfer_phrase",
+    "confirm",
+    "repeated_question",
+    "backchannel",
 }
 DEFAULT_GAP = 0.5
 DEFAULT_HOLD_GAP = 0.3
@@ -120,7 +130,9 @@ def parse_item(raw: dict[str, Any], where: str) -> Item:
         if s in raw:
             speaker, text = s, raw[s]
     if speaker not in SPEAKERS:
-        raise ValueError(f"{where}: needs `agent: TEXT`, `customer: TEXT`, `hold: S`, `silence: S` or `transfer: TARGET`")
+        raise ValueError(
+            f"{where}: needs `agent: TEXT`, `customer: TEXT`, `hold: S`, `silence: S` or `transfer: TARGET`"
+        )
     if not text or not str(text).strip():
         raise ValueError(f"{where}: empty text")
     if raw.get("overlap") is not None and raw.get("offset") is not None:

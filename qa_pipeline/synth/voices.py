@@ -34,7 +34,7 @@ class Voice:
     speed: float = 1.0
 
     @classmethod
-    def from_dict(cls, d: dict | None, default: "Voice") -> "Voice":
+    def from_dict(cls, d: dict | None, default: Voice) -> Voice:
         d = d or {}
         return cls(
             pitch=float(d.get("pitch", default.pitch)),
