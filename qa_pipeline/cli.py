@@ -46,6 +46,13 @@ TranscriptsOpt = Annotated[
 ]
 BeamOpt = Annotated[int, typer.Option(help="Beam size (1 = greedy, faster).")]
 DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
+RedactOpt = Annotated[
+    bool, typer.Option(help="Mask personal data (phone, ID, card numbers, codes…) before anything is written.")
+]
+RedactCategoriesOpt = Annotated[
+    str | None,
+    typer.Option(help="Redaction categories, e.g. 'all,-name' or 'mobile,id_card' (default: all; docs/privacy.md)."),
+]
 
 
 def _options(
@@ -59,6 +66,8 @@ def _options(
     threads: int,
     compute_type: str,
     max_duration_h: float = 4.0,
+    redact: bool = True,
+    redact_categories: str | None = None,
 ) -> PipelineOptions:
     if engine not in ENGINES:
         raise typer.BadParameter(
@@ -75,8 +84,17 @@ def _options(
         cpu_threads=threads,
         compute_type=compute_type,
     )
+    from .privacy import RedactOptions, parse_categories
+
+    try:
+        categories = parse_categories(redact_categories)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--redact-categories") from None
     return PipelineOptions(
-        rubric=rubric, asr=asr, ingest=IngestOptions(agent_channel=agent_channel, max_duration_s=max_duration_h * 3600)
+        rubric=rubric,
+        asr=asr,
+        ingest=IngestOptions(agent_channel=agent_channel, max_duration_s=max_duration_h * 3600),
+        redact=RedactOptions(enabled=redact, categories=categories),
     )
 
 
@@ -127,6 +145,8 @@ def score(
     max_duration_h: Annotated[
         float, typer.Option("--max-duration", help="Refuse recordings longer than this (hours).")
     ] = 4.0,
+    redact: RedactOpt = True,
+    redact_categories: RedactCategoriesOpt = None,
 ) -> None:
     """Score a folder of recordings: one JSON per call, calls.csv, the database, and a summary."""
     from .batch import run_batch
@@ -135,7 +155,18 @@ def score(
     jobs = max(1, jobs)
     threads = threads or max(1, (os.cpu_count() or 2) // jobs)
     options = _options(
-        engine, model, rubric, agent_channel, transcripts, beam_size, device, threads, compute_type, max_duration_h
+        engine,
+        model,
+        rubric,
+        agent_channel,
+        transcripts,
+        beam_size,
+        device,
+        threads,
+        compute_type,
+        max_duration_h,
+        redact,
+        redact_categories,
     )
     inputs = inputs or []
     if not inputs and not manifest:
@@ -237,13 +268,25 @@ def check(
     device: DeviceOpt = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON instead of the report.")] = False,
     show_passed: Annotated[bool, typer.Option(help="List passed checks too.")] = False,
+    redact: RedactOpt = True,
+    redact_categories: RedactCategoriesOpt = None,
 ) -> None:
     """Score one call and print a readable report: transcript, findings with evidence, and the score."""
     from .pipeline import score_call
 
     _load_rubric_or_exit(rubric)
     options = _options(
-        engine, model, rubric, agent_channel, transcripts, beam_size, device, os.cpu_count() or 2, "int8"
+        engine,
+        model,
+        rubric,
+        agent_channel,
+        transcripts,
+        beam_size,
+        device,
+        os.cpu_count() or 2,
+        "int8",
+        redact=redact,
+        redact_categories=redact_categories,
     )
     result = score_call(recording, metadata_from_name(recording, None), options).to_json()
     if as_json:
