@@ -132,10 +132,14 @@ def main() -> None:
         macro_r = sum(table[c]["recall"] for c in CATEGORIES) / len(CATEGORIES)
         macro_f = sum(table[c]["false_alarm"] for c in CATEGORIES) / len(CATEGORIES)
         met = sum(1 for c in CATEGORIES if table[c]["recall"] >= 0.9 and table[c]["false_alarm"] <= 0.05)
-        print(f"\nmean recall {macro_r:.3f} · mean false-alarm rate {macro_f:.3f} · categories meeting both targets "
-              f"{met}/{len(CATEGORIES)}")
-        print(f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: "
-              f"{len(hits)}")
+        print(
+            f"\nmean recall {macro_r:.3f} · mean false-alarm rate {macro_f:.3f} · categories meeting both targets "
+            f"{met}/{len(CATEGORIES)}"
+        )
+        print(
+            f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: "
+            f"{len(hits)}"
+        )
         for h in hits:
             print(f"  - {h['category']} ({h['method']} {h['score']}): “{h['matched']}” in “{str(h['line'])[:60]}”")
         for cat in CATEGORIES:

@@ -14,9 +14,9 @@ class Category:
     agent_only: bool = True
     seed: str = ""
     """Where the 10086 standard asks for (or forbids) it."""
-    whole_or_question: bool = False
-    """Only the whole utterance or a clause ending in ？ can be this category (口头禅 like 哦/嗯 inside a
-    sentence are ordinary particles; only a one-word answer or a bare 什么？ is colloquial)."""
+    model_questions_only: bool = False
+    """The classifier only judges clauses ending in ？ for this category: 哦/嗯 as a one-word answer are the
+    lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26), a bare 啥？/你说啥？ the model's."""
 
     @property
     def hit_category(self) -> str:
@@ -37,7 +37,7 @@ CATEGORIES: dict[str, Category] = {
         Category("already_told", "forbidden", ("already_told",), seed=":30 禁止“刚刚已经跟您说过了”"),
         Category("argue", "forbidden", ("argue",), seed=":25 不应与客户争辩"),
         Category("impatient", "forbidden", ("impatient",), seed=":30-31 回答耐心, 禁止不耐烦"),
-        Category("colloquial", "colloquial", (), seed=":9 口语化/口头禅, 反问式请重复", whole_or_question=True),
+        Category("colloquial", "colloquial", (), seed=":9 口语化/口头禅, 反问式请重复", model_questions_only=True),
         Category("transfer", "transfer", (), seed=":16-22 转接用语"),
         Category("confirm", "confirm", ("understood", "anything_unclear"), seed=":39 解释后询问客户是否清楚"),
     )

@@ -40,7 +40,12 @@ def thresholds(hit: float | None = None, review: float | None = None) -> Thresho
 
 def units(text: str) -> list[tuple[int, int]]:
     """Spans to classify: each clause, each pair of adjacent clauses, and the whole utterance when short."""
-    clauses = [m.span() for m in _CLAUSE.finditer(text or "") if normalize(m.group(0))]
+    # a lone character ("你", a cut-off word) says nothing by itself unless it is asked (啥？)
+    clauses = [
+        m.span()
+        for m in _CLAUSE.finditer(text or "")
+        if len(normalize(m.group(0))) >= 2 or (normalize(m.group(0)) and _QUESTION_END.search(m.group(0)))
+    ]
     spans = list(clauses)
     spans += [(a[0], b[1]) for a, b in zip(clauses, clauses[1:], strict=False)]
     if clauses and len(normalize(text)) <= MAX_WHOLE_CHARS:
@@ -116,13 +121,11 @@ def find(
     if not spans:
         return hits
     probs = scores[:, get_model(extra).classes.index(name)]
-    whole = (spans[0][0], spans[-1][1]) if spans else (0, 0)
     cands = sorted(
         (
             (float(p), s, e)
             for p, (s, e) in zip(probs, spans, strict=True)
-            if p >= limits.review
-            and (not cat.whole_or_question or (s, e) == whole or _QUESTION_END.search(text[s:e]))
+            if p >= limits.review and (not cat.model_questions_only or _QUESTION_END.search(text[s:e]))
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
     )
@@ -135,9 +138,7 @@ def find(
     return sorted(hits, key=lambda m: m.start)
 
 
-def find_in_utterance(
-    name: str, text: str, speaker: str | None, **kw: object
-) -> list[PhraseMatch]:
+def find_in_utterance(name: str, text: str, speaker: str | None, **kw: object) -> list[PhraseMatch]:
     """`find` for one turn: agent-side categories ignore what anyone but the agent says."""
     if category(name).agent_only and speaker not in (None, "agent"):
         return []

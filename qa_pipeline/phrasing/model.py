@@ -8,8 +8,8 @@ downloaded, nothing is read from the held-out set.
 
 The score is the SVM margin squashed by a logistic (`1 / (1 + exp(-3·margin))`): 0.5 is the decision
 boundary. It orders hits by confidence and separates clear hits from borderline ones; it is not a
-calibrated probability. Inputs are short units of an utterance (clauses, adjacent clause pairs, the whole short utterance, see
-`detect.units`): the classifier sees roughly what it was trained on, and a hit keeps a tight span.
+calibrated probability. Inputs are short units of an utterance (clauses, adjacent clause pairs, the whole
+short utterance, see `detect.units`): the classifier sees roughly what it was trained on, and a hit keeps a tight span.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import pickle
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def features_text(unit: str) -> str:
     return normalize(unit) + ("？" if _QUESTION.search(unit or "") else "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _char_pinyin(ch: str) -> str:
     # per character (not per phrase like text.fuzzy_syllables): 60× faster, and polyphone choice matters
     # little for features that only need homophones to coincide
