@@ -178,13 +178,16 @@ def greeting(ctx: CheckContext) -> list[Finding]:
 )
 def closing(ctx: CheckContext) -> list[Finding]:
     """结束语 in the agent's last `last_turns` utterances: every group of `required_parts` must be present
-    (default: the ask for more needs *and* thanks or goodbye, 10086 l.5-6). On a transferred call the agent
-    hands over instead of closing: `not_applicable`."""
+    (default: the ask for more needs *and* thanks or goodbye, 10086 l.5-6). On a transferred call whose agent
+    leg ends at the transfer the agent hands over instead of closing: `not_applicable`."""
     from .waits import transfer_moment  # waits imports nothing from here; deferred to keep the graph simple
 
     p = ctx.params
     agent = _agent(ctx)
-    if p["not_applicable_on_transfer"] and transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata) is not None:
+    moment = transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata) if p["not_applicable_on_transfer"] else None
+    if moment is not None and not any(u.start > moment for u in agent):
+        # handed over and the agent leg ended: there is no closing to judge (when the recording goes on with
+        # the receiving seat on the agent side, that seat's closing is judged as usual)
         return [Finding("closing", "not_applicable", speaker="agent", detail={"reason": "call transferred"})]
     if not agent:
         return [Finding("closing", "fail", speaker="agent", detail={"reason": "agent never speaks"})]
@@ -373,7 +376,9 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
         # paraphrases of 您清楚了吗 (我这样说您能明白吗): classifier hits the lexicon pass above missed
         pairs += [(u, m) for u, m in _cat_matches("confirm", after, p, confident_only=True) if m.method == "model"]
     if p["accept_anything_else"]:
-        pairs += _cat_matches("closing_ask", after, p, confident_only=True)
+        # only the lexicon's anything-else formulas stand in for the check (a paraphrased 还有别的事吗 is a
+        # closing ask, not a check of understanding)
+        pairs += [(u, m) for u, m in _matches("closing", after) if m.category == "anything_else"]
     pairs.sort(key=lambda um: (um[0].start, um[1].start))
     if pairs:
         u, m = pairs[0]
