@@ -50,12 +50,30 @@ def decide(cat: str, text: str, speaker: str, model: bool) -> str:
     return "review" if hits else "miss"
 
 
-def heldout_table(model: bool) -> dict[str, dict[str, float]]:
-    res = {}
+def _training_norms() -> set[str]:
+    from qa_pipeline.phrasing.generate import training_examples
+    from qa_pipeline.text import normalize
+
+    return {normalize(e.text) for e in training_examples()}
+
+
+def heldout_table(model: bool) -> dict[str, dict[str, object]]:
+    from qa_pipeline.text import normalize
+
+    seen = _training_norms()
+    res: dict[str, dict[str, object]] = {}
     for cat, sets in load_heldout().items():
         pos = [decide(cat, t, s, model) for t, s in sets["positives"]]
         neg = [decide(cat, t, s, model) for t, s in sets["negatives"]]
+        # the same person wrote the templates and this set: sentences that the generator happens to produce
+        # verbatim are scored apart ("unseen" = the rest), so that overlap cannot flatter the figures
+        pos_u = [d for (t, _), d in zip(sets["positives"], pos, strict=True) if normalize(t) not in seen]
+        neg_u = [d for (t, _), d in zip(sets["negatives"], neg, strict=True) if normalize(t) not in seen]
         res[cat] = {
+            "n_pos_unseen": len(pos_u),
+            "n_neg_unseen": len(neg_u),
+            "recall_unseen": round(pos_u.count("hit") / max(1, len(pos_u)), 3),
+            "false_alarm_unseen": round(neg_u.count("hit") / max(1, len(neg_u)), 3),
             "n_pos": len(pos),
             "n_neg": len(neg),
             "recall": round(pos.count("hit") / len(pos), 3),
@@ -121,20 +139,25 @@ def main() -> None:
         hits = real_hits(model)
         report[label] = {"heldout": table, "real_hits": hits, "seconds": round(time.perf_counter() - t, 2)}
         print(f"\n## {label}  ({report[label]['seconds']} s)\n")
-        print("| category | recall | recall incl. review | false-alarm rate | precision | n+ / n− |")
-        print("|---|---|---|---|---|---|")
+        print(
+            "| category | recall | recall incl. review | false-alarm rate | precision | n+ / n− "
+            "| recall unseen | false-alarm unseen | unseen n+ / n− |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
         for cat in CATEGORIES:
             r = table[cat]
             print(
                 f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
-                f"{r['precision']:.2f} | {r['n_pos']} / {r['n_neg']} |"
+                f"{r['precision']:.2f} | {r['n_pos']} / {r['n_neg']} | {r['recall_unseen']:.2f} | "
+                f"{r['false_alarm_unseen']:.2f} | {r['n_pos_unseen']} / {r['n_neg_unseen']} |"
             )
-        macro_r = sum(table[c]["recall"] for c in CATEGORIES) / len(CATEGORIES)
-        macro_f = sum(table[c]["false_alarm"] for c in CATEGORIES) / len(CATEGORIES)
+        macro_r = sum(float(table[c]["recall"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
+        macro_f = sum(float(table[c]["false_alarm"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
+        macro_ru = sum(float(table[c]["recall_unseen"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
         met = sum(1 for c in CATEGORIES if table[c]["recall"] >= 0.9 and table[c]["false_alarm"] <= 0.05)
         print(
-            f"\nmean recall {macro_r:.3f} · mean false-alarm rate {macro_f:.3f} · categories meeting both targets "
-            f"{met}/{len(CATEGORIES)}"
+            f"\nmean recall {macro_r:.3f} (unseen {macro_ru:.3f}) · mean false-alarm rate {macro_f:.3f} · "
+            f"categories meeting both targets {met}/{len(CATEGORIES)}"
         )
         print(
             f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: "

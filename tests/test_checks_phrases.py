@@ -289,3 +289,11 @@ def test_real_mobilecs_dialogues():
     assert all(
         f.detail["missing"] == [["goodbye", "thanks"]] for i, f in enumerate(strict) if closing[i] == "pass" and i != 9
     )
+
+
+def test_extra_phrases_extend_a_check_without_code():
+    # a centre that counts sending customers to the street office as 推诿 says so with examples, not code
+    tl, tr = call(("agent", "您跟街道反映一下"))
+    assert statuses(run("forbidden_phrase", tl, tr)) == ["pass"]
+    out = run("forbidden_phrase", tl, tr, extra_phrases={"shirking": ["您跟街道反映一下", "你找居委会去"]})
+    assert statuses(out) == ["fail"] and out[0].detail["category"] == "shirking"

@@ -22,8 +22,15 @@ from ..text import normalize, pinyin_similarity
 from ..types import Finding, Utterance
 from .registry import CheckContext, register
 
-MODEL_DEFAULTS = {"model": True, "model_fail_score": 0.6, "model_review_score": 0.4}
-"""Classifier switches shared by every phrase-category check (rubric-overridable per check)."""
+MODEL_DEFAULTS: dict[str, Any] = {
+    "model": True,
+    "model_fail_score": 0.6,
+    "model_review_score": 0.5,
+    "extra_phrases": {},
+}
+"""Classifier switches shared by every phrase-category check (rubric-overridable per check). `extra_phrases`
+({category: [phrase, …]}) are a QA lead's own examples: the classifier learns them like lexicon phrases (the
+rules helper fills this from the lexicon folder beside a rubric)."""
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -59,12 +66,13 @@ def _cat_matches(
     """Lexicon + classifier hits of a phrase category in the given (agent) utterances; model hits below
     `model_review_score` are dropped, and with `confident_only` those below `model_fail_score` too."""
     use_model = bool(params.get("model", True))
+    extra = params.get("extra_phrases") or None
     if use_model:
-        prime([u.text for u in utts])
+        prime([u.text for u in utts], extra)
     lim = thresholds(params.get("model_fail_score"), params.get("model_review_score"))
     out = []
     for u in utts:
-        for m in find_phrase(category, u.text, model=use_model, limits=lim):
+        for m in find_phrase(category, u.text, model=use_model, limits=lim, extra=extra):
             if m.method == "model" and confident_only and m.score < lim.hit:
                 continue
             out.append((u, m))
@@ -83,17 +91,20 @@ def _hit(check: str, status: str, u: Utterance, m: PhraseMatch, **extra: Any) ->
     return Finding(check, status, start, end, u.speaker, u.text, {**_mdetail(m, u), **extra})
 
 
-def _occurrence_check(name: str, ctx: CheckContext, categories: Sequence[str]) -> list[Finding]:
-    """One `fail` per agent occurrence; weak homophones and borderline classifier hits → `needs_review`."""
+def _occurrence_check(
+    name: str, ctx: CheckContext, categories: Sequence[str], *, one_per_utterance: bool = False
+) -> list[Finding]:
+    """One `fail` per agent occurrence; weak homophones and borderline classifier hits → `needs_review`.
+    With `one_per_utterance`, an utterance is one occurrence however many hits it holds (什么？再说一次。)."""
     p = ctx.params
     agent = _agent(ctx)
     pairs = [(u, m) for c in categories for u, m in _cat_matches(c, agent, p)]
     # two categories can claim the same words (不清楚，你问别人吧): keep the surer claim per span
-    pairs.sort(key=lambda um: (um[0].start, um[1].start, um[1].method == "model", -um[1].score))
+    pairs.sort(key=lambda um: (um[0].start, _borderline(um[1], p), um[1].method == "model", -um[1].score, um[1].start))
     found: list[Finding] = []
     taken: list[tuple[Utterance, int, int]] = []
     for u, m in pairs:
-        if any(tu is u and m.start < te and m.end > ts for tu, ts, te in taken):
+        if any(tu is u and (one_per_utterance or (m.start < te and m.end > ts)) for tu, ts, te in taken):
             continue
         taken.append((u, m.start, m.end))
         if _borderline(m, p):
@@ -281,7 +292,7 @@ def forbidden_phrase(ctx: CheckContext) -> list[Finding]:
 @register("colloquialism", defaults={"min_fail_score": 0.85, **MODEL_DEFAULTS})
 def colloquialism(ctx: CheckContext) -> list[Finding]:
     """口语化: 哦/唔 as a whole answer, 什么？/什么呢/再说一次/啥？ — one finding per agent occurrence."""
-    return _occurrence_check("colloquialism", ctx, ["colloquial"])
+    return _occurrence_check("colloquialism", ctx, ["colloquial"], one_per_utterance=True)
 
 
 # -- transfer -------------------------------------------------------------------------------------------

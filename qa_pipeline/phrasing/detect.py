@@ -25,7 +25,7 @@ MAX_WHOLE_CHARS = 40
 class Thresholds:
     hit: float = 0.6
     """Classifier probability from which a unit counts as the category."""
-    review: float = 0.4
+    review: float = 0.5
     """From here up to `hit` the unit is a borderline hit (the checks report `needs_review`)."""
 
 

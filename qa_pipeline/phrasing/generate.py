@@ -110,6 +110,8 @@ def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[
     # (a bare apology is no *hold* apology; a bare 嗯 is the backchannel the rubric asks for, l.26)
     bare = ["您好", "你好", "喂", "好的", "对", "是的", "嗯", "嗯嗯", "嗯好", "谢谢您", "明白", "可以", "行", "好"]
     bare += ["抱歉", "不好意思", "对不起", "很抱歉", "非常抱歉", "真不好意思", "哦好的", "嗯对", "啊对"]
+    # question tags that end a restatement (您说的是…，对吧？) ask for confirmation, nothing else
+    bare += ["对吧？", "是吧？", "对吗？", "好吗？", "是吗？", "对不对？", "是不是？", "可以吗？", "行吗？"]
     add(bare, NONE, copies=2)
     # the same text can come out of two templates; keep its first label so the classes stay consistent
     seen: dict[str, str] = {}

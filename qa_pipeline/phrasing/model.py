@@ -3,7 +3,7 @@
 One class per phrase category plus `none`. Trained from `generate.training_examples` (fixed seed) at first
 use, kept in memory for the process and pickled in the user cache dir ($CALLQA_HOME or ~/.cache/callqa,
 `phrase_model-<content hash>.pkl`) so later processes load it in milliseconds; the hash covers the templates,
-every lexicon file, the extra phrases and the library versions, so editing any of them retrains. Nothing is
+every lexicon file, the training code, the extra phrases and the library versions, so editing any retrains. Nothing is
 downloaded, nothing is read from the held-out set.
 
 The score is the SVM margin squashed by a logistic (`1 / (1 + exp(-3·margin))`): 0.5 is the decision
@@ -37,7 +37,8 @@ _QUESTION = re.compile(r"[?？]\s*$")
 C = 0.5
 MARGIN_SCALE = 3.0
 MODEL_VERSION = "1"
-"""Bump when features or training change in code (the cache key covers data files by content)."""
+"""The cache key also covers generate.py, model.py and every data file by content; bump this for changes
+made elsewhere that alter training."""
 
 
 def features_text(unit: str) -> str:
@@ -104,7 +105,7 @@ def _content_key(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
     pkg = resources.files("qa_pipeline")
     for folder in ("phrasing", "lexicons"):
         for f in sorted((pkg / folder).iterdir(), key=lambda p: p.name):
-            if f.name.endswith(".yaml"):
+            if f.name.endswith(".yaml") or (folder == "phrasing" and f.name in ("generate.py", "model.py")):
                 h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:20]
 
