@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fixtures_store import build_fixture_db
 
-from qa_pipeline import results as R
+from qa_pipeline import dataframes as R
 
 
 @pytest.fixture(scope="module")
