@@ -13,9 +13,9 @@ from fixtures_store import build_fixture_db, make_result
 from pg_server import BACKENDS, backend_db
 from typer.testing import CliRunner
 
+from qa_pipeline.cli.store import search_command
 from qa_pipeline.store import open_store
 from qa_pipeline.store.backends.sqlite import build_match
-from qa_pipeline.store.commands import search_command
 from qa_pipeline.store.query import QueryError, parse_query
 from qa_pipeline.store.search import search
 from qa_pipeline.store.tokens import segment
