@@ -163,8 +163,6 @@ def _app():
 
 
 def test_cli_formats(db):
-    if not str(db).endswith(".db"):
-        pytest.skip("the CLI takes --db URLs once the cli package lands")
     runner = CliRunner()
     r = runner.invoke(_app(), ["search", "我不知道", "--db", str(db), "--format", "json", "--speaker", "agent"])
     assert r.exit_code == 0, r.output

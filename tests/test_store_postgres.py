@@ -202,3 +202,38 @@ def test_reader_and_writer_threads(pg_url):
         t.join()
     assert not errors
     store.close()
+
+
+def test_cli_refuses_an_unusable_url(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    write_results_dir(tmp_path / "results")
+    for args in (
+        ["import", "results", "--db", "postgresql://postgres@127.0.0.1:1/qa"],
+        ["search", "您好", "--db", "postgresql://postgres@127.0.0.1:1/qa"],
+        ["scorecard", "--db", "mysql://x@h/qa"],
+    ):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no "postgresql:" folder
+
+
+@pytest.mark.postgres
+def test_cli_on_postgresql(pg_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    url = pg_url("cli")
+    root = write_results_dir(tmp_path / "results")
+    r = CliRunner().invoke(app, ["import", str(root), "--db", url])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["search", "营业厅", "--db", url, "--format", "json"])
+    assert r.exit_code == 0 and '"c3"' in r.stdout
+    out = tmp_path / "sc.csv"
+    r = CliRunner().invoke(app, ["scorecard", "--db", url, "--format", "csv", "-o", str(out), "--from", "2026-11-01"])
+    assert r.exit_code == 0, r.output

@@ -29,7 +29,14 @@ READ_ONLY = "callqa_read_only"
 
 
 class StoreURLError(ValueError):
-    """A --db value that names a database callqa cannot use (unknown scheme, malformed URL, unreachable)."""
+    """A --db value that names a database callqa cannot use (unknown scheme, malformed URL, unreachable).
+    The text comes from the message catalog (``store.url.*``)."""
+
+    def __init__(self, key: str, **values: object):
+        from ..i18n import t
+
+        self.key, self.values = key, values
+        super().__init__(t(key, **values))
 
 
 # "scheme:" with a scheme of two characters or more (a Windows drive letter "C:" is a path)
@@ -68,17 +75,17 @@ def database_url(db: str | Path) -> sa.URL:
     text = _as_text(db)
     try:
         url = sa.engine.make_url(text)
-    except Exception as exc:  # noqa: BLE001
-        raise StoreURLError(f"{safe_url(db)}: not a database URL ({exc})") from None
+    except Exception:  # noqa: BLE001
+        raise StoreURLError("store.url.malformed", url=safe_url(db)) from None
     if url.drivername in ("sqlite", "sqlite+pysqlite"):
         if not url.database:
-            raise StoreURLError(f"{safe_url(db)}: a SQLite URL needs a file path (sqlite:///path/to/qa.db)")
+            raise StoreURLError("store.url.sqlite_no_path", url=safe_url(db))
         return url
     if url.drivername in _PG_DRIVERS:
         if not url.database:
-            raise StoreURLError(f"{safe_url(db)}: a PostgreSQL URL needs a database name (postgresql://user@host/db)")
+            raise StoreURLError("store.url.pg_no_db", url=safe_url(db))
         return url.set(drivername="postgresql+psycopg")
-    raise StoreURLError(f"{safe_url(db)}: unsupported database (use a file path, sqlite:/// or postgresql://)")
+    raise StoreURLError("store.url.unsupported", url=safe_url(db))
 
 
 def make_engine(url_or_path: str | Path) -> sa.Engine:
@@ -142,8 +149,9 @@ class Store:
             engine.dispose()
             reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
             raise StoreURLError(
-                f"{safe_url(engine.url.render_as_string(hide_password=True))}: cannot open the database"
-                f" ({reason[0] if reason else type(exc).__name__})"
+                "store.url.cannot_open",
+                url=engine.url.render_as_string(hide_password=True),
+                reason=reason[0] if reason else type(exc).__name__,
             ) from None
         self.dialect = engine.dialect.name
         self.fts = backend_for(self.dialect, self.version) if self.version >= 2 else None
