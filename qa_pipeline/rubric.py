@@ -12,6 +12,8 @@ import jsonschema
 import yaml
 
 from .checks.registry import all_checks
+from .rules.loader import Resolver, RuleError, Source, resolve_rule_refs
+from .rules.model import Rule
 from .types import Finding, ItemScore, Score, Status
 
 RUBRIC_DIRS = [Path(__file__).resolve().parent.parent / "scoring_rubrics"]
@@ -19,13 +21,15 @@ RUBRIC_DIRS = [Path(__file__).resolve().parent.parent / "scoring_rubrics"]
 
 _BINDING = {
     "type": "object",
-    "required": ["check"],
+    "oneOf": [{"required": ["check"]}, {"required": ["rule"]}],
     "additionalProperties": False,
     "properties": {
         "check": {"type": "string"},
+        "rule": {"type": "string"},
         "where": {"type": "object"},
         "deduct": {"type": "number", "minimum": 0},
         "deduct_from": {"type": "string"},
+        "once": {"type": "boolean"},
     },
 }
 RUBRIC_SCHEMA: dict[str, Any] = {
@@ -39,6 +43,7 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "source": {"type": "string"},
         "fatal_policy": {"enum": ["zero_total", "flag_only"]},
         "checks": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
+        "rules": {"type": "array", "items": {"type": ["string", "object"]}},
         "items": {
             "type": "array",
             "minItems": 1,
@@ -73,6 +78,8 @@ class Binding:
     where: Mapping[str, Any] = field(default_factory=dict)
     deduct: float | None = None
     deduct_from: str | None = None
+    once: bool = False
+    """Deduct once for the call however many findings fail (default: per failing finding)."""
 
     def selects(self, f: Finding) -> bool:
         """A finding of the bound check that matches the `where` filter (a pass finding has no category, so
@@ -103,14 +110,18 @@ class Rubric:
     check_params: Mapping[str, Mapping[str, Any]]
     fatal_policy: str = "zero_total"
     path: str = ""
+    rules: tuple[Rule, ...] = ()
+    """Rules of the rule language (qa_pipeline/rules) the rubric loads; their findings carry the rule id."""
 
     @property
     def check_names(self) -> list[str]:
-        """Every check the rubric runs: those with parameters plus those bound to items."""
+        """Every check the rubric runs: those with parameters plus those bound to items (rules excluded)."""
+        rule_ids = {r.id for r in self.rules}
         names = dict.fromkeys(self.check_params)
         for item in self.items:
             for b in item.bindings:
-                names.setdefault(b.check)
+                if b.check not in rule_ids:
+                    names.setdefault(b.check)
         return list(names)
 
     @property
@@ -137,10 +148,11 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
     """Load and validate a rubric by name ("10086") or path; errors name the file, line and problem."""
     path = find_rubric(name_or_path)
     text = path.read_text(encoding="utf-8")
-    return parse_rubric(text, str(path))
+    return parse_rubric(text, str(path), base_dir=path.resolve().parent)
 
 
-def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
+def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = None) -> Rubric:
+    """Parse a rubric; lexicons and rule files it names are resolved in `base_dir` first, then the built-ins."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -175,7 +187,19 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
                 f"unknown parameter(s) {sorted(unknown)} for check {name!r}; "
                 f"it takes {sorted(registry[name].defaults) or 'no parameters'}",
             )
+        if isinstance(params.get("lexicon"), str):
+            try:
+                params = {**params, "lexicon": Resolver(base_dir).lexicon(params["lexicon"])[0]}
+            except KeyError as exc:
+                raise fail(("checks", name, "lexicon"), str(exc.args[0])) from None
         check_params[name] = params
+
+    src = Source(origin, data, lines)
+    try:
+        rules = resolve_rule_refs(src, ("rules",), data.get("rules"), base_dir, lambda n: n in registry)
+    except RuleError as exc:
+        raise RubricError(str(exc)) from None
+    rule_ids = {r.id for r in rules}
 
     items = []
     seen: set[str] = set()
@@ -185,12 +209,27 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
         seen.add(raw["id"])
         bindings = []
         for j, b in enumerate(raw.get("checks") or []):
-            if b["check"] not in registry:
+            if "rule" in b:
+                if b["rule"] not in rule_ids:
+                    raise fail(
+                        ("items", i, "checks", j, "rule"),
+                        f"unknown rule {b['rule']!r}; rules loaded by this rubric: "
+                        f"{', '.join(sorted(rule_ids)) or 'none'}",
+                    )
+            elif b["check"] not in registry:
                 raise fail(
                     ("items", i, "checks", j, "check"),
                     f"unknown check {b['check']!r}; known checks: {', '.join(sorted(registry))}",
                 )
-            bindings.append(Binding(b["check"], b.get("where") or {}, b.get("deduct"), b.get("deduct_from")))
+            bindings.append(
+                Binding(
+                    b.get("check") or b["rule"],
+                    b.get("where") or {},
+                    b.get("deduct"),
+                    b.get("deduct_from"),
+                    bool(b.get("once", False)),
+                )
+            )
         if not bindings and not raw.get("manual"):
             raise fail(("items", i), f"item {raw['id']!r} has no checks: bind checks or mark it manual: true")
         items.append(
@@ -213,6 +252,7 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
         check_params=check_params,
         fatal_policy=data.get("fatal_policy", "zero_total"),
         path=origin,
+        rules=tuple(rules),
     )
 
 
@@ -259,6 +299,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
         reasons: list[str] = []
         statuses: set[Status] = set()
         for b in item.bindings:
+            deducted = False
             for f in (f for f in findings if f.check == b.check):
                 if not b.selects(f):
                     # the check ran but this finding is outside the item's filter (another category of
@@ -272,6 +313,9 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                     d = float(f.detail.get(b.deduct_from, 0.0))
                 else:
                     d = item.points if b.deduct is None else b.deduct
+                if b.once and deducted:
+                    d = 0.0
+                deducted = True
                 deduction += d
                 reasons.append(_reason(f, d))
         deduction = min(deduction, item.points)
