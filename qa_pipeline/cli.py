@@ -276,7 +276,7 @@ def rubric_validate(
     from .rubric import RubricError, load_rubric, parse_rubric
 
     try:
-        rub = parse_rubric(sys.stdin.read(), "<stdin>") if path == "-" else load_rubric(path)
+        rub = parse_rubric(sys.stdin.read(), "<stdin>", Path.cwd()) if path == "-" else load_rubric(path)
     except RubricError as exc:
         err.print(f"[red]invalid:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -285,6 +285,10 @@ def rubric_validate(
         f"[green]valid[/green]: {rub.id} v{rub.version} — {len(rub.items)} items ({manual} manual), "
         f"{rub.max_points:g} points, {len(rub.check_names)} checks"
     )
+    if rub.rules:
+        from .i18n import t
+
+        console.print(t("rubric.valid_rules", n=len(rub.rules), ids=", ".join(r.id for r in rub.rules)))
 
 
 @models_app.callback()
@@ -352,6 +356,10 @@ def _register_optional_commands() -> None:
     app.command("clip")(clip_command)
     app.command("synth")(synth_command)
     app.command("eval")(eval_command)
+    from .rules.commands import rescore_command, rules_app
+
+    app.add_typer(rules_app, name="rules")
+    app.command("rescore")(rescore_command)
 
 
 _register_optional_commands()

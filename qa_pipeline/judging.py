@@ -9,7 +9,7 @@ and score it got when it was first scored — no audio, no ASR.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .detect import run_checks, timeline_events
@@ -34,6 +34,8 @@ class Tag:
     start: float | None = None
     speaker: str | None = None
     evidence: str = ""
+    topic: bool = False
+    """A topic tag (话费查询 / 流量套餐 …): handling time may be averaged per topic."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,8 @@ class JudgeInputs:
     metadata: CallMetadata
     overlap_suspects: tuple[tuple[float, float], ...] | None = None
     """Mono diarized calls only (None for stereo): where overlapped speech is suspected."""
-    baselines: Mapping[str, Any] = field(default_factory=dict)
-    """Stored averages for handling time (see `baseline.py`); empty when none are known."""
+    baseline: Any = None
+    """baseline.Baselines: stored averages for the handling-time item (None: not known here)."""
 
 
 # ------------------------------------------------------------------------------------------ stored form
@@ -181,17 +183,36 @@ def judge(inputs: JudgeInputs, rubric: Rubric) -> Judgement:
     from .rules.engine import run_rules
 
     tl, tr, md = inputs.timeline, inputs.transcript, inputs.metadata
+    rule_findings, tags = run_rules(rubric.rules, tl, tr, md)
     params = rubric.check_params
-    if "handling_time" in rubric.check_names and inputs.baselines:
-        params = {**params, "handling_time": {**params.get("handling_time", {}), "baselines": inputs.baselines}}
+    ht = params.get("handling_time") or {}
+    if ht.get("baseline") and inputs.baseline is not None:
+        params = {**params, "handling_time": {**ht, "stored_average": stored_average(ht["baseline"], md, tags, inputs)}}
     findings = run_checks(rubric.check_names, tl, tr, md, params)
     if inputs.overlap_suspects is not None:
         findings = qualify_mono_findings(findings, _Suspects(inputs.overlap_suspects))  # type: ignore[arg-type]
-    rule_findings, tags = run_rules(rubric.rules, tl, tr, md)
     findings = [*findings, *rule_findings]
     events = timeline_events(tl, tr, md)
     score = score_findings(findings, rubric)
     return Judgement(tuple(findings), tuple(events), score, tuple(tags))
+
+
+def stored_average(
+    cfg: Mapping[str, Any], md: CallMetadata, tags: Sequence[Tag], inputs: JudgeInputs
+) -> dict[str, Any]:
+    """The handling-time yardstick for this call: mean duration of stored calls of its queue or topic."""
+    by = cfg.get("by", "queue")
+    window, min_calls = int(cfg.get("window_days", 30)), int(cfg.get("min_calls", 20))
+    key = md.queue if by == "queue" else next((t.tag for t in tags if t.topic), None)
+    avg, n = inputs.baseline.average(key, md.started_at, window)
+    out: dict[str, Any] = {"average_by": by, "average_key": key, "average_calls": n, "window_days": window}
+    if key is None:
+        out["reason"] = f"the call has no {by}"
+    elif avg is None or n < min_calls:
+        out["reason"] = f"only {n} stored call(s) of {by} {key} in the {window} days before (need {min_calls})"
+    else:
+        out["average_s"] = round(avg, 1)
+    return out
 
 
 @dataclass(frozen=True)

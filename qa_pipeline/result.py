@@ -95,7 +95,14 @@ class CallResult:
 
 
 def tag_json(t: Any) -> dict[str, Any]:
-    return {"tag": t.tag, "rule": t.rule, "start": _r(t.start), "speaker": t.speaker, "evidence": t.evidence}
+    return {
+        "tag": t.tag,
+        "rule": t.rule,
+        "topic": t.topic,
+        "start": _r(t.start),
+        "speaker": t.speaker,
+        "evidence": t.evidence,
+    }
 
 
 def _r(x: float | None) -> float | None:

@@ -42,6 +42,7 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "version": {"type": "string"},
         "source": {"type": "string"},
         "fatal_policy": {"enum": ["zero_total", "flag_only"]},
+        "extends": {"type": "string"},
         "checks": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
         "rules": {"type": "array", "items": {"type": ["string", "object"]}},
         "items": {
@@ -169,6 +170,9 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
         loc = "/".join(str(p) for p in path) or "(top)"
         return RubricError(f"{origin}:{line}: {loc}: {message}")
 
+    if "extends" in data:
+        data = _extend(data, base_dir, fail)
+
     errors = sorted(jsonschema.Draft202012Validator(RUBRIC_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         e = errors[0]
@@ -254,6 +258,29 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
         path=origin,
         rules=tuple(rules),
     )
+
+
+def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> dict[str, Any]:
+    """`extends: 10086`: the base rubric's checks and items, then this file's (same item id replaces, check
+    parameters merge). The base's own rules are not inherited (they resolve relative to the base file)."""
+    name = data["extends"]
+    local = (base_dir / name) if base_dir is not None else None
+    try:
+        base_path = local if local is not None and local.is_file() else find_rubric(name)
+        load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
+    except RubricError as exc:
+        raise fail(("extends",), str(exc)) from None
+    base = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    merged = {k: v for k, v in base.items() if k not in ("rules", "extends")}
+    merged.update({k: v for k, v in data.items() if k not in ("checks", "items", "extends")})
+    checks = {k: dict(v or {}) for k, v in (base.get("checks") or {}).items()}
+    for k, v in (data.get("checks") or {}).items():
+        checks[k] = {**checks.get(k, {}), **(v or {})}
+    merged["checks"] = checks
+    own = {it.get("id"): it for it in data.get("items") or [] if isinstance(it, dict)}
+    items = [own.pop(it["id"], it) for it in base["items"]]
+    merged["items"] = items + list(own.values())
+    return merged
 
 
 def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:

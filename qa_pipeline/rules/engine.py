@@ -57,7 +57,8 @@ def _near(h: Hit, a: Hit, cond: Condition) -> bool:
             return False
         d = h.sentence - a.sentence
         n = anchor.within_sentences
-        return (rel in ("after", "around") and 0 < d <= n) or (rel in ("before", "around") and 0 < -d <= n)
+        # the anchor's own sentence counts (an offer that states its fee in the same sentence)
+        return (rel in ("after", "around") and 0 <= d <= n) or (rel in ("before", "around") and 0 <= -d <= n)
     if h.start is None or a.start is None:
         return False
     limit = anchor.within_s if anchor.within_s is not None else float("inf")
@@ -139,6 +140,7 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
                 None if h is None else h.start,
                 None if h is None else h.speaker,
                 "" if h is None else h.evidence,
+                rule.topic,
             )
         ]
     if rule.kind == "requirement":

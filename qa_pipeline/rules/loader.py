@@ -24,7 +24,7 @@ from .operators import OPERATORS
 BUILTIN_RULES = Path(__file__).resolve().parent / "builtin"
 
 _SCOPE_KEYS = {"role", "position", "anchor", "note"}
-_RULE_KEYS = {"id", "title", "description", "conditions", "expression", "require", "tag", "severity", "source"}
+_RULE_KEYS = {"id", "title", "description", "conditions", "expression", "require", "tag", "topic", "severity", "source"}
 _POSITION = {
     "type": "object",
     "additionalProperties": False,
@@ -86,16 +86,22 @@ def read_source(text: str, origin: str) -> Source:
 class Resolver:
     """Finds lexicons and rule files: next to the referring file first, then the built-ins."""
 
-    def __init__(self, base_dir: Path | None):
-        self.base_dir = base_dir
+    def __init__(self, *base_dirs: Path | None):
+        self.dirs = [d for d in dict.fromkeys(base_dirs) if d is not None]
+        self.base_dir = self.dirs[0] if self.dirs else None
+
+    def then(self, *more: Path | None) -> Resolver:
+        return Resolver(*self.dirs, *more)
 
     def _candidates(self, name: str, sub: str) -> list[Path]:
-        if self.base_dir is None:
-            return []
+        out = []
         p = Path(name)
-        if p.suffix in (".yaml", ".yml"):
-            return [self.base_dir / p]
-        return [self.base_dir / f"{name}.yaml", self.base_dir / sub / f"{name}.yaml"]
+        for d in self.dirs:
+            if p.suffix in (".yaml", ".yml"):
+                out += [d / p, d / sub / p]
+            else:
+                out += [d / f"{name}.yaml", d / sub / f"{name}.yaml"]
+        return out
 
     def lexicon(self, name: str) -> tuple[str, Lexicon]:
         """(key under which `load_lexicon` finds it, the lexicon); KeyError when nowhere."""
@@ -111,7 +117,7 @@ class Resolver:
         try:
             return name, load_lexicon(name)
         except KeyError:
-            where = f"{self.base_dir} or " if self.base_dir else ""
+            where = "".join(f"{d}, " for d in self.dirs)
             raise KeyError(
                 f"unknown lexicon {name!r} (looked in {where}the built-ins: {', '.join(available_lexicons())})"
             ) from None
@@ -158,6 +164,8 @@ def parse_rule(src: Source, path: tuple[Any, ...], raw: Any, resolver: Resolver)
     conds_raw = raw["conditions"]
     if not isinstance(conds_raw, Mapping) or not conds_raw:
         raise src.error(path + ("conditions",), "conditions is a mapping of condition id → operator")
+    if raw.get("topic") and not raw.get("tag"):
+        raise src.error(path + ("topic",), "topic: true marks a tag rule's tag as a topic; give the tag")
     if raw.get("require") and raw.get("tag"):
         raise src.error(path + ("require",), "a rule is either a requirement or a tag, not both")
     if raw.get("severity") is not None and raw["severity"] not in ("minor", "major", "critical"):
@@ -205,6 +213,7 @@ def parse_rule(src: Source, path: tuple[Any, ...], raw: Any, resolver: Resolver)
         origin=f"{src.origin}:line {src.line(path)}",
         order=order,
         needs_roles=needs_roles,
+        topic=bool(raw.get("topic", False)),
     )
 
 
@@ -331,7 +340,9 @@ def resolve_rule_refs(
                 f = resolver.rule_file(ref)
             except KeyError as exc:
                 raise src.error(path + (i,), str(exc.args[0])) from None
-            rules += load_rule_file(f, Resolver(f.parent) if f.parent != BUILTIN_RULES else resolver)
+            rules += load_rule_file(
+                f, resolver if f.parent == BUILTIN_RULES else Resolver(f.parent).then(*resolver.dirs)
+            )
         else:
             rules += parse_rules(src, path + (i,), ref, resolver)
     seen: set[str] = set()

@@ -69,5 +69,7 @@ class Rule:
     origin: str = ""
     order: tuple[str, ...] = ()
     """Conditions in evaluation order (anchors first)."""
+    topic: bool = False
+    """The tag is a topic (handling time may be averaged per topic)."""
     needs_roles: bool = False
     """Some condition looks at one role: on a call whose speakers are unknown the rule says needs_review."""

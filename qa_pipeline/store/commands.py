@@ -154,9 +154,7 @@ def search_command(
     fmt: Annotated[SearchFormat, typer.Option("--format")] = SearchFormat.table,
     pinyin: Annotated[bool, typer.Option("--pinyin", help="match by tone-less pinyin (homophones)")] = False,
     context: Annotated[int, typer.Option("--context", min=0, help="turns shown before/after")] = 1,
-    export_clips: Annotated[
-        Path | None, typer.Option("--export-clips", help="write a WAV clip per hit here")
-    ] = None,
+    export_clips: Annotated[Path | None, typer.Option("--export-clips", help="write a WAV clip per hit here")] = None,
     before: Annotated[float, typer.Option("--before")] = 5.0,
     after: Annotated[float, typer.Option("--after")] = 10.0,
     db: DbOpt = DEFAULT_DB,
