@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .detect import run_checks, timeline_events
+from .rules.model import Tag
 from .types import CallMetadata, Event, Finding, Score, SpeechSegment, Timeline, Transcript, Utterance, Word
 
 if TYPE_CHECKING:
@@ -23,19 +24,6 @@ TIMELINE_VERSION = 1
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(float(x), 3)
-
-
-@dataclass(frozen=True)
-class Tag:
-    """A label a rule put on a call (topic, escalation risk, marketing offered …) with its first evidence."""
-
-    tag: str
-    rule: str
-    start: float | None = None
-    speaker: str | None = None
-    evidence: str = ""
-    topic: bool = False
-    """A topic tag (话费查询 / 流量套餐 …): handling time may be averaged per topic."""
 
 
 @dataclass(frozen=True)

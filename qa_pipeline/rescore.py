@@ -60,7 +60,7 @@ def _judged_json(cid: str, j: Judgement) -> tuple[list[dict], dict, list[dict]]:
 def rescore(
     store: Store,
     rubric: Rubric,
-    filt: CallFilter = CallFilter(),
+    filt: CallFilter = CallFilter(),  # noqa: B008 - frozen dataclass: a shared default is safe
     *,
     batch_size: int = 500,
     force: bool = False,

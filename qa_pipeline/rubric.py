@@ -12,7 +12,7 @@ import jsonschema
 import yaml
 
 from .checks.registry import all_checks
-from .rules.loader import Resolver, RuleError, Source, resolve_rule_refs
+from .rules.loader import Resolver, RuleError, Source, line_index, resolve_rule_refs
 from .rules.model import Rule
 from .types import Finding, ItemScore, Score, Status
 
@@ -163,15 +163,20 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
         raise RubricError(f"{origin}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise RubricError(f"{origin}: a rubric is a YAML mapping with id, title, version, items")
-    lines = _line_index(node)
+    lines = line_index(node)
+
+    item_lines: dict[int, int] = {}  # merged item index → index in this file (`extends`)
 
     def fail(path: tuple[Any, ...], message: str) -> RubricError:
+        if len(path) > 1 and path[0] == "items" and path[1] in item_lines:
+            path = ("items", item_lines[path[1]], *path[2:])
         line = _nearest_line(lines, path)
         loc = "/".join(str(p) for p in path) or "(top)"
         return RubricError(f"{origin}:{line}: {loc}: {message}")
 
     if "extends" in data:
-        data = _extend(data, base_dir, fail)
+        data, origins = _extend(data, base_dir, fail)
+        item_lines.update(origins)
 
     errors = sorted(jsonschema.Draft202012Validator(RUBRIC_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
@@ -260,10 +265,10 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
     )
 
 
-def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> dict[str, Any]:
+def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dict[str, Any], dict[int, int]]:
     """`extends: 10086`: the base rubric's checks and items, then this file's (same item id replaces, check
     parameters merge). The base's own rules are not inherited (they resolve relative to the base file)."""
-    name = data["extends"]
+    name = str(data["extends"])
     local = (base_dir / name) if base_dir is not None else None
     try:
         base_path = local if local is not None and local.is_file() else find_rubric(name)
@@ -277,30 +282,19 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> dict[str,
     for k, v in (data.get("checks") or {}).items():
         checks[k] = {**checks.get(k, {}), **(v or {})}
     merged["checks"] = checks
-    own = {it.get("id"): it for it in data.get("items") or [] if isinstance(it, dict)}
-    items = [own.pop(it["id"], it) for it in base["items"]]
-    merged["items"] = items + list(own.values())
-    return merged
-
-
-def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """Map each key path of the YAML document to its 1-based line."""
-    out: dict[tuple[Any, ...], int] = {}
-
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        out[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                out[path + (k.value,)] = k.start_mark.line + 1
-                walk(v, path + (k.value,))
-                out[path + (k.value,)] = k.start_mark.line + 1
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                walk(v, path + (i,))
-
-    if node is not None:
-        walk(node, ())
-    return out
+    own_items = [it for it in data.get("items") or [] if isinstance(it, dict)]
+    own = {it.get("id"): k for k, it in enumerate(own_items)}
+    items, origins = [], {}
+    for it in base["items"]:
+        k = own.pop(it["id"], None)
+        if k is not None:
+            origins[len(items)] = k
+        items.append(it if k is None else own_items[k])
+    for k in own.values():
+        origins[len(items)] = k
+        items.append(own_items[k])
+    merged["items"] = items
+    return merged, origins
 
 
 def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> str:

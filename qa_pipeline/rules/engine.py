@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..judging import Tag
 from ..types import CallMetadata, Finding, Timeline, Transcript
 from . import expr as ex
-from .model import Condition, Hit, Rule
+from .model import Condition, Hit, Rule, Tag
 from .operators import OPERATORS, CallView
 
 

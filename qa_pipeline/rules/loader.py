@@ -70,9 +70,27 @@ class Source:
         return RuleError(f"{self.origin}:line {line if line is not None else '?'}: {loc}: {message}")
 
 
-def read_source(text: str, origin: str) -> Source:
-    from ..rubric import _line_index
+def line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map each key path of the YAML document to its 1-based line."""
+    out: dict[tuple[Any, ...], int] = {}
 
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        out[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                out[path + (k.value,)] = k.start_mark.line + 1
+                walk(v, path + (k.value,))
+                out[path + (k.value,)] = k.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, path + (i,))
+
+    if node is not None:
+        walk(node, ())
+    return out
+
+
+def read_source(text: str, origin: str) -> Source:
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -80,7 +98,7 @@ def read_source(text: str, origin: str) -> Source:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "line ?"
         raise RuleError(f"{origin}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return Source(origin, data, _line_index(node))
+    return Source(origin, data, line_index(node))
 
 
 class Resolver:
@@ -321,7 +339,8 @@ def load_rule_file(path: Path | str, resolver: Resolver | None = None) -> list[R
     if not p.is_file():
         raise RuleError(f"{p}: rule file not found")
     src = read_source(p.read_text(encoding="utf-8"), str(p))
-    return parse_rules(src, (), src.data, resolver or Resolver(p.parent))
+    # a QA lead's folder keeps rules/ and lexicons/ side by side: look next to the file, then one level up
+    return parse_rules(src, (), src.data, resolver or Resolver(p.parent, p.parent.parent))
 
 
 def resolve_rule_refs(

@@ -73,3 +73,16 @@ class Rule:
     """The tag is a topic (handling time may be averaged per topic)."""
     needs_roles: bool = False
     """Some condition looks at one role: on a call whose speakers are unknown the rule says needs_review."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A label a rule put on a call (topic, escalation risk, marketing offered …) with its first evidence."""
+
+    tag: str
+    rule: str
+    start: float | None = None
+    speaker: str | None = None
+    evidence: str = ""
+    topic: bool = False
+    """A topic tag (话费查询 / 流量套餐 …): handling time may be averaged per topic."""

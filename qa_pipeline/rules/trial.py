@@ -55,7 +55,7 @@ class TrialReport:
 def run_trial(
     store: Store,
     rules: Sequence[Rule],
-    filt: CallFilter = CallFilter(),
+    filt: CallFilter = CallFilter(),  # noqa: B008 - frozen dataclass: a shared default is safe
     *,
     max_examples: int = 10,
     batch_size: int = 1000,

@@ -1,5 +1,5 @@
-"""CLI: `callqa rules test RULE.yaml --db DB` and `callqa rescore --db DB --rubric R` (thin: the work is in
-`rules.trial` and `rescore`)."""
+"""`callqa rules test RULE.yaml --db DB` and `callqa rescore --db DB --rubric R` (the work is in
+`qa_pipeline.rules.trial` and `qa_pipeline.rescore`)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..i18n import t
+from .app import app
+from .console import console, err, fail
 
-console = Console()
-err = Console(stderr=True)
-
-rules_app = typer.Typer(help="Try rules of the rule language on stored calls (docs/rules.md).", no_args_is_help=True)
+rules_app = typer.Typer(help=t("rules.help"), no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
 
 DbOpt = Annotated[Path, typer.Option("--db", help="results database (callqa.db)")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="first call date YYYY-MM-DD")]
@@ -29,8 +29,7 @@ def _open(db: Path):  # type: ignore[no-untyped-def]
     from ..store.db import open_store
 
     if "://" not in str(db) and not Path(db).is_file():
-        err.print(f"[red]{db}: database not found[/red]")
-        raise typer.Exit(2)
+        fail(t("rules.no_db", db=str(db)))
     return open_store(db)
 
 
@@ -46,7 +45,7 @@ def _progress() -> Progress:
     )
 
 
-@rules_app.command("test")
+@rules_app.command("test", help=t("rules.test.help"))
 def rules_test(
     rule_file: Annotated[Path, typer.Argument(help="rule YAML file (one rule or rules: [...])")],
     db: DbOpt,
@@ -56,7 +55,6 @@ def rules_test(
     agent: AgentOpt = None,
     examples: Annotated[int, typer.Option("--examples", min=0, help="examples shown per rule")] = 10,
 ) -> None:
-    """Run rules over stored calls — hits, hit rate per agent and team, examples — without audio or ASR."""
     from ..archive import CallFilter
     from .loader import RuleError, load_rule_file
     from .trial import run_trial
@@ -64,8 +62,7 @@ def rules_test(
     try:
         rules = load_rule_file(rule_file)
     except RuleError as exc:
-        err.print(f"[red]{t('rules.invalid')}:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), 1, label="rules.invalid")
     store = _open(db)
     try:
         with _progress() as bar:
@@ -117,7 +114,7 @@ def rules_test(
                     ex.agent_id or "",
                     "" if ex.start is None else f"{ex.start:.1f}s",
                     t(f"speaker.{ex.speaker}") if ex.speaker else "",
-                    ex.evidence[:60],
+                    escape(ex.evidence[:60]),
                 )
             console.print(table)
     if report.no_timeline:
@@ -125,6 +122,7 @@ def rules_test(
     console.print(t("rules.speed", seconds=report.seconds, rate=report.calls / max(report.seconds, 1e-9)))
 
 
+@app.command("rescore", help=t("rescore.help"))
 def rescore_command(
     db: DbOpt,
     rubric: Annotated[str, typer.Option("--rubric", help="rubric name or YAML path (rules/lexicons next to it)")],
@@ -134,8 +132,6 @@ def rescore_command(
     team: TeamOpt = None,
     force: Annotated[bool, typer.Option("--force", help="re-judge calls already judged with this rubric")] = False,
 ) -> None:
-    """Re-judge stored calls with a rubric from their stored transcripts and timelines (no audio, no ASR).
-    Keeps which rubric version produced which score; never touches review decisions; resumable."""
     from ..archive import CallFilter
     from ..rescore import rescore, rubric_sha256
     from ..rubric import RubricError, load_rubric
@@ -143,8 +139,7 @@ def rescore_command(
     try:
         rub = load_rubric(rubric)
     except RubricError as exc:
-        err.print(f"[red]{t('rules.invalid')}:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), 1, label="cli.rubric.invalid")
     console.print(t("rescore.rubric", rubric=rub.id, version=rub.version, sha=rubric_sha256(rub)[:12]))
     store = _open(db)
     try:
