@@ -29,6 +29,8 @@ AgentChannelOpt = Annotated[int, typer.Option(help=t("cli.opt.agent_channel"))]
 TranscriptsOpt = Annotated[Path | None, typer.Option(help=t("cli.opt.transcripts"))]
 BeamOpt = Annotated[int, typer.Option(help=t("cli.opt.beam_size"))]
 DeviceOpt = Annotated[str, typer.Option(help=t("cli.opt.device"))]
+RedactOpt = Annotated[bool, typer.Option(help=t("privacy.opt.redact"))]
+RedactCategoriesOpt = Annotated[str | None, typer.Option(help=t("privacy.opt.categories"))]
 
 
 def _options(
@@ -42,6 +44,8 @@ def _options(
     threads: int,
     compute_type: str,
     max_duration_h: float = 4.0,
+    redact: bool = True,
+    redact_categories: str | None = None,
 ) -> PipelineOptions:
     if engine not in ENGINES:
         raise typer.BadParameter(
@@ -58,8 +62,17 @@ def _options(
         cpu_threads=threads,
         compute_type=compute_type,
     )
+    from ..privacy import RedactOptions, parse_categories
+
+    try:
+        categories = parse_categories(redact_categories)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--redact-categories") from None
     return PipelineOptions(
-        rubric=rubric, asr=asr, ingest=IngestOptions(agent_channel=agent_channel, max_duration_s=max_duration_h * 3600)
+        rubric=rubric,
+        asr=asr,
+        ingest=IngestOptions(agent_channel=agent_channel, max_duration_s=max_duration_h * 3600),
+        redact=RedactOptions(enabled=redact, categories=categories),
     )
 
 
@@ -92,6 +105,8 @@ def score(
     db: Annotated[Path | None, typer.Option(help=t("cli.score.opt.db"))] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help=t("cli.score.opt.no_db"))] = False,
     max_duration_h: Annotated[float, typer.Option("--max-duration", help=t("cli.score.opt.max_duration"))] = 4.0,
+    redact: RedactOpt = True,
+    redact_categories: RedactCategoriesOpt = None,
 ) -> None:
     from ..batch import run_batch
 
@@ -99,7 +114,18 @@ def score(
     jobs = max(1, jobs)
     threads = threads or max(1, (os.cpu_count() or 2) // jobs)
     options = _options(
-        engine, model, rubric, agent_channel, transcripts, beam_size, device, threads, compute_type, max_duration_h
+        engine,
+        model,
+        rubric,
+        agent_channel,
+        transcripts,
+        beam_size,
+        device,
+        threads,
+        compute_type,
+        max_duration_h,
+        redact,
+        redact_categories,
     )
     inputs = inputs or []
     if not inputs and not manifest:
@@ -201,12 +227,24 @@ def check(
     device: DeviceOpt = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help=t("cli.check.opt.json"))] = False,
     show_passed: Annotated[bool, typer.Option(help=t("cli.check.opt.show_passed"))] = False,
+    redact: RedactOpt = True,
+    redact_categories: RedactCategoriesOpt = None,
 ) -> None:
     from ..pipeline import score_call
 
     _load_rubric_or_exit(rubric)
     options = _options(
-        engine, model, rubric, agent_channel, transcripts, beam_size, device, os.cpu_count() or 2, "int8"
+        engine,
+        model,
+        rubric,
+        agent_channel,
+        transcripts,
+        beam_size,
+        device,
+        os.cpu_count() or 2,
+        "int8",
+        redact=redact,
+        redact_categories=redact_categories,
     )
     result = score_call(recording, metadata_from_name(recording, None), options).to_json()
     if as_json:
