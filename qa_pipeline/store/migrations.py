@@ -147,6 +147,12 @@ def _m6_substring_search(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
 
 
+def _m7_judgements(conn: sa.Connection) -> None:
+    """Stored timelines (rescoring without audio), tags from rules, and the score history per rubric version."""
+    # frozen: the three tables as of version 7 (a later change to them is a new migration)
+    schema.metadata.create_all(conn, tables=schema.V7_TABLES)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -154,6 +160,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (4, "search filter tags", _m4_search_tags),
     (5, "search score indexes", _m5_score_indexes),
     (6, "substring search", _m6_substring_search),
+    (7, "stored timelines, tags, score history", _m7_judgements),
 ]
 LATEST = MIGRATIONS[-1][0]
 
