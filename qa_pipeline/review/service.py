@@ -578,7 +578,8 @@ def ensure_triage(store: Store, call_date: str, config: TriageConfig) -> None:
         u = S.utterances
         unknown = set(
             conn.execute(
-                sa.select(sa.distinct(u.c.call_id))
+                sa.select(u.c.call_id)
+                .distinct()
                 .select_from(u.join(c, c.c.call_id == u.c.call_id))
                 .where(c.c.call_date == call_date, c.c.layout == "mono", u.c.speaker == "unknown")
             ).scalars()
@@ -642,7 +643,7 @@ def queue_dates(store: Store, f: QueueFilter) -> list[str]:
     with store.read() as conn:
         return list(
             conn.execute(
-                sa.select(sa.distinct(c.c.call_date)).where(c.c.call_date >= f.date_from, c.c.call_date <= f.date_to)
+                sa.select(c.c.call_date).distinct().where(c.c.call_date >= f.date_from, c.c.call_date <= f.date_to)
             ).scalars()
         )
 
@@ -743,6 +744,4 @@ def latest_date(store: Store) -> str | None:
 
 def teams(store: Store) -> list[str]:
     with store.read() as conn:
-        return [
-            t for t in conn.execute(sa.select(sa.distinct(S.agents.c.team)).order_by(S.agents.c.team)).scalars() if t
-        ]
+        return [t for t in conn.execute(sa.select(S.agents.c.team).distinct().order_by(S.agents.c.team)).scalars() if t]
