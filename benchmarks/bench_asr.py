@@ -20,8 +20,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # call-building helpers shared with the tests
 
-from qa_pipeline.asr.testing import cer, make_call, read_16k, references, silero_segments, telephone  # noqa: E402
+from asr_helpers import make_call, read_16k, references, silero_segments, telephone  # noqa: E402
+
+from qa_pipeline.evaluate import character_error_rate  # noqa: E402
 from qa_pipeline.types import SAMPLE_RATE, SpeechSegment  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-audio"
@@ -86,7 +89,7 @@ def run_one(name: str, threads: int) -> dict:
     for clip, spk, a, b in spans:
         hyp = "".join(u.text for u in tr.by(spk) if a - 0.3 <= (u.start + u.end) / 2 <= b + 0.3)
         n = len(refs[clip])
-        errs += cer(hyp, refs[clip]) * n
+        errs += character_error_rate(refs[clip], hyp) * n
         chars += n
     return {
         "config": name,

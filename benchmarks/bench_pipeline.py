@@ -77,8 +77,7 @@ def run_baseline(calls: list[Path]) -> dict:
     import soxr
     import whisper
 
-    from qa_pipeline.asr import models
-    from qa_pipeline.asr.common import to_simplified
+    from qa_pipeline.asr import models, to_simplified
 
     t0 = time.perf_counter()
     model = whisper.load_model(str(models.convert("base")), device="cpu")

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from asr_helpers import make_call, read_16k, references, silero_segments
 
 from qa_pipeline.asr import AsrOptions, load_engine, to_simplified
-from qa_pipeline.asr.common import RawSegment, keep_segment, plan_windows
-from qa_pipeline.asr.testing import cer, make_call, read_16k, references, silero_segments
+from qa_pipeline.asr.filters import RawSegment, keep_segment
+from qa_pipeline.asr.windows import plan_windows
+from qa_pipeline.evaluate import character_error_rate
 from qa_pipeline.types import SAMPLE_RATE, SpeechSegment
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-audio"
@@ -45,7 +47,7 @@ def test_faster_whisper_cer(fw, name: str, bound: float) -> None:  # type: ignor
     audio, tl = make_call({"unknown": x}, silero_segments(x, "unknown"), path=str(REAL / "audio" / name))
     tr = fw.transcribe(audio, tl)
     text = "".join(u.text for u in tr.utterances)
-    assert cer(text, references(REAL / "transcripts.tsv")[name]) <= bound, text
+    assert character_error_rate(references(REAL / "transcripts.tsv")[name], text) <= bound, text
     assert text == to_simplified(text)  # Simplified output
     assert tr.engine == "faster-whisper" and tr.model == "base"
     for u in tr.utterances:
@@ -60,7 +62,7 @@ def test_engines_agree_on_same_weights() -> None:
     a = load_engine(AsrOptions(compute_type="float32", **GREEDY)).transcribe(audio, tl)
     b = load_engine(AsrOptions(engine="openai-whisper", **GREEDY)).transcribe(audio, tl)
     ta, tb = ("".join(u.text for u in t.utterances) for t in (a, b))
-    assert len(ta) > 20 and cer(tb, ta) <= 0.05, (ta, tb)
+    assert len(ta) > 20 and character_error_rate(ta, tb) <= 0.05, (ta, tb)
     assert b.engine == "openai-whisper" and tb == to_simplified(tb)
     for ua, ub in zip(a.utterances, b.utterances):
         assert abs(ua.start - ub.start) < 0.5 and abs(ua.end - ub.end) < 0.5
@@ -95,8 +97,8 @@ def test_only_speech_is_sent_and_times_are_absolute(fw) -> None:  # type: ignore
     for u in cus:
         assert all(u.start - 0.01 <= w.start <= w.end <= u.end + 0.01 for w in u.words)
     ref = references(REAL / "transcripts.tsv")
-    assert cer("".join(u.text for u in first), ref["paddlespeech_zh.wav"]) <= 0.15
-    assert cer("".join(u.text for u in agt), ref["funasr_asr_example_zh.wav"]) <= 0.15
+    assert character_error_rate(ref["paddlespeech_zh.wav"], "".join(u.text for u in first)) <= 0.15
+    assert character_error_rate(ref["funasr_asr_example_zh.wav"], "".join(u.text for u in agt)) <= 0.15
     assert [u.start for u in tr.utterances] == sorted(u.start for u in tr.utterances)
 
 
@@ -146,7 +148,9 @@ def _dialogue_call():  # type: ignore[no-untyped-def]
 def test_dialogue_windows_map_words_to_their_piece() -> None:
     """No model: one word in the middle of every piece of a dialogue window comes back with that piece's
     speaker and recording time; overlapping pieces are laid one after the other, not mixed."""
-    from qa_pipeline.asr.common import RawWord, plan_dialogue_windows, utterances_from
+    from qa_pipeline.asr.engine import utterances_from
+    from qa_pipeline.asr.filters import RawWord
+    from qa_pipeline.asr.windows import plan_dialogue_windows
 
     audio, tl, _ = _dialogue_call()
     opts = AsrOptions(chunking="dialogue")
@@ -195,11 +199,11 @@ def test_dialogue_chunking_transcribes_both_parties(fw) -> None:  # type: ignore
     for u in tr.utterances:  # every utterance lies inside one of its speaker's clips
         assert any(spk == u.speaker and t0 - 0.5 <= u.start <= u.end <= t1 + 0.5 for spk, t0, t1 in placed), u
     agent = "".join(u.text for u in tr.by("agent"))
-    assert cer(agent, ref["funasr_asr_example_zh.wav"]) <= 0.15, agent
+    assert character_error_rate(ref["funasr_asr_example_zh.wav"], agent) <= 0.15, agent
     for name, (spk, t0, t1) in zip(names, placed):
         if spk == "customer":
             text = "".join(u.text for u in tr.by("customer") if t0 - 0.5 <= u.start <= t1 + 0.5)
             # the 3 s WenetSpeech clip is hard for base (作为一个拿人…单当): bound loose, the point is placement
-            assert cer(text, ref[name]) <= 0.4, (name, text)
+            assert character_error_rate(ref[name], text) <= 0.4, (name, text)
     customer = "".join(u.text for u in tr.by("customer"))  # nothing lost: the customer's three clips in order
-    assert cer(customer, "".join(ref[n] for n in names if n != names[1])) <= 0.2, customer
+    assert character_error_rate("".join(ref[n] for n in names if n != names[1]), customer) <= 0.2, customer

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from asr_helpers import make_call
 
 from qa_pipeline.asr import AsrOptions, TranscriptError, load_engine
-from qa_pipeline.asr.testing import make_call
 
 
 def call(path: Path):  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ import typer
 from fixtures_store import build_fixture_db
 from typer.testing import CliRunner
 
+from qa_pipeline.cli.store import scorecard_command
 from qa_pipeline.report import build_scorecard, write_scorecard
-from qa_pipeline.store.commands import scorecard_command
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -12,8 +12,8 @@ import typer
 from fixtures_store import build_fixture_db
 from typer.testing import CliRunner
 
+from qa_pipeline.cli.store import search_command
 from qa_pipeline.store import open_store
-from qa_pipeline.store.commands import search_command
 from qa_pipeline.store.fts import QueryError, build_match, parse_query, segment
 from qa_pipeline.store.search import search
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from qa_pipeline.asr.common import AsrOptions, ModelNotInstalledError, TranscriptError, to_simplified
+from qa_pipeline.asr.filters import to_simplified
+from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, TranscriptError
 from qa_pipeline.types import CallAudio, Timeline, Transcript
 
 ENGINES: tuple[str, ...] = ("faster-whisper", "openai-whisper", "transcript")

@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from qa_pipeline.asr import models
-from qa_pipeline.asr.common import (
-    AsrOptions,
-    ModelNotInstalledError,
-    RawSegment,
-    RawWord,
-    WindowedWhisperEngine,
-    resolve_device,
-)
+from qa_pipeline.asr.engine import WindowedWhisperEngine
+from qa_pipeline.asr.filters import RawSegment, RawWord
+from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, resolve_device
 
 
 def model_dir(model: str) -> Path:

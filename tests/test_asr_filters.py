@@ -1,4 +1,4 @@
-from qa_pipeline.asr.common import is_hallucination, is_stutter_loop, to_simplified
+from qa_pipeline.asr.filters import is_hallucination, is_stutter_loop, to_simplified
 
 
 def test_stutter_loops_are_dropped_but_real_repeats_kept() -> None:

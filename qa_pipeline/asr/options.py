@@ -1,0 +1,52 @@
+"""ASR options and errors (what to transcribe with, and how it can fail)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Chunking = Literal["packed", "dialogue", "turn", "segment"]
+
+
+class ModelNotInstalledError(RuntimeError):
+    """A model/engine is not available offline; the message names the exact install command."""
+
+
+class TranscriptError(ValueError):
+    """An existing transcript file is missing or malformed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """How to transcribe. Engines: "faster-whisper" (default, CPU), "openai-whisper" (PyTorch, GPU-ready),
+    "transcript" (read an existing transcript next to the recording or in `transcripts_dir`)."""
+
+    engine: str = "faster-whisper"
+    model: str = "base"  # a known offline model name, or a CTranslate2 model directory (faster-whisper)
+    compute_type: str = "int8"  # faster-whisper: int8 | int8_float32 | float32 | float16 (cuda)
+    device: str = "cpu"  # "cpu" | "cuda" | "auto" (cuda when available)
+    beam_size: int = 5  # 1 = greedy
+    cpu_threads: int = 2
+    word_timestamps: bool = True
+    transcripts_dir: Path | None = None
+    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Whisper's fallback schedule
+    chunking: Chunking = "packed"  # packed: several turns of one party per window (fastest); dialogue: both
+    # parties' turns in time order per window (Whisper hears the whole exchange); turn; segment
+    max_window_s: float = 28.0  # speech per Whisper window (< 30 s so nothing is cut by the encoder)
+    pad_s: float = 0.35  # audio kept around each VAD segment: Silero triggers late on turn onsets (docs/accuracy.md)
+    speaker_separator_s: float = 0.6  # dialogue: digital silence between pieces of different parties
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
