@@ -42,6 +42,10 @@ class CallResult:
     timings: dict[str, float] = field(default_factory=dict)
     diarization: dict[str, Any] | None = None
     """Mono calls: speakers found, roles, role confidence, suspected overlaps (None for stereo)."""
+    timeline: dict[str, Any] | None = None
+    """The stored timeline (judging.stored_timeline): what rescoring judges from, with the transcript."""
+    tags: tuple[Any, ...] = ()
+    """judging.Tag: labels rules put on the call (topics, escalation risk …)."""
 
     def to_json(self) -> dict[str, Any]:
         md = asdict(self.metadata)
@@ -85,7 +89,20 @@ class CallResult:
             "score": _score_json(self.score) if self.score else None,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "diarization": self.diarization,
+            "timeline": self.timeline,
+            "tags": [tag_json(t) for t in self.tags],
         }
+
+
+def tag_json(t: Any) -> dict[str, Any]:
+    return {
+        "tag": t.tag,
+        "rule": t.rule,
+        "topic": t.topic,
+        "start": _r(t.start),
+        "speaker": t.speaker,
+        "evidence": t.evidence,
+    }
 
 
 def _r(x: float | None) -> float | None:
