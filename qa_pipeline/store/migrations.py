@@ -153,6 +153,13 @@ def _m7_judgements(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.V7_TABLES)
 
 
+def _m8_reviews(conn: sa.Connection) -> None:
+    """Users, assignments, reviews, decisions, added findings, manual scores, triage, audit log (web, issue 10)."""
+    from ..review import tables  # frozen as version 8 there
+
+    tables.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -161,6 +168,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (5, "search score indexes", _m5_score_indexes),
     (6, "substring search", _m6_substring_search),
     (7, "stored timelines, tags, score history", _m7_judgements),
+    (8, "reviews, users and audit log", _m8_reviews),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -182,7 +190,10 @@ def migrate(engine: sa.Engine, target: int | None = None) -> list[int]:
         if version > target:
             break
         with engine.begin() as conn:
-            if current_version(conn) >= version:
+            # by membership, not max: numbers are pre-assigned, so a database may hold 8 before 6 and 7 exist
+            if conn.execute(
+                sa.select(schema.schema_migrations.c.version).where(schema.schema_migrations.c.version == version)
+            ).first():
                 continue
             fn(conn)
             conn.execute(
