@@ -102,7 +102,7 @@ def score(
     compute_type: Annotated[str, typer.Option(help=t("cli.score.opt.compute_type"))] = "int8",
     threads: Annotated[int, typer.Option(help=t("cli.score.opt.threads"))] = 0,
     resume: Annotated[bool, typer.Option(help=t("cli.score.opt.resume"))] = True,
-    db: Annotated[Path | None, typer.Option(help=t("cli.score.opt.db"))] = None,
+    db: Annotated[str | None, typer.Option(help=t("cli.score.opt.db"))] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help=t("cli.score.opt.no_db"))] = False,
     max_duration_h: Annotated[float, typer.Option("--max-duration", help=t("cli.score.opt.max_duration"))] = 4.0,
     redact: RedactOpt = True,
@@ -140,8 +140,12 @@ def score(
     store = None
     if not no_db:
         from ..store import open_store
+        from ..store.db import StoreURLError
 
-        store = open_store(db or out / "callqa.db")
+        try:
+            store = open_store(db or out / "callqa.db")
+        except StoreURLError as exc:
+            fail(str(exc))
     with Progress(
         TextColumn(f"[bold]{t('cli.score.progress')}"),
         BarColumn(),
@@ -229,7 +233,13 @@ def check(
     show_passed: Annotated[bool, typer.Option(help=t("cli.check.opt.show_passed"))] = False,
     redact: RedactOpt = True,
     redact_categories: RedactCategoriesOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help=t("cli.check.opt.db"))] = None,
 ) -> None:
+    if db is not None:  # RECORDING is a call id: show the stored call, no re-scoring
+        from .review import print_stored_call
+
+        print_stored_call(str(recording), db, as_json=as_json, show_passed=show_passed)
+        return
     from ..pipeline import score_call
 
     _load_rubric_or_exit(rubric)
