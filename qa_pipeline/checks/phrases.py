@@ -99,6 +99,9 @@ def _occurrence_check(
     p = ctx.params
     agent = _agent(ctx)
     pairs = [(u, m) for c in categories for u, m in _cat_matches(c, agent, p)]
+    if p.get("lexicon") and p["lexicon"] != p["default_lexicon"]:
+        # a centre's own lexicon (resolved beside the rubric): its entries count as well, by their category
+        pairs += _matches(p["lexicon"], agent)
     # two categories can claim the same words (不清楚，你问别人吧): keep the surer claim per span
     pairs.sort(key=lambda um: (um[0].start, _borderline(um[1], p), um[1].method == "model", -um[1].score, um[1].start))
     found: list[Finding] = []
@@ -275,6 +278,8 @@ def honorific(ctx: CheckContext) -> list[Finding]:
     "forbidden_phrase",
     defaults={
         "categories": list(FORBIDDEN),
+        "lexicon": "forbidden",
+        "default_lexicon": "forbidden",
         "min_fail_score": 0.85,
         **MODEL_DEFAULTS,
         # a forbidden phrase can zero a call (红线): a paraphrase must be surer than elsewhere to fail or even
@@ -289,7 +294,10 @@ def forbidden_phrase(ctx: CheckContext) -> list[Finding]:
     return _occurrence_check("forbidden_phrase", ctx, ctx.params["categories"])
 
 
-@register("colloquialism", defaults={"min_fail_score": 0.85, **MODEL_DEFAULTS})
+@register(
+    "colloquialism",
+    defaults={"lexicon": "colloquial", "default_lexicon": "colloquial", "min_fail_score": 0.85, **MODEL_DEFAULTS},
+)
 def colloquialism(ctx: CheckContext) -> list[Finding]:
     """口语化: 哦/唔 as a whole answer, 什么？/什么呢/再说一次/啥？ — one finding per agent occurrence."""
     return _occurrence_check("colloquialism", ctx, ["colloquial"], one_per_utterance=True)
