@@ -182,6 +182,7 @@ def test_review_in_a_real_browser(server, browser):
     drv.find_element(By.ID, "submit-review").click()
     _wait(drv, lambda d: "复核已提交" in d.page_source)
     assert "合格" in drv.find_element(By.ID, "final-score").text
+    _shot(drv, "call_reviewed")
 
     # the call's agent sees the new score
     _login(drv, base, "王芳")
