@@ -115,17 +115,53 @@ def _score_json(score: Score) -> dict[str, Any]:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that readers see either the old file or the complete new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1)
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError:  # a stray lone surrogate (undecodable file name): \u-escape instead of failing
+        payload = json.dumps(data, ensure_ascii=True, indent=1).encode("ascii")
+    write_bytes_atomic(path, payload)
+
+
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    """Atomic replace through a unique temp file in the same folder (`.<name>.<pid>.<random>.tmp`, so that a
+    crashed writer's leftovers can be recognised and removed); the file gets the usual 0644-style mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.name if len(path.name.encode("utf-8", "surrogatepass")) <= 150 else path.name[:40]
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_orphan_temps(folder: Path) -> int:
+    """Delete `.*.<pid>.*.tmp` files left by writers that no longer run (kill -9); returns how many."""
+    from .safe import pid_alive
+
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for f in folder.glob(".*.tmp"):
+        parts = f.name.rsplit(".", 3)
+        pid = int(parts[-3]) if len(parts) == 4 and parts[-3].isdigit() else None
+        if pid is not None and (pid == os.getpid() or pid_alive(pid)):
+            continue  # a live writer's file
+        f.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def read_result(path: Path) -> dict[str, Any]:
