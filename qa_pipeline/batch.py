@@ -19,36 +19,18 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
 from .audio import file_sha256
+from .checks.registry import check_names
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
-from .result import CallResult, remove_orphan_temps, write_bytes_atomic, write_json_atomic
+from .result import CallResult
 from .rubric import load_rubric
 from .safe import readable, safe_file_stem, spreadsheet_cell
 from .store.db import result_hash
 
-CHECK_COLUMNS = (
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "hold_notice",
-    "hold_apology",
-    "response_latency",
-    "no_response_to_long_speech",
-    "speech_rate",
-    "volume",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-    "wait_fluency",
-)
+CHECK_COLUMNS = check_names()
+"""`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
 
 
 @dataclass
@@ -379,6 +361,23 @@ def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
             summary.violations[c["check"]] += 1
 
 
+CALLS_CSV_COLUMNS = [
+    "call_id",
+    "agent_id",
+    "agent_name",
+    "team",
+    "started_at",
+    "duration_s",
+    "status",
+    "score",
+    "max",
+    "fatal",
+    "needs_review",
+    "error",
+    *(f"fail_{name}" for name in CHECK_COLUMNS),
+]
+
+
 def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
     score = result.get("score") or {}
     fails = Counter(c["check"] for c in result.get("checks", []) if c["status"] == "fail")
@@ -418,13 +417,12 @@ def write_calls_csv(out: Path) -> Path | None:
             rows.append({k: spreadsheet_cell(v) for k, v in calls_table_row(data).items()})
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-    if not rows:
-        return None
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    # the columns come from the code, not from the first row that happened to parse (there may be none)
+    writer = csv.DictWriter(buf, fieldnames=CALLS_CSV_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     target = out / "calls.csv"
-    # UTF-8 with BOM so Excel/WPS show Chinese names correctly; a unique temp file so concurrent batches do not race
-    write_bytes_atomic(target, buf.getvalue().encode("utf-8-sig"))
+    # UTF-8 with BOM so Excel/WPS show Chinese names correctly (a unique temp name: concurrent batches do not race)
+    write_text_atomic(target, buf.getvalue(), encoding="utf-8-sig")
     return target

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +39,10 @@ class CallResult:
     timings: dict[str, float] = field(default_factory=dict)
     diarization: dict[str, Any] | None = None
     """Mono calls: speakers found, roles, role confidence, suspected overlaps (None for stereo)."""
+    timeline: dict[str, Any] | None = None
+    """The stored timeline (judging.stored_timeline): what rescoring judges from, with the transcript."""
+    tags: tuple[Any, ...] = ()
+    """judging.Tag: labels rules put on the call (topics, escalation risk …)."""
 
     def to_json(self) -> dict[str, Any]:
         md = asdict(self.metadata)
@@ -85,7 +86,20 @@ class CallResult:
             "score": _score_json(self.score) if self.score else None,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "diarization": self.diarization,
+            "timeline": self.timeline,
+            "tags": [tag_json(t) for t in self.tags],
         }
+
+
+def tag_json(t: Any) -> dict[str, Any]:
+    return {
+        "tag": t.tag,
+        "rule": t.rule,
+        "topic": t.topic,
+        "start": _r(t.start),
+        "speaker": t.speaker,
+        "evidence": t.evidence,
+    }
 
 
 def _r(x: float | None) -> float | None:
@@ -111,59 +125,3 @@ def _score_json(score: Score) -> dict[str, Any]:
             for i in score.items
         ],
     }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see either the old file or the complete new one, never a part."""
-    try:
-        text = json.dumps(data, ensure_ascii=False, indent=1)
-        payload = text.encode("utf-8")
-    except UnicodeEncodeError:  # a stray lone surrogate (undecodable file name): \u-escape instead of failing
-        payload = json.dumps(data, ensure_ascii=True, indent=1).encode("ascii")
-    write_bytes_atomic(path, payload)
-
-
-def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    """Atomic replace through a unique temp file in the same folder (`.<name>.<pid>.<random>.tmp`, so that a
-    crashed writer's leftovers can be recognised and removed); the file gets the usual 0644-style mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stem = path.name if len(path.name.encode("utf-8", "surrogatepass")) <= 150 else path.name[:40]
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def remove_orphan_temps(folder: Path) -> int:
-    """Delete `.*.<pid>.*.tmp` files left by writers that no longer run (kill -9); returns how many."""
-    from .safe import pid_alive
-
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    for f in folder.glob(".*.tmp"):
-        parts = f.name.rsplit(".", 3)
-        pid = int(parts[-3]) if len(parts) == 4 and parts[-3].isdigit() else None
-        if pid is not None and (pid == os.getpid() or pid_alive(pid)):
-            continue  # a live writer's file
-        f.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def read_result(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

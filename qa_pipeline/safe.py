@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from typing import Any
 
-__all__ = ["FORMULA_PREFIXES", "readable", "safe_file_stem", "spreadsheet_cell", "pid_alive"]
+__all__ = ["FORMULA_PREFIXES", "readable", "safe_file_stem", "spreadsheet_cell"]
 
 _MAX_STEM_BYTES = 120  # far below the 255-byte file-name limit, leaving room for ".json" and temp prefixes
 _HASH_CHARS = 10
@@ -67,13 +66,3 @@ def spreadsheet_cell(value: Any) -> Any:
             pass
         return "'" + value
     return value
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -111,7 +111,7 @@ def score(
     compute_type: Annotated[str, typer.Option(help=t("cli.score.opt.compute_type"))] = "int8",
     threads: Annotated[int, typer.Option(help=t("cli.score.opt.threads"))] = 0,
     resume: Annotated[bool, typer.Option(help=t("cli.score.opt.resume"))] = True,
-    db: Annotated[Path | None, typer.Option(help=t("cli.score.opt.db"))] = None,
+    db: Annotated[str | None, typer.Option(help=t("cli.score.opt.db"))] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help=t("cli.score.opt.no_db"))] = False,
     max_duration_h: Annotated[float, typer.Option("--max-duration", help=t("cli.score.opt.max_duration"))] = 4.0,
     redact: RedactOpt = True,
@@ -155,8 +155,12 @@ def score(
     store = None
     if not no_db:
         from ..store import open_store
+        from ..store.db import StoreURLError
 
-        store = open_store(db or out / "callqa.db")
+        try:
+            store = open_store(db or out / "callqa.db")
+        except StoreURLError as exc:
+            fail(str(exc))
     with Progress(
         TextColumn(f"[bold]{t('cli.score.progress')}"),
         BarColumn(),

@@ -22,7 +22,7 @@ from .console import console, err, fail, warn
 if TYPE_CHECKING:
     from ..store import Store
 
-DEFAULT_DB = Path("results") / "callqa.db"
+DEFAULT_DB = str(Path("results") / "callqa.db")
 
 
 class ScorecardFormat(str, Enum):
@@ -58,15 +58,21 @@ def _date(value: str | None) -> str | None:
         raise typer.BadParameter(t("cli.store.bad_date", value=value)) from None
 
 
-def _open(db: Path) -> Store:
+def _open(db: str) -> Store:
+    """The store at --db: an existing SQLite file, or a database URL (an unusable URL is an error)."""
     from ..store import open_store
+    from ..store.db import StoreURLError, is_url
 
-    if not Path(db).exists():
+    if not is_url(db) and not Path(db).exists():
         fail(t("cli.store.db_missing", db=db))
-    return open_store(db)
+    try:
+        return open_store(db)
+    except StoreURLError as exc:
+        fail(str(exc))
 
 
-DbOpt = Annotated[Path, typer.Option("--db", help=t("cli.store.opt.db"))]
+# str, not Path: a Path would turn postgresql://host/db into postgresql:/host/db
+DbOpt = Annotated[str, typer.Option("--db", help=t("cli.store.opt.db"))]
 FromOpt = Annotated[str | None, typer.Option("--from", help=t("cli.store.opt.from"))]
 ToOpt = Annotated[str | None, typer.Option("--to", help=t("cli.store.opt.to"))]
 BeforeOpt = Annotated[float, typer.Option("--before", help=t("cli.store.opt.before"))]
@@ -76,14 +82,19 @@ AfterOpt = Annotated[float, typer.Option("--after", help=t("cli.store.opt.after"
 @app.command("import", help=t("cli.import.help"))
 def import_command(
     results_dir: Annotated[Path, typer.Argument(help=t("cli.import.opt.results"))] = Path("results"),
-    db: Annotated[Path | None, typer.Option("--db", help=t("cli.import.opt.db"))] = None,
+    db: Annotated[str | None, typer.Option("--db", help=t("cli.import.opt.db"))] = None,
 ) -> None:
     from ..store import import_results
+    from ..store.db import StoreURLError, safe_url
 
     if not (results_dir / "calls").is_dir():
         fail(t("cli.import.no_calls", results=results_dir))
-    db = db or results_dir / "callqa.db"
-    rep = import_results(results_dir, db)
+    db = db or str(results_dir / "callqa.db")
+    try:
+        rep = import_results(results_dir, db)
+    except StoreURLError as exc:
+        fail(str(exc))
+    db = safe_url(db)
     console.print(t("cli.import.done", imported=rep.imported, unchanged=rep.unchanged, failed=len(rep.failed), db=db))
     if rep.failed:
         tbl = Table(t("cli.import.col.file"), t("cli.import.col.error"), title=t("cli.import.failed_title"))
@@ -99,6 +110,7 @@ def scorecard_command(
     date_to: ToOpt = None,
     team: Annotated[str | None, typer.Option("--team", help=t("cli.store.opt.team"))] = None,
     agent: Annotated[str | None, typer.Option("--agent", help=t("cli.store.opt.agent"))] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help=t("rules.opt.tag"))] = None,
     fmt: Annotated[
         ScorecardFormat, typer.Option("--format", help=t("cli.scorecard.opt.format"))
     ] = ScorecardFormat.xlsx,
@@ -109,10 +121,12 @@ def scorecard_command(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     from ..report import build_scorecard, write_scorecard
+    from ..store.filters import CallFilter
 
     store = _open(db)
     try:
-        card = build_scorecard(store, _date(date_from), _date(date_to), team, agent, worst_n=worst)
+        where = CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent, tag=tag)
+        card = build_scorecard(store, where, worst_n=worst)
     finally:
         store.close()
     paths = write_scorecard(card, fmt.value, output)
@@ -150,6 +164,7 @@ def search_command(
     date_to: ToOpt = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help=t("cli.search.opt.min_score"))] = None,
     max_score: Annotated[float | None, typer.Option("--max-score", help=t("cli.search.opt.max_score"))] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help=t("rules.opt.tag"))] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help=t("cli.search.opt.limit"))] = 20,
     fmt: Annotated[SearchFormat, typer.Option("--format", help=t("cli.search.opt.format"))] = SearchFormat.table,
     pinyin: Annotated[bool, typer.Option("--pinyin", help=t("cli.search.opt.pinyin"))] = False,
@@ -160,28 +175,26 @@ def search_command(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     from ..store.clip import ClipError, clip_call
-    from ..store.fts import QueryError
+    from ..store.filters import CallFilter
+    from ..store.query import QueryError
     from ..store.search import search
 
+    where = CallFilter(
+        date_from=_date(date_from),
+        date_to=_date(date_to),
+        team=team,
+        agent=agent,
+        min_score=min_score,
+        max_score=max_score,
+        check=check,
+        check_status=status,
+        speaker=speaker.value if speaker else None,
+        tag=tag,
+    )
     store = _open(db)
     try:
         try:
-            hits = search(
-                store,
-                query,
-                speaker=speaker.value if speaker else None,
-                agent=agent,
-                team=team,
-                check=check,
-                status=status,
-                date_from=_date(date_from),
-                date_to=_date(date_to),
-                min_score=min_score,
-                max_score=max_score,
-                limit=limit,
-                pinyin=pinyin,
-                context=context,
-            )
+            hits = search(store, query, where, limit=limit, pinyin=pinyin, context=context)
         except QueryError as exc:
             fail(str(exc), label="cli.search.bad_query")
         clips: dict[int, str] = {}

@@ -14,13 +14,15 @@ Definitions (also in docs/database.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import results as R
+from .. import dataframes as R
+from ..checks.registry import check_label
 from ..store import schema as S
+from ..store.filters import CallFilter, resolve
 
 BINS = [0, 60, 70, 80, 90, 100.0001]
 BIN_LABELS = ["<60", "60–69", "70–79", "80–89", "90–100"]
@@ -62,17 +64,23 @@ class Scorecard:
         return self.summary.empty
 
 
-def _agent_index(df: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_frame(df[["agent_id", "agent_name", "team"]])
+def build_scorecard(
+    db: Any, where: CallFilter | str | None = None, *legacy: Any, worst_n: int = 3, **filters: Any
+) -> Scorecard:
+    """The scorecard of the calls `where` selects (a `CallFilter`, or its fields as keyword arguments).
 
-
-def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, worst_n: int = 3) -> Scorecard:
+    The older positional form ``build_scorecard(db, date_from, date_to, team, agent)`` is still read."""
+    if not isinstance(where, CallFilter) and (where is not None or legacy):
+        names = ("date_from", "date_to", "team", "agent")
+        filters = {**dict(zip(names, (where, *legacy), strict=False)), **filters}
+        where = None
+    f = resolve(where, **filters)
+    date_from, date_to, team, agent = f.date_from, f.date_to, f.team, f.agent
     store = R.connect(db)
     try:
-        f = dict(date_from=date_from, date_to=date_to, team=team, agent=agent)
-        calls = R.load_calls(store, **f)
-        items = R.item_status_counts(store, **f)
-        fails = R.check_counts(store, status="fail", **f)  # agent_id, check, n (aggregated in SQL)
+        calls = R.load_calls(store, f)
+        items = R.item_status_counts(store, f)
+        fails = R.check_counts(store, f, status="fail")  # agent_id, check, n (aggregated in SQL)
         calls["agent_id"] = calls["agent_id"].fillna("(未知)")
         names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
         scored = calls[(calls.status == "ok") & calls.score_pct.notna()]
@@ -230,7 +238,7 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 "score_pct": r.score_pct,
                 "fatal": bool(r.fatal),
                 "check": None if ff is None else ff.check,
-                "check_label": None if ff is None else R.CHECK_LABELS.get(ff.check, ff.check),
+                "check_label": None if ff is None else check_label(ff.check),
                 "evidence": None if ff is None else ff.evidence,
                 "offset_s": off,
                 "speaker": spk,
@@ -240,26 +248,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def write_scorecard(card: Scorecard, fmt: str, out: Path) -> list[Path]:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "xlsx":
-        from .xlsx import write_xlsx
-
-        return write_xlsx(card, out)
-    if fmt == "csv":
-        from .csv_out import write_csv
-
-        return write_csv(card, out)
-    if fmt == "html":
-        from .html import write_html
-
-        return write_html(card, out)
-    raise ValueError(f"unknown format {fmt!r} (xlsx, csv, html)")
-
-
 def label_check(name: str) -> str:
-    return f"{R.CHECK_LABELS.get(name, name)}（{name}）"
+    return f"{check_label(name)}（{name}）"
 
 
 def views(card: Scorecard) -> dict[str, pd.DataFrame]:
