@@ -19,13 +19,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .asr import AsrEngine, load_engine
 from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
 from .audio import file_sha256
 from .checks.registry import check_names
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult
-from .rubric import load_rubric
+from .rubric import Rubric, load_rubric
 from .safe import readable, safe_file_stem, spreadsheet_cell
 from .store.db import result_hash
 
@@ -101,44 +102,61 @@ def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> b
     return read_up_to_date(out, job, expected_engine) is not None
 
 
-class CallTimeout(Exception):
-    """A call ran past its time budget."""
+class CallTimeout(BaseException):
+    """A call ran past its time budget (a BaseException, like Ctrl-C, so that no stage's `except Exception`
+    mistakes it for that stage's own error)."""
 
 
-_WORKER_OPTIONS: PipelineOptions | None = None
-_WORKER_BUDGET: float | None = None
+@dataclass
+class _Scorer:
+    """What one process holds to score calls: the options, the rubric (loaded and validated once), the engine
+    (loaded once; when it cannot be loaded, every call fails with the reason — score_call says it) and the time
+    budget of one call."""
+
+    options: PipelineOptions
+    rubric: Rubric
+    engine: AsrEngine | None = None
+    budget_s: float | None = None
+
+    @classmethod
+    def load(cls, options: PipelineOptions, budget_s: float | None = None) -> _Scorer:
+        try:
+            engine: AsrEngine | None = load_engine(options.asr)
+        except Exception:  # reported per call by score_call with the proper message
+            engine = None
+        return cls(options, load_rubric(options.rubric), engine, budget_s)
+
+
+_WORKER: _Scorer | None = None
 
 
 def _init_worker(options: PipelineOptions, budget_s: float | None = None) -> None:
-    global _WORKER_OPTIONS, _WORKER_BUDGET
-    _WORKER_OPTIONS = options
-    _WORKER_BUDGET = budget_s
-    # load the model once per worker, before the first call arrives
-    from .asr import load_engine
-
-    try:
-        load_engine(options.asr)
-    except Exception:  # reported per call by score_call with the proper message
-        pass
+    global _WORKER
+    # load the rubric and the model once per worker, before the first call arrives
+    _WORKER = _Scorer.load(options, budget_s)
 
 
 def _score_in_worker(job: CallJob) -> dict[str, Any]:
-    assert _WORKER_OPTIONS is not None
-    return _score_job(job, _WORKER_OPTIONS, _WORKER_BUDGET)
+    assert _WORKER is not None
+    return _score_job(job, _WORKER)
 
 
 def _failed(job: CallJob, error: str) -> dict[str, Any]:
     return CallResult(job.metadata.call_id, "failed", job.metadata, error=error).to_json()
 
 
-def _score_job(job: CallJob, options: PipelineOptions, budget_s: float | None = None) -> dict[str, Any]:
+def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
     if job.error:
         return _failed(job, job.error)
     try:
-        with _time_budget(budget_s):
-            return score_call(job.path, job.metadata, options).to_json()
+        with _time_budget(scorer.budget_s):
+            return score_call(
+                job.path, job.metadata, scorer.options, engine=scorer.engine, rubric=scorer.rubric
+            ).to_json()
     except CallTimeout:
-        return _failed(job, f"{readable(str(job.path))}: time budget of {budget_s:g} s exceeded; call not scored")
+        return _failed(
+            job, f"{readable(str(job.path))}: time budget of {scorer.budget_s:g} s exceeded; call not scored"
+        )
     except MemoryError:
         return _failed(job, f"{readable(str(job.path))}: out of memory while scoring")
     except Exception as exc:  # a bug on one call must not stop the batch
@@ -281,8 +299,11 @@ def _results(
     todo: list[CallJob], options: PipelineOptions, workers: int, budget_s: float | None = None
 ) -> Iterator[dict[str, Any]]:
     if workers <= 1 or len(todo) <= 1:
+        if not todo:
+            return
+        scorer = _Scorer.load(options, budget_s)
         for job in todo:
-            yield _score_job(job, options, budget_s)
+            yield _score_job(job, scorer)
         return
     queue: deque[CallJob] = deque(todo)
     while queue:
