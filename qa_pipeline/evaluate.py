@@ -25,10 +25,9 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import cn2an
-import typer
 from rapidfuzz.distance import Levenshtein
 
 from .text import normalize
@@ -648,35 +647,3 @@ def write_report(rep: EvalReport, out: Path) -> tuple[Path, Path]:
     j.write_text(json.dumps(rep.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
     m.write_text(to_markdown(rep), encoding="utf-8")
     return j, m
-
-
-# -- CLI (the lead registers it as `callqa eval`) ---------------------------------------------------------
-def eval_command(
-    results_dir: Annotated[Path, typer.Argument(help="Results folder of `callqa score --out` (holds calls/*.json).")],
-    truth: Annotated[Path, typer.Option("--truth", help="Folder with <call_id>.truth.json files.")] = Path(
-        "data_samples"
-    ),
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write accuracy.json + accuracy.md here (default: RESULTS_DIR/eval)."),
-    ] = None,
-    format: Annotated[str, typer.Option("--format", help="What to print: markdown | json | none.")] = "markdown",
-    tolerance: Annotated[float, typer.Option("--tolerance", help="Time tolerance for matching (s).")] = 1.0,
-) -> None:
-    """Compare scored calls with ground truth: CER, per-check precision/recall/F1, timeline errors, scores."""
-    if format not in ("markdown", "json", "none"):
-        raise typer.BadParameter("markdown | json | none", param_hint="--format")
-    try:
-        rep = evaluate(results_dir, truth, tolerance_s=tolerance)
-    except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if not rep.calls:
-        typer.echo(f"error: no scored call in {results_dir} has a truth file in {truth}", err=True)
-        raise typer.Exit(2)
-    j, m = write_report(rep, out or results_dir / "eval")
-    if format == "markdown":
-        typer.echo(to_markdown(rep))
-    elif format == "json":
-        typer.echo(json.dumps(rep.to_json(), ensure_ascii=False, indent=1))
-    typer.echo(f"wrote {j} and {m}", err=True)

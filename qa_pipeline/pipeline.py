@@ -15,6 +15,7 @@ from .asr import AsrOptions, ModelNotInstalledError, TranscriptError, load_engin
 from .audio import AudioError, IngestOptions, load_call
 from .detect import run_checks, timeline_events
 from .diarize import DIARIZER_VERSION, DiarizeOptions, diarize_and_transcribe, qualify_mono_findings
+from .privacy import RedactOptions, redact_result, redaction_info
 from .result import CallResult, EngineInfo
 from .rubric import Rubric, RubricError, load_rubric, score_findings
 from .timeline import NoSpeechError, VadOptions, build_timeline
@@ -31,6 +32,8 @@ class PipelineOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     diarize: DiarizeOptions | None = field(default_factory=DiarizeOptions)
     """Mono calls: find the speakers and their roles (None: leave them "unknown" → needs_review)."""
+    redact: RedactOptions = field(default_factory=RedactOptions)
+    """PII redaction of everything the result carries (on by default; docs/privacy.md)."""
 
 
 def engine_info(options: PipelineOptions, rubric: Rubric) -> EngineInfo:
@@ -51,6 +54,8 @@ def engine_info(options: PipelineOptions, rubric: Rubric) -> EngineInfo:
             "agent_channel": options.ingest.agent_channel,
             # mono calls are diarized; a different diarizer means different speakers → re-score
             "diarizer": DIARIZER_VERSION if options.diarize is not None else None,
+            # redacted or not, and how: a result redacted differently is not up to date
+            "redaction": redaction_info(options.redact),
         },
     )
 
@@ -86,7 +91,7 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
         if diarized is not None:
             timings["diarize"] = diarized["info"]["timings"]["diarize"]
             timings["asr"] -= timings["diarize"]
-        return CallResult(
+        result = CallResult(
             call_id=metadata.call_id,
             status="ok",
             metadata=metadata,
@@ -99,7 +104,10 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
             timings=timings,
             diarization=diarized["info"] if diarized is not None else None,
         )
+        # before anything is written: JSON, database, search index, calls.csv and reports all get this
+        return redact_result(result, options.redact)
     except EXPECTED_ERRORS as exc:
-        return CallResult(
+        failed = CallResult(
             metadata.call_id, "failed", metadata, error=str(exc), audio=audio.source if audio else None, engine=engine
         )
+        return redact_result(failed, options.redact)

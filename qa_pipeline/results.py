@@ -5,22 +5,25 @@
     items = R.load_item_scores(db, ...); checks = R.load_checks(db, ..., status="fail")
     utts = R.load_utterances(db, call_ids=calls.call_id[:5])
 
-Filters (all optional): date_from / date_to (inclusive, on the call's local date), team, agent
-(agent id or name). Every frame carries the call columns agent_id, agent_name, team, call_date,
-call_hour, started_at so it can be grouped without a merge.
+Filters (all optional): a `CallFilter` (qa_pipeline.store.filters) as `where`, or its fields as keyword
+arguments: date_from / date_to (inclusive, on the call's local date), team, agent (agent id or name),
+min_score / max_score, check (+ check_status), speaker (transcript lines only). Every frame carries the
+call columns agent_id, agent_name, team, call_date, call_hour, started_at so it can be grouped without a
+merge. `db` is a SQLite file, a database URL (``postgresql://…``) or an open `Store`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from .store import schema as S
 from .store.db import Store, open_store
+from .store.filters import CallFilter, resolve
 
 __all__ = [
     "connect",
@@ -31,6 +34,7 @@ __all__ = [
     "check_counts",
     "load_utterances",
     "CHECK_LABELS",
+    "CallFilter",
 ]
 
 CHECK_LABELS = {
@@ -60,26 +64,7 @@ _CALL_COLS = ("agent_id", "agent_name", "team", "call_date", "call_hour", "start
 
 
 def connect(db: Path | str | Store) -> Store:
-    return db if isinstance(db, Store) else open_store(Path(db) if "://" not in str(db) else db)
-
-
-def _iso(d) -> str | None:
-    if d is None:
-        return None
-    return d.isoformat()[:10] if isinstance(d, date) else str(d)[:10]
-
-
-def _call_filters(stmt, date_from=None, date_to=None, team=None, agent=None):
-    c = S.calls
-    if date_from is not None:
-        stmt = stmt.where(c.c.call_date >= _iso(date_from))
-    if date_to is not None:
-        stmt = stmt.where(c.c.call_date <= _iso(date_to))
-    if team:
-        stmt = stmt.where(c.c.team == team)
-    if agent:
-        stmt = stmt.where(sa.or_(c.c.agent_id == agent, c.c.agent_name == agent))
-    return stmt
+    return db if isinstance(db, Store) else open_store(db)
 
 
 def _read(db, stmt) -> pd.DataFrame:
@@ -95,11 +80,13 @@ def _read(db, stmt) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=keys)
     # column-wise construction: pandas' row-wise path inspects every Row object (slow for 100k rows)
-    return pd.DataFrame(dict(zip(keys, (list(col) for col in zip(*rows)))), columns=keys)
+    return pd.DataFrame(dict(zip(keys, (list(col) for col in zip(*rows, strict=True)), strict=True)), columns=keys)
 
 
-def load_calls(db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None) -> pd.DataFrame:
-    """One row per call (status 'ok' and 'failed' unless `status` given); score_pct = total/max*100."""
+def load_calls(db: Any, where: CallFilter | None = None, *, status: str | None = None, **filters: Any) -> pd.DataFrame:
+    """One row per call (status 'ok' and 'failed' unless `status`, the call status, is given);
+    score_pct = total/max*100."""
+    where = resolve(where, **filters)
     c = S.calls
     cols = [
         c.c[k]
@@ -123,7 +110,7 @@ def load_calls(db, date_from=None, date_to=None, team=None, agent=None, status: 
             "run_id",
         )
     ]
-    stmt = _call_filters(sa.select(*cols), date_from, date_to, team, agent)
+    stmt = where.apply(sa.select(*cols))
     if status:
         stmt = stmt.where(c.c.status == status)
     df = _read(db, stmt.order_by(c.c.started_at, c.c.call_id))
@@ -136,16 +123,18 @@ def load_calls(db, date_from=None, date_to=None, team=None, agent=None, status: 
     return df
 
 
-def _with_call(table, *cols, date_from=None, date_to=None, team=None, agent=None):
+def _with_call(table: sa.Table, *cols: Any, where: CallFilter) -> sa.Select[Any]:
     c = S.calls
     stmt = sa.select(*cols, *[c.c[k] for k in _CALL_COLS]).select_from(table.join(c, c.c.call_id == table.c.call_id))
-    return _call_filters(stmt, date_from, date_to, team, agent).where(c.c.status == "ok")
+    return where.apply(stmt).where(c.c.status == "ok")
 
 
 def load_checks(
-    db, date_from=None, date_to=None, team=None, agent=None, status: str | None = None, check: str | None = None
+    db: Any, where: CallFilter | None = None, *, status: str | None = None, check: str | None = None, **filters: Any
 ) -> pd.DataFrame:
-    """One row per check finding of scored calls; `check_label` is the Chinese name."""
+    """One row per check finding of scored calls; `check_label` is the Chinese name. `status` / `check`
+    select the findings themselves (the filter's check / check_status select calls)."""
+    where = resolve(where, **filters)
     k = S.checks
     stmt = _with_call(
         k,
@@ -157,10 +146,7 @@ def load_checks(
         k.c.end,
         k.c.speaker,
         k.c.evidence,
-        date_from=date_from,
-        date_to=date_to,
-        team=team,
-        agent=agent,
+        where=where,
     )
     if status:
         stmt = stmt.where(k.c.status == status)
@@ -171,8 +157,9 @@ def load_checks(
     return df
 
 
-def load_item_scores(db, date_from=None, date_to=None, team=None, agent=None) -> pd.DataFrame:
+def load_item_scores(db: Any, where: CallFilter | None = None, **filters: Any) -> pd.DataFrame:
     """One row per rubric item per scored call (item_id, title, points, deduction, status, fatal)."""
+    where = resolve(where, **filters)
     i = S.item_scores
     stmt = _with_call(
         i,
@@ -184,16 +171,14 @@ def load_item_scores(db, date_from=None, date_to=None, team=None, agent=None) ->
         i.c.deduction,
         i.c.status,
         i.c.fatal,
-        date_from=date_from,
-        date_to=date_to,
-        team=team,
-        agent=agent,
+        where=where,
     )
     return _read(db, stmt.order_by(i.c.call_id, i.c.idx))
 
 
-def item_status_counts(db, date_from=None, date_to=None, team=None, agent=None) -> pd.DataFrame:
+def item_status_counts(db: Any, where: CallFilter | None = None, **filters: Any) -> pd.DataFrame:
     """Aggregated in SQL: agent_id, item_id, title, status, n (count of calls), first idx (item order)."""
+    where = resolve(where, **filters)
     i, c = S.item_scores, S.calls
     stmt = (
         sa.select(
@@ -208,11 +193,12 @@ def item_status_counts(db, date_from=None, date_to=None, team=None, agent=None) 
         .where(c.c.status == "ok")
         .group_by(c.c.agent_id, i.c.item_id, i.c.status)
     )
-    return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
+    return _read(db, where.apply(stmt))
 
 
-def check_counts(db, date_from=None, date_to=None, team=None, agent=None, status: str = "fail") -> pd.DataFrame:
+def check_counts(db: Any, where: CallFilter | None = None, *, status: str = "fail", **filters: Any) -> pd.DataFrame:
     """Aggregated in SQL: agent_id, check, n (findings with `status` in scored calls)."""
+    where = resolve(where, **filters)
     k, c = S.checks, S.calls
     stmt = (
         sa.select(c.c.agent_id, k.c.check, sa.func.count().label("n"))
@@ -220,13 +206,15 @@ def check_counts(db, date_from=None, date_to=None, team=None, agent=None, status
         .where(c.c.status == "ok", k.c.status == status)
         .group_by(c.c.agent_id, k.c.check)
     )
-    return _read(db, _call_filters(stmt, date_from, date_to, team, agent))
+    return _read(db, where.apply(stmt))
 
 
 def load_utterances(
-    db, call_ids: Iterable[str] | None = None, date_from=None, date_to=None, team=None, agent=None
+    db: Any, call_ids: Iterable[str] | None = None, where: CallFilter | None = None, **filters: Any
 ) -> pd.DataFrame:
-    """Transcript lines (call_id, idx, speaker, start, end, text), optionally only for `call_ids`."""
+    """Transcript lines (call_id, idx, speaker, start, end, text), optionally only for `call_ids`
+    (and the filter's speaker)."""
+    where = resolve(where, **filters)
     u = S.utterances
     stmt = _with_call(
         u,
@@ -236,11 +224,10 @@ def load_utterances(
         u.c.start,
         u.c.end,
         u.c.text,
-        date_from=date_from,
-        date_to=date_to,
-        team=team,
-        agent=agent,
+        where=where,
     )
+    if where.speaker:
+        stmt = stmt.where(u.c.speaker == where.speaker)
     if call_ids is not None:
         ids = [str(x) for x in call_ids]
         if not ids:

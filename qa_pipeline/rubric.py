@@ -1,4 +1,4 @@
-"""Rubrics as data: load + validate `scoring_rubrics/*.yaml`, and score a call's findings against one."""
+"""Rubrics as data: load + validate rubric YAML (`qa_pipeline/rubrics/`, `scoring_rubrics/`); score findings."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ import yaml
 from .checks.registry import all_checks
 from .types import Finding, ItemScore, Score, Status
 
-RUBRIC_DIRS = [Path(__file__).resolve().parent.parent / "scoring_rubrics"]
-"""Where `load_rubric("10086")` looks (plus $CALLQA_RUBRICS and the current directory's scoring_rubrics/)."""
+BUILTIN_RUBRICS = Path(__file__).resolve().parent / "rubrics"
+"""The rubrics that ship in the package (the default `10086`): found by any install, editable or not."""
+RUBRIC_DIRS = [BUILTIN_RUBRICS, Path(__file__).resolve().parent.parent / "scoring_rubrics"]
+"""Where `load_rubric("10086")` looks after $CALLQA_RUBRICS and the current directory's scoring_rubrics/: the
+package's rubrics, then a development checkout's scoring_rubrics/ (user and example rubrics)."""
 
 _BINDING = {
     "type": "object",

@@ -21,3 +21,45 @@ def real_call(tmp_path: Path) -> Path:
     return render_stereo(
         tmp_path / "call_0001.wav", [("agent", 0.5, agent), ("customer", 7.0, cust), ("customer", 48.0, cust2)], 60.0
     )
+
+
+# ---------------------------------------------------------------- PostgreSQL (store tests run on both backends)
+
+_pg = None
+
+
+def _pg_required() -> bool:
+    # CI (make test) sets CALLQA_REQUIRE_PG=1: a machine without the server binaries fails there instead of
+    # silently skipping the PostgreSQL half of the store tests
+    return os.environ.get("CALLQA_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the whole session (started on first use, stopped at the end)."""
+    global _pg
+    from pg_server import find_bindir, start_server
+
+    if find_bindir() is None:
+        msg = "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql"
+        if _pg_required():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    _pg = start_server()
+    yield _pg
+    _pg.stop()
+    _pg = None
+
+
+_db_counter = [0]
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """Factory: a fresh, empty PostgreSQL database URL."""
+
+    def make(prefix: str = "t") -> str:
+        _db_counter[0] += 1
+        return pg_server.create_database(f"{prefix}_{os.getpid()}_{_db_counter[0]}")
+
+    return make

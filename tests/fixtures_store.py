@@ -213,11 +213,12 @@ def write_results_dir(root: Path, results: list[dict] | None = None) -> Path:
     return root
 
 
-def build_fixture_db(tmp: Path) -> Path:
+def build_fixture_db(tmp: Path, db: Path | str | None = None) -> Path | str:
+    """The fixture calls imported into `db` (a SQLite file or a database URL; default tmp/callqa.db)."""
     from qa_pipeline.store import import_results
 
     root = write_results_dir(tmp / "results")
-    db = tmp / "callqa.db"
+    db = db if db is not None else tmp / "callqa.db"
     rep = import_results(root, db)
     assert not rep.failed, rep.failed
     return db

@@ -16,7 +16,8 @@ from qa_pipeline.types import SpeechSegment, Timeline, Transcript, Utterance
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_AUDIO = REPO.parent / "shared" / "real-audio"
+# beside the checkout (a clone next to shared/); CALLQA_REAL_AUDIO points elsewhere (e.g. from a git worktree)
+REAL_AUDIO = Path(os.environ.get("CALLQA_REAL_AUDIO") or REPO.parent / "shared" / "real-audio")
 
 
 def real_clip(name: str, rate: int = 8000) -> np.ndarray:

@@ -18,7 +18,7 @@ def test_help_lists_the_commands() -> None:
 def test_rubric_show_pipes_into_validate() -> None:
     shown = runner.invoke(app, ["rubric", "show", "10086"])
     assert shown.exit_code == 0 and "10086人工热线" in shown.output
-    valid = runner.invoke(app, ["rubric", "validate", "-"], input=shown.output)
+    valid = runner.invoke(app, ["--lang", "en", "rubric", "validate", "-"], input=shown.output)
     assert valid.exit_code == 0 and "valid" in valid.output and "100 points" in valid.output
 
 
@@ -51,7 +51,7 @@ def test_score_with_transcript_engine_and_exit_code(real_call: Path, tmp_path: P
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    r = runner.invoke(app, ["score", str(calls), "--out", str(out), "--engine", "transcript"])
+    r = runner.invoke(app, ["--lang", "en", "score", str(calls), "--out", str(out), "--engine", "transcript"])
     assert r.exit_code == 0, r.output
     assert "calls scored" in r.output and (out / "calls.csv").exists() and (out / "callqa.db").exists()
     (calls / "broken.wav").write_bytes(b"garbage")
@@ -62,7 +62,7 @@ def test_score_with_transcript_engine_and_exit_code(real_call: Path, tmp_path: P
 
 
 def test_score_bad_arguments(tmp_path: Path) -> None:
-    r = runner.invoke(app, ["score", str(tmp_path / "nowhere")])
+    r = runner.invoke(app, ["--lang", "en", "score", str(tmp_path / "nowhere")])
     assert r.exit_code == 2 and "no such file" in r.output
     r = runner.invoke(app, ["score", str(tmp_path), "--engine", "bogus"])
     assert r.exit_code == 2
@@ -86,3 +86,26 @@ def test_score_from_manifest_fills_agent_metadata(real_call: Path, tmp_path: Pat
     assert c1["agent_id"] == "A9" and c1["metadata"]["agent_name"] == "王芳" and c1["metadata"]["team"] == "一组"
     c2 = json.loads((out / "calls" / "c2.json").read_text(encoding="utf-8"))
     assert c2["status"] == "failed" and "file not found" in c2["error"]
+
+
+def test_chinese_is_the_default_and_lang_switches(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["score", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2 and "错误" in r.output and "不存在" in r.output
+    r = runner.invoke(app, ["--lang", "en", "score", str(tmp_path / "nowhere")])
+    assert "error:" in r.output and "错误" not in r.output
+    r = runner.invoke(app, ["--lang", "fr", "models"])
+    assert r.exit_code == 2
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "qa_pipeline", "--lang", "en", "rubric", "validate", "-"],
+        input=runner.invoke(app, ["rubric", "show"]).output,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "valid" in r.stdout, r.stderr

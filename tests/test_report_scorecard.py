@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import typer
 from fixtures_store import build_fixture_db
+from pg_server import BACKENDS, backend_db
 from typer.testing import CliRunner
 
+from qa_pipeline.cli.store import scorecard_command
 from qa_pipeline.report import build_scorecard, write_scorecard
-from qa_pipeline.store.commands import scorecard_command
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -82,6 +83,19 @@ def test_trend_and_worst(card):
     first = w.iloc[0]
     assert (first.check, first.evidence, first.offset_s) == ("forbidden_phrase", "我不知道", 63.0)
     assert first.transcript == "这个我不知道，你自己去营业厅问吧。" and bool(first.fatal)
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_same_scorecard_on_postgresql(request, tmp_path_factory, db, backend):
+    """Every table of the scorecard is the same when the calls are stored in PostgreSQL."""
+    from qa_pipeline.store.filters import CallFilter
+
+    pg = build_fixture_db(tmp_path_factory.mktemp("sc_pg"), backend_db(request, tmp_path_factory, "sc", backend))
+    for f in [CallFilter("2026-11-01", "2026-11-22"), CallFilter(team="一组"), CallFilter(agent="张伟")]:
+        a, b = build_scorecard(db, f), build_scorecard(pg, f)
+        for name in ("summary", "distribution", "items", "violations", "trend", "worst"):
+            pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_dtype=False, obj=name)
+        assert a.overall == b.overall
 
 
 def test_filters(db):

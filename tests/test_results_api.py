@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 from fixtures_store import build_fixture_db
+from pg_server import BACKENDS, backend_db
 
 from qa_pipeline import results as R
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return build_fixture_db(tmp_path_factory.mktemp("api"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def db(request, tmp_path_factory):
+    loc = backend_db(request, tmp_path_factory, "api", request.param)
+    return build_fixture_db(tmp_path_factory.mktemp("api"), loc)
 
 
 def test_load_calls(db):

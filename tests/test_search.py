@@ -9,18 +9,27 @@ import json
 import pytest
 import sqlalchemy as sa
 import typer
-from fixtures_store import build_fixture_db
+from fixtures_store import build_fixture_db, make_result
+from pg_server import BACKENDS, backend_db
 from typer.testing import CliRunner
 
+from qa_pipeline.cli.store import search_command
 from qa_pipeline.store import open_store
-from qa_pipeline.store.commands import search_command
-from qa_pipeline.store.fts import QueryError, build_match, parse_query, segment
+from qa_pipeline.store.backends.sqlite import build_match
+from qa_pipeline.store.query import QueryError, parse_query
 from qa_pipeline.store.search import search
+from qa_pipeline.store.tokens import segment
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return build_fixture_db(tmp_path_factory.mktemp("search"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def db(request, tmp_path_factory):
+    loc = backend_db(request, tmp_path_factory, "search", request.param)
+    return build_fixture_db(tmp_path_factory.mktemp("search"), loc)
+
+
+def sqlite_only(store, why):
+    if store.dialect != "sqlite":
+        pytest.skip(f"SQLite FTS5 specific: {why}")
 
 
 @pytest.fixture()
@@ -47,16 +56,18 @@ def test_segmentation_is_chinese_aware():
         "问",
         "吧",
     )
-    assert build_match("我不知道") == '(seg : "我 不 知道" OR seg : "我不知道")'
-    assert build_match("营业厅") == 'seg : "营业厅"'
+    assert build_match("我不知道") == '(seg : "我 不 知道" OR seg : "我不知道" OR grams : "我不 不知 知道")'
+    assert build_match("营业厅") == '(seg : "营业厅" OR grams : "营业 业厅")'
+    assert build_match("您") == '(seg : "您" OR grams : "您" *)'
 
 
 def test_word_and_phrase(store):
     assert ids(search(store, "我不知道")) == ["c2", "c3", "c8"]
     assert ids(search(store, '"流量套餐"')) == ["c2"]
     assert ids(search(store, "营业厅")) == ["c3"]
-    # word semantics: "知" alone is not a word of any utterance
-    assert search(store, "知") == []
+    # substring semantics: "知" is no word of any utterance, but it is in the text
+    assert ids(search(store, "知")) == ["c2", "c3", "c8"]
+    assert search(store, "知道了吧") == []
     # a short term that jieba splits alone but joins in context
     assert ids(search(store, "服务态度")) == ["c3"]
 
@@ -168,6 +179,8 @@ def test_cli_formats(db):
 
 @pytest.mark.parametrize("plan", ["auto", "calls", "fts"])
 def test_ranking_is_true_top_n_for_every_plan(store, plan):
+    sqlite_only(store, "query plans")
+
     def key(hits):
         return [(h.call_id, h.utterance_idx, round(h.rank, 9)) for h in hits]
 
@@ -180,12 +193,36 @@ def test_ranking_is_true_top_n_for_every_plan(store, plan):
 
 
 def test_dead_single_word_alternative_is_dropped(store):
-    from qa_pipeline.store.fts import short_term_words, to_fts5
+    sqlite_only(store, "fts5vocab")
+    from qa_pipeline.store.backends.sqlite import to_fts5
+    from qa_pipeline.store.query import short_term_words
 
     tree = parse_query("我不知道 服务态度")
     assert short_term_words(tree) == {"我不知道"}
     with store.engine.connect() as conn:
         counts = store.fts.doc_counts(conn, short_term_words(tree) | {"服务态度"})
     assert counts == {"我不知道": 0, "服务态度": 1}
-    assert to_fts5(tree, False, lambda t: counts.get(t, 0)) == '(seg : "我 不 知道" AND seg : "服务态度")'
+    assert to_fts5(tree, False, lambda t: counts.get(t, 0), grams=False) == '(seg : "我 不 知道" AND seg : "服务态度")'
     assert ids(search(store, "我不知道")) == ["c2", "c3", "c8"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_substrings_across_jieba_words(request, tmp_path_factory, backend):
+    """jieba stores 这不归/我们/管: the words of 不归我们管 are not all there, the characters are."""
+    s = open_store(backend_db(request, tmp_path_factory, "substr", backend))
+    texts = ["这不归我们管", "我们管不了这个", "不归", "您好，请问有什么可以帮您", "归属地查询"]
+    s.upsert_call(make_result("s1", "A001", "2026-11-05T10:00:00+08:00", 80.0, {}, utterances=[
+        ("agent" if i % 2 else "customer", float(i), float(i) + 1, t) for i, t in enumerate(texts)
+    ]))  # fmt: skip
+    try:
+        assert [h.text for h in search(s, "不归我们管")] == ["这不归我们管"]
+        assert {h.text for h in search(s, "归我")} == {"这不归我们管"}
+        assert {h.text for h in search(s, "归")} == {"这不归我们管", "不归", "归属地查询"}  # one character
+        assert {h.text for h in search(s, "们管")} == {"这不归我们管", "我们管不了这个"}
+        assert search(s, '"不归我们管" NOT 这')[0:] == []
+        hit = search(s, "不归我们管")[0]
+        assert hit.highlighted == "这【不归我们管】"
+        # a word match ranks before a substring-only match of the same query
+        assert [h.text for h in search(s, "不归")][0] == "不归"
+    finally:
+        s.close()

@@ -1,4 +1,4 @@
-"""Schema version 4: date/speaker filter tags in the FTS index (plan "tags"), bm25 unchanged."""
+"""Schema version 4: date/speaker filter tags in the FTS index (plan "tags"), bm25 unchanged (SQLite only)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from fixtures_store import fixture_results, make_result
 
 from qa_pipeline.store import open_store
-from qa_pipeline.store.fts import _fts5_token_count, index_columns, tags_match, token_count
+from qa_pipeline.store.backends.sqlite import _fts5_token_count, tags_match, token_count
 from qa_pipeline.store.search import search
+from qa_pipeline.store.tokens import grams_column, index_columns
 
 QUERIES = ["我不知道", "您", "稍等 OR 详单", "(积分 OR 宽带) NOT 一直", '"请您稍等"']
 FILTERS = [
@@ -48,6 +49,26 @@ def dbs(tmp_path_factory):
     v4.close()
 
 
+def untagged_bm25(store, q, hits):
+    """bm25 of `hits` recomputed on an index without the tags column (same seg/py/grams rows)."""
+    from qa_pipeline.store.backends.sqlite import build_match
+
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.plain USING fts5(seg, py, grams)")
+        conn.exec_driver_sql(
+            "INSERT INTO temp.plain(rowid, seg, py, grams) SELECT rowid, seg, py, grams FROM utterance_fts"
+        )
+        rows = dict(
+            conn.exec_driver_sql(
+                "SELECT u.call_id || '/' || u.idx, bm25(plain) FROM temp.plain p JOIN utterances u"
+                " ON u.utterance_id = p.rowid WHERE plain MATCH ?",
+                (build_match(q),),
+            ).all()
+        )
+        conn.exec_driver_sql("DROP TABLE temp.plain")
+    return [rows[f"{h.call_id}/{h.utterance_idx}"] for h in hits]
+
+
 def test_version_4_has_tags(dbs):
     v3, v4 = dbs
     assert not v3.fts.tags and v4.fts.tags and v4.version >= 4
@@ -57,12 +78,24 @@ def test_version_4_has_tags(dbs):
 @pytest.mark.parametrize("f", FILTERS)
 def test_tags_plan_gives_the_untagged_results_and_bm25(dbs, q, f):
     v3, v4 = dbs
-    want = key(search(v3, q, limit=100, plan="fts", **f))
-    for plan in ("auto", "tags", "fts", "calls"):
+    want = key(search(v4, q, limit=100, plan="fts", **f))
+    for plan in ("auto", "tags", "calls"):
         assert key(search(v4, q, limit=100, plan=plan, **f)) == want, plan
+    # word matches of the older index are all still found (substring search only adds)
+    assert {k[:2] for k in key(search(v3, q, limit=100, **f))} <= {k[:2] for k in want}
+    # pinyin matches are the same rows (bm25 differs: the grams column makes every row longer)
+    pinyin = [k[:2] for k in key(search(v4, q, limit=100, plan="tags", pinyin=True, **f))]
+    assert sorted(pinyin) == sorted(k[:2] for k in key(search(v3, q, limit=100, pinyin=True, **f)))
     assert key(search(v4, q, limit=100, plan="tags", pinyin=True, **f)) == key(
-        search(v3, q, limit=100, pinyin=True, **f)
+        search(v4, q, limit=100, plan="fts", pinyin=True, **f)
     )
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_tags_do_not_change_bm25(dbs, q):
+    _, v4 = dbs
+    hits = search(v4, q, limit=100)
+    assert [h.rank for h in hits] == untagged_bm25(v4, q, hits)
 
 
 def test_token_count_matches_fts5():
@@ -76,7 +109,7 @@ def test_token_count_matches_fts5():
         "ＡＢＣ１２３",
         "e\u0301 x",
     ]:
-        for col in index_columns(text):
+        for col in (*index_columns(text), grams_column(text)):
             assert token_count(col) == _fts5_token_count(col), (text, col)
 
 
@@ -121,9 +154,14 @@ def test_upgrade_from_version_3_keeps_results(tmp_path):
     want = {q: key(search(old, q, limit=100, **f)) for q in QUERIES for f in [FILTERS[1]]}
     old.close()
     new = open_store(db)
-    assert new.fts.tags
+    assert new.fts.tags and new.fts.grams
     with new.engine.connect() as conn:
         assert not sa.inspect(conn).has_table("utterance_fts_v3")
+        assert not sa.inspect(conn).has_table("utterance_fts_v5")
     for q, w in want.items():
-        assert key(search(new, q, limit=100, plan="tags", **FILTERS[1])) == w
+        got = key(search(new, q, limit=100, plan="tags", **FILTERS[1]))
+        assert {k[:2] for k in w} <= {k[:2] for k in got}
+        assert got == key(search(new, q, limit=100, plan="fts", **FILTERS[1]))
+    # substrings across jieba's words are found after the upgrade (the old rows were re-indexed)
+    assert {h.call_id for h in search(new, "直连不")} == {"c3"}
     new.close()

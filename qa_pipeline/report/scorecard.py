@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from .. import results as R
 from ..store import schema as S
+from ..store.filters import CallFilter, resolve
 
 BINS = [0, 60, 70, 80, 90, 100.0001]
 BIN_LABELS = ["<60", "60–69", "70–79", "80–89", "90–100"]
@@ -66,13 +68,23 @@ def _agent_index(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[["agent_id", "agent_name", "team"]])
 
 
-def build_scorecard(db, date_from=None, date_to=None, team=None, agent=None, worst_n: int = 3) -> Scorecard:
+def build_scorecard(
+    db: Any, where: CallFilter | str | None = None, *legacy: Any, worst_n: int = 3, **filters: Any
+) -> Scorecard:
+    """The scorecard of the calls `where` selects (a `CallFilter`, or its fields as keyword arguments).
+
+    The older positional form ``build_scorecard(db, date_from, date_to, team, agent)`` is still read."""
+    if not isinstance(where, CallFilter) and (where is not None or legacy):
+        names = ("date_from", "date_to", "team", "agent")
+        filters = {**dict(zip(names, (where, *legacy), strict=False)), **filters}
+        where = None
+    f = resolve(where, **filters)
+    date_from, date_to, team, agent = f.date_from, f.date_to, f.team, f.agent
     store = R.connect(db)
     try:
-        f = dict(date_from=date_from, date_to=date_to, team=team, agent=agent)
-        calls = R.load_calls(store, **f)
-        items = R.item_status_counts(store, **f)
-        fails = R.check_counts(store, status="fail", **f)  # agent_id, check, n (aggregated in SQL)
+        calls = R.load_calls(store, f)
+        items = R.item_status_counts(store, f)
+        fails = R.check_counts(store, f, status="fail")  # agent_id, check, n (aggregated in SQL)
         calls["agent_id"] = calls["agent_id"].fillna("(未知)")
         names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
         scored = calls[(calls.status == "ok") & calls.score_pct.notna()]

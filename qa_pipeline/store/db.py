@@ -1,9 +1,15 @@
-"""The store: one small data layer over SQLAlchemy Core (SQLite by default)."""
+"""The store: one small data layer over SQLAlchemy Core, on SQLite (default, a file) or PostgreSQL (a URL).
+
+`--db` takes a file path (SQLite) or a URL: ``sqlite:///path`` or ``postgresql://user@host:port/dbname``
+(driven by psycopg 3). Anything else that looks like a URL is an error (`StoreURLError`), never a file.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import schema
-from .fts import backend_for, index_columns, tags_column
+from .backends import backend_for
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -22,11 +28,73 @@ S = schema
 READ_ONLY = "callqa_read_only"
 
 
+class StoreURLError(ValueError):
+    """A --db value that names a database callqa cannot use (unknown scheme, malformed URL, unreachable).
+    The text comes from the message catalog (``store.url.*``)."""
+
+    def __init__(self, key: str, **values: object):
+        from ..i18n import t
+
+        self.key, self.values = key, values
+        super().__init__(t(key, **values))
+
+
+# "scheme:" with a scheme of two characters or more (a Windows drive letter "C:" is a path)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
+_PG_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg"}
+
+
+def _as_text(db: str | Path) -> str:
+    """`db` as text. A URL that went through `Path` lost a slash ("postgresql://h/db" → "postgresql:/h/db"):
+    it is restored, so that such a value is still read as the URL it was and never as a folder name."""
+    text = str(db)
+    if isinstance(db, Path) and _SCHEME.match(text):
+        text = re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]+):/(?!/)", r"\1://", text)
+    return text
+
+
+def is_url(db: str | Path) -> bool:
+    return bool(_SCHEME.match(str(db)))
+
+
+def safe_url(db: str | Path) -> str:
+    """`db` for messages: a URL without its password."""
+    if not is_url(db):
+        return str(db)
+    try:
+        return sa.engine.make_url(_as_text(db)).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as its scheme only
+        m = _SCHEME.match(str(db))
+        return f"{m.group(1)}:…" if m else "…"
+
+
+def database_url(db: str | Path) -> sa.URL:
+    """The SQLAlchemy URL for a --db value; raises `StoreURLError` for a URL callqa cannot use."""
+    if not is_url(db):
+        return sa.engine.make_url(f"sqlite:///{db}")
+    text = _as_text(db)
+    try:
+        url = sa.engine.make_url(text)
+    except Exception:  # noqa: BLE001
+        raise StoreURLError("store.url.malformed", url=safe_url(db)) from None
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        if not url.database:
+            raise StoreURLError("store.url.sqlite_no_path", url=safe_url(db))
+        return url
+    if url.drivername in _PG_DRIVERS:
+        if not url.database:
+            raise StoreURLError("store.url.pg_no_db", url=safe_url(db))
+        return url.set(drivername="postgresql+psycopg")
+    raise StoreURLError("store.url.unsupported", url=safe_url(db))
+
+
 def make_engine(url_or_path: str | Path) -> sa.Engine:
-    url = str(url_or_path)
-    if "://" not in url:
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{url}"
+    url = database_url(url_or_path)
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if url.drivername == "postgresql+psycopg":
+        # pool_pre_ping: a long batch survives a server restart between calls
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
 
@@ -73,14 +141,24 @@ class Store:
     def __init__(self, engine: sa.Engine, path: Path | None = None, migrate_to: int | None = None):
         self.engine = engine
         self.path = path
-        migrate(engine, migrate_to)
-        with engine.connect() as conn:
-            self.version = current_version(conn)
-        self.fts = backend_for(engine, tags=self.version >= 4) if self.version >= 2 else None
+        try:
+            migrate(engine, migrate_to)
+            with engine.connect() as conn:
+                self.version = current_version(conn)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+            raise StoreURLError(
+                "store.url.cannot_open",
+                url=engine.url.render_as_string(hide_password=True),
+                reason=reason[0] if reason else type(exc).__name__,
+            ) from None
+        self.dialect = engine.dialect.name
+        self.fts = backend_for(self.dialect, self.version) if self.version >= 2 else None
         self._run_cache: dict[str, int] = {}
         self._agent_cache: dict[str, dict] = {}
 
-    _AGENT = sa.select(S.agents.c.agent_id).where(S.agents.c.agent_id == sa.bindparam("aid"))
+    _AGENT = sa.select(S.agents.c.agent_name, S.agents.c.team).where(S.agents.c.agent_id == sa.bindparam("aid"))
 
     # ------------------------------------------------------------ write
 
@@ -88,14 +166,23 @@ class Store:
         """Insert or replace one call and all its rows, atomically (one transaction)."""
         if source_sha256 is None:
             source_sha256 = result_hash(result)
-        with self.engine.begin() as conn:
-            self._write_call(conn, result, source_sha256)
+        prepared = [self._prepare(result, source_sha256)]
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                self._guarded(self._write_prepared, conn, prepared)
+
+        self._retrying(write)
 
     def upsert_many(self, results: Iterable[dict]) -> int:
         """Bulk load (benchmarks, backfills): all calls in one transaction."""
         prepared = [self._prepare(r, None) for r in results]
-        with self.engine.begin() as conn:
-            self._guarded(self._write_prepared, conn, prepared)
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                self._guarded(self._write_prepared, conn, prepared)
+
+        self._retrying(write)
         return len(prepared)
 
     def upsert_batch(self, items: Iterable[tuple[str, dict, str | None]]) -> list[tuple[str, str]]:
@@ -104,7 +191,9 @@ class Store:
 
         Rows are prepared (validated, segmented) in Python first, then the whole batch is written
         with one executemany per table inside a SAVEPOINT; if that fails, the batch is retried one
-        call per SAVEPOINT so only the bad call is rolled back."""
+        call per SAVEPOINT so only the bad call is rolled back. A conflict with a concurrent writer
+        (deadlock, serialisation failure, lock timeout) is not a bad call: the whole transaction is
+        retried (`_retrying`)."""
         failed: list[tuple[str, str]] = []
         prepared: list[tuple[str, _Prepared]] = []
         for name, r, h in items:
@@ -114,18 +203,39 @@ class Store:
                 failed.append((name, f"{type(exc).__name__}: {exc}"))
         if not prepared:
             return failed
-        with self.engine.begin() as conn:
+        bad: list[tuple[str, str]] = []
+
+        def write() -> None:
+            bad.clear()
+            with self.engine.begin() as conn:
+                try:
+                    with conn.begin_nested():
+                        self._guarded(self._write_prepared, conn, [p for _, p in prepared])
+                except Exception as exc:  # noqa: BLE001 - find the bad call(s)
+                    if _transient(exc):
+                        raise
+                    for name, p in prepared:
+                        try:
+                            with conn.begin_nested():
+                                self._guarded(self._write_prepared, conn, [p])
+                        except Exception as exc2:  # noqa: BLE001
+                            if _transient(exc2):
+                                raise
+                            bad.append((name, f"{type(exc2).__name__}: {_first_line(exc2)}"))
+
+        self._retrying(write)
+        return failed + bad
+
+    def _retrying(self, write: Any, attempts: int = 8) -> None:
+        """Run a write transaction, again after a conflict with a concurrent writer (with back-off)."""
+        for attempt in range(attempts):
             try:
-                with conn.begin_nested():
-                    self._guarded(self._write_prepared, conn, [p for _, p in prepared])
-            except Exception:  # noqa: BLE001 - find the bad call(s)
-                for name, p in prepared:
-                    try:
-                        with conn.begin_nested():
-                            self._guarded(self._write_prepared, conn, [p])
-                    except Exception as exc:  # noqa: BLE001
-                        failed.append((name, f"{type(exc).__name__}: {exc}"))
-        return failed
+                write()
+                return
+            except Exception as exc:
+                if attempt == attempts - 1 or not _transient(exc):
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt))
 
     def read(self) -> sa.Connection:
         """A connection for queries only (deferred BEGIN: does not take the write lock)."""
@@ -154,18 +264,26 @@ class Store:
     def _run_id(self, conn: sa.Connection, engine_info: dict | None) -> int | None:
         if not engine_info:
             return None
-        keys = ("asr", "model", "compute_type", "rubric", "rubric_version", "package_version", "vad")
-        row = {k: (None if engine_info.get(k) is None else str(engine_info.get(k))) for k in keys}
-        row["options_json"] = _j(engine_info.get("options") or {})
-        fp = hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        fp, row = _run_fingerprint(engine_info)
         if fp in self._run_cache:
             return self._run_cache[fp]
         rid = conn.execute(sa.select(S.runs.c.run_id).where(S.runs.c.fingerprint == fp)).scalar()
         if rid is None:
-            rid = conn.execute(
-                S.runs.insert().values(fingerprint=fp, first_seen=_now(), **row).returning(S.runs.c.run_id)
-            ).scalar_one()
-        # cached ids are only trusted after commit; a rollback clears the cache (see _write_call)
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                # concurrent writers of the same run: the second waits for the first, then reads its id
+                conn.execute(
+                    pg_insert(S.runs)
+                    .values(fingerprint=fp, first_seen=_now(), **row)
+                    .on_conflict_do_nothing(index_elements=["fingerprint"])
+                )
+                rid = conn.execute(sa.select(S.runs.c.run_id).where(S.runs.c.fingerprint == fp)).scalar_one()
+            else:
+                rid = conn.execute(
+                    S.runs.insert().values(fingerprint=fp, first_seen=_now(), **row).returning(S.runs.c.run_id)
+                ).scalar_one()
+        # cached ids are only trusted after commit; a rollback clears the cache (see _guarded)
         self._run_cache[fp] = rid
         return rid
 
@@ -238,11 +356,7 @@ class Store:
             }
             for i, u in enumerate(r.get("utterances") or [])
         ]
-        fts_cols = []
-        if self.fts is not None:
-            for u in utts:
-                seg, py = index_columns(u["text"])
-                fts_cols.append((seg, py, tags_column(seg, py, call_date, u["speaker"]) if self.fts.tags else ""))
+        fts_cols = [self.fts.index_values(u["text"], call_date, u["speaker"]) for u in utts] if self.fts else []
         events = [
             {
                 "call_id": call_id,
@@ -291,6 +405,9 @@ class Store:
         if not calls:
             return
         calls = list({p.call["call_id"]: p for p in calls}.values())  # a call id given twice: the later wins
+        if self.dialect == "postgresql":
+            self._write_prepared_pg(conn, calls)
+            return
         ids = [p.call["call_id"] for p in calls]
         c = S.calls
         existing: list[str] = []
@@ -320,20 +437,74 @@ class Store:
             conn.execute(S.utterances.insert(), utts)
             if self.fts is not None:
                 cols = [col for p in calls for col in p.fts_cols]
-                self.fts.index_columns_rows(conn, [(u["utterance_id"], *col) for u, col in zip(utts, cols)])
+                self.fts.insert(conn, [{"rowid": u["utterance_id"], **col} for u, col in zip(utts, cols, strict=True)])
+        self._insert_children(conn, calls)
+
+    def _insert_children(self, conn: sa.Connection, calls: list[_Prepared]) -> None:
         for table, attr in ((S.events, "events"), (S.checks, "checks"), (S.item_scores, "items")):
             rows = [x for p in calls for x in getattr(p, attr)]
             if rows:
                 conn.execute(table.insert(), rows)
+
+    def _write_prepared_pg(self, conn: sa.Connection, calls: list[_Prepared]) -> None:
+        """PostgreSQL: many writers at once, row-level locking instead of SQLite's one write lock.
+
+        Each call row is upserted (``INSERT … ON CONFLICT (call_id) DO UPDATE``), which locks it: a second
+        writer of the same call waits for the first to commit and then replaces its rows (READ COMMITTED:
+        its DELETEs see them), so a call is never lost or stored twice. Locks are taken in one global
+        order (runs, agents, calls, each sorted by key) so that concurrent batches do not deadlock;
+        utterance ids come from the sequence (RETURNING) rather than max()+1."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        c, u = S.calls, S.utterances
+        calls = sorted(calls, key=lambda p: p.call["call_id"])
+        runs = {}
+        for p in sorted(calls, key=lambda p: _run_fingerprint(p.engine)[0] if p.engine else ""):
+            if p.engine:
+                runs[id(p)] = self._run_id(conn, p.engine)
+        for agent_id, row in sorted({p.agent[0]: p.agent[1] for p in calls if p.agent}.items()):
+            self._upsert_agent(conn, agent_id, row)
+        now = _now()
+        call_rows = [{**p.call, "run_id": runs.get(id(p)), "imported_at": now} for p in calls]
+        ins = pg_insert(c)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[c.c.call_id], set_={k: ins.excluded[k] for k in call_rows[0] if k != "call_id"}
+            ),
+            call_rows,
+        )
+        ids = [p.call["call_id"] for p in calls]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            if self.fts is not None:
+                self.fts.delete_calls(conn, sa.select(u.c.utterance_id).where(u.c.call_id.in_(chunk)))
+            for t in S.CHILD_TABLES:
+                conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
+        utts = [x for p in calls for x in p.utterances]
+        if utts:
+            new_ids = (
+                conn.execute(u.insert().returning(u.c.utterance_id, sort_by_parameter_order=True), utts).scalars().all()
+            )
+            if self.fts is not None:
+                cols = [col for p in calls for col in p.fts_cols]
+                self.fts.insert(conn, [{"rowid": k, **col} for k, col in zip(new_ids, cols, strict=True)])
+        self._insert_children(conn, calls)
 
     def _upsert_agent(self, conn: sa.Connection, agent_id: str, agent_row: dict) -> None:
         if self._agent_cache.get(agent_id) == agent_row:
             return
         existing = conn.execute(self._AGENT, {"aid": agent_id}).first()
         if existing is None:
-            conn.execute(S.agents.insert(), {"agent_id": agent_id, **agent_row})
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                # another writer may insert the same agent concurrently: wait for it instead of failing
+                conn.execute(pg_insert(S.agents).on_conflict_do_nothing(), {"agent_id": agent_id, **agent_row})
+            else:
+                conn.execute(S.agents.insert(), {"agent_id": agent_id, **agent_row})
         else:
-            upd = {k: v for k, v in agent_row.items() if v is not None}
+            # only values that differ: an UPDATE row-locks the agent until commit (serialising writers)
+            upd = {k: v for k, v in agent_row.items() if v is not None and existing._mapping[k] != v}
             if upd:
                 conn.execute(S.agents.update().where(S.agents.c.agent_id == agent_id).values(**upd))
         self._agent_cache[agent_id] = agent_row
@@ -356,10 +527,32 @@ class _Prepared:
     agent: tuple[str, dict] | None
     engine: dict | None
     utterances: list[dict]
-    fts_cols: list[tuple[str, str, str]]  # seg, py, tags
+    fts_cols: list[dict[str, str]]  # the search index's columns per utterance (backend.index_values)
     events: list[dict]
     checks: list[dict]
     items: list[dict]
+
+
+def _run_fingerprint(engine_info: dict) -> tuple[str, dict]:
+    keys = ("asr", "model", "compute_type", "rubric", "rubric_version", "package_version", "vad")
+    row = {k: (None if engine_info.get(k) is None else str(engine_info.get(k))) for k in keys}
+    row["options_json"] = _j(engine_info.get("options") or {})
+    fp = hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return fp, row
+
+
+def _transient(exc: BaseException) -> bool:
+    """A write conflict that a retry of the whole transaction resolves (not a property of the call)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None)
+    if code in ("40P01", "40001", "55P03"):  # deadlock, serialization failure, lock not available
+        return True
+    return isinstance(exc, sa.exc.OperationalError) and "database is locked" in str(orig or exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _now() -> str:
@@ -367,8 +560,9 @@ def _now() -> str:
 
 
 def open_store(db_path: Path | str, *, migrate_to: int | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at `db_path` (a file path or a SQLAlchemy URL)."""
-    return Store(make_engine(db_path), Path(db_path) if "://" not in str(db_path) else None, migrate_to)
+    """Open (creating and migrating as needed) the store at `db_path`: a SQLite file path, or a URL
+    (``sqlite:///…``, ``postgresql://…``). A URL callqa cannot use raises `StoreURLError`."""
+    return Store(make_engine(db_path), None if is_url(db_path) else Path(db_path), migrate_to)
 
 
-__all__ = ["Store", "open_store", "make_engine", "result_hash", "LATEST"]
+__all__ = ["Store", "StoreURLError", "open_store", "make_engine", "is_url", "safe_url", "result_hash", "LATEST"]

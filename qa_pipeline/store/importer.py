@@ -21,16 +21,17 @@ class ImportReport:
 
 
 def import_results(
-    results_dir: Path, db_path: Path | None = None, *, store: Store | None = None, batch_size: int = 200
+    results_dir: Path, db_path: Path | str | None = None, *, store: Store | None = None, batch_size: int = 200
 ) -> ImportReport:
-    """Import every `results_dir/calls/*.json` into the DB at `db_path` (default `<results_dir>/callqa.db`).
+    """Import every `results_dir/calls/*.json` into the DB at `db_path`, a SQLite file or a database URL
+    (default `<results_dir>/callqa.db`).
 
     Files are written `batch_size` per transaction with a SAVEPOINT per call: each call is
     stored completely or not at all, and a bad file does not stop the others."""
     results_dir = Path(results_dir)
     own = store is None
     if store is None:
-        store = open_store(Path(db_path) if db_path else results_dir / "callqa.db")
+        store = open_store(db_path if db_path else results_dir / "callqa.db")
     report = ImportReport()
     try:
         known = store.source_hashes()

@@ -2,7 +2,8 @@
 
 Rules: never edit a released migration; append a new one. Each migration runs in its own
 transaction together with the row that records it, so an interrupted upgrade leaves the
-database at the previous version.
+database at the previous version. The same list runs on SQLite and PostgreSQL; where a step is
+specific to one dialect (the search index) the migration says what it does on each.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from . import schema
-from .fts import FTS_TABLE, backend_for, tags_column
+from .backends import backend_for
+from .backends.sqlite import FTS_TABLE, SqliteFts, tags_column
 
 
 def _m1_core(conn: sa.Connection) -> None:
@@ -24,9 +26,13 @@ def _m1_core(conn: sa.Connection) -> None:
 
 
 def _m2_search(conn: sa.Connection) -> None:
-    """Full-text index over utterances (jieba words + pinyin); backfills existing rows."""
-    fts = backend_for(conn.engine)
-    fts.create(conn)
+    """Full-text index over utterances (jieba words + pinyin); backfills existing rows.
+    SQLite: an FTS5 table; PostgreSQL: a table with a GIN-indexed tsvector (backends/postgres.py)."""
+    fts = backend_for(conn.dialect.name, 2)
+    if conn.dialect.name == "sqlite":
+        SqliteFts.create_v2(conn)
+    else:
+        fts.create_v2(conn)  # type: ignore[attr-defined]
     u = schema.utterances
     last = 0
     while True:
@@ -35,7 +41,8 @@ def _m2_search(conn: sa.Connection) -> None:
         ).all()
         if not rows:
             break
-        fts.index(conn, [(r.utterance_id, r.text) for r in rows])
+        # version-2 columns (no tags/grams yet): calls and speakers do not matter
+        fts.insert(conn, [{"rowid": r.utterance_id, **fts.index_values(r.text, None, "")} for r in rows])
         last = rows[-1].utterance_id
 
 
@@ -66,11 +73,14 @@ def _m3_search_indexes(conn: sa.Connection) -> None:
 
 def _m4_search_tags(conn: sa.Connection) -> None:
     """Rebuild the full-text index with a ``tags`` column (call date + speaker of each utterance),
-    so that date/speaker filters are intersected inside FTS5 (see fts.py: bm25 is unchanged)."""
+    so that date/speaker filters are intersected inside FTS5 (see backends/sqlite.py: bm25 is unchanged).
+    PostgreSQL: nothing to do (its planner intersects the GIN match with the call filters itself)."""
+    if conn.dialect.name != "sqlite":
+        return
     old = f"{FTS_TABLE}_v3"
     conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
-    fts = backend_for(conn.engine, tags=True)
-    fts.create_tagged(conn)
+    fts = SqliteFts(4)
+    SqliteFts.create_v4(conn)
     sel = (
         f"SELECT f.rowid, f.seg, f.py, u.speaker, c.call_date FROM {old} f "
         "LEFT JOIN utterances u ON u.utterance_id = f.rowid LEFT JOIN calls c ON c.call_id = u.call_id "
@@ -81,8 +91,12 @@ def _m4_search_tags(conn: sa.Connection) -> None:
         rows = conn.exec_driver_sql(sel, (last,)).all()
         if not rows:
             break
-        fts.index_columns_rows(
-            conn, [(r[0], r[1], r[2], tags_column(r[1], r[2], r[4], r[3] or "unknown")) for r in rows]
+        fts.insert(
+            conn,
+            [
+                {"rowid": r[0], "seg": r[1], "py": r[2], "tags": tags_column(r[4], r[3] or "unknown", r[1], r[2])}
+                for r in rows
+            ],
         )
         last = rows[-1][0]
     conn.exec_driver_sql(f"DROP TABLE {old}")
@@ -103,7 +117,34 @@ def _m5_score_indexes(conn: sa.Connection) -> None:
     t = sa.Table("calls", md, *(sa.Column(c) for c in ("call_date", "team", "score_total", "call_id")))
     for name, _table, cols in V5_INDEXES:
         sa.Index(name, *(t.c[col] for col in cols)).create(conn, checkfirst=True)
-    conn.exec_driver_sql("ANALYZE calls")
+    conn.exec_driver_sql("ANALYZE calls")  # same statement on PostgreSQL
+
+
+def _m6_substring_search(conn: sa.Connection) -> None:
+    """Substring search: character bigrams of every utterance beside the jieba words (tokens.py).
+    SQLite: the FTS5 table is rebuilt with a ``grams`` column (tags re-padded so bm25 stays exact);
+    PostgreSQL: the bigrams are added to each row's tsvector (weight C)."""
+    if conn.dialect.name != "sqlite":
+        backend_for(conn.dialect.name, 6).upgrade_v6(conn)  # type: ignore[attr-defined]
+        return
+    old = f"{FTS_TABLE}_v5"
+    conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
+    fts = SqliteFts(6)
+    SqliteFts.create_v6(conn)
+    sel = (
+        f"SELECT f.rowid, u.text, u.speaker, c.call_date FROM {old} f "
+        "JOIN utterances u ON u.utterance_id = f.rowid LEFT JOIN calls c ON c.call_id = u.call_id "
+        "WHERE f.rowid > ? ORDER BY f.rowid LIMIT 20000"
+    )
+    last = 0
+    while True:
+        rows = conn.exec_driver_sql(sel, (last,)).all()
+        if not rows:
+            break
+        fts.insert(conn, [{"rowid": r[0], **fts.index_values(r[1], r[3], r[2] or "unknown")} for r in rows])
+        last = rows[-1][0]
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
@@ -112,6 +153,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (3, "search and scorecard indexes", _m3_search_indexes),
     (4, "search filter tags", _m4_search_tags),
     (5, "search score indexes", _m5_score_indexes),
+    (6, "substring search", _m6_substring_search),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
 from . import schema as S
 from .db import Store
-from .fts import (
-    QueryError,
-    build_match,
-    day_key,
-    highlight,
-    parse_query,
-    positive_terms,
-    short_term_words,
-    tags_match,
-    to_fts5,
-)
+from .filters import CallFilter, resolve
+from .query import QueryError, parse_query, positive_terms
+from .query import highlight as _highlight
 
-__all__ = ["Hit", "search", "QueryError"]
-
-# at most this many filtered calls: drive the search from their utterances (plan "calls")
-SELECTIVE_CALLS = 3000
-# a date filter spanning at most this many call days is intersected inside FTS5 (plan "tags")
-TAG_DAYS = 62
-# with only date filters (+ speaker) and a tags plan possible, "calls" is chosen below this many calls
-TAGS_ONLY_CALLS = 300
+__all__ = ["Hit", "search", "QueryError", "CallFilter"]
 
 
 @dataclass
@@ -54,140 +39,38 @@ class Hit:
         return asdict(self)
 
 
-def _d(x) -> str | None:
-    if x is None:
-        return None
-    return x.isoformat() if isinstance(x, date) else str(x)
-
-
 def search(
     store: Store,
     query: str,
+    where: CallFilter | None = None,
     *,
-    speaker: str | None = None,
-    agent: str | None = None,
-    team: str | None = None,
-    check: str | None = None,
-    status: str | None = None,
-    date_from=None,
-    date_to=None,
-    min_score: float | None = None,
-    max_score: float | None = None,
     limit: int = 20,
     pinyin: bool = False,
     context: int = 1,
-    exact_rank: bool = True,
-    rank_window: int = 200,
     plan: str = "auto",
+    **filters: Any,
 ) -> list[Hit]:
-    """Ranked hits (best first). `check` restricts to calls where that check has `status`
-    (default "fail"); `status` alone: calls with any check of that status.
+    """Ranked hits (best first: `Hit.rank` ascending) of `query` among the calls `where` selects.
 
-    Ranking is FTS5 bm25 over *every* match that satisfies the filters (the true top `limit`).
-    bm25 is evaluated as an expression, after the filters, so it is computed only for matches
-    that survive them (``ORDER BY rank`` would let FTS5 rank every match first). Two plans give
-    the same rows:
+    `where` (a `CallFilter`) or its fields as keyword arguments (``team="一组", speaker="agent"``;
+    ``status`` means the check status, as on the command line). A term matches its jieba words as a
+    phrase or, from schema version 6, the same characters anywhere in an utterance.
 
-    * ``calls`` (selective filters): the filtered calls' utterance ids are materialised once and
-      the FTS scan keeps only rowids in that set;
-    * ``fts`` (broad or no call filters): the FTS scan joins each match to its utterance and
-      probes the materialised set of filtered call ids.
-
-    ``plan="auto"`` counts the filtered calls (an index range) and picks ``calls`` when they are
-    few. `exact_rank` / `rank_window` are accepted for compatibility and ignored (ranking is
-    always exact)."""
-    del exact_rank, rank_window
-    if plan not in ("auto", "calls", "fts", "tags"):
-        raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
+    Ranking is the backend's over *every* match that satisfies the filters (the true top `limit`):
+    FTS5 bm25 on SQLite (see `backends/sqlite.py` for its plans), ``ts_rank_cd`` on PostgreSQL
+    (negated, so lower is better there too; see `backends/postgres.py`)."""
+    where = resolve(where, **filters)
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
-    fts = store.fts
     tree = parse_query(query)
-    build_match(query, pinyin)  # raises QueryError for a query without searchable words
+    if tree is None:
+        raise QueryError("the query has no searchable words")
     terms = positive_terms(tree)
     u, c = S.utterances, S.calls
-    conds, date_conds = [], []
-    if date_from:
-        date_conds.append(c.c.call_date >= _d(date_from)[:10])
-    if date_to:
-        date_conds.append(c.c.call_date <= _d(date_to)[:10])
-    conds = list(date_conds)
-    if agent:
-        conds.append(sa.or_(c.c.agent_id == agent, c.c.agent_name == agent))
-    if team:
-        conds.append(c.c.team == team)
-    if min_score is not None:
-        conds.append(c.c.score_total >= float(min_score))
-    if max_score is not None:
-        conds.append(c.c.score_total <= float(max_score))
-    if check or status:
-        ch = S.checks
-        cc = [ch.c.status == (status or "fail")]
-        if check:
-            cc.append(ch.c.check == check)
-        conds.append(c.c.call_id.in_(sa.select(ch.c.call_id).where(*cc)))
     limit = max(1, int(limit))
-    bm25 = fts.bm25().label("brank")
 
     with store.read() as conn:
-        counts = fts.doc_counts(conn, short_term_words(tree, pinyin))
-        match = to_fts5(tree, pinyin, lambda t: counts.get(t, 0))
-        tag_expr = None
-        if plan in ("auto", "tags") and fts.tags and date_conds:
-            # the call days in the range (index range on calls.call_date); tags need regular dates
-            days = (
-                conn.execute(sa.select(c.c.call_date).where(*date_conds).distinct().limit(TAG_DAYS + 1)).scalars().all()
-            )
-            if 0 < len(days) <= TAG_DAYS and all(day_key(d) for d in days):
-                tag_expr = tags_match(days, speaker)
-        if plan == "tags" and tag_expr is None:
-            plan = "fts"
-        if plan == "auto":
-            plan = "tags" if tag_expr else "fts"
-            if conds:
-                # only date filters left for the tags plan to intersect: it wins unless the calls are very few
-                cap = TAGS_ONLY_CALLS if tag_expr and len(conds) == len(date_conds) else SELECTIVE_CALLS
-                n_calls = conn.execute(
-                    sa.select(sa.func.count()).select_from(
-                        sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
-                    )
-                ).scalar()
-                if n_calls <= cap:
-                    plan = "calls"
-        if plan == "calls":
-            cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
-            if speaker:
-                cand = cand.where(u.c.speaker == speaker)
-            cand = cand.cte("cand").prefix_with("MATERIALIZED")
-            ranked = (
-                sa.select(fts.rowid.label("uid"), bm25)
-                .select_from(fts.table)
-                .where(fts.match(match), (fts.rowid + 0).in_(sa.select(cand.c.utterance_id)))
-            )
-        elif plan == "tags":
-            # FTS5 intersects the phrase with the date (+ speaker) tags; other call filters probe the
-            # filtered calls (tag phrases weigh 0 in bm25: same values, see fts.py)
-            ranked = sa.select(fts.rowid.label("uid"), bm25).where(fts.match(f"({match}) AND {tag_expr}"))
-            other = [x for x in conds if not any(x is d for d in date_conds)]
-            if other:
-                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
-                ranked = ranked.select_from(fts.table.join(u, u.c.utterance_id == fts.rowid)).where(
-                    u.c.call_id.in_(sa.select(fc.c.call_id))
-                )
-            else:
-                ranked = ranked.select_from(fts.table)
-        else:
-            ranked = (
-                sa.select(fts.rowid.label("uid"), bm25)
-                .select_from(fts.table.join(u, u.c.utterance_id == fts.rowid))
-                .where(fts.match(match))
-            )
-            if speaker:
-                ranked = ranked.where(u.c.speaker == speaker)
-            if conds:
-                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
-                ranked = ranked.where(u.c.call_id.in_(sa.select(fc.c.call_id)))
-        ranked = ranked.order_by(sa.literal_column("brank"), fts.rowid).limit(limit).subquery("r")
+        ranked = store.fts.ranked(conn, tree, pinyin, where, limit, plan).subquery("r")
         stmt = sa.select(
             u.c.call_id,
             u.c.idx,
@@ -212,7 +95,7 @@ def search(
                 start=r.start,
                 end=r.end,
                 text=r.text,
-                highlighted=highlight(r.text, terms, pinyin),
+                highlighted=_highlight(r.text, terms, pinyin),
                 rank=float(r.rank),
                 agent_id=r.agent_id,
                 agent_name=r.agent_name,

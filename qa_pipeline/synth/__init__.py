@@ -12,8 +12,6 @@ from pathlib import Path
 
 SPECS_DIR = Path(__file__).parent / "specs"
 REAL_SPECS_DIR = SPECS_DIR / "real"
-# the project's real-speech fixtures live beside the checkout (shared/real-audio); never copied into the repo
-DEFAULT_CLIPS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "real-audio" / "audio"
 
 
 def render_spec(
@@ -30,4 +28,4 @@ def builtin_specs(real: bool = False) -> list[Path]:
     return sorted((REAL_SPECS_DIR if real else SPECS_DIR).glob("*.yaml"))
 
 
-__all__ = ["render_spec", "builtin_specs", "SPECS_DIR", "REAL_SPECS_DIR", "DEFAULT_CLIPS_DIR"]
+__all__ = ["render_spec", "builtin_specs", "SPECS_DIR", "REAL_SPECS_DIR"]

@@ -1,0 +1,48 @@
+"""`callqa rubric show|validate`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ..i18n import t
+from .app import app
+from .console import console, fail
+
+rubric_app = typer.Typer(help=t("cli.rubric.help"), no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+
+
+@rubric_app.command("show", help=t("cli.rubric.show.help"))
+def rubric_show(name: Annotated[str, typer.Argument(help=t("cli.rubric.opt.name"))] = "10086") -> None:
+    from ..rubric import RubricError, find_rubric
+
+    try:
+        sys.stdout.write(find_rubric(name).read_text(encoding="utf-8"))
+    except RubricError as exc:
+        fail(str(exc))
+
+
+@rubric_app.command("validate", help=t("cli.rubric.validate.help"))
+def rubric_validate(path: Annotated[str, typer.Argument(help=t("cli.rubric.opt.path"))] = "-") -> None:
+    from ..rubric import RubricError, load_rubric, parse_rubric
+
+    try:
+        rub = parse_rubric(sys.stdin.read(), "<stdin>") if path == "-" else load_rubric(path)
+    except RubricError as exc:
+        fail(str(exc), 1, label="cli.rubric.invalid")
+    manual = sum(1 for i in rub.items if i.manual)
+    console.print(
+        f"[green]{t('cli.rubric.valid')}[/green] "
+        + t(
+            "cli.rubric.valid_detail",
+            id=rub.id,
+            version=rub.version,
+            items=len(rub.items),
+            manual=manual,
+            points=f"{rub.max_points:g}",
+            checks=len(rub.check_names),
+        )
+    )

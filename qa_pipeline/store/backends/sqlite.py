@@ -1,0 +1,331 @@
+"""SQLite FTS5 backend of the search index (rowid = utterances.utterance_id).
+
+Columns (by schema version): ``seg`` jieba words and ``py`` pinyin (v2), ``tags`` date/speaker filter
+tokens (v4), ``grams`` character bigrams for substring search (v6); see `tokens.py`. A parsed query
+(`query.py`) is emitted as an FTS5 expression in which every term is a column-filtered, double-quoted
+phrase built only from our own tokens, passed to ``MATCH`` as a bound parameter: no user text reaches
+FTS5 syntax. Ranking is FTS5's bm25 (lower is better), evaluated after the call filters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import schema as S
+from ..filters import CallFilter
+from ..query import Node, QueryError, Term, joined_alternative, parse_query, short_term_words, term_tokens
+from ..tokens import grams_column, index_columns, query_grams
+
+FTS_TABLE = "utterance_fts"
+fts_table = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("seg"), sa.column("py"), sa.column("rank"))
+
+# at most this many filtered calls: drive the search from their utterances (plan "calls")
+SELECTIVE_CALLS = 3000
+# a date filter spanning at most this many call days is intersected inside FTS5 (plan "tags")
+TAG_DAYS = 62
+# with only date filters (+ speaker) and a tags plan possible, "calls" is chosen below this many calls
+TAGS_ONLY_CALLS = 300
+
+
+# ---------------------------------------------------------------- filter tags (schema version ≥ 4)
+#
+# Column ``tags`` holds one token per utterance, ``d<YYYYMMDD>s<speaker hash>`` (call date and
+# speaker), then filler tokens ``z`` so that the column has exactly as many tokens as the searchable
+# columns (seg, py and, from version 6, grams) together.
+# bm25 divides each row's length D (all columns) by the average length: with the tags every D and
+# the average are exactly doubled, so bm25 is bit-for-bit the value of an untagged index (×2 is
+# exact in floating point), and tag phrases, weighted 0, add exactly 0. Tags are built only here,
+# from stored values, and are matched only in the ``tags`` column; user terms never reach it.
+
+_SAFE_TOKENS = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fef ]*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_counter: tuple[sqlite3.Connection, threading.Lock] | None = None
+
+
+def _fts5_token_count(text: str) -> int:
+    """Tokens that FTS5 unicode61 makes of `text`, asked of SQLite itself (slow path, rare text)."""
+    global _counter
+    if _counter is None:
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, row)")
+        _counter = (db, threading.Lock())
+    db, lock = _counter
+    with lock:
+        db.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (text,))
+        n = db.execute("SELECT coalesce(sum(cnt), 0) FROM v").fetchone()[0]
+        db.execute("DELETE FROM t")
+    return int(n)
+
+
+def token_count(text: str) -> int:
+    """Number of FTS5 (unicode61) tokens in an index column built by `tokens.py`."""
+    if _SAFE_TOKENS.fullmatch(text):  # our own space-joined tokens of plain CJK / ASCII: one each
+        return len(text.split())
+    return _fts5_token_count(text)
+
+
+def speaker_key(speaker: str) -> str:
+    return hashlib.blake2s(str(speaker).encode("utf-8"), digest_size=4).hexdigest()
+
+
+def day_key(call_date: str | None) -> str | None:
+    """``20261122`` for a regular YYYY-MM-DD call date, else None (such calls get tag ``dx``)."""
+    if call_date and _DATE.fullmatch(call_date):
+        return call_date.replace("-", "")
+    return None
+
+
+def tag_token(call_date: str | None, speaker: str) -> str:
+    day = day_key(call_date)
+    return f"d{day}s{speaker_key(speaker)}" if day else "dx"
+
+
+def tags_column(call_date: str | None, speaker: str, *columns: str) -> str:
+    """The ``tags`` value: the row's tag, padded with ``z`` to as many tokens as `columns` hold."""
+    n = sum(token_count(c) for c in columns)
+    if n == 0:
+        return ""  # a row without tokens can match no query
+    return " ".join([tag_token(call_date, speaker)] + ["z"] * (n - 1))  # 1-char filler: small content
+
+
+def tags_match(days: Iterable[str], speaker: str | None) -> str:
+    """FTS5 expression over the tags column: any of `days` (YYYY-MM-DD, regular), for `speaker` if given."""
+    keys = {day_key(d) for d in days}
+    if not keys or None in keys:
+        raise ValueError("tags_match needs regular call dates")
+    ordered = sorted(k for k in keys if k)
+    if speaker is None:
+        alts = [f"tags : d{k}*" for k in ordered]  # prefix: every speaker of that day
+    else:
+        sk = speaker_key(speaker)
+        alts = [f"tags : d{k}s{sk}" for k in ordered]
+    return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
+
+
+# ---------------------------------------------------------------- query → FTS5 expression
+
+
+def _quote(tokens: Sequence[str]) -> str:
+    return '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+
+
+def to_fts5(
+    node: Node | None, pinyin: bool = False, doc_count: Callable[[str], int] | None = None, grams: bool = True
+) -> str:
+    """FTS5 MATCH expression for a parsed query (terms become column-filtered quoted phrases).
+
+    A word term matches its jieba words as a phrase, or (`grams`, schema ≥ 6) the same characters
+    anywhere in the text (`tokens.query_grams`). `doc_count(token) -> int` (optional, from the index
+    vocabulary): the joined single-word alternative of a short term is left out when no utterance holds
+    that word; it could match nothing, so the hits and their bm25 are unchanged, but FTS5 evaluates one
+    phrase fewer."""
+
+    def term(n: Term) -> str | None:
+        if pinyin:
+            toks = term_tokens(n, True)
+            return f"py : {_quote(toks)}" if toks else None
+        alts = []
+        toks = term_tokens(n, False)
+        if toks:
+            alts.append(f"seg : {_quote(toks)}")
+            joined = joined_alternative(n)
+            if joined and (doc_count is None or doc_count(joined) > 0):
+                alts.append(f"seg : {_quote([joined])}")
+        if grams:
+            gt, prefix = query_grams(n.text)
+            if gt:
+                alts.append(f"grams : {_quote(gt)}" + (" *" if prefix else ""))
+        if not alts:
+            return None
+        return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
+
+    def emit(n: Node | None) -> str | None:
+        if n is None:
+            return None
+        if isinstance(n, Term):
+            return term(n)
+        left, right = emit(n.left), emit(n.right)
+        if left is None:
+            return None if n.op == "NOT" else right
+        if right is None:
+            return left
+        return f"({left} {n.op} {right})"
+
+    expr = emit(node)
+    if not expr:
+        raise QueryError("the query has no searchable words")
+    return expr
+
+
+def build_match(query: str, pinyin: bool = False, doc_count: Callable[[str], int] | None = None) -> str:
+    return to_fts5(parse_query(query), pinyin, doc_count)
+
+
+# ---------------------------------------------------------------- the backend
+
+
+class SqliteFts:
+    """DDL, maintenance and ranked matching for the SQLite FTS5 index at schema `version`."""
+
+    name = "sqlite"
+    rowid = fts_table.c.rowid
+    table = fts_table
+
+    def __init__(self, version: int):
+        self.version = version
+        self.tags = version >= 4
+        self.grams = version >= 6
+
+    # ------------------------------------------------------------ DDL (migrations)
+
+    @staticmethod
+    def create_v2(conn: sa.Connection) -> None:
+        """The version-2 table (seg, py); frozen: migrations 4 and 6 rebuild it."""
+        # Virtual-table DDL cannot be expressed in SQLAlchemy Core; it is a constant string.
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(seg, py, tokenize = 'unicode61')"
+        )
+
+    @staticmethod
+    def create_v4(conn: sa.Connection, name: str = FTS_TABLE) -> None:
+        conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {name} USING fts5(seg, py, tags, tokenize = 'unicode61')")
+
+    @staticmethod
+    def create_v6(conn: sa.Connection, name: str = FTS_TABLE) -> None:
+        conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {name} USING fts5(seg, py, tags, grams, tokenize = 'unicode61')")
+
+    # ------------------------------------------------------------ writing
+
+    def index_values(self, text: str, call_date: str | None, speaker: str) -> dict[str, str]:
+        """The index columns of one utterance at this schema version (computed before the write)."""
+        seg, py = index_columns(text)
+        row = {"seg": seg, "py": py}
+        if self.grams:
+            row["grams"] = grams_column(text)
+            row["tags"] = tags_column(call_date, speaker, seg, py, row["grams"])
+        elif self.tags:
+            row["tags"] = tags_column(call_date, speaker, seg, py)
+        return row
+
+    def insert(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """rows: {"rowid": utterance_id, **index_values}."""
+        if not rows:
+            return
+        cols = ["rowid", *(k for k in rows[0] if k != "rowid")]
+        conn.execute(sa.table(FTS_TABLE, *(sa.column(c) for c in cols)).insert(), list(rows))
+
+    def delete_calls(self, conn: sa.Connection, utterance_ids_select: Any, params: dict | None = None) -> None:
+        conn.execute(fts_table.delete().where(fts_table.c.rowid.in_(utterance_ids_select)), params or {})
+
+    # ------------------------------------------------------------ searching
+
+    def doc_counts(self, conn: sa.Connection, tokens: Iterable[str]) -> dict[str, int]:
+        """Number of utterances containing each token (fts5vocab over the index, in the temp schema:
+        nothing is stored). It walks each token's whole doclist: use it for rare words only."""
+        wanted = sorted({t for t in tokens if t})
+        if not wanted:
+            return {}
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{FTS_TABLE}_vocab USING fts5vocab(main, {FTS_TABLE}, row)"
+        )
+        vocab = sa.table(f"{FTS_TABLE}_vocab", sa.column("term"), sa.column("doc"), schema="temp")
+        found = dict(conn.execute(sa.select(vocab.c.term, vocab.c.doc).where(vocab.c.term.in_(wanted))).all())
+        return {t: int(found.get(t, 0)) for t in wanted}
+
+    def match(self, expr: str) -> sa.ColumnElement[bool]:
+        return sa.literal_column(FTS_TABLE).op("MATCH")(sa.bindparam("fts_query", expr, type_=sa.Text))
+
+    def bm25(self) -> sa.ColumnElement[float]:
+        """bm25 as an expression (lower is better); the tags column weighs 0."""
+        if self.grams:
+            return sa.func.bm25(sa.literal_column(FTS_TABLE), 1.0, 1.0, 0.0, 1.0)
+        if self.tags:
+            return sa.func.bm25(sa.literal_column(FTS_TABLE), 1.0, 1.0, 0.0)
+        return sa.func.bm25(sa.literal_column(FTS_TABLE))
+
+    def ranked(
+        self, conn: sa.Connection, tree: Node | None, pinyin: bool, where: CallFilter, limit: int, plan: str = "auto"
+    ) -> sa.Select[Any]:
+        """(uid, brank) of the true top `limit` matches that satisfy `where`, best (lowest bm25) first.
+
+        bm25 is evaluated as an expression, after the filters, so it is computed only for matches that
+        survive them (``ORDER BY rank`` would let FTS5 rank every match first). Plans (same rows):
+
+        * ``calls`` (selective filters): the filtered calls' utterance ids are materialised once and
+          the FTS scan keeps only rowids in that set;
+        * ``tags`` (date range of ≤ 62 call days): FTS5 intersects the query with the date (+ speaker)
+          tags; other call filters probe the set of filtered calls;
+        * ``fts`` (broad or no call filters): the FTS scan joins each match to its utterance and
+          probes the materialised set of filtered call ids.
+
+        ``auto`` counts the filtered calls (an index range) and picks ``calls`` when they are few."""
+        if plan not in ("auto", "calls", "fts", "tags"):
+            raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
+        u, c = S.utterances, S.calls
+        conds, date_conds = where.conditions(), where.date_conditions()
+        speaker = where.speaker
+        counts = self.doc_counts(conn, short_term_words(tree, pinyin))
+        match = to_fts5(tree, pinyin, lambda t: counts.get(t, 0), grams=self.grams)
+        bm25 = self.bm25().label("brank")
+        tag_expr = None
+        if plan in ("auto", "tags") and self.tags and date_conds:
+            # the call days in the range (index range on calls.call_date); tags need regular dates
+            days = (
+                conn.execute(sa.select(c.c.call_date).where(*date_conds).distinct().limit(TAG_DAYS + 1)).scalars().all()
+            )
+            if 0 < len(days) <= TAG_DAYS and all(day_key(d) for d in days):
+                tag_expr = tags_match(days, speaker)
+        if plan == "tags" and tag_expr is None:
+            plan = "fts"
+        if plan == "auto":
+            plan = "tags" if tag_expr else "fts"
+            if conds:
+                # only date filters left for the tags plan to intersect: it wins unless the calls are very few
+                cap = TAGS_ONLY_CALLS if tag_expr and where.only_dates else SELECTIVE_CALLS
+                n_calls = conn.execute(
+                    sa.select(sa.func.count()).select_from(
+                        sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
+                    )
+                ).scalar()
+                if n_calls is not None and n_calls <= cap:
+                    plan = "calls"
+        if plan == "calls":
+            cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
+            if speaker:
+                cand = cand.where(u.c.speaker == speaker)
+            cte = cand.cte("cand").prefix_with("MATERIALIZED")
+            ranked = (
+                sa.select(self.rowid.label("uid"), bm25)
+                .select_from(self.table)
+                .where(self.match(match), (self.rowid + 0).in_(sa.select(cte.c.utterance_id)))
+            )
+        elif plan == "tags":
+            # tag phrases weigh 0 in bm25: same values as without them (see above)
+            ranked = sa.select(self.rowid.label("uid"), bm25).where(self.match(f"({match}) AND {tag_expr}"))
+            if not where.only_dates:
+                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
+                ranked = ranked.select_from(self.table.join(u, u.c.utterance_id == self.rowid)).where(
+                    u.c.call_id.in_(sa.select(fc.c.call_id))
+                )
+            else:
+                ranked = ranked.select_from(self.table)
+        else:
+            ranked = (
+                sa.select(self.rowid.label("uid"), bm25)
+                .select_from(self.table.join(u, u.c.utterance_id == self.rowid))
+                .where(self.match(match))
+            )
+            if speaker:
+                ranked = ranked.where(u.c.speaker == speaker)
+            if conds:
+                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
+                ranked = ranked.where(u.c.call_id.in_(sa.select(fc.c.call_id)))
+        return ranked.order_by(sa.literal_column("brank"), self.rowid).limit(limit)

@@ -1,0 +1,239 @@
+"""The store on PostgreSQL (a real server, tests/pg_server.py) and database URLs that cannot be used."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fixtures_store import fixture_results, make_result, write_results_dir
+
+from qa_pipeline.store import import_results, open_store
+from qa_pipeline.store import schema as S
+from qa_pipeline.store.db import StoreURLError, database_url
+from qa_pipeline.store.migrations import LATEST, MIGRATIONS
+from qa_pipeline.store.search import search
+
+# ---------------------------------------------------------------- URLs (no server needed)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres@127.0.0.1:1/qa",  # nothing listens on port 1
+        "mysql://root@localhost/qa",
+        "postgresql://postgres@127.0.0.1:5432",  # no database name
+        "sqlite://",
+        "nonsense:x",
+    ],
+)
+def test_an_unusable_url_is_an_error_never_a_file(tmp_path, monkeypatch, url):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreURLError) as e:
+        open_store(url)
+    assert url.split(":")[0] in str(e.value)
+    assert list(tmp_path.iterdir()) == []  # no file, no folder named "postgresql:"
+    # a URL that went through Path (typer options) is still a URL, not a folder
+    with pytest.raises(StoreURLError):
+        import_results(write_results_dir(tmp_path / "r"), Path(url))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_password_is_not_shown(tmp_path):
+    with pytest.raises(StoreURLError) as e:
+        open_store("postgresql://qa:s3cret@127.0.0.1:1/qa")
+    assert "s3cret" not in str(e.value)
+
+
+def test_url_forms():
+    assert database_url("results/x.db").drivername == "sqlite"
+    assert database_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert database_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    assert database_url(Path("postgresql://u@h:5/db")).host == "h"
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@pytest.mark.postgres
+def test_fresh_schema_same_migrations(pg_url):
+    store = open_store(pg_url("fresh"))
+    assert store.dialect == "postgresql" and store.version == LATEST
+    with store.engine.connect() as conn:
+        names = set(sa.inspect(conn).get_table_names())
+        assert {"calls", "utterances", "checks", "item_scores", "utterance_search", "schema_migrations"} <= names
+        versions = conn.execute(sa.select(S.schema_migrations.c.version).order_by(S.schema_migrations.c.version))
+        assert list(versions.scalars()) == [v for v, _, _ in MIGRATIONS]
+        idx = {i["name"] for i in sa.inspect(conn).get_indexes("calls")}
+        assert {"ix_calls_date_score", "ix_calls_team_score", "ix_calls_name_date"} <= idx
+    store.close()
+    open_store(store.engine.url.render_as_string(hide_password=False)).close()  # reopening is a no-op
+
+
+@pytest.mark.postgres
+def test_upgrade_from_version_1_backfills_search(pg_url):
+    url = pg_url("up")
+    old = open_store(url, migrate_to=1)
+    assert old.fts is None
+    for r in fixture_results():
+        old.upsert_call(r)
+    old.close()
+    new = open_store(url)
+    assert new.version == LATEST
+    assert {h.call_id for h in search(new, "我不知道")} == {"c2", "c3", "c8"}
+    assert {h.call_id for h in search(new, "知")} == {"c2", "c3", "c8"}  # grams added by migration 6
+    new.close()
+
+
+@pytest.mark.postgres
+def test_import_idempotent_rescore_and_bad_call(pg_url, tmp_path):
+    url = pg_url("imp")
+    root = write_results_dir(tmp_path / "results")
+    (root / "calls" / "broken.json").write_text("{not json", encoding="utf-8")
+    rep = import_results(root, url)
+    assert rep.imported == 8 and [n for n, _ in rep.failed] == ["broken.json"]
+    rep = import_results(root, url)
+    assert rep.imported == 0 and rep.unchanged == 8
+    store = open_store(url)
+    r = make_result("c1", "A001", "2026-11-03T09:00:00+08:00", 40.0, {}, utterances=[("agent", 0, 1, "新的内容")])
+    store.upsert_call(r)
+    with store.engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(S.utterances).where(S.utterances.c.call_id == "c1")
+            ).scalar()
+            == 1
+        )
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM utterance_search").scalar()
+            == conn.execute(sa.select(sa.func.count()).select_from(S.utterances)).scalar()
+        )
+    assert [h.call_id for h in search(store, "新的内容")] == ["c1"]
+    # a call the database refuses (speaker longer than the column) fails alone; the batch commits
+    bad = make_result("bad", "A001", "2026-11-03T09:00:00+08:00", 40.0, {}, utterances=[("x" * 40, 0, 1, "坏")])
+    good = make_result("good", "A002", "2026-11-03T09:00:00+08:00", 90.0, {}, utterances=[("agent", 0, 1, "好的")])
+    failed = store.upsert_batch([("bad.json", bad, None), ("good.json", good, None)])
+    assert [n for n, _ in failed] == ["bad.json"]
+    with store.engine.connect() as conn:
+        ids = set(conn.execute(sa.select(S.calls.c.call_id)).scalars())
+    assert "good" in ids and "bad" not in ids
+    store.close()
+
+
+def _writer(url: str, results: list[dict], barrier) -> None:
+    store = open_store(url)
+    barrier.wait()
+    for i in range(0, len(results), 10):
+        failed = store.upsert_batch([(r["call_id"], r, None) for r in results[i : i + 10]])
+        assert not failed, failed
+    store.close()
+
+
+def _calls(n: int, prefix: str, agents: tuple[str, ...] = ("A001", "A002", "A003", "A004")) -> list[dict]:
+    out = []
+    for k in range(n):
+        out.append(
+            make_result(
+                f"{prefix}{k:04d}",
+                agents[k % len(agents)],
+                f"2026-11-{1 + k % 28:02d}T09:00:00+08:00",
+                float(k % 100),
+                {},
+                utterances=[("agent", 0.0, 1.0, f"您好 第{k}通"), ("customer", 1.0, 2.0, "我的宽带连不上")],
+                checks=[("greeting", "pass", 0.0, 1.0, "您好")],
+            )
+        )
+    return out
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_lose_nothing_duplicate_nothing(pg_url):
+    """Four processes write overlapping batches (every call written by two of them) at the same time."""
+    url = pg_url("conc")
+    open_store(url).close()  # migrate once before the writers start
+    calls = _calls(120, "k")
+    parts = [calls[0:60], calls[30:90], calls[60:120], calls[0:30] + calls[90:120]]
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(len(parts))
+    procs = [ctx.Process(target=_writer, args=(url, p, barrier)) for p in parts]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = open_store(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.calls)).scalar() == 120
+        per_call = conn.execute(
+            sa.select(S.utterances.c.call_id, sa.func.count()).group_by(S.utterances.c.call_id)
+        ).all()
+        assert len(per_call) == 120 and {n for _, n in per_call} == {2}
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.checks)).scalar() == 120
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_search").scalar() == 240
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.runs)).scalar() == 1
+    assert len(search(store, "第7通")) == 1
+    store.close()
+
+
+@pytest.mark.postgres
+def test_reader_and_writer_threads(pg_url):
+    url = pg_url("rw")
+    store = open_store(url)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                search(store, "宽带", limit=5)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        for r in _calls(40, "t"):
+            store.upsert_call(r)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+    store.close()
+
+
+def test_cli_refuses_an_unusable_url(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    write_results_dir(tmp_path / "results")
+    for args in (
+        ["import", "results", "--db", "postgresql://postgres@127.0.0.1:1/qa"],
+        ["search", "您好", "--db", "postgresql://postgres@127.0.0.1:1/qa"],
+        ["scorecard", "--db", "mysql://x@h/qa"],
+    ):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no "postgresql:" folder
+
+
+@pytest.mark.postgres
+def test_cli_on_postgresql(pg_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    url = pg_url("cli")
+    root = write_results_dir(tmp_path / "results")
+    r = CliRunner().invoke(app, ["import", str(root), "--db", url])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["search", "营业厅", "--db", url, "--format", "json"])
+    assert r.exit_code == 0 and '"c3"' in r.stdout
+    out = tmp_path / "sc.csv"
+    r = CliRunner().invoke(app, ["scorecard", "--db", url, "--format", "csv", "-o", str(out), "--from", "2026-11-01"])
+    assert r.exit_code == 0, r.output
