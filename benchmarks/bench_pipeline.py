@@ -83,7 +83,7 @@ def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
         "peak_rss_mb": rss,
         "workers": workers,
         "threads": options.asr.cpu_threads,
-        "batch_windows": options.asr.batch_windows,
+        "batch_windows": options.asr.batch_windows or "auto (4)",
     }
 
 

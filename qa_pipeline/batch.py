@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,34 +14,17 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .asr import AsrEngine, load_engine
+from .atomic import write_json_atomic, write_text_atomic
 from .audio import file_sha256
+from .checks.registry import check_names
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
-from .result import CallResult, write_json_atomic
-from .rubric import load_rubric
+from .result import CallResult
+from .rubric import Rubric, load_rubric
 
-CHECK_COLUMNS = (
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "hold_notice",
-    "hold_apology",
-    "response_latency",
-    "no_response_to_long_speech",
-    "speech_rate",
-    "volume",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-    "wait_fluency",
-)
+CHECK_COLUMNS = check_names()
+"""`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
 
 
 @dataclass
@@ -83,31 +65,43 @@ def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> b
     return old.get("status") == "ok" and same_engine and (old.get("audio") or {}).get("sha256") == file_sha256(job.path)
 
 
-_WORKER_OPTIONS: PipelineOptions | None = None
+@dataclass
+class _Scorer:
+    """What one process holds to score calls: the options, the rubric (loaded and validated once) and the
+    engine (loaded once; when it cannot be loaded, every call fails with the reason — score_call says it)."""
+
+    options: PipelineOptions
+    rubric: Rubric
+    engine: AsrEngine | None = None
+
+    @classmethod
+    def load(cls, options: PipelineOptions) -> _Scorer:
+        try:
+            engine: AsrEngine | None = load_engine(options.asr)
+        except Exception:  # reported per call by score_call with the proper message
+            engine = None
+        return cls(options, load_rubric(options.rubric), engine)
+
+
+_WORKER: _Scorer | None = None
 
 
 def _init_worker(options: PipelineOptions) -> None:
-    global _WORKER_OPTIONS
-    _WORKER_OPTIONS = options
-    # load the model once per worker, before the first call arrives
-    from .asr import load_engine
-
-    try:
-        load_engine(options.asr)
-    except Exception:  # reported per call by score_call with the proper message
-        pass
+    global _WORKER
+    # load the rubric and the model once per worker, before the first call arrives
+    _WORKER = _Scorer.load(options)
 
 
 def _score_in_worker(job: CallJob) -> dict[str, Any]:
-    assert _WORKER_OPTIONS is not None
-    return _score_job(job, _WORKER_OPTIONS)
+    assert _WORKER is not None
+    return _score_job(job, _WORKER)
 
 
-def _score_job(job: CallJob, options: PipelineOptions) -> dict[str, Any]:
+def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
     if job.error:
         return CallResult(job.metadata.call_id, "failed", job.metadata, error=job.error).to_json()
     try:
-        return score_call(job.path, job.metadata, options).to_json()
+        return score_call(job.path, job.metadata, scorer.options, engine=scorer.engine, rubric=scorer.rubric).to_json()
     except Exception as exc:  # a bug on one call must not stop the batch
         return CallResult(
             job.metadata.call_id, "failed", job.metadata, error=f"{job.path}: internal error: {exc!r}"
@@ -169,8 +163,11 @@ def run_batch(
 
 def _results(todo: list[CallJob], options: PipelineOptions, workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1 or len(todo) <= 1:
+        if not todo:
+            return
+        scorer = _Scorer.load(options)
         for job in todo:
-            yield _score_job(job, options)
+            yield _score_job(job, scorer)
         return
     # spawn: model runtimes (torch, CTranslate2, onnxruntime) are not fork-safe once threads exist
     with ProcessPoolExecutor(
@@ -209,6 +206,23 @@ def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
             summary.violations[c["check"]] += 1
 
 
+CALLS_CSV_COLUMNS = [
+    "call_id",
+    "agent_id",
+    "agent_name",
+    "team",
+    "started_at",
+    "duration_s",
+    "status",
+    "score",
+    "max",
+    "fatal",
+    "needs_review",
+    "error",
+    *(f"fail_{name}" for name in CHECK_COLUMNS),
+]
+
+
 def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
     score = result.get("score") or {}
     fails = Counter(c["check"] for c in result.get("checks", []) if c["status"] == "fail")
@@ -243,12 +257,11 @@ def write_calls_csv(out: Path) -> Path | None:
         except (OSError, ValueError, KeyError):
             continue
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    # the columns come from the code, not from the first row that happened to parse (there may be none)
+    writer = csv.DictWriter(buf, fieldnames=CALLS_CSV_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     target = out / "calls.csv"
-    tmp = target.with_suffix(".csv.tmp")
     # UTF-8 with BOM so Excel/WPS show Chinese names correctly
-    tmp.write_text(buf.getvalue(), encoding="utf-8-sig")
-    os.replace(tmp, target)
+    write_text_atomic(target, buf.getvalue(), encoding="utf-8-sig")
     return target

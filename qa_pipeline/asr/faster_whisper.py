@@ -19,6 +19,7 @@ from qa_pipeline.asr.engine import WindowedWhisperEngine
 from qa_pipeline.asr.filters import RawSegment, RawWord
 from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, resolve_device
 
+CPU_BATCH_WINDOWS = 4  # a typical call's windows (both parties) in one batch; ~0.8 GB peak per worker
 CROSS_CACHE_MB_PER_ROW = 40  # base: 2 (K, V) × 6 layers × 1500 frames × 512 × 4 bytes ≈ 37 MB per beam row
 
 
@@ -110,8 +111,9 @@ class FasterWhisperEngine(WindowedWhisperEngine):
             local_files_only=True,
         )
         self.batch_windows = options.batch_windows
-        if self.device.startswith("cuda") and options.batch_windows > 0:
-            self.batch_windows = max(options.batch_windows, gpu_batch_size(options.beam_size))
+        if self.batch_windows <= 0:
+            on_gpu = self.device.startswith("cuda")
+            self.batch_windows = gpu_batch_size(options.beam_size) if on_gpu else CPU_BATCH_WINDOWS
 
     def _run(self, samples: np.ndarray) -> list[RawSegment]:
         o = self.options
