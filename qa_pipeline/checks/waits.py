@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from ..phrasing import find as find_phrase
 from ..phrasing import thresholds
-from ..types import CallMetadata, Finding, SpeechSegment, Timeline, Transcript, Utterance
+from ..types import CallMetadata, Finding, SpeechSegment, Status, Timeline, Transcript, Utterance
 from .registry import CheckContext, register
 
 WAIT_MIN_S = 5.0
@@ -106,16 +106,16 @@ def hold_notice(ctx: CheckContext) -> list[Finding]:
     (请您稍等，我帮您查询, 10086 一(一)1(3): whenever a lookup is needed, not only before long ones)."""
     findings = []
     for w in _long_waits(ctx):
-        status, notice, detail = "pass", w.notice, {"wait_s": round(w.duration, 2)}
+        status: Status = "pass"
+        notice = w.notice
+        detail: dict[str, object] = {"wait_s": round(w.duration, 2)}
         if not w.announced:
             # a borderline paraphrase (稍等啊，我看一下) goes to a person rather than failing or passing silently
             notice = _agent_notice_before(ctx.timeline, ctx.transcript, w.start, NOTICE_LOOKBACK_S, ("maybe",))
             status = "needs_review" if notice else "fail"
             if notice:
                 detail["reason"] = "borderline paraphrase of a wait notice"
-        findings.append(
-            Finding("hold_notice", status, w.start, w.end, "agent", notice.text if notice else "", detail)  # type: ignore[arg-type]
-        )
+        findings.append(Finding("hold_notice", status, w.start, w.end, "agent", notice.text if notice else "", detail))
     return findings or [
         Finding("hold_notice", "not_applicable", detail={"reason": f"no wait over {ctx.params['min_wait_s']:g} s"})
     ]
@@ -130,7 +130,7 @@ def hold_apology(ctx: CheckContext) -> list[Finding]:
         after = [u for u in agent if u.start >= w.end - 0.5][: ctx.params["lookahead_utterances"]]
         apology = next((u for u in after if _matches("hold_apology", u.text)), None)
         maybe = None if apology else next((u for u in after if _said("hold_apology", u.text) == "maybe"), None)
-        status = "pass" if apology else "needs_review" if maybe else "fail"
+        status: Status = "pass" if apology else "needs_review" if maybe else "fail"
         detail: dict[str, object] = {"wait_s": round(w.duration, 2)}
         if maybe:
             detail["reason"] = "borderline paraphrase of an apology"
