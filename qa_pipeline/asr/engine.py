@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from qa_pipeline.asr.filters import RawSegment, keep_segment, normalize, to_simplified
+from qa_pipeline.asr.filters import RawSegment, keep_segment
 from qa_pipeline.asr.options import AsrDescription, AsrOptions
 from qa_pipeline.asr.windows import (
     Piece,
@@ -22,6 +22,7 @@ from qa_pipeline.asr.windows import (
     subwindow,
     timeline_speakers,
 )
+from qa_pipeline.text import normalize, to_simplified
 from qa_pipeline.types import CallAudio, Timeline, Transcript, Utterance, Word
 
 
