@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 from qa_pipeline.asr.engine import sort_utterances
-from qa_pipeline.asr.filters import to_simplified
 from qa_pipeline.asr.options import AsrDescription, AsrOptions, TranscriptError
+from qa_pipeline.text import to_simplified
 from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utterance
 
 SPEAKERS: tuple[str, ...] = get_args(Speaker)
