@@ -14,7 +14,14 @@ from . import __version__
 from .asr import AsrOptions, ModelNotInstalledError, TranscriptError, load_engine
 from .audio import AudioError, IngestOptions, load_call
 from .diarize import DIARIZER_VERSION, DiarizeOptions, diarize_and_transcribe
-from .judging import JudgeInputs, canonical_transcript, judge, stored_timeline, timeline_from_stored
+from .judging import (
+    JudgeInputs,
+    canonical_transcript,
+    check_fingerprints,
+    judge,
+    stored_timeline,
+    timeline_from_stored,
+)
 from .privacy import RedactOptions, redact_result, redaction_info
 from .result import CallResult, EngineInfo
 from .rubric import Rubric, RubricError, load_rubric
@@ -107,7 +114,9 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
             checks=judged.findings,
             score=judged.score,
             timings=timings,
-            timeline=stored_timeline(inputs.timeline, inputs.transcript, metadata, inputs.overlap_suspects),
+            timeline=stored_timeline(
+                inputs.timeline, inputs.transcript, metadata, inputs.overlap_suspects, check_fingerprints(rubric)
+            ),
             tags=judged.tags,
             diarization=diarized["info"] if diarized is not None else None,
         )
