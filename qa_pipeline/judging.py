@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .detect import run_checks, timeline_events
+from .detect import qualify_mono_findings, run_checks, timeline_events
 from .rules.model import Tag
 from .types import CallMetadata, Event, Finding, Score, SpeechSegment, Timeline, Transcript, Utterance, Word
 
@@ -196,7 +196,6 @@ def judge(
 
     `reuse`: stored findings of checks whose code and parameters are unchanged (rescoring), used instead of
     running those checks again; `with_events=False` skips the timeline events (rescoring keeps the stored ones)."""
-    from .diarize import qualify_mono_findings
     from .rubric import score_findings
     from .rules.engine import run_rules
 
@@ -213,7 +212,7 @@ def judge(
             continue
         fresh = run_checks([name], tl, tr, md, params)
         if inputs.overlap_suspects is not None:
-            fresh = qualify_mono_findings(fresh, _Suspects(inputs.overlap_suspects))  # type: ignore[arg-type]
+            fresh = qualify_mono_findings(fresh, inputs.overlap_suspects)
         findings.extend(fresh)
     findings = [*findings, *rule_findings]
     events = timeline_events(tl, tr, md) if with_events else []
@@ -237,10 +236,3 @@ def stored_average(
     else:
         out["average_s"] = round(avg, 1)
     return out
-
-
-@dataclass(frozen=True)
-class _Suspects:
-    """The one part of a Diarization that judging needs (the rest is not stored)."""
-
-    overlap_suspects: tuple[tuple[float, float], ...]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Chunking = Literal["packed", "dialogue", "turn", "segment"]
 
@@ -39,6 +39,24 @@ class AsrOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+    batch_windows: int = 0  # faster-whisper: windows decoded together in one beam search; 1: one at a time;
+    # 0: auto (CPU 4, CUDA from free GPU memory). On CPU the decoder's weights are read once per step for the
+    # whole batch (docs/benchmarks.md); each window costs ~40 MB of cross-attention cache per beam, hence the cap.
+
+
+@dataclass(frozen=True)
+class AsrDescription:
+    """What an engine will do with some options, known before it is loaded: what a result records about its
+    ASR (and the resume key compares), and whether the engine transcribes the timeline's speech segments."""
+
+    engine: str
+    model: str
+    compute_type: str
+    options: dict[str, Any] = field(default_factory=dict)
+    """Decoding settings that change the text (beam size, windowing, padding)."""
+    transcribes_segments: bool = True
+    """True: the engine transcribes each speaker's VAD segments, so a diarized timeline gets text per
+    provisional speaker. False: it reads an existing transcript (speakers already named)."""
 
 
 def resolve_device(device: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..i18n import catalog, language, t
-from ..results import CHECK_LABELS
 
 
 def clock(seconds: float | None) -> str:
@@ -25,7 +24,7 @@ def clock(seconds: float | None) -> str:
 def check_label(check: str) -> str:
     key = f"check.{check}"
     text = t(key)
-    return CHECK_LABELS.get(check, check) if text == key else text
+    return check if text == key else text
 
 
 def _span(start: float | None, end: float | None) -> str:
