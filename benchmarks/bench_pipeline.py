@@ -150,7 +150,7 @@ def main() -> None:
                     "cer": round(c, 4),
                     "stages": r.get("stages"),
                 }
-                for r, c in zip(data["rows"], cers)
+                for r, c in zip(data["rows"], cers, strict=False)
             ],
         }
     report["speedup_vs_baseline"] = round(report["baseline"]["wall_s"] / report["pipeline"]["wall_s"], 2)

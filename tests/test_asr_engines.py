@@ -64,7 +64,7 @@ def test_engines_agree_on_same_weights() -> None:
     ta, tb = ("".join(u.text for u in t.utterances) for t in (a, b))
     assert len(ta) > 20 and character_error_rate(ta, tb) <= 0.05, (ta, tb)
     assert b.engine == "openai-whisper" and tb == to_simplified(tb)
-    for ua, ub in zip(a.utterances, b.utterances):
+    for ua, ub in zip(a.utterances, b.utterances, strict=False):
         assert abs(ua.start - ub.start) < 0.5 and abs(ua.end - ub.end) < 0.5
 
 
@@ -160,7 +160,7 @@ def test_dialogue_windows_map_words_to_their_piece() -> None:
     pieces = win.pieces
     assert [p.orig_start for p in pieces] == sorted(p.orig_start for p in pieces)
     assert {p.speaker for p in pieces} == {"agent", "customer"}
-    for a, b in zip(pieces, pieces[1:]):  # no window audio shared; silence of the right length in between
+    for a, b in zip(pieces, pieces[1:], strict=False):  # no window audio shared; silence of the right length in between
         gap = b.win_start - a.win_end
         assert gap >= 0.29 and (a.speaker == b.speaker or abs(gap - opts.speaker_separator_s) < 1e-3)
     assert abs(win.duration - (pieces[-1].win_end)) < 1e-3
@@ -200,7 +200,7 @@ def test_dialogue_chunking_transcribes_both_parties(fw) -> None:  # type: ignore
         assert any(spk == u.speaker and t0 - 0.5 <= u.start <= u.end <= t1 + 0.5 for spk, t0, t1 in placed), u
     agent = "".join(u.text for u in tr.by("agent"))
     assert character_error_rate(ref["funasr_asr_example_zh.wav"], agent) <= 0.15, agent
-    for name, (spk, t0, t1) in zip(names, placed):
+    for name, (spk, t0, t1) in zip(names, placed, strict=False):
         if spk == "customer":
             text = "".join(u.text for u in tr.by("customer") if t0 - 0.5 <= u.start <= t1 + 0.5)
             # the 3 s WenetSpeech clip is hard for base (作为一个拿人…单当): bound loose, the point is placement

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..lexicon import PhraseMatch, load_lexicon
 from ..text import normalize, pinyin_similarity
-from ..types import Finding, Utterance
+from ..types import Finding, Status, Utterance
 from .registry import CheckContext, register
 
 
@@ -44,7 +44,7 @@ def _matches(lexicon: str, utts: Iterable[Utterance]) -> list[tuple[Utterance, P
     return [(u, m) for u in utts for m in lex.find(u.text)]
 
 
-def _hit(check: str, status: str, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
+def _hit(check: str, status: Status, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
     start, end = _span(u, m)
     return Finding(check, status, start, end, u.speaker, u.text, {**_mdetail(m, u), **extra})
 
@@ -165,6 +165,7 @@ def honorific(ctx: CheckContext) -> list[Finding]:
     pairs = _matches(p["lexicon"], _agent(ctx))
     titles = [(u, m) for u, m in pairs if m.category == "title"]
     pron = [(u, m) for u, m in pairs if m.category == "pronoun"]
+    status: Status
     if titles:
         status, basis, ev = "pass", "title", titles[0]
     elif p["accept_pronoun"] and len(pron) >= p["min_pronoun_count"]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import statistics
+from itertools import pairwise
 
 from ..text import char_count
-from ..types import Finding, Speaker, SpeechSegment, Utterance
+from ..types import Finding, Speaker, SpeechSegment, Status, Utterance
 from .registry import CheckContext, register
 from .waits import announced_wait_before, waits
 
@@ -126,7 +127,7 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
     for start, end in stretches:
         # any agent speech starting inside the stretch (even a backchannel "嗯") is a response
         cuts = [start, *(t for t in agent_starts if start < t < end), end]
-        longest = max(zip(cuts, cuts[1:]), key=lambda ab: ab[1] - ab[0])
+        longest = max(pairwise(cuts), key=lambda ab: ab[1] - ab[0])
         if longest[1] - longest[0] > p["max_customer_speech_s"]:
             a, b = longest
             findings.append(
@@ -204,7 +205,9 @@ def volume(ctx: CheckContext) -> list[Finding]:
         if v < p["min_dbfs"] or v > p["max_dbfs"] or abs(v - median) > p["max_turn_deviation_db"]
     ]
     share = len(bad) / len(levels)
-    status = "fail" if (median < p["min_dbfs"] or median > p["max_dbfs"] or share > p["max_bad_turn_share"]) else "pass"
+    status: Status = (
+        "fail" if (median < p["min_dbfs"] or median > p["max_dbfs"] or share > p["max_bad_turn_share"]) else "pass"
+    )
     first_bad = bad[0][0] if bad else None
     return [
         Finding(

@@ -107,7 +107,7 @@ def hold_apology(ctx: CheckContext) -> list[Finding]:
                 w.start,
                 w.end,
                 "agent",
-                (apology or (after[0] if after else None)).text if after else "",
+                (apology or after[0]).text if after else "",
                 {"wait_s": round(w.duration, 2)},
             )
         )

@@ -197,8 +197,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     w = scored.sort_values(["score_pct", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n)
     ids = w.call_id.tolist()
     k, u = S.checks, S.utterances
-    first_fail: dict[str, tuple] = {}
-    by_call: dict[str, list[tuple]] = {}
+    first_fail: dict[str, sa.Row[Any]] = {}
+    by_call: dict[str, list[sa.Row[Any]]] = {}
     with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
             chunk = ids[i : i + 500]

@@ -24,6 +24,7 @@ from ..types import Finding, Status
 DecisionKind = Literal["confirm", "reject"]
 Verdict = Literal["pass", "fail", "fatal", "pending"]
 ConflictKind = Literal["orphan", "moved", "status_changed"]
+ItemSource = Literal["machine", "human", "pending"]
 
 DEFAULT_PASS_MARK = 80.0
 """合格 at or above this percentage of the rubric's points (80 of 100 for 10086; callqa's default, the standard
@@ -86,7 +87,7 @@ class FinalItem:
     machine_deduction: float
     status: Status  # after human decisions; needs_review = still pending
     deduction: float
-    source: Literal["machine", "human", "pending"]
+    source: ItemSource
     comment: str = ""
 
     @property
@@ -240,6 +241,7 @@ def final_score(
     items: list[FinalItem] = []
     machine_items: list[FinalItem] = []
     for item, m, h in zip(rubric.items, machine.items, human.items, strict=True):
+        source: ItemSource
         machine_items.append(
             FinalItem(
                 item.id,
@@ -276,7 +278,7 @@ def final_score(
                     deduction,
                     source,
                     comment,
-                )  # type: ignore[arg-type]
+                )
             )
             continue
         extra = added_by_item.get(item.id, [])
@@ -300,7 +302,7 @@ def final_score(
                 status,
                 round(deduction, 2),
                 source,
-            )  # type: ignore[arg-type]
+            )
         )
     return FinalScore(
         scale=_scale(rubric, items, pass_mark),
