@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from itertools import pairwise
 
+from ..rules.engine import builtin_rule, evaluate_rule
+from ..rules.operators import CallView
 from ..text import char_count
 from ..types import Finding, Speaker, SpeechSegment, Status, Utterance
 from .registry import CheckContext, register
@@ -61,19 +63,22 @@ def interruption(ctx: CheckContext) -> list[Finding]:
 
 
 def _silence_check(name: str, ctx: CheckContext) -> list[Finding]:
+    # what a silence is lives in the rule engine (rules/builtin/checks.yaml: silence_gap)
+    rule = builtin_rule("silence_gap", gap={"min_s": ctx.params["min_gap_s"]})
+    _, _, hits = evaluate_rule(rule, CallView(ctx.timeline, ctx.transcript, ctx.metadata))
     announced = {(w.start, w.end): w.announced for w in waits(ctx.timeline, ctx.transcript)}
     findings = [
         Finding(
             name,
             "fail",
-            gap.start,
-            gap.end,
+            h.start,
+            h.end,
             None,
-            utterance_at(ctx.transcript.utterances, "agent", gap.start - 15, gap.start),
-            {"duration_s": round(gap.duration, 2), "announced": announced.get((gap.start, gap.end), False)},
+            utterance_at(ctx.transcript.utterances, "agent", h.start - 15, h.start),
+            {"duration_s": round(h.end - h.start, 2), "announced": announced.get((h.start, h.end), False)},
         )
-        for gap in ctx.timeline.silences
-        if gap.duration >= ctx.params["min_gap_s"]
+        for h in hits["gap"]
+        if h.start is not None and h.end is not None  # a gap hit always has its span
     ]
     return findings or single_pass(name)
 
