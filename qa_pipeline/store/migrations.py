@@ -154,6 +154,13 @@ def _m8_reviews(conn: sa.Connection) -> None:
     tables.create(conn)
 
 
+def _m10_loop(conn: sa.Connection) -> None:
+    """Appeals, calibration sessions, trainer collections (loop, issue 11)."""
+    from ..review import loop_tables  # frozen as version 10 there
+
+    loop_tables.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -162,6 +169,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (5, "search score indexes", _m5_score_indexes),
     (6, "substring search", _m6_substring_search),
     (8, "reviews, users and audit log", _m8_reviews),
+    (10, "appeals, calibration and collections", _m10_loop),
 ]
 LATEST = MIGRATIONS[-1][0]
 

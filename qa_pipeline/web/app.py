@@ -505,6 +505,11 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         rubric = R.rubric_named(R.DEFAULT_RUBRIC)
         return sum(i.points for i in rubric.items if i.manual)
 
+    # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
+    from .loop import Web, register
+
+    register(app, Web(store, settings, render, require, require_call, current_user))
+    env.globals.update(allowed=allowed)
     return app
 
 
