@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from fixtures_loop are used as parameters)
 """申诉: the window, one appeal per finding, rulings (final) and the final score they change; permissions on the
 server for every appeal route (agents: own calls and own appeals only; reviewers cannot rule)."""
 
