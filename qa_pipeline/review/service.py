@@ -6,6 +6,7 @@ The audit log is append-only: this module only ever inserts into it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from ..types import Finding
 from . import tables as T
 from .access import User
 from .final import AddedFinding, Decision, FinalScore, ManualEntry, attach, final_score
+from .machine_accuracy import low_precision_checks
 from .triage import TriageConfig, TriageInput, low_confidence_hit, triage
 
 DEFAULT_RUBRIC = "10086"
@@ -535,7 +537,9 @@ def audit_for_call(store: Store, call_id: str) -> list[dict[str, Any]]:
 def ensure_triage(store: Store, call_date: str, config: TriageConfig) -> None:
     """Bucket one day's calls and keep the result; recomputed when a call was (re-)scored or settings changed."""
     c, tr = S.calls, T.triage
-    key = config.key
+    # checks reviewers often reject send their hits to 必检; the set is part of the key, so triage follows it
+    weak = low_precision_checks(store, config.min_precision, config.min_decisions)
+    key = config.key if not weak else hashlib.sha256(f"{config.key}|{','.join(sorted(weak))}".encode()).hexdigest()[:16]
     with store.read() as conn:
         stale = conn.execute(
             sa.select(c.c.call_id)
@@ -575,6 +579,16 @@ def ensure_triage(store: Store, call_date: str, config: TriageConfig) -> None:
         ).all():
             if r.call_id not in low and low_confidence_hit(r.status, json.loads(r.detail_json or "{}"), config):
                 low.add(r.call_id)
+        weak_hit: set[str] = set()
+        if weak:
+            weak_hit = set(
+                conn.execute(
+                    sa.select(k.c.call_id)
+                    .distinct()
+                    .select_from(k.join(c, c.c.call_id == k.c.call_id))
+                    .where(c.c.call_date == call_date, k.c.status == "fail", k.c.check.in_(sorted(weak)))
+                ).scalars()
+            )
         u = S.utterances
         unknown = set(
             conn.execute(
@@ -594,6 +608,7 @@ def ensure_triage(store: Store, call_date: str, config: TriageConfig) -> None:
             r.call_id in low,
             r.call_id in unknown,
             None if not r.score_max else 100.0 * float(r.score_total or 0.0) / float(r.score_max),
+            r.call_id in weak_hit,
         )
         for r in rows
     ]
