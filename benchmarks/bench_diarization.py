@@ -37,11 +37,11 @@ import soundfile as sf
 import qa_pipeline.pipeline as pipeline
 from qa_pipeline.asr import AsrOptions
 from qa_pipeline.asr.transcript import find_transcript, read_transcript
+from qa_pipeline.atomic import write_json_atomic
 from qa_pipeline.audio import load_call
 from qa_pipeline.diarize import diarization_error_rate, diarize
 from qa_pipeline.evaluate import PHRASE_CHECKS, evaluate, sample_jobs
 from qa_pipeline.pipeline import PipelineOptions, score_call
-from qa_pipeline.result import write_json_atomic
 from qa_pipeline.timeline import build_timeline
 from qa_pipeline.types import Timeline, Transcript
 

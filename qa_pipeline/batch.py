@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,34 +14,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_json_atomic, write_text_atomic
 from .audio import file_sha256
+from .checks.registry import check_names
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
-from .result import CallResult, write_json_atomic
+from .result import CallResult
 from .rubric import load_rubric
 
-CHECK_COLUMNS = (
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "hold_notice",
-    "hold_apology",
-    "response_latency",
-    "no_response_to_long_speech",
-    "speech_rate",
-    "volume",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-    "wait_fluency",
-)
+CHECK_COLUMNS = check_names()
+"""`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
 
 
 @dataclass
@@ -209,6 +190,23 @@ def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
             summary.violations[c["check"]] += 1
 
 
+CALLS_CSV_COLUMNS = [
+    "call_id",
+    "agent_id",
+    "agent_name",
+    "team",
+    "started_at",
+    "duration_s",
+    "status",
+    "score",
+    "max",
+    "fatal",
+    "needs_review",
+    "error",
+    *(f"fail_{name}" for name in CHECK_COLUMNS),
+]
+
+
 def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
     score = result.get("score") or {}
     fails = Counter(c["check"] for c in result.get("checks", []) if c["status"] == "fail")
@@ -243,12 +241,11 @@ def write_calls_csv(out: Path) -> Path | None:
         except (OSError, ValueError, KeyError):
             continue
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    # the columns come from the code, not from the first row that happened to parse (there may be none)
+    writer = csv.DictWriter(buf, fieldnames=CALLS_CSV_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     target = out / "calls.csv"
-    tmp = target.with_suffix(".csv.tmp")
     # UTF-8 with BOM so Excel/WPS show Chinese names correctly
-    tmp.write_text(buf.getvalue(), encoding="utf-8-sig")
-    os.replace(tmp, target)
+    write_text_atomic(target, buf.getvalue(), encoding="utf-8-sig")
     return target

@@ -30,53 +30,21 @@ from typing import Any, Literal
 import cn2an
 from rapidfuzz.distance import Levenshtein
 
+from .checks.registry import CATALOG, OccurrenceMatch, check_names
 from .text import normalize
 
 QUALITY_ORDER = ("perfect", "minor", "severe", "terrible")
 
-OCCURRENCE_CHECKS: dict[str, str] = {
-    # check → how its truth occurrences line up with the pipeline's `fail` findings
-    "interruption": "time",  # the overlap interval
-    "silence_over_30s": "time",  # the gap
-    "silence_over_60s": "time",
-    "hold_notice": "time",  # the unannounced wait
-    "hold_apology": "time",  # the wait not followed by an apology
-    "response_latency": "time",  # customer end → agent start
-    "no_response_to_long_speech": "span",  # the customer stretch (the finding is its longest unanswered part)
-    "forbidden_phrase": "span",  # truth: the agent turn; finding: the phrase inside it
-    "colloquialism": "span",
-    "repeated_question": "span",
-}
-"""Checks whose truth `occurrences` (when the check fails) are the individual violations."""
+OCCURRENCE_CHECKS: dict[str, OccurrenceMatch] = {c.name: c.match for c in CATALOG if c.match is not None}
+"""Checks whose truth `occurrences` (when the check fails) are the individual violations → how they match."""
 
-TIMELINE_CHECKS = (
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "response_latency",
-    "no_response_to_long_speech",
-    "hold_notice",
-    "hold_apology",
-    "wait_fluency",
-)
 MIN_GAP_S = 0.5
 """An unmatched silence shorter than this counts neither as a false alarm nor as a miss: the truth lists only
 gaps between turns (>= 0.5 s by construction), while the VAD also splits turns at comma pauses (0.3-0.5 s)."""
 MIN_OVERLAP_S = 0.5
 """…and likewise unmatched overlaps (backchannels such as 嗯, which the truth does not list)."""
 
-PHRASE_CHECKS = (
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-)
+PHRASE_CHECKS = check_names(kind="phrase")
 
 
 # -- metric primitives ----------------------------------------------------------------------------------
@@ -345,7 +313,7 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
                     for f in findings[check]
                     if f["status"] == "fail" and f.get("start") is not None
                 ]
-                pairs = match_occurrences(t_occ, p_occ, tolerance_s, OCCURRENCE_CHECKS[check])  # type: ignore[arg-type]
+                pairs = match_occurrences(t_occ, p_occ, tolerance_s, OCCURRENCE_CHECKS[check])
                 fn, fp = len(t_occ) - len(pairs), len(p_occ) - len(pairs)
                 occ_prf.setdefault(check, PRF()).add(len(pairs), fp, fn)
                 if fn or fp:

@@ -13,11 +13,11 @@ from pathlib import Path
 from . import __version__
 from .asr import AsrOptions, ModelNotInstalledError, TranscriptError, load_engine
 from .audio import AudioError, IngestOptions, load_call
-from .detect import run_checks, timeline_events
-from .diarize import DIARIZER_VERSION, DiarizeOptions, diarize_and_transcribe, qualify_mono_findings
+from .diarize import DIARIZER_VERSION, DiarizeOptions, diarize_and_transcribe
+from .judging import JudgeInputs, canonical_transcript, judge, stored_timeline, timeline_from_stored
 from .privacy import RedactOptions, redact_result, redaction_info
 from .result import CallResult, EngineInfo
-from .rubric import Rubric, RubricError, load_rubric, score_findings
+from .rubric import Rubric, RubricError, load_rubric
 from .timeline import NoSpeechError, VadOptions, build_timeline
 from .types import CallMetadata
 
@@ -81,11 +81,16 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
         else:
             transcript = asr.transcribe(audio, timeline)
         t4 = time.perf_counter()
-        findings = run_checks(rubric.check_names, timeline, transcript, metadata, rubric.check_params)
-        if diarized is not None:
-            findings = qualify_mono_findings(findings, diarized["diarization"])
-        events = timeline_events(timeline, transcript, metadata)
-        score = score_findings(findings, rubric)
+        # judged from the stored form of the timeline and transcript, so `callqa rescore` reproduces it exactly
+        suspects = diarized["info"].get("overlap_suspects") if diarized is not None else None
+        stored = stored_timeline(timeline, None, None, suspects)
+        inputs = JudgeInputs(
+            timeline_from_stored(stored),
+            canonical_transcript(transcript),
+            metadata,
+            None if suspects is None else tuple((float(a), float(b)) for a, b in stored["overlap_suspects"]),
+        )
+        judged = judge(inputs, rubric)
         t5 = time.perf_counter()
         timings = {"decode": t1 - t0, "vad": t2 - t1, "model_load": t3 - t2, "asr": t4 - t3, "checks": t5 - t4}
         if diarized is not None:
@@ -97,11 +102,13 @@ def score_call(path: Path, metadata: CallMetadata, options: PipelineOptions) -> 
             metadata=metadata,
             audio=audio.source,
             engine=engine,
-            transcript=transcript,
-            events=tuple(events),
-            checks=tuple(findings),
-            score=score,
+            transcript=inputs.transcript,
+            events=judged.events,
+            checks=judged.findings,
+            score=judged.score,
             timings=timings,
+            timeline=stored_timeline(inputs.timeline, inputs.transcript, metadata, inputs.overlap_suspects),
+            tags=judged.tags,
             diarization=diarized["info"] if diarized is not None else None,
         )
         # before anything is written: JSON, database, search index, calls.csv and reports all get this

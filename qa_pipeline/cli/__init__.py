@@ -10,11 +10,12 @@ typer or rich.
     evaluate.py  eval
     store.py     import, scorecard, search, clip
     synth.py     synth
+    rules.py     rules test, rescore
 """
 
 from __future__ import annotations
 
-from . import evaluate, models, rubric, score, store, synth  # noqa: F401  (modules register their commands)
+from . import evaluate, models, rubric, rules, score, store, synth  # noqa: F401  (modules register their commands)
 from .app import app
 
 __all__ = ["app"]

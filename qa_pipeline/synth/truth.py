@@ -11,30 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..checks.registry import check_names
 from .spec import DialogueSpec
 
-CHECKS = [
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "hold_notice",
-    "hold_apology",
-    "response_latency",
-    "no_response_to_long_speech",
-    "speech_rate",
-    "volume",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-    "wait_fluency",
-]
+CHECKS = [name for name in check_names() if name != "handling_time"]
+"""The checks a spec's truth labels: every catalogued one but handling_time, which needs a centre's average
+handling time (rubric data), not anything a scripted call says."""
 PARAMS = {
     "interruption_min_overlap_s": 1.0,
     "interruption_min_segment_s": 1.5,
