@@ -11,15 +11,9 @@ import sqlalchemy as sa
 
 from .judging import JudgeInputs, metadata_from_stored, timeline_from_stored, transcript_from_stored
 from .store import schema as S
+from .store.filters import CallFilter
 
-
-@dataclass(frozen=True)
-class CallFilter:
-    date_from: str | None = None
-    date_to: str | None = None
-    agent: str | None = None
-    """agent id or name"""
-    team: str | None = None
+__all__ = ["CallFilter", "StoredCall", "load_calls", "select_call_ids"]
 
 
 @dataclass(frozen=True)
@@ -34,17 +28,10 @@ class StoredCall:
 
 
 def select_call_ids(conn: sa.Connection, f: CallFilter) -> list[str]:
-    """Call ids of the scored ("ok") calls that match the filter, in id order."""
+    """Call ids of the scored ("ok") calls that match the filter (store.filters: one filter everywhere), in id
+    order."""
     c = S.calls
-    q = sa.select(c.c.call_id).where(c.c.status == "ok")
-    if f.date_from:
-        q = q.where(c.c.call_date >= f.date_from)
-    if f.date_to:
-        q = q.where(c.c.call_date <= f.date_to)
-    if f.agent:
-        q = q.where(sa.or_(c.c.agent_id == f.agent, c.c.agent_name == f.agent))
-    if f.team:
-        q = q.where(c.c.team == f.team)
+    q = f.apply(sa.select(c.c.call_id).where(c.c.status == "ok"))
     return list(conn.execute(q.order_by(c.c.call_id)).scalars())
 
 

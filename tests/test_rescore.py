@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from test_rules import NORMAL, call
+from typer.testing import CliRunner
 
-from qa_pipeline.archive import CallFilter
+from qa_pipeline.cli import app
 from qa_pipeline.judging import JudgeInputs, judge, stored_timeline
+from qa_pipeline.report import build_scorecard
 from qa_pipeline.rescore import rescore
 from qa_pipeline.result import CallResult
 from qa_pipeline.rubric import load_rubric, parse_rubric
@@ -19,8 +21,11 @@ from qa_pipeline.rules.loader import load_rule_file
 from qa_pipeline.rules.trial import run_trial
 from qa_pipeline.store import schema as S
 from qa_pipeline.store.db import open_store
+from qa_pipeline.store.filters import CallFilter
+from qa_pipeline.store.search import search
 from qa_pipeline.types import AudioSource, CallMetadata
 
+runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
 
@@ -119,7 +124,28 @@ def test_rescore_history_resume_tags_and_rules_test(tmp_path: Path) -> None:
     t = trial.rules[0]
     assert (t.total.calls, t.total.hits) == (2, 1) and t.by_agent["A2"].hits == 1 and t.by_agent["A1"].hits == 0
     assert t.examples[0].call_id == "c2" and "工信部" in t.examples[0].evidence
+
+    # tags are filters of search and scorecards (one CallFilter)
+    hits = search(store, "话费", CallFilter(tag="升级风险"))
+    assert hits and {h.call_id for h in hits} == {"c2"}
+    card = build_scorecard(store, CallFilter(tag="话费查询"))
+    assert int(card.summary["calls"].sum()) == 2
     store.close()
+
+    # the commands: rules test prints hits per agent and examples; rescore reports progress and is resumable
+    db = str(tmp_path / "x.db")
+    rule = str(ROOT / "scoring_rubrics" / "examples" / "rules" / "escalation.yaml")
+    out = runner.invoke(
+        app, ["--lang", "en", "rules", "test", rule, "--db", db, "--from", "2026-11-16", "--to", "2026-11-22"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "fired on 1 of 2 calls" in out.output and "A2" in out.output and "工信部" in out.output
+    out = runner.invoke(app, ["--lang", "en", "rescore", "--db", db, "--rubric", "10086", "--agent", "A1"])
+    assert out.exit_code == 0 and "1 re-judged" in out.output, out.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: r\nconditions:\n  a:\n    keywrd: {words: [x]}\n", encoding="utf-8")
+    out = runner.invoke(app, ["--lang", "en", "rules", "test", str(bad), "--db", db])
+    assert out.exit_code == 1 and "line 4" in out.output and "keywrd" in out.output
 
 
 @pytest.mark.slow

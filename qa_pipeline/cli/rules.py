@@ -14,23 +14,21 @@ from rich.table import Table
 from ..i18n import t
 from .app import app
 from .console import console, err, fail
+from .store import (  # one --db / --from / --to for every database command
+    DEFAULT_DB,
+    DbOpt,
+    FromOpt,
+    ToOpt,
+    _date,
+    _open,
+)
 
 rules_app = typer.Typer(help=t("rules.help"), no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-DbOpt = Annotated[Path, typer.Option("--db", help="results database (callqa.db)")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="first call date YYYY-MM-DD")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="last call date YYYY-MM-DD")]
-TeamOpt = Annotated[str | None, typer.Option("--team", help="only this team")]
-AgentOpt = Annotated[str | None, typer.Option("--agent", help="only this agent (id or name)")]
 
-
-def _open(db: Path):  # type: ignore[no-untyped-def]
-    from ..store.db import open_store
-
-    if "://" not in str(db) and not Path(db).is_file():
-        fail(t("rules.no_db", db=str(db)))
-    return open_store(db)
+TeamOpt = Annotated[str | None, typer.Option("--team", help=t("rules.opt.team"))]
+AgentOpt = Annotated[str | None, typer.Option("--agent", help=t("rules.opt.agent"))]
 
 
 def _progress() -> Progress:
@@ -47,17 +45,17 @@ def _progress() -> Progress:
 
 @rules_app.command("test", help=t("rules.test.help"))
 def rules_test(
-    rule_file: Annotated[Path, typer.Argument(help="rule YAML file (one rule or rules: [...])")],
-    db: DbOpt,
+    rule_file: Annotated[Path, typer.Argument(help=t("rules.opt.rule_file"))],
+    db: DbOpt = DEFAULT_DB,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     team: TeamOpt = None,
     agent: AgentOpt = None,
-    examples: Annotated[int, typer.Option("--examples", min=0, help="examples shown per rule")] = 10,
+    examples: Annotated[int, typer.Option("--examples", min=0, help=t("rules.opt.examples"))] = 10,
 ) -> None:
-    from ..archive import CallFilter
-    from .loader import RuleError, load_rule_file
-    from .trial import run_trial
+    from ..rules.loader import RuleError, load_rule_file
+    from ..rules.trial import run_trial
+    from ..store.filters import CallFilter
 
     try:
         rules = load_rule_file(rule_file)
@@ -70,7 +68,7 @@ def rules_test(
             report = run_trial(
                 store,
                 rules,
-                CallFilter(date_from, date_to, agent, team),
+                CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
                 max_examples=examples,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
@@ -124,17 +122,17 @@ def rules_test(
 
 @app.command("rescore", help=t("rescore.help"))
 def rescore_command(
-    db: DbOpt,
-    rubric: Annotated[str, typer.Option("--rubric", help="rubric name or YAML path (rules/lexicons next to it)")],
+    rubric: Annotated[str, typer.Option("--rubric", help=t("rescore.opt.rubric"))],
+    db: DbOpt = DEFAULT_DB,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     agent: AgentOpt = None,
     team: TeamOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="re-judge calls already judged with this rubric")] = False,
+    force: Annotated[bool, typer.Option("--force", help=t("rescore.opt.force"))] = False,
 ) -> None:
-    from ..archive import CallFilter
     from ..rescore import rescore, rubric_sha256
     from ..rubric import RubricError, load_rubric
+    from ..store.filters import CallFilter
 
     try:
         rub = load_rubric(rubric)
@@ -148,7 +146,7 @@ def rescore_command(
             report = rescore(
                 store,
                 rub,
-                CallFilter(date_from, date_to, agent, team),
+                CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
                 force=force,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
