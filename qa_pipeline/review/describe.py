@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..checks.registry import check_label as _registry_label
 from ..i18n import catalog, language, t
-from ..results import CHECK_LABELS
 
 
 def clock(seconds: float | None) -> str:
@@ -23,9 +23,8 @@ def clock(seconds: float | None) -> str:
 
 
 def check_label(check: str) -> str:
-    key = f"check.{check}"
-    text = t(key)
-    return CHECK_LABELS.get(check, check) if text == key else text
+    # the one source of check labels (results.CHECK_LABELS is gone since the registry refactor)
+    return _registry_label(check)
 
 
 def _span(start: float | None, end: float | None) -> str:
