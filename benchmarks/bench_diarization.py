@@ -127,7 +127,7 @@ def run_set(jobs: list[Any], options: PipelineOptions, out: Path) -> dict[str, A
 
 def role_row(stem: str, result: Any) -> dict[str, Any]:
     truth = json.loads((SAMPLES / f"{stem}.truth.json").read_text(encoding="utf-8"))
-    info = (result.transcript.options or {}).get("diarization", {}) if result.transcript else {}
+    info = result.diarization.to_json() if result.diarization else {}
     roles = info.get("roles", {})
     # which diarized speech (relabelled) overlaps truth agent speech most
     agent_ev = [e for e in result.events if e.type == "speech"]

@@ -14,13 +14,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .asr import AsrEngine, load_engine
 from .atomic import write_json_atomic, write_text_atomic
 from .audio import file_sha256
 from .checks.registry import check_names
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult
-from .rubric import load_rubric
+from .rubric import Rubric, load_rubric
 
 CHECK_COLUMNS = check_names()
 """`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
@@ -64,31 +65,43 @@ def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> b
     return old.get("status") == "ok" and same_engine and (old.get("audio") or {}).get("sha256") == file_sha256(job.path)
 
 
-_WORKER_OPTIONS: PipelineOptions | None = None
+@dataclass
+class _Scorer:
+    """What one process holds to score calls: the options, the rubric (loaded and validated once) and the
+    engine (loaded once; when it cannot be loaded, every call fails with the reason — score_call says it)."""
+
+    options: PipelineOptions
+    rubric: Rubric
+    engine: AsrEngine | None = None
+
+    @classmethod
+    def load(cls, options: PipelineOptions) -> _Scorer:
+        try:
+            engine: AsrEngine | None = load_engine(options.asr)
+        except Exception:  # reported per call by score_call with the proper message
+            engine = None
+        return cls(options, load_rubric(options.rubric), engine)
+
+
+_WORKER: _Scorer | None = None
 
 
 def _init_worker(options: PipelineOptions) -> None:
-    global _WORKER_OPTIONS
-    _WORKER_OPTIONS = options
-    # load the model once per worker, before the first call arrives
-    from .asr import load_engine
-
-    try:
-        load_engine(options.asr)
-    except Exception:  # reported per call by score_call with the proper message
-        pass
+    global _WORKER
+    # load the rubric and the model once per worker, before the first call arrives
+    _WORKER = _Scorer.load(options)
 
 
 def _score_in_worker(job: CallJob) -> dict[str, Any]:
-    assert _WORKER_OPTIONS is not None
-    return _score_job(job, _WORKER_OPTIONS)
+    assert _WORKER is not None
+    return _score_job(job, _WORKER)
 
 
-def _score_job(job: CallJob, options: PipelineOptions) -> dict[str, Any]:
+def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
     if job.error:
         return CallResult(job.metadata.call_id, "failed", job.metadata, error=job.error).to_json()
     try:
-        return score_call(job.path, job.metadata, options).to_json()
+        return score_call(job.path, job.metadata, scorer.options, engine=scorer.engine, rubric=scorer.rubric).to_json()
     except Exception as exc:  # a bug on one call must not stop the batch
         return CallResult(
             job.metadata.call_id, "failed", job.metadata, error=f"{job.path}: internal error: {exc!r}"
@@ -150,8 +163,11 @@ def run_batch(
 
 def _results(todo: list[CallJob], options: PipelineOptions, workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1 or len(todo) <= 1:
+        if not todo:
+            return
+        scorer = _Scorer.load(options)
         for job in todo:
-            yield _score_job(job, options)
+            yield _score_job(job, scorer)
         return
     # spawn: model runtimes (torch, CTranslate2, onnxruntime) are not fork-safe once threads exist
     with ProcessPoolExecutor(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .detect import run_checks, timeline_events
+from .detect import qualify_mono_findings, run_checks, timeline_events
 from .rules.model import Tag
 from .types import CallMetadata, Event, Finding, Score, SpeechSegment, Timeline, Transcript, Utterance, Word
 
@@ -166,7 +166,6 @@ def inputs_from_result(result: Mapping[str, Any]) -> JudgeInputs:
 
 def judge(inputs: JudgeInputs, rubric: Rubric) -> Judgement:
     """Checks + rules → findings, events, tags and the score. Pure: same inputs, same judgement."""
-    from .diarize import qualify_mono_findings
     from .rubric import score_findings
     from .rules.engine import run_rules
 
@@ -178,7 +177,7 @@ def judge(inputs: JudgeInputs, rubric: Rubric) -> Judgement:
         params = {**params, "handling_time": {**ht, "stored_average": stored_average(ht["baseline"], md, tags, inputs)}}
     findings = run_checks(rubric.check_names, tl, tr, md, params)
     if inputs.overlap_suspects is not None:
-        findings = qualify_mono_findings(findings, _Suspects(inputs.overlap_suspects))  # type: ignore[arg-type]
+        findings = qualify_mono_findings(findings, inputs.overlap_suspects)
     findings = [*findings, *rule_findings]
     events = timeline_events(tl, tr, md)
     score = score_findings(findings, rubric)
@@ -201,10 +200,3 @@ def stored_average(
     else:
         out["average_s"] = round(avg, 1)
     return out
-
-
-@dataclass(frozen=True)
-class _Suspects:
-    """The one part of a Diarization that judging needs (the rest is not stored)."""
-
-    overlap_suspects: tuple[tuple[float, float], ...]

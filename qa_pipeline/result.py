@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .types import AudioSource, CallMetadata, Event, Finding, Score, Transcript
+from .types import AudioSource, CallMetadata, DiarizationInfo, Event, Finding, Score, Transcript
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "call_result.schema.json"
@@ -37,7 +37,7 @@ class CallResult:
     checks: tuple[Finding, ...] = ()
     score: Score | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    diarization: dict[str, Any] | None = None
+    diarization: DiarizationInfo | None = None
     """Mono calls: speakers found, roles, role confidence, suspected overlaps (None for stereo)."""
     timeline: dict[str, Any] | None = None
     """The stored timeline (judging.stored_timeline): what rescoring judges from, with the transcript."""
@@ -85,7 +85,7 @@ class CallResult:
             ],
             "score": _score_json(self.score) if self.score else None,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "diarization": self.diarization,
+            "diarization": self.diarization.to_json() if self.diarization else None,
             "timeline": self.timeline,
             "tags": [tag_json(t) for t in self.tags],
         }

@@ -14,7 +14,7 @@ from typing import Any, get_args
 
 from qa_pipeline.asr.engine import sort_utterances
 from qa_pipeline.asr.filters import to_simplified
-from qa_pipeline.asr.options import AsrOptions, TranscriptError
+from qa_pipeline.asr.options import AsrDescription, AsrOptions, TranscriptError
 from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utterance
 
 SPEAKERS: tuple[str, ...] = get_args(Speaker)
@@ -90,6 +90,10 @@ class TranscriptEngine:
 
     def __init__(self, options: AsrOptions) -> None:
         self.options = options
+
+    @classmethod
+    def describe(cls, options: AsrOptions) -> AsrDescription:
+        return AsrDescription(cls.name, "", "", {}, transcribes_segments=False)
 
     def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript:
         path = find_transcript(audio.source.path, self.options.transcripts_dir)

@@ -233,7 +233,13 @@ def check(
     show_passed: Annotated[bool, typer.Option(help=t("cli.check.opt.show_passed"))] = False,
     redact: RedactOpt = True,
     redact_categories: RedactCategoriesOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help=t("cli.check.opt.db"))] = None,
 ) -> None:
+    if db is not None:  # RECORDING is a call id: show the stored call, no re-scoring
+        from .review import print_stored_call
+
+        print_stored_call(str(recording), db, as_json=as_json, show_passed=show_passed)
+        return
     from ..pipeline import score_call
 
     _load_rubric_or_exit(rubric)

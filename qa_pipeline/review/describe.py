@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks.registry import check_label as _registry_label
 from ..i18n import catalog, language, t
 
 
@@ -23,8 +22,9 @@ def clock(seconds: float | None) -> str:
 
 
 def check_label(check: str) -> str:
-    # the one source of check labels (results.CHECK_LABELS is gone since the registry refactor)
-    return _registry_label(check)
+    key = f"check.{check}"
+    text = t(key)
+    return check if text == key else text
 
 
 def _span(start: float | None, end: float | None) -> str:

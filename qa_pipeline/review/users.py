@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from ..store.db import Store
 from . import tables as T
 from .access import ROLES, User
+from .service import audit
 
 _hasher = PasswordHasher()
 # verified against when the user does not exist, so a login takes the same time either way
@@ -60,8 +61,6 @@ def create_user(
             .returning(T.users.c.user_id)
         ).scalar_one()
         user = User(uid, username, role, team, agent_id)  # type: ignore[arg-type]
-        from .service import audit  # the audit helper lives with the other writes
-
         audit(
             conn,
             None,
@@ -82,8 +81,6 @@ def set_password(store: Store, username: str, password: str) -> None:
         ).rowcount
         if not n:
             raise UserError(f"没有用户 {username}")
-        from .service import audit
-
         audit(conn, None, "user_password", object_type="user", object_id=username)
 
 
