@@ -113,3 +113,31 @@ def test_page_links_and_permissions(loop_env, tmp_path):
         assert c.get("/dashboard").status_code == 404
         assert c.get("/dashboard/calls").status_code == 404
     assert client(app).get("/dashboard").status_code == 303
+
+
+def test_scorecard_gains_review_appeal_and_calibration_columns(loop_env, tmp_path):
+    from qa_pipeline.report import build_scorecard
+    from qa_pipeline.report.html import render_html
+    from qa_pipeline.report.scorecard import views
+    from qa_pipeline.review import calibration as C
+
+    _, store = loop_env
+    _setup(store, tmp_path)  # CALL_A2 reviewed (final 78) and appealed
+    C.create_session(
+        store, user(store, "主管"), "校准", [CALL_B], [user(store, "王审").user_id, user(store, "李审").user_id]
+    )
+    card = build_scorecard(store, date_from="2026-11-01", date_to="2026-11-30")
+    s = card.summary.set_index("agent_id")
+    assert (s.loc["A017", "reviewed"], s.loc["A017", "final_mean"], s.loc["A017", "appeals"]) == (1, 78.0, 1)
+    assert s.loc["A017", "overturned"] == 0 and s.loc["A017", "calibrated"] == 0
+    assert (s.loc["A020", "reviewed"], s.loc["A020", "calibrated"]) == (0, 1)
+    assert pd_isna(s.loc["A020", "final_mean"])
+    table = views(card)["汇总"]
+    assert {"已复核通话", "复核后平均分", "申诉数", "改判数", "校准通话"} <= set(table.columns)
+    assert "复核后平均分" in render_html(card)
+
+
+def pd_isna(x) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(x))
