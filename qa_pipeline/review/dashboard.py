@@ -7,12 +7,16 @@ Definitions (one place, shown on the page):
   item failed and score % ≥ the pass mark; 合格率 = passing calls ÷ calls;
 - item pass rate — calls where the item passed ÷ calls where it was judged (pass or fail) by the machine.
 
-One scan of the calls in range, grouped by team, agent and day, gives every call-level number (folded in Python
-into teams, agents × weeks, this week and last week); item pass rates and appeal counts are one query each.
+Speed: the machine side (calls and item scores grouped by team, agent and day) is one scan of the database, kept in
+a ``DashboardCache`` until a call is written; every filter is then folded in Python (teams, agents × weeks, this
+week and last week). The human side (submitted reviews replace the machine's pass by their verdict; appeals) is
+small and read live on every request, so a review or a ruling shows at once.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -120,47 +124,146 @@ def _conds(f: DashFilter, date_from: str) -> list[Any]:
     return conds
 
 
+def _machine_pass(pass_mark: float) -> Any:
+    c = S.calls
+    return sa.case(
+        (
+            sa.and_(
+                sa.func.coalesce(c.c.fatal, False) == sa.false(),
+                c.c.score_max > 0,
+                c.c.score_total * 100.0 >= c.c.score_max * pass_mark - 1e-9,
+            ),
+            1,
+        ),
+        else_=0,
+    )
+
+
+@dataclass(frozen=True)
+class _Base:
+    """Machine-side aggregates of every scored call, by team, agent and day (and items by team and day)."""
+
+    days: list[tuple[Any, ...]]  # team, agent_id, agent_name, call_date, n, score_sum, scored, machine_pass, fatal
+    items: list[tuple[Any, ...]]  # team, call_date, item_id, passed, failed
+
+
+def _base(store: Store, pass_mark: float, agent: str | None = None) -> _Base:
+    c, ist = S.calls, S.item_scores
+    pct = sa.case((c.c.score_max > 0, c.c.score_total * 100.0 / c.c.score_max), else_=None)
+    conds: list[Any] = [c.c.status == "ok"]
+    if agent:
+        conds.append(c.c.agent_id == agent)
+    with store.read() as conn:
+        days = conn.execute(
+            sa.select(
+                c.c.team,
+                c.c.agent_id,
+                sa.func.max(c.c.agent_name),
+                c.c.call_date,
+                sa.func.count(),
+                sa.func.sum(pct),
+                sa.func.count(pct),
+                sa.func.sum(_machine_pass(pass_mark)),
+                sa.func.sum(sa.case((c.c.fatal == sa.true(), 1), else_=0)),
+            )
+            .where(*conds)
+            .group_by(c.c.team, c.c.agent_id, c.c.call_date)
+        ).all()
+        items = conn.execute(
+            sa.select(
+                c.c.team,
+                c.c.call_date,
+                ist.c.item_id,
+                sa.func.sum(sa.case((ist.c.status == "pass", 1), else_=0)),
+                sa.func.sum(sa.case((ist.c.status == "fail", 1), else_=0)),
+            )
+            .select_from(ist.join(c, c.c.call_id == ist.c.call_id))
+            .where(*conds, ist.c.status.in_(("pass", "fail")))
+            .group_by(c.c.team, c.c.call_date, ist.c.item_id)
+        ).all()
+    return _Base([tuple(r) for r in days], [tuple(r) for r in items])
+
+
+class DashboardCache:
+    """The machine-side aggregates, kept until the calls change: a (count, latest import) stamp of ``calls`` —
+    every write of a call sets ``imported_at`` (index ``ix_calls_imported``, migration 10) — read per request,
+    and at most `ttl_s` old. Human work (reviews, appeals) is small and always read live."""
+
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self.ttl_s = ttl_s
+        self._key: tuple[Any, ...] | None = None
+        self._at = 0.0
+        self._base: _Base | None = None
+        self._lock = threading.Lock()
+
+    def base(self, store: Store, pass_mark: float) -> _Base:
+        c = S.calls
+        with store.read() as conn:
+            stamp = conn.execute(sa.select(sa.func.count(), sa.func.max(c.c.imported_at)).select_from(c)).first()
+        key = (tuple(stamp or ()), pass_mark)
+        with self._lock:
+            if self._base is not None and self._key == key and time.monotonic() - self._at < self.ttl_s:
+                return self._base
+        base = _base(store, pass_mark)
+        with self._lock:
+            self._key, self._at, self._base = key, time.monotonic(), base
+        return base
+
+
 def dashboard(
-    store: Store, f: DashFilter, rubric_items: list[tuple[str, str]], pass_mark: float = DEFAULT_PASS_MARK
+    store: Store,
+    f: DashFilter,
+    rubric_items: list[tuple[str, str]],
+    pass_mark: float = DEFAULT_PASS_MARK,
+    cache: DashboardCache | None = None,
 ) -> Dashboard:
     c, rv, ap = S.calls, T.reviews, L.appeals
     d_to = date.fromisoformat(f.date_to)
     this_start = d_to - timedelta(days=6)
     last_start = this_start - timedelta(days=7)
     scan_from = min(f.date_from, last_start.isoformat())
-    official = sa.and_(rv.c.call_id == c.c.call_id, rv.c.purpose == "review")
-    pct = sa.case((c.c.score_max > 0, c.c.score_total * 100.0 / c.c.score_max), else_=None)
+    # machine side: cached for the whole database (one agent: read directly, it is a few hundred calls)
+    base = _base(store, pass_mark, f.agent) if (cache is None or f.agent) else cache.base(store, pass_mark)
+    # human side, live: submitted official reviews (their verdict replaces the machine's pass) and appeals
+    conds = _conds(f, scan_from)
     with store.read() as conn:
-        rows = conn.execute(
+        reviewed = conn.execute(
             sa.select(
                 c.c.team,
                 c.c.agent_id,
-                sa.func.max(c.c.agent_name).label("agent_name"),
                 c.c.call_date,
-                sa.func.count().label("n"),
-                sa.func.sum(pct).label("score_sum"),
-                sa.func.count(pct).label("scored"),
-                sa.func.sum(_pass_expr(pass_mark)).label("passed"),
-                sa.func.sum(sa.case((c.c.fatal == sa.true(), 1), else_=0)).label("fatal"),
-                sa.func.sum(sa.case((rv.c.state == "submitted", 1), else_=0)).label("reviewed"),
+                sa.func.count(),
+                sa.func.sum(
+                    sa.case(
+                        (rv.c.verdict.in_(("pass", "fail", "fatal")), _pass_expr(pass_mark) - _machine_pass(pass_mark)),
+                        else_=0,
+                    )
+                ),
             )
-            .select_from(c.outerjoin(rv, official))
-            .where(*_conds(f, scan_from))
+            .select_from(rv.join(c, c.c.call_id == rv.c.call_id))
+            .where(
+                rv.c.purpose == "review",
+                rv.c.state == "submitted",
+                rv.c.call_date >= scan_from,
+                rv.c.call_date <= f.date_to,
+                *conds,
+            )
             .group_by(c.c.team, c.c.agent_id, c.c.call_date)
         ).all()
         appeal_rows = conn.execute(
             sa.select(c.c.team, c.c.agent_id, c.c.call_date, ap.c.state, sa.func.count().label("n"))
             .select_from(ap.join(c, c.c.call_id == ap.c.call_id))
-            .where(*_conds(f, scan_from))
+            .where(*conds)
             .group_by(c.c.team, c.c.agent_id, c.c.call_date, ap.c.state)
         ).all()
-        ist = S.item_scores
-        item_rows = conn.execute(
-            sa.select(ist.c.item_id, ist.c.status, sa.func.count().label("n"))
-            .select_from(ist.join(c, c.c.call_id == ist.c.call_id))
-            .where(*_conds(f, f.date_from), ist.c.status.in_(("pass", "fail")))
-            .group_by(ist.c.item_id, ist.c.status)
-        ).all()
+    human: dict[tuple[Any, ...], list[int]] = {}
+    for team, agent_id, day, n, adj in reviewed:
+        human[(team, agent_id, day)] = [int(n), int(adj or 0), 0]
+    appeals: dict[str, int] = {}
+    for r in appeal_rows:
+        human.setdefault((r.team, r.agent_id, r.call_date), [0, 0, 0])[2] += r.n
+        if f.date_from <= r.call_date <= f.date_to:
+            appeals[r.state] = appeals.get(r.state, 0) + r.n
     # weeks (Monday–Sunday) covering the range, for the agent trend
     weeks: list[Week] = []
     d = monday(date.fromisoformat(f.date_from))
@@ -172,39 +275,35 @@ def dashboard(
     total = Tally()
     teams: dict[str, Tally] = {}
     agents: dict[str, tuple[str, str, list[Tally]]] = {}
-    appeals: dict[str, int] = {}
-    appeal_by: dict[tuple[str | None, str | None, str], int] = {}
-    for r in appeal_rows:
-        appeal_by[(r.team, r.agent_id, r.call_date)] = appeal_by.get((r.team, r.agent_id, r.call_date), 0) + r.n
-        if f.date_from <= r.call_date <= f.date_to:
-            appeals[r.state] = appeals.get(r.state, 0) + r.n
-    for r in rows:
+    for team, agent_id, agent_name, day, n, score_sum, scored, mpass, fatal in base.days:
+        if day is None or not (scan_from <= day <= f.date_to):
+            continue
+        if (f.team and team != f.team) or (f.agent and agent_id != f.agent):
+            continue
+        h = human.get((team, agent_id, day), (0, 0, 0))
         t = Tally(
-            int(r.n),
-            float(r.score_sum or 0.0),
-            int(r.scored or 0),
-            int(r.passed or 0),
-            int(r.fatal or 0),
-            int(r.reviewed or 0),
-            appeal_by.get((r.team, r.agent_id, r.call_date), 0),
+            int(n), float(score_sum or 0.0), int(scored or 0), int(mpass or 0) + h[1], int(fatal or 0), h[0], h[2]
         )
-        day = r.call_date
         for w in (this_week, last_week):
             if w.start <= day <= w.end:
                 w.tally.add(t)
         if not (f.date_from <= day <= f.date_to):
             continue
         total.add(t)
-        teams.setdefault(r.team or "", Tally()).add(t)
-        a = agents.setdefault(r.agent_id or "", (r.agent_name or "", r.team or "", [Tally() for _ in weeks]))
+        teams.setdefault(team or "", Tally()).add(t)
+        a = agents.setdefault(agent_id or "", (agent_name or "", team or "", [Tally() for _ in weeks]))
         for i, w in enumerate(weeks):
             if w.start <= day <= w.end:
                 a[2][i].add(t)
                 break
     titles = dict(rubric_items)
     counts: dict[str, list[int]] = {}
-    for r in item_rows:
-        counts.setdefault(r.item_id, [0, 0])[0 if r.status == "pass" else 1] += int(r.n)
+    for team, day, item_id, passed, failed in base.items:
+        if day is None or not (f.date_from <= day <= f.date_to) or (f.team and team != f.team):
+            continue
+        cnt = counts.setdefault(item_id, [0, 0])
+        cnt[0] += int(passed or 0)
+        cnt[1] += int(failed or 0)
     order = {k: i for i, (k, _) in enumerate(rubric_items)}
     items = sorted(
         (ItemRate(k, titles.get(k, k), v[0], v[1]) for k, v in counts.items()),

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from ..review import service as R
-from ..review.dashboard import DashFilter, Drill, dashboard, drill_calls
+from ..review.dashboard import DashboardCache, DashFilter, Drill, dashboard, drill_calls
 from .loop import Web
 from .routes_accuracy import iso_or_none
 
@@ -19,6 +19,7 @@ DEFAULT_DAYS = 14  # this week and last week: the week-on-week change needs both
 
 def register(app: FastAPI, web: Web) -> None:
     store, settings = web.store, web.settings
+    cache = DashboardCache()
 
     def _range(date_from: str, date_to: str) -> tuple[str, str]:
         d1 = iso_or_none(date_to) or R.latest_date(store) or date.today().isoformat()
@@ -33,7 +34,7 @@ def register(app: FastAPI, web: Web) -> None:
         d0, d1 = _range(date_from, date_to)
         f = DashFilter(d0, d1, team or None, agent.strip() or None)
         rubric = R.rubric_named(R.DEFAULT_RUBRIC)
-        dash = dashboard(store, f, [(i.id, i.title) for i in rubric.items], settings.pass_mark)
+        dash = dashboard(store, f, [(i.id, i.title) for i in rubric.items], settings.pass_mark, cache)
         base = {k: v for k, v in dict(date_from=d0, date_to=d1, team=team, agent=agent.strip()).items() if v}
 
         def drill(**kw: Any) -> str:
