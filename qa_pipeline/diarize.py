@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .intervals import merge_intervals
 from .types import SAMPLE_RATE, SpeechSegment, Timeline
 
 __all__ = ["DIARIZER_VERSION", "DiarizeOptions", "Diarization", "diarize", "provisional_timeline"]
@@ -224,7 +225,7 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
         for (a, b), (s2, s1) in zip(win.frames, top2):
             if s1 - s2 < o.overlap_margin:
                 suspects.append((round(a * FRAME_S, 2), round(b * FRAME_S, 2)))
-    suspects = _merge_intervals(suspects)
+    suspects = merge_intervals(suspects)
 
     # resegmentation: frame-level scores = mean similarity of covering windows
     out: list[SpeechSegment] = []
@@ -311,67 +312,9 @@ def _absorb_short_runs(runs: list[tuple[int, int, int]], min_len: int) -> list[t
     return runs
 
 
-def _merge_intervals(iv: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(iv):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def provisional_timeline(timeline: Timeline, diar: Diarization) -> Timeline:
     """The call's timeline with speech labelled by provisional speaker (spk0, spk1, …): what the ASR
     transcribes per speaker before roles are known."""
     from .timeline import timeline_from_segments
 
     return replace(timeline_from_segments(list(diar.segments), timeline.duration, timeline.layout), vad=timeline.vad)
-
-
-# --------------------------------------------------------------------------------------------- evaluation
-
-
-def diarization_error_rate(
-    reference: Sequence[tuple[str, float, float]],
-    hypothesis: Sequence[tuple[str, float, float]],
-    collar: float = 0.25,
-    step: float = 0.01,
-) -> dict[str, float]:
-    """Frame-based DER (miss + false alarm + confusion) / reference speech, optimal 1:1 speaker mapping,
-    ±`collar` s around every reference boundary not scored (NIST md-eval convention); overlap is scored."""
-    from scipy.optimize import linear_sum_assignment
-
-    end = max([e for _, _, e in (*reference, *hypothesis)] + [0.0])
-    n = int(np.ceil(end / step)) + 1
-    rs = sorted({r for r, _, _ in reference})
-    hs = sorted({h for h, _, _ in hypothesis})
-    R = np.zeros((len(rs), n), bool)
-    H = np.zeros((len(hs), n), bool)
-    for spk, a, b in reference:
-        R[rs.index(spk), int(round(a / step)) : int(round(b / step))] = True
-    for spk, a, b in hypothesis:
-        H[hs.index(spk), int(round(a / step)) : int(round(b / step))] = True
-    scored = np.ones(n, bool)
-    c = int(round(collar / step))
-    for _, a, b in reference:
-        for t in (a, b):
-            k = int(round(t / step))
-            scored[max(0, k - c) : k + c] = False
-    R, H = R[:, scored], H[:, scored]
-    overlap = (R.astype(np.int32) @ H.T.astype(np.int32)) if len(rs) and len(hs) else np.zeros((len(rs), len(hs)))
-    ri, hi = linear_sum_assignment(-overlap) if overlap.size else ([], [])
-    correct = float(sum(overlap[i, j] for i, j in zip(ri, hi)))
-    nr, nh = R.sum(0), H.sum(0)
-    total = float(nr.sum())
-    miss = float(np.maximum(nr - nh, 0).sum())
-    fa = float(np.maximum(nh - nr, 0).sum())
-    conf = float(np.minimum(nr, nh).sum()) - correct
-    der = (miss + fa + conf) / total if total else 0.0
-    return {
-        "der": der,
-        "miss": miss / max(total, 1),
-        "false_alarm": fa / max(total, 1),
-        "confusion": conf / max(total, 1),
-        "scored_s": total * step,
-    }

@@ -15,7 +15,8 @@ import qa_pipeline.pipeline as pipeline
 from qa_pipeline.asr.transcript import read_transcript
 from qa_pipeline.audio import load_call
 from qa_pipeline.detect import qualify_mono_findings
-from qa_pipeline.diarize import Diarization, diarization_error_rate, diarize
+from qa_pipeline.diarize import Diarization, diarize
+from qa_pipeline.evaluate.metrics import diarization_error_rate
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.roles import assign_roles
 from qa_pipeline.timeline import build_timeline, detect_speech, timeline_from_segments

@@ -13,8 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from qa_pipeline.asr.filters import to_simplified
 from qa_pipeline.asr.options import AsrDescription, AsrOptions, ModelNotInstalledError, TranscriptError
+from qa_pipeline.text import to_simplified
 from qa_pipeline.types import CallAudio, Timeline, Transcript
 
 ENGINES: tuple[str, ...] = ("faster-whisper", "openai-whisper", "transcript")

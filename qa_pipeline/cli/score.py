@@ -8,13 +8,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..asr import ENGINES, AsrOptions
+from ..asr.layout import worker_layout
 from ..audio import IngestOptions
 from ..i18n import t
-from ..manifest import CallJob, ManifestError, compile_name_pattern, discover_audio, metadata_from_name, read_manifest
+from ..manifest import (
+    CallJob,
+    ManifestError,
+    compile_name_pattern,
+    discover_audio,
+    input_problem,
+    metadata_from_name,
+    read_manifest,
+)
 from ..pipeline import PipelineOptions
 from .app import app
 from .console import console, err, fail
@@ -91,7 +101,7 @@ def score(
     out: Annotated[Path, typer.Option("--out", "-o", help=t("cli.score.opt.out"))] = Path("results"),
     manifest: Annotated[Path | None, typer.Option(help=t("cli.score.opt.manifest"))] = None,
     name_pattern: Annotated[str | None, typer.Option(help=t("cli.score.opt.name_pattern"))] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help=t("cli.score.opt.jobs"))] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help=t("cli.score.opt.jobs"))] = 0,
     engine: EngineOpt = "faster-whisper",
     model: ModelOpt = "base",
     rubric: RubricOpt = "10086",
@@ -107,12 +117,17 @@ def score(
     max_duration_h: Annotated[float, typer.Option("--max-duration", help=t("cli.score.opt.max_duration"))] = 4.0,
     redact: RedactOpt = True,
     redact_categories: RedactCategoriesOpt = None,
+    time_budget_s: Annotated[float, typer.Option("--time-budget", help=t("privacy.opt.time_budget"))] = 3600.0,
 ) -> None:
     from ..batch import run_batch
 
+    if not max_duration_h > 0:  # also NaN
+        raise typer.BadParameter(t("privacy.max_duration.bad"), param_hint="--max-duration")
+    if not time_budget_s >= 0:
+        raise typer.BadParameter(t("privacy.time_budget.bad"), param_hint="--time-budget")
+
     _load_rubric_or_exit(rubric)
-    jobs = max(1, jobs)
-    threads = threads or max(1, (os.cpu_count() or 2) // jobs)
+    jobs, threads = worker_layout(jobs, threads, device=device, engine=engine)  # measured: asr/layout.py
     options = _options(
         engine,
         model,
@@ -159,7 +174,7 @@ def score(
         task = progress.add_task("", total=len(call_jobs))
 
         def on_progress(done: int, total: int, call_id: str) -> None:
-            progress.update(task, total=total, completed=done, description=call_id)
+            progress.update(task, total=total, completed=done, description=escape(call_id))  # ids are not markup
 
         try:
             summary = run_batch(
@@ -168,7 +183,8 @@ def score(
                 options,
                 workers=jobs,
                 resume=resume,
-                on_result=store.upsert_call if store else None,
+                store=store,
+                time_budget_s=time_budget_s or None,
                 progress=on_progress,
             )
         except KeyboardInterrupt:
@@ -193,7 +209,7 @@ def _plan(inputs: list[Path], manifest: Path | None, name_pattern: str | None) -
     for p in inputs:
         if not p.exists():
             raise ValueError(t("cli.score.no_such_path", path=p))
-    return [CallJob(p, metadata_from_name(p, pattern)) for p in discover_audio(inputs)]
+    return [CallJob(p, metadata_from_name(p, pattern), input_problem(p)) for p in discover_audio(inputs)]
 
 
 def _print_summary(summary: BatchSummary, out: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -534,12 +535,21 @@ def audit_for_call(store: Store, call_id: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ triage + queue
 
 
-def ensure_triage(store: Store, call_date: str, config: TriageConfig) -> None:
-    """Bucket one day's calls and keep the result; recomputed when a call was (re-)scored or settings changed."""
+_TRIAGE_CHECKED: dict[tuple[int, str, str], float] = {}
+
+
+def ensure_triage(store: Store, call_date: str, config: TriageConfig, fresh_within_s: float = 0.0) -> None:
+    """Bucket one day's calls and keep the result; recomputed when a call was (re-)scored or settings changed.
+    With `fresh_within_s`, a day checked that recently in this process is not checked again (the queue page)."""
     c, tr = S.calls, T.triage
     # checks reviewers often reject send their hits to 必检; the set is part of the key, so triage follows it
     weak = low_precision_checks(store, config.min_precision, config.min_decisions)
     key = config.key if not weak else hashlib.sha256(f"{config.key}|{','.join(sorted(weak))}".encode()).hexdigest()[:16]
+    memo = (id(store), call_date, key)
+    now = time.monotonic()
+    if fresh_within_s and now - _TRIAGE_CHECKED.get(memo, -1e9) < fresh_within_s:
+        return
+    _TRIAGE_CHECKED[memo] = now
     with store.read() as conn:
         stale = conn.execute(
             sa.select(c.c.call_id)
@@ -663,10 +673,12 @@ def queue_dates(store: Store, f: QueueFilter) -> list[str]:
         )
 
 
-def queue(store: Store, f: QueueFilter, config: TriageConfig) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+def queue(
+    store: Store, f: QueueFilter, config: TriageConfig, fresh_within_s: float = 0.0
+) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
     """(rows of this page, total matching, counts per bucket over the filter without the bucket)."""
     for d in queue_dates(store, f)[:MAX_QUEUE_DAYS]:
-        ensure_triage(store, d, config)
+        ensure_triage(store, d, config, fresh_within_s)
     c, tr, rv, a, us = S.calls, T.triage, T.reviews, T.assignments, T.users
     rv_ = rv.alias("rv")
     joined = (

@@ -39,6 +39,10 @@ class Hit:
         return asdict(self)
 
 
+MAX_LIMIT = 1000
+MAX_CONTEXT = 20
+
+
 def search(
     store: Store,
     query: str,
@@ -67,7 +71,11 @@ def search(
         raise QueryError("the query has no searchable words")
     terms = positive_terms(tree)
     u, c = S.utterances, S.calls
-    limit = max(1, int(limit))
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if not 0 <= context <= MAX_CONTEXT:
+        raise QueryError(f"context must be between 0 and {MAX_CONTEXT} turns, not {context}")
+    limit = int(limit)
 
     with store.read() as conn:
         ranked = store.fts.ranked(conn, tree, pinyin, where, limit, plan).subquery("r")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,13 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
 
     # -------------------------------------------------------------------------------------------- queue
 
+    team_cache: dict[str, Any] = {"at": -1e9, "teams": []}
+
+    def teams() -> list[str]:
+        if time.monotonic() - team_cache["at"] > 60:
+            team_cache.update(at=time.monotonic(), teams=R.teams(store))
+        return team_cache["teams"]
+
     def _default_date() -> str:
         yesterday = (date.today() - timedelta(days=1)).isoformat()
         with store.read() as conn:
@@ -209,7 +217,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             page=max(page, 1),
             per_page=settings.page_size,
         )
-        rows, total, counts = R.queue(store, f, settings.triage)
+        rows, total, counts = R.queue(store, f, settings.triage, fresh_within_s=settings.triage_recheck_s)
         manual_points = _manual_points()
         for r in rows:
             sc = machine_scale(100.0, r["score_total"], r["score_max"], r["fatal"], manual_points, settings.pass_mark)
@@ -234,7 +242,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
                 "counts": counts,
                 "f": f,
                 "params": params,
-                "teams": R.teams(store),
+                "teams": teams(),
                 "page": f.page,
                 "pages": pages,
                 "mine": mine,
