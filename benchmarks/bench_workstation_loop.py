@@ -126,16 +126,18 @@ def seed(store, rng: random.Random) -> None:
     print(f"seeded {len(reviews)} reviews, {len(appeals)} appeals")
 
 
-def timed(client: TestClient, url: str, runs: int) -> list[float]:
+def timed(client: TestClient, url: str, runs: int) -> tuple[list[float], list[float]]:
+    """(wall ms, process CPU ms) per request; CPU time is what a request costs when the machine is shared."""
     r = client.get(url)
     assert r.status_code == 200, (url, r.status_code, r.text[:300])
-    out = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = client.get(url)
-        out.append((time.perf_counter() - t0) * 1000)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
         assert r.status_code == 200
-    return out
+    return wall, cpu
 
 
 def login(app, name: str) -> TestClient:
@@ -157,6 +159,8 @@ def main() -> None:
     if not (args.reuse and args.db.exists()):
         build(args.db, args.calls)
     store = open_store(args.db)
+    with store.engine.begin() as conn:  # a DB generated before migration 10 had its index
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_calls_imported ON calls (imported_at)")
     with store.read() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(S.calls)).scalar()
         last = conn.execute(sa.select(sa.func.max(S.calls.c.call_date))).scalar()
@@ -165,7 +169,10 @@ def main() -> None:
     app = create_app(WebSettings(db=str(args.db), secret_key="bench"), store)
     sup, tr = login(app, "主管"), login(app, "培训")
 
-    print("\n| page | p50 ms | p95 ms | target |\n|---|---|---|---|")
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
+    print("\n| page | wall p50 ms | wall p95 ms | CPU p95 ms | target |\n|---|---|---|---|---|")
     cases = [
         ("dashboard, default (14 days)", sup, "/dashboard", 150),
         ("dashboard, whole month", sup, "/dashboard?date_from=2026-11-01&date_to=2026-11-30", 150),
@@ -187,12 +194,17 @@ def main() -> None:
     ):
         cases.append((f"search {q} {flt}", tr, "/search?q=" + q + flt, 100))
     search_all: list[float] = []
+    search_cpu: list[float] = []
     for label, client, url, target in cases:
-        xs = timed(client, url, args.runs)
+        xs, cs = timed(client, url, args.runs)
         if label.startswith("search"):
             search_all += xs
-        print(f"| {label} | {statistics.median(xs):.1f} | {p95(xs):.1f} | ≤ {target} |")
-    print(f"| search page, all cases | {statistics.median(search_all):.1f} | {p95(search_all):.1f} | ≤ 100 |")
+            search_cpu += cs
+        print(f"| {label} | {statistics.median(xs):.1f} | {p95(xs):.1f} | {p95(cs):.1f} | ≤ {target} |")
+    print(
+        f"| search page, all cases | {statistics.median(search_all):.1f} | {p95(search_all):.1f} | "
+        f"{p95(search_cpu):.1f} | ≤ 100 |"
+    )
 
     # collection export: 50 examples on 50 calls whose audio is a generated 3-minute stereo WAV
     wav = args.db.with_suffix(".bench.wav")
