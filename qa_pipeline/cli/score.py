@@ -221,7 +221,7 @@ def _print_summary(summary: BatchSummary, out: Path) -> None:
     if summary.skipped:
         tbl.add_row(t("cli.summary.skipped"), str(summary.skipped))
     if summary.mean_score is not None:
-        tbl.add_row(t("cli.summary.mean_score"), f"{summary.mean_score:.1f}")
+        tbl.add_row(t("cli.summary.mean_score"), f"{summary.mean_score:.1f}%")
     if summary.speed:
         tbl.add_row(t("cli.summary.speed"), f"{summary.speed:.1f}×")
     if summary.violations:

@@ -272,7 +272,7 @@ def search_command(
                 f"{h.start:.1f}s",
                 who(h.speaker),
                 "\n".join(ctx),
-                "" if h.score_total is None else f"{h.score_total:g}",
+                "" if h.score_pct is None else f"{h.score_pct:g}%",
             )
         console.print(tbl)
         if clips:
