@@ -506,6 +506,11 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             rubric_max, r["score_total"], judged, r["fatal"], max(rubric_max - judged, 0.0), settings.pass_mark
         )
 
+    # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
+    from .loop import Web, register
+
+    register(app, Web(store, settings, render, require, require_call, current_user))
+    env.globals.update(allowed=allowed)
     return app
 
 
