@@ -153,3 +153,18 @@ def test_transfer_detected_without_manifest_on_nonstandard_phrase() -> None:
         ("agent", 9, 12, "稍等，您的宽带账号是这个号码吗"),
     )
     assert [x.status for x in run("transfer_phrase", tl, tr)] == ["not_applicable"]
+
+
+def test_borderline_notice_and_apology_go_to_review(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a classifier score in the borderline band (phrasing.thresholds: 0.5–0.6) is neither a pass nor a fail
+    import qa_pipeline.checks.waits as w
+
+    real = w._said
+    monkeypatch.setattr(
+        w, "_said", lambda cat, text: "maybe" if text in ("嗯我瞅瞅", "结果出来了") else real(cat, text)
+    )
+    tl, tr = _hold_call(False, False, wait_s=40)
+    tr = transcript(("customer", 0, 5, "帮我查一下话费"), ("agent", 6, 10, "嗯我瞅瞅"), ("agent", 50, 55, "结果出来了"))
+    (n,) = run("hold_notice", tl, tr)
+    (a,) = run("hold_apology", tl, tr)
+    assert (n.status, a.status) == ("needs_review", "needs_review") and "borderline" in n.detail["reason"]

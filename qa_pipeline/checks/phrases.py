@@ -19,7 +19,7 @@ from ..phrasing import find as find_phrase
 from ..phrasing import prime, thresholds
 from ..phrasing.categories import FORBIDDEN
 from ..text import normalize, pinyin_similarity
-from ..types import Finding, Utterance
+from ..types import Finding, Status, Utterance
 from .registry import CheckContext, register
 
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -86,7 +86,7 @@ def _borderline(m: PhraseMatch, params: Any) -> bool:
     return m.method == "pinyin" and m.score < float(params.get("min_fail_score", 0.85))
 
 
-def _hit(check: str, status: str, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
+def _hit(check: str, status: Status, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
     start, end = _span(u, m)
     return Finding(check, status, start, end, u.speaker, u.text, {**_mdetail(m, u), **extra})
 
@@ -211,7 +211,7 @@ def closing(ctx: CheckContext) -> list[Finding]:
     maybe = {m.category for _, m in pairs}
     groups = [set(g) for g in p["required_parts"]]
     missing = [sorted(g) for g in groups if not g & sure]
-    status = "pass" if not missing else "needs_review" if all(g & maybe for g in groups) else "fail"
+    status: Status = "pass" if not missing else "needs_review" if all(g & maybe for g in groups) else "fail"
     return [
         Finding(
             "closing",
@@ -260,6 +260,7 @@ def honorific(ctx: CheckContext) -> list[Finding]:
     pairs = _matches(p["lexicon"], _agent(ctx))
     titles = [(u, m) for u, m in pairs if m.category == "title"]
     pron = [(u, m) for u, m in pairs if m.category == "pronoun"]
+    status: Status
     if titles:
         status, basis, ev = "pass", "title", titles[0]
     elif p["accept_pronoun"] and len(pron) >= p["min_pronoun_count"]:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from ..phrasing import find as find_phrase
 from ..phrasing import thresholds
-from ..types import CallMetadata, Finding, SpeechSegment, Timeline, Transcript, Utterance
+from ..types import CallMetadata, Finding, SpeechSegment, Status, Timeline, Transcript, Utterance
 from .registry import CheckContext, register
 
 WAIT_MIN_S = 5.0
@@ -50,7 +50,9 @@ def _matches(category: str, text: str) -> bool:
     return _said(category, text) == "yes"
 
 
-def _agent_notice_before(timeline: Timeline, transcript: Transcript, t: float, lookback_s: float) -> Utterance | None:
+def _agent_notice_before(
+    timeline: Timeline, transcript: Transcript, t: float, lookback_s: float, accept: tuple[str, ...] = ("yes",)
+) -> Utterance | None:
     """What the agent said in their last speech before `t`, if it asked the customer to wait."""
     agent_utts = transcript.by("agent")
 
@@ -66,7 +68,7 @@ def _agent_notice_before(timeline: Timeline, transcript: Transcript, t: float, l
     if not before:
         return None
     said = words_in(max(before, key=lambda s: s.end))
-    return next((u for u in reversed(said) if _matches("hold_notice", u.text)), None)
+    return next((u for u in reversed(said) if _said("hold_notice", u.text) in accept), None)
 
 
 def announced_wait_before(
@@ -102,18 +104,18 @@ def _long_waits(ctx: CheckContext) -> list[Wait]:
 def hold_notice(ctx: CheckContext) -> list[Finding]:
     """Before every agent-side lookup pause over `min_wait_s` the agent asked the customer to wait
     (请您稍等，我帮您查询, 10086 一(一)1(3): whenever a lookup is needed, not only before long ones)."""
-    findings = [
-        Finding(
-            "hold_notice",
-            "pass" if w.announced else "fail",
-            w.start,
-            w.end,
-            "agent",
-            w.notice.text if w.notice else "",
-            {"wait_s": round(w.duration, 2)},
-        )
-        for w in _long_waits(ctx)
-    ]
+    findings = []
+    for w in _long_waits(ctx):
+        status: Status = "pass"
+        notice = w.notice
+        detail: dict[str, object] = {"wait_s": round(w.duration, 2)}
+        if not w.announced:
+            # a borderline paraphrase (稍等啊，我看一下) goes to a person rather than failing or passing silently
+            notice = _agent_notice_before(ctx.timeline, ctx.transcript, w.start, NOTICE_LOOKBACK_S, ("maybe",))
+            status = "needs_review" if notice else "fail"
+            if notice:
+                detail["reason"] = "borderline paraphrase of a wait notice"
+        findings.append(Finding("hold_notice", status, w.start, w.end, "agent", notice.text if notice else "", detail))
     return findings or [
         Finding("hold_notice", "not_applicable", detail={"reason": f"no wait over {ctx.params['min_wait_s']:g} s"})
     ]
@@ -127,15 +129,20 @@ def hold_apology(ctx: CheckContext) -> list[Finding]:
     for w in _long_waits(ctx):
         after = [u for u in agent if u.start >= w.end - 0.5][: ctx.params["lookahead_utterances"]]
         apology = next((u for u in after if _matches("hold_apology", u.text)), None)
+        maybe = None if apology else next((u for u in after if _said("hold_apology", u.text) == "maybe"), None)
+        status: Status = "pass" if apology else "needs_review" if maybe else "fail"
+        detail: dict[str, object] = {"wait_s": round(w.duration, 2)}
+        if maybe:
+            detail["reason"] = "borderline paraphrase of an apology"
         findings.append(
             Finding(
                 "hold_apology",
-                "pass" if apology else "fail",
+                status,
                 w.start,
                 w.end,
                 "agent",
-                (apology or (after[0] if after else None)).text if after else "",
-                {"wait_s": round(w.duration, 2)},
+                (apology or maybe or (after[0] if after else None)).text if after else "",  # type: ignore[union-attr]
+                detail,
             )
         )
     return findings or [
