@@ -22,7 +22,10 @@ td.low{{background:#ffc7ce;color:#9c0006}} td.mid{{background:#ffeb9c}} .charts{
 CHECK_JS = """
 document.addEventListener('DOMContentLoaded', function () {
   var svgs = document.querySelectorAll('svg.chart'), ok = 0;
-  svgs.forEach(function (s) { var b = s.getBBox(); if (b.width > 0 && b.height > 0) { s.setAttribute('data-rendered', '1'); ok++; } });
+  svgs.forEach(function (s) {
+    var b = s.getBBox();
+    if (b.width > 0 && b.height > 0) { s.setAttribute('data-rendered', '1'); ok++; }
+  });
   document.body.setAttribute('data-charts-rendered', ok + '/' + svgs.length);
 });
 """
@@ -47,7 +50,7 @@ def _table(df: pd.DataFrame, cls: str, kinds: dict[str, str] | None = None) -> s
     ]
     for row in df.itertuples(index=False):
         tds = []
-        for col, v in zip(df.columns, row):
+        for col, v in zip(df.columns, row, strict=True):
             kind = kinds.get(col, "")
             css = "num" if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
             if kind == "score" and v is not None and not pd.isna(v) and v < LOW_SCORE:

@@ -205,10 +205,10 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     w = lost.sort_values(["_rank", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n)
     ids = w.call_id.tolist()
     k, u, it = S.checks, S.utterances, S.item_scores
-    first_fail: dict[str, tuple] = {}
-    fails: dict[str, list[tuple]] = {}
-    heaviest: dict[str, tuple] = {}
-    by_call: dict[str, list[tuple]] = {}
+    first_fail: dict[str, sa.Row[Any]] = {}
+    fails: dict[str, list[sa.Row[Any]]] = {}
+    heaviest: dict[str, tuple[tuple[bool, float], sa.Row[Any]]] = {}
+    by_call: dict[str, list[sa.Row[Any]]] = {}
     with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
             chunk = ids[i : i + 500]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, cast
 
 from ..i18n import t
 from ..rubric import Rubric, score_findings
@@ -25,6 +25,7 @@ from ..types import Finding, Status
 DecisionKind = Literal["confirm", "reject"]
 Verdict = Literal["pass", "fail", "fatal", "pending"]
 ConflictKind = Literal["orphan", "moved", "status_changed"]
+ItemSource = Literal["machine", "human", "pending"]
 
 DEFAULT_PASS_MARK = 80.0
 """合格 at or above this percentage of the rubric's points when neither the call's rubric (`verdict.pass_ratio`)
@@ -87,7 +88,7 @@ class FinalItem:
     machine_deduction: float
     status: Status  # after human decisions; needs_review = still pending
     deduction: float
-    source: Literal["machine", "human", "pending"]
+    source: ItemSource
     comment: str = ""
 
     @property
@@ -252,6 +253,7 @@ def final_score(
     items: list[FinalItem] = []
     machine_items: list[FinalItem] = []
     for item, m, h in zip(rubric.items, machine.items, human.items, strict=True):
+        source: ItemSource
         machine_items.append(
             FinalItem(
                 item.id,
@@ -288,7 +290,7 @@ def final_score(
                     deduction,
                     source,
                     comment,
-                )  # type: ignore[arg-type]
+                )
             )
             continue
         extra = added_by_item.get(item.id, [])
@@ -312,7 +314,7 @@ def final_score(
                 status,
                 round(deduction, 2),
                 source,
-            )  # type: ignore[arg-type]
+            )
         )
     return FinalScore(
         scale=_scale(rubric, items, pass_mark),
@@ -354,9 +356,9 @@ def machine_scale(
 def scale_from_score(score: Mapping[str, object], pass_mark: float = DEFAULT_PASS_MARK) -> ScoreScale:
     """The one scale from a result's ``score`` (JSON): the rubric's points are the sum of its items' points; what
     the machine did not judge (manual items, needs_review items) is the pending part."""
-    items = score.get("items") or []
-    judged = float(score.get("max") or 0.0)  # type: ignore[arg-type]
-    rubric_max = sum(float(i.get("points") or 0.0) for i in items) or judged  # type: ignore[union-attr]
+    items = cast("list[Mapping[str, Any]]", score.get("items") or [])
+    judged = float(cast(float, score.get("max") or 0.0))
+    rubric_max = sum(float(i.get("points") or 0.0) for i in items) or judged
     return machine_scale(
         rubric_max,
         float(score.get("total") or 0.0),  # type: ignore[arg-type]

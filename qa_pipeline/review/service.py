@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..rubric import Rubric, RubricError, load_rubric
+from ..rubric import Item, Rubric, RubricError, load_rubric
 from ..store import schema as S
 from ..store.db import Store
 from ..types import Finding
@@ -314,7 +314,7 @@ def load_call_decisions(conn: sa.Connection, review_id: int) -> list[Decision]:
     ]
 
 
-def _item(rubric: Rubric, item_id: str):  # type: ignore[no-untyped-def]
+def _item(rubric: Rubric, item_id: str) -> Item:
     for it in rubric.items:
         if it.id == item_id:
             return it
@@ -392,7 +392,7 @@ def remove_added(store: Store, user: User, call_id: str, added_id: int) -> None:
                 )
             ).first()
         )
-        if row is None:
+        if row is None or review is None:
             raise ReviewError("没有这条漏检记录")
         conn.execute(a.update().where(a.c.added_id == added_id).values(removed_at=_now()))
         _touch(conn, review.review_id)
@@ -686,7 +686,7 @@ def queue(
     if f.assignee_id is not None:
         conds.append(a.c.reviewer_id == f.assignee_id)
     with store.read() as conn:
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 sa.select(tr.c.bucket, sa.func.count()).select_from(joined).where(*conds).group_by(tr.c.bucket)
             ).all()

@@ -32,7 +32,7 @@ def _m2_search(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
         SqliteFts.create_v2(conn)
     else:
-        fts.create_v2(conn)  # type: ignore[attr-defined]
+        fts.create_v2(conn)
     u = schema.utterances
     last = 0
     while True:
