@@ -513,6 +513,11 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio,
         )
 
+    # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
+    from .loop import Web, register
+
+    register(app, Web(store, settings, render, require, require_call, current_user))
+    env.globals.update(allowed=allowed)
     return app
 
 

@@ -32,6 +32,7 @@ class WebSettings:
     audio_root: str | None = None  # resolve relative audio paths against this directory
     page_size: int = 50
     triage_recheck_s: float = 30.0  # a day's buckets are re-checked for re-scored calls at most this often
+    appeal_days: int = 7  # an agent may appeal within this many days of the review's submission (issue 11)
 
 
 def _secret_for(db: str) -> str:
