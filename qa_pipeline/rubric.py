@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 from .checks.registry import all_checks
+from .rubric_input import RubricInputError, param_errors, read_rubric_text, safe_yaml
 from .rules.loader import Resolver, RuleError, Source, line_index, resolve_rule_refs
 from .rules.model import Rule
 from .types import Finding, ItemScore, Score, Status
@@ -173,15 +174,19 @@ def find_rubric(name_or_path: str | Path) -> Path:
 def load_rubric(name_or_path: str | Path) -> Rubric:
     """Load and validate a rubric by name ("10086") or path; errors name the file, line and problem."""
     path = find_rubric(name_or_path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_rubric_text(path)  # a folder, a huge file, GBK: a clear error or the text (rubric_input.py)
+    except RubricInputError as exc:
+        raise RubricError(str(exc)) from None
     return parse_rubric(text, str(path), base_dir=path.resolve().parent)
 
 
 def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = None) -> Rubric:
     """Parse a rubric; lexicons and rule files it names are resolved in `base_dir` first, then the built-ins."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data, node = safe_yaml(text, origin)  # alias bombs, recursive anchors, deep nesting refused first
+    except RubricInputError as exc:
+        raise RubricError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
@@ -221,6 +226,9 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
                 f"unknown parameter(s) {sorted(unknown)} for check {name!r}; "
                 f"it takes {sorted(registry[name].defaults) or 'no parameters'}",
             )
+        bad = param_errors(name, params, registry[name].defaults)  # types and ranges its defaults declare
+        if bad:
+            raise fail(("checks", name, bad[0][0]), bad[0][1])
         if isinstance(params.get("lexicon"), str):
             try:
                 params = {**params, "lexicon": Resolver(base_dir).lexicon(params["lexicon"])[0]}
@@ -295,6 +303,10 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
     )
 
 
+_EXTENDING: set[str] = set()
+"""Rubric files being loaded as an `extends` base right now (a cycle is an error, not a recursion)."""
+
+
 def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dict[str, Any], dict[int, int]]:
     """`extends: 10086`: the base rubric's checks and items, then this file's (same item id replaces, check
     parameters merge). The base's own rules are not inherited (they resolve relative to the base file)."""
@@ -302,10 +314,17 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
     local = (base_dir / name) if base_dir is not None else None
     try:
         base_path = local if local is not None and local.is_file() else find_rubric(name)
-        load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
+        key = str(base_path.resolve())
+        if key in _EXTENDING:
+            raise RubricError(f"{base_path}: extends itself (directly or through another rubric)")
+        _EXTENDING.add(key)
+        try:
+            load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
+        finally:
+            _EXTENDING.discard(key)
     except RubricError as exc:
         raise fail(("extends",), str(exc)) from None
-    base = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    base, _ = safe_yaml(read_rubric_text(base_path), str(base_path))
     merged = {k: v for k, v in base.items() if k not in ("rules", "extends")}
     merged.update({k: v for k, v in data.items() if k not in ("checks", "items", "extends")})
     checks = {k: dict(v or {}) for k, v in (base.get("checks") or {}).items()}
@@ -314,7 +333,8 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
     merged["checks"] = checks
     own_items = [it for it in data.get("items") or [] if isinstance(it, dict)]
     own = {it.get("id"): k for k, it in enumerate(own_items)}
-    items, origins = [], {}
+    items: list[Any] = []
+    origins: dict[int, Any] = {}
     for it in base["items"]:
         k = own.pop(it["id"], None)
         if k is not None:
