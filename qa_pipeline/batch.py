@@ -13,13 +13,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audio import file_sha256
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult, write_json_atomic
 from .rubric import load_rubric
+
+if TYPE_CHECKING:
+    from .executors.ray_pool import RayOptions
 
 CHECK_COLUMNS = (
     "greeting",
@@ -136,8 +139,10 @@ def run_batch(
     resume: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    ray: RayOptions | None = None,
 ) -> BatchSummary:
-    """Score `jobs` into `out/calls/*.json`, then rebuild `out/calls.csv`; returns this run's summary."""
+    """Score `jobs` into `out/calls/*.json`, then rebuild `out/calls.csv`; returns this run's summary.
+    `ray`: score on a Ray actor pool (executors/ray_pool.py) instead of local worker processes."""
     jobs = unique_ids(jobs)
     expected = engine_info(options, load_rubric(options.rubric)).__dict__
     summary = BatchSummary()
@@ -159,7 +164,13 @@ def run_batch(
             progress(done, total, result["call_id"])
 
     try:
-        for done, result in enumerate(_results(todo, options, workers), start=1):
+        if ray is not None:
+            from .executors.ray_pool import ray_results
+
+            results = ray_results(todo, options, ray, _score_job, _init_worker)
+        else:
+            results = _results(todo, options, workers)
+        for done, result in enumerate(results, start=1):
             record(result, done)
     finally:
         summary.wall_s = time.perf_counter() - start
