@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa_pipeline.asr import AsrOptions  # noqa: E402
 from qa_pipeline.batch import _init_worker, _score_job, run_batch  # noqa: E402
-from qa_pipeline.executors.ray_pool import NAMESPACE, RayOptions, make_actors  # noqa: E402
+from qa_pipeline.executors.ray_pool import NAMESPACE, RayOptions, make_actors, start_local  # noqa: E402
 from qa_pipeline.manifest import read_manifest  # noqa: E402
 from qa_pipeline.pipeline import PipelineOptions  # noqa: E402
 
@@ -58,9 +58,7 @@ def main() -> None:
         import ray
 
         t0 = time.perf_counter()
-        ray.init(
-            num_cpus=args.workers * args.threads, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False
-        )
+        start_local(args.workers * args.threads, namespace=NAMESPACE, log_to_driver=False)
         t1 = time.perf_counter()
         opts = RayOptions(address="local", actors=args.workers, num_cpus=float(args.threads))
         actors = make_actors(options, opts, _score_job, _init_worker)

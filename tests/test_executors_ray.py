@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from qa_pipeline.manifest import CallJob, discover_audio, metadata_from_name
 from qa_pipeline.pipeline import PipelineOptions
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (callqa[ray]); make install installs it")
-from qa_pipeline.executors.ray_pool import NAMESPACE, RayOptions  # noqa: E402
+from qa_pipeline.executors.ray_pool import NAMESPACE, RayOptions, start_local  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 OPTIONS = PipelineOptions(asr=AsrOptions(engine="transcript"))
@@ -49,8 +48,7 @@ def calls(tmp_path_factory) -> list[CallJob]:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")  # shared CI cores: slow raylet start
-    ray.init(num_cpus=2, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False)
+    start_local(2, namespace=NAMESPACE, log_to_driver=False)  # ray.init(num_cpus=2), retried on a busy machine
     yield
     ray.shutdown()
 

@@ -73,21 +73,36 @@ def _connect(opts: RayOptions) -> bool:
     if ray.is_initialized():
         return False
     common: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
-    # a busy machine can take longer than Ray's default to register the local raylet
-    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage report
     try:
         if opts.address == "local":
-            cpus = max(1, int(round(opts.actors * opts.num_cpus)))
-            ray.init(
-                num_cpus=cpus, num_gpus=int(opts.num_gpus * opts.actors + 0.999), include_dashboard=False, **common
-            )
+            start_local(opts.actors * opts.num_cpus, opts.actors * opts.num_gpus, **common)
         else:
             ray.init(address=opts.address, **common)
     except Exception as exc:  # noqa: BLE001 - unreachable cluster, bad address: one clear message
-        raise RayUnavailable(
-            t("store.ray.cannot_connect", address=opts.address, reason=str(exc).splitlines()[0])
-        ) from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RayUnavailable(t("store.ray.cannot_connect", address=opts.address, reason=reason)) from None
     return True
+
+
+def start_local(num_cpus: float, num_gpus: float = 0.0, attempts: int = 3, **kwargs: Any) -> None:
+    """ray.init of a private instance on this machine. Ray waits a fixed 30 s for its raylet to register;
+    on a machine whose cores are busy with other work that can pass, so the start is tried again."""
+    import ray
+
+    for attempt in range(attempts):
+        try:
+            ray.init(
+                num_cpus=max(1, int(round(num_cpus))),
+                num_gpus=int(num_gpus + 0.999),
+                include_dashboard=False,
+                **kwargs,
+            )
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise
 
 
 def make_actors(options: PipelineOptions, opts: RayOptions, score_fn: ScoreFn, init_fn: InitFn) -> list[Any]:
@@ -98,17 +113,17 @@ def make_actors(options: PipelineOptions, opts: RayOptions, score_fn: ScoreFn, i
 
     from ..i18n import t
 
-    cls = ray.remote(
+    cls: Any = ray.remote(
         num_cpus=opts.num_cpus,
         num_gpus=opts.num_gpus,
         max_restarts=opts.max_restarts,
         max_task_retries=opts.max_restarts,
-    )(_Scorer)
+    )(_Scorer)  # an actor class (typed loosely: Ray's stubs do not describe .options(...).remote)
     # named, so that an operator (or a test) can find and kill one; unique per batch
     tag = os.urandom(4).hex()
-    actors = [
+    actors: list[Any] = [
         cls.options(name=f"callqa-scorer-{tag}-{i}").remote(options, score_fn, init_fn) for i in range(opts.actors)
-    ]  # type: ignore[attr-defined]
+    ]
     probes = {a.pid.remote(): a for a in actors}
     ready, _ = ray.wait(list(probes), num_returns=1, timeout=opts.start_timeout)
     if ready and len(actors) > 1:

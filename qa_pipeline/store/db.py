@@ -131,7 +131,7 @@ def result_hash(result: dict) -> str:
     return hashlib.sha256(json.dumps(result, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-_CID = sa.bindparam("cid")
+_CID: sa.BindParameter[str] = sa.bindparam("cid", type_=sa.String)
 _EXISTS = sa.select(S.calls.c.call_id).where(S.calls.c.call_id == _CID)
 _DELETES = [t.delete().where(t.c.call_id == _CID) for t in (*S.CHILD_TABLES, S.calls)]
 _UTT_IDS = sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == _CID)
@@ -356,7 +356,8 @@ class Store:
             }
             for i, u in enumerate(r.get("utterances") or [])
         ]
-        fts_cols = [self.fts.index_values(u["text"], call_date, u["speaker"]) for u in utts] if self.fts else []
+        fts = self.fts
+        fts_cols = [fts.index_values(str(u["text"]), call_date, str(u["speaker"])) for u in utts] if fts else []
         events = [
             {
                 "call_id": call_id,
@@ -431,8 +432,8 @@ class Store:
         utts = [u for p in calls for u in p.utterances]
         if utts:
             # ids assigned here (the transaction holds the write lock): no RETURNING round trip
-            base = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.utterances.c.utterance_id), 0))).scalar()
-            for k, u in enumerate(utts, start=base + 1):
+            base = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.utterances.c.utterance_id), 0))).scalar_one()
+            for k, u in enumerate(utts, start=int(base) + 1):
                 u["utterance_id"] = k
             conn.execute(S.utterances.insert(), utts)
             if self.fts is not None:

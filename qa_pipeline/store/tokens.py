@@ -66,7 +66,8 @@ def pinyin_tokens(text: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
     out: list[str] = []
-    for chunk in lazy_pinyin(normalize(text), style=Style.NORMAL, errors=lambda s: [s]):
+    keep: Any = lambda s: [s]  # noqa: E731 - non-Han runs unchanged (pypinyin accepts a list; its stubs say str)
+    for chunk in lazy_pinyin(normalize(text), style=Style.NORMAL, errors=keep):
         # non-Han runs come back unchanged (may hold punctuation/spaces): split to words
         out.extend(w for w in re.split(r"[^0-9a-zA-Z\u00C0-\u024F]+", chunk) if w)
     return tuple(out)
