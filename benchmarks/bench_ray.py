@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa_pipeline.asr import AsrOptions  # noqa: E402
-from qa_pipeline.batch import _init_worker, _score_job, run_batch  # noqa: E402
+from qa_pipeline.batch import _score_job, _Scorer, run_batch  # noqa: E402
 from qa_pipeline.executors.ray_pool import NAMESPACE, RayOptions, make_actors, start_local  # noqa: E402
 from qa_pipeline.manifest import read_manifest  # noqa: E402
 from qa_pipeline.pipeline import PipelineOptions  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
         start_local(args.workers * args.threads, namespace=NAMESPACE, log_to_driver=False)
         t1 = time.perf_counter()
         opts = RayOptions(address="local", actors=args.workers, num_cpus=float(args.threads))
-        actors = make_actors(options, opts, _score_job, _init_worker)
+        actors = make_actors(options, opts, _Scorer.load, _score_job)
         ray.get([x.pid.remote() for x in actors])  # constructed: model loaded
         t2 = time.perf_counter()
         for x in actors:

@@ -3,49 +3,39 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-import os
+import signal
+import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .asr import AsrEngine, load_engine
+from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
 from .audio import file_sha256
+from .checks.registry import check_names
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
-from .result import CallResult, write_json_atomic
-from .rubric import load_rubric
+from .result import CallResult
+from .rubric import Rubric, load_rubric
+from .safe import readable, safe_file_stem, spreadsheet_cell
+from .store.db import result_hash
 
 if TYPE_CHECKING:
     from .executors.ray_pool import RayOptions
 
-CHECK_COLUMNS = (
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "hold_notice",
-    "hold_apology",
-    "response_latency",
-    "no_response_to_long_speech",
-    "speech_rate",
-    "volume",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-    "wait_fluency",
-)
+CHECK_COLUMNS = check_names()
+"""`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
 
 
 @dataclass
@@ -70,64 +60,160 @@ class BatchSummary:
 
 
 def call_path(out: Path, call_id: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_.~" else "_" for c in call_id)
-    return out / "calls" / f"{safe}.json"
+    """`out/calls/<safe name>.json`, unique per call id (see `safe.safe_file_stem`)."""
+    return out / "calls" / f"{safe_file_stem(call_id)}.json"
 
 
-def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> bool:
-    """Already scored OK from the same audio bytes with the same rubric version and engine?"""
+def job_inputs(job: CallJob, options: PipelineOptions) -> dict[str, str | None]:
+    """What else decides a result besides audio and engine: the call's metadata (a corrected agent or team) and,
+    for the transcript engine, the transcript file's bytes (a corrected transcript)."""
+    md = json.dumps(asdict(job.metadata), ensure_ascii=True, sort_keys=True, default=str)
+    inputs: dict[str, str | None] = {"metadata": hashlib.sha256(md.encode()).hexdigest()[:16]}
+    if options.asr.engine == "transcript":
+        from .asr.transcript import find_transcript
+
+        try:
+            inputs["transcript"] = file_sha256(find_transcript(job.path, options.asr.transcripts_dir))
+        except Exception:  # noqa: BLE001 - no transcript: scoring reports it
+            inputs["transcript"] = None
+    return inputs
+
+
+def read_up_to_date(
+    out: Path, job: CallJob, expected_engine: dict[str, Any], inputs: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The stored result when it is OK and came from the same audio bytes, engine, rubric version and inputs."""
     path = call_path(out, job.metadata.call_id)
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    if not isinstance(old, dict) or old.get("call_id") != job.metadata.call_id:
+        return None
     eng = old.get("engine") or {}
     same_engine = all(eng.get(k) == expected_engine[k] for k in ("asr", "model", "rubric", "rubric_version", "options"))
-    return old.get("status") == "ok" and same_engine and (old.get("audio") or {}).get("sha256") == file_sha256(job.path)
-
-
-_WORKER_OPTIONS: PipelineOptions | None = None
-
-
-def _init_worker(options: PipelineOptions) -> None:
-    global _WORKER_OPTIONS
-    _WORKER_OPTIONS = options
-    # load the model once per worker, before the first call arrives
-    from .asr import load_engine
-
+    if inputs is not None and old.get("inputs") != inputs:
+        return None
     try:
-        load_engine(options.asr)
-    except Exception:  # reported per call by score_call with the proper message
-        pass
+        same_audio = (old.get("audio") or {}).get("sha256") == file_sha256(job.path)
+    except OSError:
+        return None
+    return old if old.get("status") == "ok" and same_engine and same_audio else None
+
+
+def is_up_to_date(out: Path, job: CallJob, expected_engine: dict[str, Any]) -> bool:
+    """Already scored OK from the same audio bytes with the same rubric version and engine?"""
+    return read_up_to_date(out, job, expected_engine) is not None
+
+
+class CallTimeout(BaseException):
+    """A call ran past its time budget (a BaseException, like Ctrl-C, so that no stage's `except Exception`
+    mistakes it for that stage's own error)."""
+
+
+@dataclass
+class _Scorer:
+    """What one process holds to score calls: the options, the rubric (loaded and validated once), the engine
+    (loaded once; when it cannot be loaded, every call fails with the reason — score_call says it) and the time
+    budget of one call."""
+
+    options: PipelineOptions
+    rubric: Rubric
+    engine: AsrEngine | None = None
+    budget_s: float | None = None
+
+    @classmethod
+    def load(cls, options: PipelineOptions, budget_s: float | None = None) -> _Scorer:
+        try:
+            engine: AsrEngine | None = load_engine(options.asr)
+        except Exception:  # reported per call by score_call with the proper message
+            engine = None
+        return cls(options, load_rubric(options.rubric), engine, budget_s)
+
+
+_WORKER: _Scorer | None = None
+
+
+def _init_worker(options: PipelineOptions, budget_s: float | None = None) -> None:
+    global _WORKER
+    # load the rubric and the model once per worker, before the first call arrives
+    _WORKER = _Scorer.load(options, budget_s)
 
 
 def _score_in_worker(job: CallJob) -> dict[str, Any]:
-    assert _WORKER_OPTIONS is not None
-    return _score_job(job, _WORKER_OPTIONS)
+    assert _WORKER is not None
+    return _score_job(job, _WORKER)
 
 
-def _score_job(job: CallJob, options: PipelineOptions) -> dict[str, Any]:
+def _failed(job: CallJob, error: str) -> dict[str, Any]:
+    return CallResult(job.metadata.call_id, "failed", job.metadata, error=error).to_json()
+
+
+def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
     if job.error:
-        return CallResult(job.metadata.call_id, "failed", job.metadata, error=job.error).to_json()
+        return _failed(job, job.error)
     try:
-        return score_call(job.path, job.metadata, options).to_json()
+        with _time_budget(scorer.budget_s):
+            return score_call(
+                job.path, job.metadata, scorer.options, engine=scorer.engine, rubric=scorer.rubric
+            ).to_json()
+    except CallTimeout:
+        return _failed(
+            job, f"{readable(str(job.path))}: time budget of {scorer.budget_s:g} s exceeded; call not scored"
+        )
+    except MemoryError:
+        return _failed(job, f"{readable(str(job.path))}: out of memory while scoring")
     except Exception as exc:  # a bug on one call must not stop the batch
-        return CallResult(
-            job.metadata.call_id, "failed", job.metadata, error=f"{job.path}: internal error: {exc!r}"
-        ).to_json()
+        return _failed(job, f"{readable(str(job.path))}: internal error: {type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def _time_budget(budget_s: float | None) -> Iterator[None]:
+    """Interrupt the call after `budget_s` (SIGALRM; main thread of this process only, elsewhere no limit)."""
+    usable = (
+        budget_s is not None
+        and budget_s > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise CallTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(budget_s))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def unique_ids(jobs: list[CallJob]) -> list[CallJob]:
-    """Same stem in two folders → suffix the later call ids so no result overwrites another."""
-    seen: Counter[str] = Counter()
+    """A call id given to two different recordings is an error for the later ones (their results get a `~N` id
+    so that nothing overwrites the first call's result); distinct ids always get distinct files."""
+    seen: dict[str, Path] = {}
+    count: Counter[str] = Counter()
     out = []
     for job in jobs:
-        cid = job.metadata.call_id
-        seen[cid] += 1
-        if seen[cid] > 1:
-            job = replace(job, metadata=replace(job.metadata, call_id=f"{cid}~{seen[cid]}"))
+        clean = readable(job.metadata.call_id)
+        if clean != job.metadata.call_id:
+            job = replace(job, metadata=replace(job.metadata, call_id=clean))
+        cid = clean
+        count[cid] += 1
+        if cid in seen:
+            error = f"{readable(str(job.path))}: duplicate call id {cid!r} (also {readable(str(seen[cid]))})"
+            job = replace(job, metadata=replace(job.metadata, call_id=f"{cid}~{count[cid]}"), error=job.error or error)
+        else:
+            seen[cid] = job.path
         out.append(job)
     return out
+
+
+DB_RETRIES = 3
 
 
 def run_batch(
@@ -139,37 +225,69 @@ def run_batch(
     resume: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    store: Any = None,
+    time_budget_s: float | None = None,
     ray: RayOptions | None = None,
 ) -> BatchSummary:
-    """Score `jobs` into `out/calls/*.json`, then rebuild `out/calls.csv`; returns this run's summary.
+    """Score `jobs` into `out/calls/*.json` (and `store`, when given), then rebuild `out/calls.csv`.
+
+    Resume trusts a call only when its JSON is up to date *and* the database holds that same result; a call whose
+    JSON is current but whose row is missing or stale (a crash between the two writes, an earlier --no-db run, a
+    new --db) is written to the database from its JSON without re-scoring.
+
     `ray`: score on a Ray actor pool (executors/ray_pool.py) instead of local worker processes."""
     jobs = unique_ids(jobs)
+    remove_orphan_temps(out / "calls")
+    remove_orphan_temps(out)
     expected = engine_info(options, load_rubric(options.rubric)).__dict__
     summary = BatchSummary()
-    todo = []
+    stored: dict[str, str | None] = store.source_hashes() if store is not None else {}
+    todo: list[tuple[CallJob, dict[str, Any]]] = []
     for job in jobs:
-        if resume and not job.error and job.path.exists() and is_up_to_date(out, job, expected):
-            summary.skipped += 1
-        else:
-            todo.append(job)
+        inputs = job_inputs(job, options) if not job.error else {}
+        old = read_up_to_date(out, job, expected, inputs) if resume and not job.error and job.path.exists() else None
+        if old is None:
+            todo.append((job, inputs))
+            continue
+        if store is not None and stored.get(old["call_id"]) != result_hash(old):
+            problem = _store_write(store, old)
+            if problem:
+                summary.failed += 1
+                summary.failures.append((old["call_id"], problem))
+                continue
+        summary.skipped += 1
     total = len(todo)
     start = time.perf_counter()
+    inputs_of = {job.metadata.call_id: inputs for job, inputs in todo}
 
     def record(result: dict[str, Any], done: int) -> None:
+        if result.get("status") == "ok":
+            result["inputs"] = inputs_of.get(result["call_id"])
         write_json_atomic(call_path(out, result["call_id"]), result)
-        if on_result:
-            on_result(result)
+        problem = _store_write(store, result) if store is not None else None
+        if on_result and not problem:
+            try:
+                on_result(result)
+            except Exception as exc:  # noqa: BLE001 - the call's failure, not the batch's
+                problem = f"result not stored: {type(exc).__name__}: {exc}"
         _tally(summary, result)
+        if problem:
+            if result["status"] == "ok":
+                summary.ok -= 1
+                summary.failed += 1
+            summary.failures.append((result["call_id"], problem))
         if progress:
             progress(done, total, result["call_id"])
 
     try:
+        to_score = [j for j, _ in todo]
         if ray is not None:
             from .executors.ray_pool import ray_results
 
-            results = ray_results(todo, options, ray, _score_job, _init_worker)
+            make_scorer = partial(_Scorer.load, budget_s=time_budget_s)
+            results: Iterator[dict[str, Any]] = ray_results(to_score, options, ray, make_scorer, _score_job)
         else:
-            results = _results(todo, options, workers)
+            results = _results(to_score, options, workers, time_budget_s)
         for done, result in enumerate(results, start=1):
             record(result, done)
     finally:
@@ -178,32 +296,91 @@ def run_batch(
     return summary
 
 
-def _results(todo: list[CallJob], options: PipelineOptions, workers: int) -> Iterator[dict[str, Any]]:
-    if workers <= 1 or len(todo) <= 1:
-        for job in todo:
-            yield _score_job(job, options)
-        return
-    # spawn: model runtimes (torch, CTranslate2, onnxruntime) are not fork-safe once threads exist
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options,)
-    ) as pool:
-        pending: set[Future[dict[str, Any]]] = set()
-        queue = iter(todo)
+def _store_write(store: Any, result: dict[str, Any]) -> str | None:
+    """Upsert with a few retries (another process may hold the write lock); the reason when it still fails."""
+    last: Exception | None = None
+    for attempt in range(DB_RETRIES):
         try:
-            for job in queue:  # keep a small backlog so Ctrl-C does not leave a huge queue behind
-                pending.add(pool.submit(_score_in_worker, job))
-                if len(pending) >= workers * 2:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        yield fut.result()
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    yield fut.result()
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+            store.upsert_call(result)
+            return None
+        except Exception as exc:  # noqa: BLE001 - locked, disk full, constraint: that call's failure
+            last = exc
+            time.sleep(0.5 * (attempt + 1))
+    reason = str(getattr(last, "orig", None) or last).splitlines()[0][:200]
+    return f"scored, but the database write failed ({type(last).__name__}: {reason}); the next run retries it"
+
+
+def _results(
+    todo: list[CallJob], options: PipelineOptions, workers: int, budget_s: float | None = None
+) -> Iterator[dict[str, Any]]:
+    if workers <= 1 or len(todo) <= 1:
+        if not todo:
+            return
+        scorer = _Scorer.load(options, budget_s)
+        for job in todo:
+            yield _score_job(job, scorer)
+        return
+    queue: deque[CallJob] = deque(todo)
+    while queue:
+        suspects = yield from _pool_run(queue, options, workers, budget_s)
+        # a worker died (OOM killer, segfault): the calls that were running are suspects; run each alone so the
+        # one that kills its worker fails by itself and the others are scored
+        yield from _one_by_one(suspects, options, budget_s)
+
+
+def _pool_run(
+    queue: deque[CallJob], options: PipelineOptions, workers: int, budget_s: float | None
+) -> Generator[dict[str, Any], None, list[CallJob]]:
+    # spawn: model runtimes (torch, CTranslate2, onnxruntime) are not fork-safe once threads exist
+    pool = ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options, budget_s)
+    )
+    pending: dict[Future[dict[str, Any]], CallJob] = {}
+    try:
+        while queue or pending:
+            while queue and len(pending) < workers * 2:  # a small backlog so Ctrl-C leaves little behind
+                job = queue.popleft()
+                pending[pool.submit(_score_in_worker, job)] = job
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                job = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    return [job] + [pending.pop(f) for f in list(pending)]
+                yield result
+        return []
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _one_by_one(jobs: list[CallJob], options: PipelineOptions, budget_s: float | None) -> Iterator[dict[str, Any]]:
+    """Each job alone in a one-worker pool (a new pool only after one dies): a job that kills its worker again
+    fails with that reason and takes no other call with it."""
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for job in jobs:
+            if pool is None:
+                pool = ProcessPoolExecutor(
+                    1, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options, budget_s)
+                )
+            try:
+                yield pool.submit(_score_in_worker, job).result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+                yield _failed(
+                    job,
+                    f"{readable(str(job.path))}: the worker process scoring this call died "
+                    "(killed by the system, probably out of memory)",
+                )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
@@ -218,6 +395,23 @@ def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
     for c in result.get("checks", []):
         if c["status"] == "fail":
             summary.violations[c["check"]] += 1
+
+
+CALLS_CSV_COLUMNS = [
+    "call_id",
+    "agent_id",
+    "agent_name",
+    "team",
+    "started_at",
+    "duration_s",
+    "status",
+    "score",
+    "max",
+    "fatal",
+    "needs_review",
+    "error",
+    *(f"fail_{name}" for name in CHECK_COLUMNS),
+]
 
 
 def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
@@ -243,23 +437,28 @@ def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_calls_csv(out: Path) -> Path | None:
-    """Rebuild `calls.csv` from every per-call file (so a resumed run's table covers all calls)."""
+    """Rebuild `calls.csv` from every per-call file (so a resumed run's table covers all calls).
+
+    One row per call id: a file whose name is not its call id's file (left by an older naming) is ignored. Text
+    cells that a spreadsheet would run as a formula are neutralised."""
     files = sorted((out / "calls").glob("*.json"))
     if not files:
         return None
     rows = []
     for f in files:
         try:
-            rows.append(calls_table_row(json.loads(f.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, KeyError):
+            data = json.loads(f.read_text(encoding="utf-8"))
+            if call_path(out, data["call_id"]).name != f.name:
+                continue
+            rows.append({k: spreadsheet_cell(v) for k, v in calls_table_row(data).items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    # the columns come from the code, not from the first row that happened to parse (there may be none)
+    writer = csv.DictWriter(buf, fieldnames=CALLS_CSV_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     target = out / "calls.csv"
-    tmp = target.with_suffix(".csv.tmp")
-    # UTF-8 with BOM so Excel/WPS show Chinese names correctly
-    tmp.write_text(buf.getvalue(), encoding="utf-8-sig")
-    os.replace(tmp, target)
+    # UTF-8 with BOM so Excel/WPS show Chinese names correctly (a unique temp name: concurrent batches do not race)
+    write_text_atomic(target, buf.getvalue(), encoding="utf-8-sig")
     return target

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .checks.registry import CheckContext, run_check
@@ -36,3 +37,23 @@ def timeline_events(timeline: Timeline, transcript: Transcript, metadata: CallMe
         if moment is not None:
             events.append(Event("transfer", moment, moment, "agent"))
     return sorted(events, key=lambda e: (e.start, e.end, e.type))
+
+
+def qualify_mono_findings(
+    findings: Sequence[Finding], overlap_suspects: Sequence[tuple[float, float]]
+) -> list[Finding]:
+    """Interruptions cannot be judged from one diarized mono channel the way they are in stereo: overlap is
+    invisible to VAD and only *suspected* from embeddings. A pass/fail interruption finding becomes
+    needs_review when overlap is suspected, else keeps its status with the confidence attached."""
+    out: list[Finding] = []
+    for f in findings:
+        if f.check == "interruption" and f.status in ("pass", "fail"):
+            detail = {**f.detail, "mono": True, "overlap_suspects": [list(x) for x in overlap_suspects[:20]]}
+            if overlap_suspects:
+                detail["reason"] = "mono call: overlapped speech suspected, interruptions not judged"
+                f = replace(f, status="needs_review", detail=detail)
+            else:
+                detail["confidence"] = "low (mono: overlap inferred from speaker embeddings, none found)"
+                f = replace(f, detail=detail)
+        out.append(f)
+    return out

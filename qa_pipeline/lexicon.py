@@ -231,15 +231,41 @@ def available_lexicons() -> list[str]:
     return sorted(p.name[:-5] for p in pkg.iterdir() if p.name.endswith(".yaml"))
 
 
-@cache
+_REGISTERED: dict[str, Lexicon] = {}
+"""Lexicons loaded from a QA lead's folder (next to their rubric), under the key the rubric loader gave them."""
+
+
+def register_lexicon(key: str, lexicon: Lexicon) -> None:
+    """Make `load_lexicon(key)` return `lexicon` (the rubric loader registers lexicons found next to a rubric)."""
+    _REGISTERED[key] = lexicon
+
+
+def parse_lexicon(text: str, name: str) -> Lexicon:
+    """A lexicon from YAML text (`name:`, `entries:`); raises ValueError on a bad entry."""
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"lexicon {name!r}: a lexicon is a mapping with name and entries")
+    return _build(data, name)
+
+
 def load_lexicon(name: str) -> Lexicon:
-    """Load `qa_pipeline/lexicons/<name>.yaml` (cached)."""
+    """A registered lexicon, else `qa_pipeline/lexicons/<name>.yaml` (cached)."""
+    found = _REGISTERED.get(name)
+    return found if found is not None else _load_builtin(name)
+
+
+@cache
+def _load_builtin(name: str) -> Lexicon:
     path = resources.files("qa_pipeline") / "lexicons" / f"{name}.yaml"
     if not path.is_file():
         raise KeyError(f"unknown lexicon {name!r}; known: {', '.join(available_lexicons())}")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if data.get("name", name) != name:
         raise ValueError(f"lexicon file {name}.yaml declares name {data.get('name')!r}")
+    return _build(data, name)
+
+
+def _build(data: dict[str, Any], name: str) -> Lexicon:
     entries = [_entry(raw, name) for raw in data.get("entries", [])]
     return Lexicon(
         name,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audio import AUDIO_EXTENSIONS
+from .safe import readable
 from .types import CallMetadata
 
 MANIFEST_COLUMNS = ("call_id", "path", "agent_id", "agent_name", "team", "started_at", "queue", "transferred_at")
@@ -28,17 +29,47 @@ class CallJob:
 
 
 def discover_audio(inputs: list[Path], recursive: bool = True) -> list[Path]:
-    """Audio files named directly or found in the given folders (sorted, transcript/truth files skipped)."""
+    """Audio files named directly or found in the given folders (sorted, transcript/truth files skipped).
+
+    Entries with an audio name that cannot be read as a file (a dangling symlink, a folder named `x.wav`) are
+    listed too, so that the batch reports them (see `input_problem`) instead of skipping them silently."""
     found: list[Path] = []
     for p in inputs:
         if p.is_dir():
             it = p.rglob("*") if recursive else p.glob("*")
             found += sorted(
-                f for f in it if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS and ".mono." not in f.name
+                f
+                for f in it
+                if f.suffix.lower() in AUDIO_EXTENSIONS
+                and ".mono." not in f.name
+                and (f.is_file() or f.is_symlink() or f.is_dir())
             )
         else:
             found.append(p)
     return list(dict.fromkeys(found))
+
+
+def input_problem(path: Path) -> str | None:
+    """Why `path` cannot be scored as a recording, or None."""
+    if path.is_symlink() and not path.exists():
+        return f"{readable(str(path))}: broken symbolic link (its target {readable(str(path.readlink()))} is missing)"
+    if path.is_dir():
+        return f"{readable(str(path))}: is a folder, not a recording"
+    return None
+
+
+_INNER_SUFFIXES = (".mono", ".stereo", ".agent", ".customer")
+
+
+def recording_stem(path: Path) -> str:
+    """The call's name in its file name: the name without its extension (and without a `.mono`-style marker);
+    `a..b.flac` → `a..b`, `x.mono.flac` → `x`."""
+    name = path.name
+    stem = name[: -len(path.suffix)] if path.suffix and len(path.suffix) < len(name) else name
+    for inner in _INNER_SUFFIXES:
+        if stem.lower().endswith(inner) and len(stem) > len(inner):
+            return stem[: -len(inner)]
+    return stem
 
 
 def compile_name_pattern(pattern: str) -> re.Pattern[str]:
@@ -55,7 +86,7 @@ def compile_name_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def metadata_from_name(path: Path, pattern: re.Pattern[str] | None) -> CallMetadata:
-    stem = path.name.split(".")[0] if path.name.count(".") > 1 else path.stem
+    stem = readable(recording_stem(path))
     if pattern is None:
         return CallMetadata(call_id=stem)
     m = pattern.match(stem)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .types import AudioSource, CallMetadata, Event, Finding, Score, Transcript
+from .types import AudioSource, CallMetadata, DiarizationInfo, Event, Finding, Score, Transcript
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "call_result.schema.json"
@@ -40,8 +37,12 @@ class CallResult:
     checks: tuple[Finding, ...] = ()
     score: Score | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    diarization: dict[str, Any] | None = None
+    diarization: DiarizationInfo | None = None
     """Mono calls: speakers found, roles, role confidence, suspected overlaps (None for stereo)."""
+    timeline: dict[str, Any] | None = None
+    """The stored timeline (judging.stored_timeline): what rescoring judges from, with the transcript."""
+    tags: tuple[Any, ...] = ()
+    """judging.Tag: labels rules put on the call (topics, escalation risk …)."""
 
     def to_json(self) -> dict[str, Any]:
         md = asdict(self.metadata)
@@ -84,8 +85,21 @@ class CallResult:
             ],
             "score": _score_json(self.score) if self.score else None,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "diarization": self.diarization,
+            "diarization": self.diarization.to_json() if self.diarization else None,
+            "timeline": self.timeline,
+            "tags": [tag_json(t) for t in self.tags],
         }
+
+
+def tag_json(t: Any) -> dict[str, Any]:
+    return {
+        "tag": t.tag,
+        "rule": t.rule,
+        "topic": t.topic,
+        "start": _r(t.start),
+        "speaker": t.speaker,
+        "evidence": t.evidence,
+    }
 
 
 def _r(x: float | None) -> float | None:
@@ -111,23 +125,3 @@ def _score_json(score: Score) -> dict[str, Any]:
             for i in score.items
         ],
     }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see either the old file or the complete new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_result(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

@@ -12,6 +12,8 @@ import jsonschema
 import yaml
 
 from .checks.registry import all_checks
+from .rules.loader import Resolver, RuleError, Source, line_index, resolve_rule_refs
+from .rules.model import Rule
 from .types import Finding, ItemScore, Score, Status
 
 BUILTIN_RUBRICS = Path(__file__).resolve().parent / "rubrics"
@@ -22,13 +24,15 @@ package's rubrics, then a development checkout's scoring_rubrics/ (user and exam
 
 _BINDING = {
     "type": "object",
-    "required": ["check"],
+    "oneOf": [{"required": ["check"]}, {"required": ["rule"]}],
     "additionalProperties": False,
     "properties": {
         "check": {"type": "string"},
+        "rule": {"type": "string"},
         "where": {"type": "object"},
         "deduct": {"type": "number", "minimum": 0},
         "deduct_from": {"type": "string"},
+        "once": {"type": "boolean"},
     },
 }
 RUBRIC_SCHEMA: dict[str, Any] = {
@@ -41,7 +45,9 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "version": {"type": "string"},
         "source": {"type": "string"},
         "fatal_policy": {"enum": ["zero_total", "flag_only"]},
+        "extends": {"type": "string"},
         "checks": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
+        "rules": {"type": "array", "items": {"type": ["string", "object"]}},
         "items": {
             "type": "array",
             "minItems": 1,
@@ -76,6 +82,8 @@ class Binding:
     where: Mapping[str, Any] = field(default_factory=dict)
     deduct: float | None = None
     deduct_from: str | None = None
+    once: bool = False
+    """Deduct once for the call however many findings fail (default: per failing finding)."""
 
     def selects(self, f: Finding) -> bool:
         """A finding of the bound check that matches the `where` filter (a pass finding has no category, so
@@ -106,14 +114,18 @@ class Rubric:
     check_params: Mapping[str, Mapping[str, Any]]
     fatal_policy: str = "zero_total"
     path: str = ""
+    rules: tuple[Rule, ...] = ()
+    """Rules of the rule language (qa_pipeline/rules) the rubric loads; their findings carry the rule id."""
 
     @property
     def check_names(self) -> list[str]:
-        """Every check the rubric runs: those with parameters plus those bound to items."""
+        """Every check the rubric runs: those with parameters plus those bound to items (rules excluded)."""
+        rule_ids = {r.id for r in self.rules}
         names = dict.fromkeys(self.check_params)
         for item in self.items:
             for b in item.bindings:
-                names.setdefault(b.check)
+                if b.check not in rule_ids:
+                    names.setdefault(b.check)
         return list(names)
 
     @property
@@ -140,10 +152,11 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
     """Load and validate a rubric by name ("10086") or path; errors name the file, line and problem."""
     path = find_rubric(name_or_path)
     text = path.read_text(encoding="utf-8")
-    return parse_rubric(text, str(path))
+    return parse_rubric(text, str(path), base_dir=path.resolve().parent)
 
 
-def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
+def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = None) -> Rubric:
+    """Parse a rubric; lexicons and rule files it names are resolved in `base_dir` first, then the built-ins."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -153,12 +166,20 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
         raise RubricError(f"{origin}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise RubricError(f"{origin}: a rubric is a YAML mapping with id, title, version, items")
-    lines = _line_index(node)
+    lines = line_index(node)
+
+    item_lines: dict[int, int] = {}  # merged item index → index in this file (`extends`)
 
     def fail(path: tuple[Any, ...], message: str) -> RubricError:
+        if len(path) > 1 and path[0] == "items" and path[1] in item_lines:
+            path = ("items", item_lines[path[1]], *path[2:])
         line = _nearest_line(lines, path)
         loc = "/".join(str(p) for p in path) or "(top)"
         return RubricError(f"{origin}:{line}: {loc}: {message}")
+
+    if "extends" in data:
+        data, origins = _extend(data, base_dir, fail)
+        item_lines.update(origins)
 
     errors = sorted(jsonschema.Draft202012Validator(RUBRIC_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
@@ -178,7 +199,19 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
                 f"unknown parameter(s) {sorted(unknown)} for check {name!r}; "
                 f"it takes {sorted(registry[name].defaults) or 'no parameters'}",
             )
+        if isinstance(params.get("lexicon"), str):
+            try:
+                params = {**params, "lexicon": Resolver(base_dir).lexicon(params["lexicon"])[0]}
+            except KeyError as exc:
+                raise fail(("checks", name, "lexicon"), str(exc.args[0])) from None
         check_params[name] = params
+
+    src = Source(origin, data, lines)
+    try:
+        rules = resolve_rule_refs(src, ("rules",), data.get("rules"), base_dir, lambda n: n in registry)
+    except RuleError as exc:
+        raise RubricError(str(exc)) from None
+    rule_ids = {r.id for r in rules}
 
     items = []
     seen: set[str] = set()
@@ -188,12 +221,27 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
         seen.add(raw["id"])
         bindings = []
         for j, b in enumerate(raw.get("checks") or []):
-            if b["check"] not in registry:
+            if "rule" in b:
+                if b["rule"] not in rule_ids:
+                    raise fail(
+                        ("items", i, "checks", j, "rule"),
+                        f"unknown rule {b['rule']!r}; rules loaded by this rubric: "
+                        f"{', '.join(sorted(rule_ids)) or 'none'}",
+                    )
+            elif b["check"] not in registry:
                 raise fail(
                     ("items", i, "checks", j, "check"),
                     f"unknown check {b['check']!r}; known checks: {', '.join(sorted(registry))}",
                 )
-            bindings.append(Binding(b["check"], b.get("where") or {}, b.get("deduct"), b.get("deduct_from")))
+            bindings.append(
+                Binding(
+                    b.get("check") or b["rule"],
+                    b.get("where") or {},
+                    b.get("deduct"),
+                    b.get("deduct_from"),
+                    bool(b.get("once", False)),
+                )
+            )
         if not bindings and not raw.get("manual"):
             raise fail(("items", i), f"item {raw['id']!r} has no checks: bind checks or mark it manual: true")
         items.append(
@@ -216,27 +264,40 @@ def parse_rubric(text: str, origin: str = "<rubric>") -> Rubric:
         check_params=check_params,
         fatal_policy=data.get("fatal_policy", "zero_total"),
         path=origin,
+        rules=tuple(rules),
     )
 
 
-def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """Map each key path of the YAML document to its 1-based line."""
-    out: dict[tuple[Any, ...], int] = {}
-
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        out[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                out[path + (k.value,)] = k.start_mark.line + 1
-                walk(v, path + (k.value,))
-                out[path + (k.value,)] = k.start_mark.line + 1
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                walk(v, path + (i,))
-
-    if node is not None:
-        walk(node, ())
-    return out
+def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dict[str, Any], dict[int, int]]:
+    """`extends: 10086`: the base rubric's checks and items, then this file's (same item id replaces, check
+    parameters merge). The base's own rules are not inherited (they resolve relative to the base file)."""
+    name = str(data["extends"])
+    local = (base_dir / name) if base_dir is not None else None
+    try:
+        base_path = local if local is not None and local.is_file() else find_rubric(name)
+        load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
+    except RubricError as exc:
+        raise fail(("extends",), str(exc)) from None
+    base = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    merged = {k: v for k, v in base.items() if k not in ("rules", "extends")}
+    merged.update({k: v for k, v in data.items() if k not in ("checks", "items", "extends")})
+    checks = {k: dict(v or {}) for k, v in (base.get("checks") or {}).items()}
+    for k, v in (data.get("checks") or {}).items():
+        checks[k] = {**checks.get(k, {}), **(v or {})}
+    merged["checks"] = checks
+    own_items = [it for it in data.get("items") or [] if isinstance(it, dict)]
+    own = {it.get("id"): k for k, it in enumerate(own_items)}
+    items, origins = [], {}
+    for it in base["items"]:
+        k = own.pop(it["id"], None)
+        if k is not None:
+            origins[len(items)] = k
+        items.append(it if k is None else own_items[k])
+    for k in own.values():
+        origins[len(items)] = k
+        items.append(own_items[k])
+    merged["items"] = items
+    return merged, origins
 
 
 def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> str:
@@ -262,6 +323,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
         reasons: list[str] = []
         statuses: set[Status] = set()
         for b in item.bindings:
+            deducted = False
             for f in (f for f in findings if f.check == b.check):
                 if not b.selects(f):
                     # the check ran but this finding is outside the item's filter (another category of
@@ -275,6 +337,9 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                     d = float(f.detail.get(b.deduct_from, 0.0))
                 else:
                     d = item.points if b.deduct is None else b.deduct
+                if b.once and deducted:
+                    d = 0.0
+                deducted = True
                 deduction += d
                 reasons.append(_reason(f, d))
         deduction = min(deduction, item.points)

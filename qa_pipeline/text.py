@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 __all__ = [
     "normalize",
@@ -24,6 +25,7 @@ __all__ = [
     "syllable_distance",
     "pinyin_similarity",
     "is_cjk",
+    "to_simplified",
 ]
 
 # Fuzzy pinyin (模糊音): initials and finals commonly merged by southern/regional accents and by ASR on
@@ -33,13 +35,19 @@ FUZZY_FINALS: tuple[tuple[str, str], ...] = (("ang", "an"), ("eng", "en"), ("ing
 
 
 @lru_cache(maxsize=1)
-def _t2s():
+def _t2s() -> Any:
     import opencc
 
     return opencc.OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified (OpenCC t2s; Whisper base often writes Traditional for Mandarin)."""
+    return str(_t2s().convert(text)) if text else text
+
+
 def is_cjk(ch: str) -> bool:
+    """A CJK ideograph (unified, extension A–F, compatibility)."""
     o = ord(ch)
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FA1F or 0xF900 <= o <= 0xFAFF
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .intervals import gaps_between
 from .types import SAMPLE_RATE, CallAudio, Interval, Overlap, Response, Speaker, SpeechSegment, Timeline
 
 
@@ -93,13 +94,7 @@ def timeline_from_segments(speech: list[SpeechSegment], duration: float, layout:
 
 def _silences(speech: list[SpeechSegment]) -> list[Interval]:
     """Gaps between speech where nobody talks (leading/trailing silence is not a gap in the conversation)."""
-    gaps: list[Interval] = []
-    covered_until: float | None = None
-    for seg in speech:
-        if covered_until is not None and seg.start > covered_until:
-            gaps.append(Interval(round(covered_until, 3), seg.start))
-        covered_until = seg.end if covered_until is None else max(covered_until, seg.end)
-    return gaps
+    return [Interval(round(a, 3), b) for a, b in gaps_between((s.start, s.end) for s in speech)]
 
 
 def _overlaps(speech: list[SpeechSegment]) -> list[Overlap]:

@@ -1,6 +1,7 @@
 """The dataclasses that flow between pipeline stages.
 
-ingest → CallAudio → timeline → Timeline → transcribe → Transcript → detect → [Finding] → score → Score.
+ingest → CallAudio → timeline → Timeline → (mono: diarize → DiarizationInfo) → transcribe → Transcript → detect
+→ [Finding] → score → Score.
 All times are seconds from the start of the recording.
 """
 
@@ -209,3 +210,37 @@ class Score:
     fatal: bool
     needs_review: bool
     items: tuple[ItemScore, ...]
+
+
+@dataclass(frozen=True)
+class DiarizationInfo:
+    """How a mono call's speakers were found and named (diarize → roles); stored once, in the result."""
+
+    method: str
+    n_speakers: int
+    speaker_seconds: dict[str, float]
+    centroid_similarity: float | None
+    """Highest cosine similarity between two speaker centroids (lower = better separated)."""
+    roles: dict[str, str]
+    """provisional speaker (spk0, …) → "agent" | "customer" | "unknown"."""
+    role_confidence: float
+    role_reason: str
+    role_evidence: dict[str, dict[str, Any]]
+    overlap_suspects: tuple[tuple[float, float], ...]
+    """Stretches where two voices may overlap (a mono mix cannot separate them)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent diarizing and transcribing the provisional speakers."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "n_speakers": self.n_speakers,
+            "speaker_seconds": self.speaker_seconds,
+            "centroid_similarity": self.centroid_similarity,
+            "roles": self.roles,
+            "role_confidence": self.role_confidence,
+            "role_reason": self.role_reason,
+            "role_evidence": self.role_evidence,
+            "overlap_suspects": [list(x) for x in self.overlap_suspects],
+            "timings": self.timings,
+        }

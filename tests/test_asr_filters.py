@@ -1,4 +1,5 @@
-from qa_pipeline.asr.filters import is_hallucination, is_stutter_loop, to_simplified
+from qa_pipeline.asr.filters import is_hallucination, is_stutter_loop
+from qa_pipeline.text import to_simplified
 
 
 def test_stutter_loops_are_dropped_but_real_repeats_kept() -> None:

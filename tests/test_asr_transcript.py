@@ -13,7 +13,7 @@ from qa_pipeline.asr import AsrOptions, TranscriptError, load_engine
 
 
 def call(path: Path):  # type: ignore[no-untyped-def]
-    return make_call({"agent": np.zeros(16000, np.float32)}, [], path=str(path))
+    return make_call({"agent": np.zeros(16000 * 10, np.float32)}, [], path=str(path))
 
 
 def test_json_beside_recording(tmp_path: Path) -> None:

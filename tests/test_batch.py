@@ -127,3 +127,17 @@ def test_missing_transcript_fails_that_call_only(day: Path, tmp_path: Path) -> N
     assert summary.ok == 1
     err = json.loads(call_path(tmp_path / "r", "nogreet").read_text(encoding="utf-8"))["error"]
     assert "no transcript" in err and "nogreet" in err
+
+
+def test_calls_csv_when_no_result_file_parses(tmp_path: Path) -> None:
+    from qa_pipeline.batch import CALLS_CSV_COLUMNS, calls_table_row, write_calls_csv
+
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "broken.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "calls" / "partial.json").write_text('{"status": "ok"}', encoding="utf-8")
+    target = write_calls_csv(tmp_path)  # used to raise IndexError on rows[0]
+    assert target is not None
+    rows = list(csv.reader(target.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows == [CALLS_CSV_COLUMNS]
+    assert list(calls_table_row({"call_id": "x", "status": "failed"})) == CALLS_CSV_COLUMNS
+    assert not list((tmp_path).glob(".calls.csv*"))  # no temporary file left behind

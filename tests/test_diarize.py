@@ -14,14 +14,11 @@ from helpers import REAL_AUDIO
 import qa_pipeline.pipeline as pipeline
 from qa_pipeline.asr.transcript import read_transcript
 from qa_pipeline.audio import load_call
-from qa_pipeline.diarize import (
-    Diarization,
-    assign_roles,
-    diarization_error_rate,
-    diarize,
-    qualify_mono_findings,
-)
+from qa_pipeline.detect import qualify_mono_findings
+from qa_pipeline.diarize import Diarization, diarize
+from qa_pipeline.evaluate.metrics import diarization_error_rate
 from qa_pipeline.pipeline import PipelineOptions, score_call
+from qa_pipeline.roles import assign_roles
 from qa_pipeline.timeline import build_timeline, detect_speech, timeline_from_segments
 from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Transcript, Utterance
 
@@ -143,9 +140,11 @@ def test_mono_roles_end_to_end(stem: str, tmp_path: Path, text_engine) -> None: 
     text_engine(stem)
     r = score_call(_mixdown(stem, tmp_path), CallMetadata(stem), PipelineOptions())
     assert r.status == "ok" and r.audio.layout == "mono"
-    info = r.transcript.options["diarization"]
-    assert info["n_speakers"] == 2 and info["role_confidence"] >= 0.5
-    assert sorted(info["roles"].values()) == ["agent", "customer"]
+    info = r.diarization
+    assert info is not None and "diarization" not in r.transcript.options  # stored once
+    assert info.n_speakers == 2 and info.role_confidence >= 0.5
+    assert sorted(info.roles.values()) == ["agent", "customer"]
+    assert r.to_json()["diarization"]["roles"] == info.roles
     truth = json.loads((SAMPLES / f"{stem}.truth.json").read_text(encoding="utf-8"))
     assert _speech_overlap(r, "agent", truth, "agent") > 5 * _speech_overlap(r, "customer", truth, "agent")
     status = {f.check: f.status for f in r.checks}
@@ -157,8 +156,8 @@ def test_mono_roles_end_to_end(stem: str, tmp_path: Path, text_engine) -> None: 
 def test_low_confidence_keeps_unknown_and_needs_review(tmp_path: Path, text_engine) -> None:  # type: ignore[no-untyped-def]
     text_engine("01_bill_query_perfect", neutral=True)  # no agent/customer wording at all
     r = score_call(_mixdown("01_bill_query_perfect", tmp_path), CallMetadata("c"), PipelineOptions())
-    info = r.transcript.options["diarization"]
-    assert info["role_confidence"] < 0.5 and set(info["roles"].values()) == {"unknown"}
+    info = r.diarization
+    assert info is not None and info.role_confidence < 0.5 and set(info.roles.values()) == {"unknown"}
     assert {u.speaker for u in r.transcript.utterances} == {"unknown"}
     status = {f.check: f.status for f in r.checks}
     for check in ("greeting", "closing", "forbidden_phrase", "interruption", "response_latency"):
@@ -184,9 +183,9 @@ def test_assign_roles_unit() -> None:
 def test_mono_interruption_never_silently_passes() -> None:
     f = [Finding("interruption", "pass"), Finding("greeting", "pass")]
     seg = (SpeechSegment("spk0", 0, 1),)  # type: ignore[arg-type]
-    with_ovl = qualify_mono_findings(f, Diarization(seg, 2, {}, 0.7, ((3.0, 4.6),)))
+    with_ovl = qualify_mono_findings(f, Diarization(seg, 2, {}, 0.7, ((3.0, 4.6),)).overlap_suspects)
     assert with_ovl[0].status == "needs_review" and with_ovl[1].status == "pass"
-    without = qualify_mono_findings(f, Diarization(seg, 2, {}, 0.7))
+    without = qualify_mono_findings(f, Diarization(seg, 2, {}, 0.7).overlap_suspects)
     assert without[0].status == "pass" and without[0].detail["mono"] and "confidence" in without[0].detail
 
 
@@ -196,8 +195,13 @@ def test_duplicate_channel_stereo_is_mono_end_to_end(copy_gain: float, tmp_path:
     text_engine(stem)
     r = score_call(_mixdown(stem, tmp_path, stereo_copy=copy_gain), CallMetadata(stem), PipelineOptions())
     assert r.audio.channels == 2 and r.audio.layout == "mono"
-    assert r.transcript.options["diarization"]["roles"] and {u.speaker for u in r.transcript.utterances} == {
-        "agent",
-        "customer",
-    }
+    assert (
+        r.diarization is not None
+        and r.diarization.roles
+        and {u.speaker for u in r.transcript.utterances}
+        == {
+            "agent",
+            "customer",
+        }
+    )
     assert {f.check: f.status for f in r.checks}["interruption"] in ("needs_review", "fail")

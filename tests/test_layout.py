@@ -65,7 +65,6 @@ def import_graph() -> dict[str, set[str]]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="checks.registry ↔ check modules: removed with the check catalogue (issue 8)")
 def test_no_import_cycles() -> None:
     g = import_graph()
     assert len(g) > 40 and sum(map(len, g.values())) > 60  # the walk found the package and its imports

@@ -107,19 +107,7 @@ def test_filters(db):
     assert c.empty
 
 
-@pytest.fixture(params=["xlsxwriter", "openpyxl"])
-def xlsx_engine(request, monkeypatch):
-    from qa_pipeline.report import xlsx
-
-    if request.param == "xlsxwriter":
-        if xlsx.xlsxwriter is None:
-            pytest.skip("xlsxwriter not installed")
-    else:
-        monkeypatch.setattr(xlsx, "xlsxwriter", None)
-    return request.param
-
-
-def test_xlsx_read_back(card, tmp_path, xlsx_engine):
+def test_xlsx_read_back(card, tmp_path):
     out = tmp_path / "sc.xlsx"
     write_scorecard(card, "xlsx", out)
     wb = openpyxl.load_workbook(out)

@@ -48,7 +48,7 @@ def test_fresh_schema(tmp_path):
     # reopening is a no-op
     store = open_store(tmp_path / "x.db")
     with store.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(S.schema_migrations)).scalar() == LATEST
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.schema_migrations)).scalar() == len(MIGRATIONS)
     store.close()
 
 
@@ -225,7 +225,7 @@ def test_import_batch_isolates_a_call_that_fails_in_the_database(tmp_path):
 def test_reads_do_not_wait_for_a_writer(tmp_path):
     """Searches, reports and the analyst API use deferred read transactions: in WAL mode they run
     while an import holds the write lock."""
-    from qa_pipeline import results as R
+    from qa_pipeline import dataframes as R
 
     store = open_store(tmp_path / "x.db")
     for r in fixture_results():

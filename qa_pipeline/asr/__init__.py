@@ -13,18 +13,21 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from qa_pipeline.asr.filters import to_simplified
-from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, TranscriptError
+from qa_pipeline.asr.options import AsrDescription, AsrOptions, ModelNotInstalledError, TranscriptError
+from qa_pipeline.text import to_simplified
 from qa_pipeline.types import CallAudio, Timeline, Transcript
 
 ENGINES: tuple[str, ...] = ("faster-whisper", "openai-whisper", "transcript")
 
 __all__ = [
     "ENGINES",
+    "AsrDescription",
     "AsrEngine",
     "AsrOptions",
     "ModelNotInstalledError",
     "TranscriptError",
+    "describe_engine",
+    "engine_class",
     "load_engine",
     "to_simplified",
 ]
@@ -36,22 +39,37 @@ class AsrEngine(Protocol):
     model: str
     compute_type: str
 
+    def __init__(self, options: AsrOptions) -> None: ...
+
+    @classmethod
+    def describe(cls, options: AsrOptions) -> AsrDescription: ...
+
     def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript: ...
+
+
+def engine_class(name: str) -> type[AsrEngine]:
+    """The engine implementation called `name` (imported on demand: the libraries load with the engine)."""
+    if name == "faster-whisper":
+        from qa_pipeline.asr.faster_whisper import FasterWhisperEngine
+
+        return FasterWhisperEngine
+    if name == "openai-whisper":
+        from qa_pipeline.asr.openai_whisper import OpenAIWhisperEngine
+
+        return OpenAIWhisperEngine
+    if name == "transcript":
+        from qa_pipeline.asr.transcript import TranscriptEngine
+
+        return TranscriptEngine
+    raise ValueError(f"unknown ASR engine {name!r}; choose one of {', '.join(ENGINES)}")
+
+
+def describe_engine(options: AsrOptions) -> AsrDescription:
+    """What the engine for `options` records about itself, without loading it (resume checks, result files)."""
+    return engine_class(options.engine).describe(options)
 
 
 @lru_cache(maxsize=4)
 def load_engine(options: AsrOptions) -> AsrEngine:
     """The engine for `options`, loaded once per process (same options → same instance)."""
-    if options.engine == "faster-whisper":
-        from qa_pipeline.asr.faster_whisper import FasterWhisperEngine
-
-        return FasterWhisperEngine(options)
-    if options.engine == "openai-whisper":
-        from qa_pipeline.asr.openai_whisper import OpenAIWhisperEngine
-
-        return OpenAIWhisperEngine(options)
-    if options.engine == "transcript":
-        from qa_pipeline.asr.transcript import TranscriptEngine
-
-        return TranscriptEngine(options)
-    raise ValueError(f"unknown ASR engine {options.engine!r}; choose one of {', '.join(ENGINES)}")
+    return engine_class(options.engine)(options)

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from qa_pipeline.asr.filters import RawSegment, keep_segment, normalize, to_simplified
-from qa_pipeline.asr.options import AsrOptions
+from qa_pipeline.asr.filters import RawSegment, keep_segment
+from qa_pipeline.asr.options import AsrDescription, AsrOptions
 from qa_pipeline.asr.windows import (
     Piece,
     Window,
@@ -22,6 +22,7 @@ from qa_pipeline.asr.windows import (
     subwindow,
     timeline_speakers,
 )
+from qa_pipeline.text import normalize, to_simplified
 from qa_pipeline.types import CallAudio, Timeline, Transcript, Utterance, Word
 
 
@@ -96,6 +97,16 @@ class WindowedWhisperEngine:
 
     def __init__(self, options: AsrOptions) -> None:
         self.options = options
+
+    @classmethod
+    def describe(cls, options: AsrOptions) -> AsrDescription:
+        o = options
+        extra = {"beam_size": o.beam_size, "chunking": o.chunking, "pad_s": o.pad_s}
+        return AsrDescription(cls.name, o.model, cls.compute_type_for(o), extra)
+
+    @classmethod
+    def compute_type_for(cls, options: AsrOptions) -> str:
+        return options.compute_type
 
     def _run(self, samples: np.ndarray) -> list[RawSegment]:  # pragma: no cover - abstract
         raise NotImplementedError

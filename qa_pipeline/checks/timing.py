@@ -223,16 +223,32 @@ def volume(ctx: CheckContext) -> list[Finding]:
     ]
 
 
-@register("handling_time", defaults={"average_s": None, "average_s_by_queue": {}, "tiers": []}, needs_roles=False)
+@register(
+    "handling_time",
+    defaults={"average_s": None, "average_s_by_queue": {}, "tiers": [], "baseline": None, "stored_average": None},
+    needs_roles=False,
+)
 def handling_time(ctx: CheckContext) -> list[Finding]:
-    """Call length against the average handling time of its queue (rubric tiers: +25 %, +50 %, +70 %)."""
+    """Call length against the average handling time of its queue (rubric tiers: +25 %, +50 %, +70 %).
+
+    With `baseline: {by: queue|topic, window_days: 30, min_calls: 20}` the average comes from the stored calls
+    (judging.judge fills `stored_average` from the database; without enough calls → needs_review)."""
     p = ctx.params
-    average = (p["average_s_by_queue"] or {}).get(ctx.metadata.queue or "", p["average_s"])
+    stored = p.get("stored_average")
+    if p.get("baseline"):
+        if not stored or stored.get("average_s") is None:
+            reason = (stored or {}).get("reason") or "no stored calls to average (rescore with --db)"
+            return [Finding("handling_time", "needs_review", detail={"reason": reason, **(stored or {})})]
+        average = stored["average_s"]
+    else:
+        average = (p["average_s_by_queue"] or {}).get(ctx.metadata.queue or "", p["average_s"])
     if not average:
         return [Finding("handling_time", "needs_review", detail={"reason": "no average handling time configured"})]
     excess = ctx.timeline.duration / float(average) - 1.0
     hit = max((t for t in p["tiers"] if excess > t["over_ratio"]), key=lambda t: t["over_ratio"], default=None)
     detail = {"duration_s": round(ctx.timeline.duration, 1), "average_s": average, "excess_ratio": round(excess, 3)}
+    if stored:
+        detail.update({k: v for k, v in stored.items() if k != "average_s"})
     if hit is None:
         return [Finding("handling_time", "pass", detail=detail)]
     return [

@@ -10,11 +10,13 @@ typer or rich.
     evaluate.py  eval
     store.py     import, scorecard, search, clip
     synth.py     synth
+    review.py    users, serve, review export / import (check --db renders through it)
+    rules.py     rules test, rescore
 """
 
 from __future__ import annotations
 
-from . import evaluate, models, rubric, score, store, synth  # noqa: F401  (modules register their commands)
+from . import evaluate, models, review, rubric, rules, score, store, synth  # noqa: F401  (modules register their commands)
 from .app import app
 
 __all__ = ["app"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,7 +31,7 @@ def rubric_validate(path: Annotated[str, typer.Argument(help=t("cli.rubric.opt.p
     from ..rubric import RubricError, load_rubric, parse_rubric
 
     try:
-        rub = parse_rubric(sys.stdin.read(), "<stdin>") if path == "-" else load_rubric(path)
+        rub = parse_rubric(sys.stdin.read(), "<stdin>", Path.cwd()) if path == "-" else load_rubric(path)
     except RubricError as exc:
         fail(str(exc), 1, label="cli.rubric.invalid")
     manual = sum(1 for i in rub.items if i.manual)
@@ -46,3 +47,5 @@ def rubric_validate(path: Annotated[str, typer.Argument(help=t("cli.rubric.opt.p
             checks=len(rub.check_names),
         )
     )
+    if rub.rules:
+        console.print(t("rubric.valid_rules", n=len(rub.rules), ids=", ".join(r.id for r in rub.rules)))

@@ -8,13 +8,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..asr import ENGINES, AsrOptions
 from ..audio import IngestOptions
 from ..i18n import t
-from ..manifest import CallJob, ManifestError, compile_name_pattern, discover_audio, metadata_from_name, read_manifest
+from ..manifest import (
+    CallJob,
+    ManifestError,
+    compile_name_pattern,
+    discover_audio,
+    input_problem,
+    metadata_from_name,
+    read_manifest,
+)
 from ..pipeline import PipelineOptions
 from .app import app
 from .console import console, err, fail
@@ -107,12 +116,18 @@ def score(
     max_duration_h: Annotated[float, typer.Option("--max-duration", help=t("cli.score.opt.max_duration"))] = 4.0,
     redact: RedactOpt = True,
     redact_categories: RedactCategoriesOpt = None,
+    time_budget_s: Annotated[float, typer.Option("--time-budget", help=t("privacy.opt.time_budget"))] = 3600.0,
     ray_address: Annotated[str | None, typer.Option("--ray", help=t("store.ray.opt.address"))] = None,
     ray_actors: Annotated[int | None, typer.Option("--ray-actors", min=1, help=t("store.ray.opt.actors"))] = None,
     ray_cpus: Annotated[float | None, typer.Option("--ray-cpus", min=0.0, help=t("store.ray.opt.cpus"))] = None,
     ray_gpus: Annotated[float, typer.Option("--ray-gpus", min=0.0, help=t("store.ray.opt.gpus"))] = 0.0,
 ) -> None:
     from ..batch import run_batch
+
+    if not max_duration_h > 0:  # also NaN
+        raise typer.BadParameter(t("privacy.max_duration.bad"), param_hint="--max-duration")
+    if not time_budget_s >= 0:
+        raise typer.BadParameter(t("privacy.time_budget.bad"), param_hint="--time-budget")
 
     _load_rubric_or_exit(rubric)
     jobs = max(1, jobs)
@@ -173,7 +188,7 @@ def score(
         task = progress.add_task("", total=len(call_jobs))
 
         def on_progress(done: int, total: int, call_id: str) -> None:
-            progress.update(task, total=total, completed=done, description=call_id)
+            progress.update(task, total=total, completed=done, description=escape(call_id))  # ids are not markup
 
         try:
             summary = run_batch(
@@ -182,7 +197,8 @@ def score(
                 options,
                 workers=jobs,
                 resume=resume,
-                on_result=store.upsert_call if store else None,
+                store=store,
+                time_budget_s=time_budget_s or None,
                 progress=on_progress,
                 ray=ray_opts,
             )
@@ -214,7 +230,7 @@ def _plan(inputs: list[Path], manifest: Path | None, name_pattern: str | None) -
     for p in inputs:
         if not p.exists():
             raise ValueError(t("cli.score.no_such_path", path=p))
-    return [CallJob(p, metadata_from_name(p, pattern)) for p in discover_audio(inputs)]
+    return [CallJob(p, metadata_from_name(p, pattern), input_problem(p)) for p in discover_audio(inputs)]
 
 
 def _print_summary(summary: BatchSummary, out: Path) -> None:
@@ -254,7 +270,13 @@ def check(
     show_passed: Annotated[bool, typer.Option(help=t("cli.check.opt.show_passed"))] = False,
     redact: RedactOpt = True,
     redact_categories: RedactCategoriesOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help=t("cli.check.opt.db"))] = None,
 ) -> None:
+    if db is not None:  # RECORDING is a call id: show the stored call, no re-scoring
+        from .review import print_stored_call
+
+        print_stored_call(str(recording), db, as_json=as_json, show_passed=show_passed)
+        return
     from ..pipeline import score_call
 
     _load_rubric_or_exit(rubric)

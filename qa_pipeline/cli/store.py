@@ -110,6 +110,7 @@ def scorecard_command(
     date_to: ToOpt = None,
     team: Annotated[str | None, typer.Option("--team", help=t("cli.store.opt.team"))] = None,
     agent: Annotated[str | None, typer.Option("--agent", help=t("cli.store.opt.agent"))] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help=t("rules.opt.tag"))] = None,
     fmt: Annotated[
         ScorecardFormat, typer.Option("--format", help=t("cli.scorecard.opt.format"))
     ] = ScorecardFormat.xlsx,
@@ -124,7 +125,7 @@ def scorecard_command(
 
     store = _open(db)
     try:
-        where = CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent)
+        where = CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent, tag=tag)
         card = build_scorecard(store, where, worst_n=worst)
     finally:
         store.close()
@@ -163,6 +164,7 @@ def search_command(
     date_to: ToOpt = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help=t("cli.search.opt.min_score"))] = None,
     max_score: Annotated[float | None, typer.Option("--max-score", help=t("cli.search.opt.max_score"))] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help=t("rules.opt.tag"))] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help=t("cli.search.opt.limit"))] = 20,
     fmt: Annotated[SearchFormat, typer.Option("--format", help=t("cli.search.opt.format"))] = SearchFormat.table,
     pinyin: Annotated[bool, typer.Option("--pinyin", help=t("cli.search.opt.pinyin"))] = False,
@@ -187,6 +189,7 @@ def search_command(
         check=check,
         check_status=status,
         speaker=speaker.value if speaker else None,
+        tag=tag,
     )
     store = _open(db)
     try:

@@ -43,20 +43,20 @@ class RayUnavailable(RuntimeError):
     """Ray is not installed, or the cluster cannot be reached (message from the catalog)."""
 
 
-ScoreFn = Callable[[CallJob, PipelineOptions], dict[str, Any]]
-InitFn = Callable[[PipelineOptions], None]
+# load(options) -> what a worker holds (rubric, loaded engine, time budget); score(job, held) -> result JSON
+LoadFn = Callable[[PipelineOptions], Any]
+ScoreFn = Callable[[CallJob, Any], dict[str, Any]]
 
 
-class _Scorer:
-    """One actor: the options and the loaded model live here for the actor's lifetime."""
+class _Actor:
+    """One actor: what `load` returned (the loaded model, the rubric) lives here for the actor's lifetime."""
 
-    def __init__(self, options: PipelineOptions, score_fn: ScoreFn, init_fn: InitFn):
-        self.options = options
-        self.score_fn = score_fn
-        init_fn(options)  # loads the ASR model once, before the first call
+    def __init__(self, options: PipelineOptions, load: LoadFn, score: ScoreFn):
+        self.held = load(options)  # the ASR model is loaded once, before the first call
+        self.score_fn = score
 
     def score(self, index: int, job: CallJob) -> tuple[int, dict[str, Any]]:
-        return index, self.score_fn(job, self.options)
+        return index, self.score_fn(job, self.held)
 
     def pid(self) -> int:
         return os.getpid()
@@ -105,7 +105,7 @@ def start_local(num_cpus: float, num_gpus: float = 0.0, attempts: int = 3, **kwa
                 raise
 
 
-def make_actors(options: PipelineOptions, opts: RayOptions, score_fn: ScoreFn, init_fn: InitFn) -> list[Any]:
+def make_actors(options: PipelineOptions, opts: RayOptions, load: LoadFn, score: ScoreFn) -> list[Any]:
     """Start the actors and wait until they are up (model loaded). An actor the cluster cannot place (not
     enough CPUs/GPUs free) would never answer: after `opts.start_grace` seconds the pool goes on with
     the actors that are up, and only when none comes up within `opts.start_timeout` is it an error."""
@@ -118,11 +118,11 @@ def make_actors(options: PipelineOptions, opts: RayOptions, score_fn: ScoreFn, i
         num_gpus=opts.num_gpus,
         max_restarts=opts.max_restarts,
         max_task_retries=opts.max_restarts,
-    )(_Scorer)  # an actor class (typed loosely: Ray's stubs do not describe .options(...).remote)
+    )(_Actor)  # an actor class (typed loosely: Ray's stubs do not describe .options(...).remote)
     # named, so that an operator (or a test) can find and kill one; unique per batch
     tag = os.urandom(4).hex()
     actors: list[Any] = [
-        cls.options(name=f"callqa-scorer-{tag}-{i}").remote(options, score_fn, init_fn) for i in range(opts.actors)
+        cls.options(name=f"callqa-scorer-{tag}-{i}").remote(options, load, score) for i in range(opts.actors)
     ]
     probes = {a.pid.remote(): a for a in actors}
     ready, _ = ray.wait(list(probes), num_returns=1, timeout=opts.start_timeout)
@@ -144,10 +144,10 @@ def make_actors(options: PipelineOptions, opts: RayOptions, score_fn: ScoreFn, i
 
 
 def ray_results(
-    todo: Sequence[CallJob], options: PipelineOptions, opts: RayOptions, score_fn: ScoreFn, init_fn: InitFn
+    todo: Sequence[CallJob], options: PipelineOptions, opts: RayOptions, load: LoadFn, score: ScoreFn
 ) -> Iterator[dict[str, Any]]:
-    """Yield one result per job (in completion order): `score_fn(job, options)` on a Ray actor pool whose
-    actors ran `init_fn(options)` once (model loading)."""
+    """Yield one result per job (in completion order): `score(job, held)` on a Ray actor pool whose actors
+    each ran `held = load(options)` once (rubric and model loading)."""
     if not todo:
         return
     started = _connect(opts)
@@ -156,7 +156,7 @@ def ray_results(
 
     actors: list[Any] = []
     try:
-        actors = make_actors(options, opts, score_fn, init_fn)
+        actors = make_actors(options, opts, load, score)
         pool = ActorPool(actors)
         done: set[int] = set()
         wave = list(range(len(todo)))
@@ -179,7 +179,7 @@ def ray_results(
             if attempt < opts.max_attempts:  # an actor died for good: a fresh pool for the next wave
                 for a in actors:
                     ray.kill(a, no_restart=True)
-                actors = make_actors(options, opts, score_fn, init_fn)
+                actors = make_actors(options, opts, load, score)
                 pool = ActorPool(actors)
             else:
                 from ..i18n import t

@@ -14,13 +14,13 @@ Definitions (also in docs/database.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import results as R
+from .. import dataframes as R
+from ..checks.registry import check_label
 from ..store import schema as S
 from ..store.filters import CallFilter, resolve
 
@@ -62,10 +62,6 @@ class Scorecard:
     @property
     def empty(self) -> bool:
         return self.summary.empty
-
-
-def _agent_index(df: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_frame(df[["agent_id", "agent_name", "team"]])
 
 
 def build_scorecard(
@@ -242,7 +238,7 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 "score_pct": r.score_pct,
                 "fatal": bool(r.fatal),
                 "check": None if ff is None else ff.check,
-                "check_label": None if ff is None else R.CHECK_LABELS.get(ff.check, ff.check),
+                "check_label": None if ff is None else check_label(ff.check),
                 "evidence": None if ff is None else ff.evidence,
                 "offset_s": off,
                 "speaker": spk,
@@ -252,26 +248,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def write_scorecard(card: Scorecard, fmt: str, out: Path) -> list[Path]:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "xlsx":
-        from .xlsx import write_xlsx
-
-        return write_xlsx(card, out)
-    if fmt == "csv":
-        from .csv_out import write_csv
-
-        return write_csv(card, out)
-    if fmt == "html":
-        from .html import write_html
-
-        return write_html(card, out)
-    raise ValueError(f"unknown format {fmt!r} (xlsx, csv, html)")
-
-
 def label_check(name: str) -> str:
-    return f"{R.CHECK_LABELS.get(name, name)}（{name}）"
+    return f"{check_label(name)}（{name}）"
 
 
 def views(card: Scorecard) -> dict[str, pd.DataFrame]:

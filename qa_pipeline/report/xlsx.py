@@ -1,7 +1,6 @@
 """XLSX scorecard (xlsxwriter): one sheet per view, frozen headers, number formats, low scores coloured.
 
-xlsxwriter streams whole columns with one format each (no per-cell style objects as in
-openpyxl), which keeps a month's scorecard for hundreds of agents well under a second.
+xlsxwriter streams whole columns with one format each (no per-cell style objects), which keeps a month's scorecard for hundreds of agents well under a second.
 """
 
 from __future__ import annotations
@@ -10,11 +9,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
-
-try:
-    import xlsxwriter
-except ImportError:  # optional: openpyxl (a hard dependency) writes the same workbook, slower
-    xlsxwriter = None
+import xlsxwriter
 
 from .scorecard import LOW_SCORE, Scorecard, views
 
@@ -103,10 +98,6 @@ def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int 
 
 
 def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
-    if xlsxwriter is None:
-        from .xlsx_openpyxl import write_xlsx as write_openpyxl
-
-        return write_openpyxl(card, out)
     wb = xlsxwriter.Workbook(str(out), {"nan_inf_to_errors": True})
     fmts = {
         "header": wb.add_format(HEADER),

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,58 @@ def _f(x: Any) -> float | None:
 
 def result_hash(result: dict) -> str:
     return hashlib.sha256(json.dumps(result, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def check_rows(call_id: str, checks: Iterable[dict]) -> list[dict]:
+    """`checks` table rows from a result JSON's `checks` (also used by rescoring)."""
+    return [
+        {
+            "call_id": call_id,
+            "idx": i,
+            "check": c["check"],
+            "status": c["status"],
+            "start": _f(c.get("start")),
+            "end": _f(c.get("end")),
+            "speaker": c.get("speaker"),
+            "evidence": c.get("evidence") or "",
+            "detail_json": _j(c.get("detail") or {}),
+        }
+        for i, c in enumerate(checks)
+    ]
+
+
+def item_rows(call_id: str, items: Iterable[dict]) -> list[dict]:
+    """`item_scores` rows from a result JSON's `score.items`."""
+    return [
+        {
+            "call_id": call_id,
+            "idx": i,
+            "item_id": str(it["id"]),
+            "title": it.get("title"),
+            "points": _f(it.get("points")),
+            "deduction": _f(it.get("deduction")),
+            "status": it["status"],
+            "fatal": bool(it.get("fatal")),
+            "reasons_json": _j(list(it.get("reasons") or [])),
+        }
+        for i, it in enumerate(items)
+    ]
+
+
+def tag_rows(call_id: str, tags: Iterable[dict]) -> list[dict]:
+    """`call_tags` rows from a result JSON's `tags`."""
+    return [
+        {
+            "call_id": call_id,
+            "idx": i,
+            "tag": str(t["tag"]),
+            "rule": t.get("rule"),
+            "start": _f(t.get("start")),
+            "speaker": t.get("speaker"),
+            "evidence": t.get("evidence") or "",
+        }
+        for i, t in enumerate(tags)
+    ]
 
 
 _CID: sa.BindParameter[str] = sa.bindparam("cid", type_=sa.String)
@@ -369,36 +421,34 @@ class Store:
             }
             for i, e in enumerate(r.get("events") or [])
         ]
-        checks = [
-            {
-                "call_id": call_id,
-                "idx": i,
-                "check": c["check"],
-                "status": c["status"],
-                "start": _f(c.get("start")),
-                "end": _f(c.get("end")),
-                "speaker": c.get("speaker"),
-                "evidence": c.get("evidence") or "",
-                "detail_json": _j(c.get("detail") or {}),
-            }
-            for i, c in enumerate(r.get("checks") or [])
-        ]
-        items = [
-            {
-                "call_id": call_id,
-                "idx": i,
-                "item_id": str(it["id"]),
-                "title": it.get("title"),
-                "points": _f(it.get("points")),
-                "deduction": _f(it.get("deduction")),
-                "status": it["status"],
-                "fatal": bool(it.get("fatal")),
-                "reasons_json": _j(list(it.get("reasons") or [])),
-            }
-            for i, it in enumerate(score.get("items") or [])
-        ]
+        checks = check_rows(call_id, r.get("checks") or [])
+        items = item_rows(call_id, score.get("items") or [])
         agent = (agent_id, {"agent_name": md.get("agent_name"), "team": md.get("team")}) if agent_id else None
-        return _Prepared(call, agent, r.get("engine"), utts, fts_cols, events, checks, items)
+        prepared = _Prepared(call, agent, r.get("engine"), utts, fts_cols, events, checks, items)
+        if self.version >= 7:  # stored timeline, tags, score history (rules, issue 12)
+            tl = r.get("timeline")
+            prepared.timelines = [{"call_id": call_id, "timeline_json": _j(tl)}] if tl else []
+            prepared.tags = tag_rows(call_id, r.get("tags") or [])
+            eng = r.get("engine") or {}
+            prepared.history = (
+                [
+                    {
+                        "call_id": call_id,
+                        "rubric": eng.get("rubric"),
+                        "rubric_version": eng.get("rubric_version"),
+                        "rubric_sha256": eng.get("rubric_sha256"),
+                        "score_total": call["score_total"],
+                        "score_max": call["score_max"],
+                        "fatal": call["fatal"],
+                        "needs_review": call["needs_review"],
+                        "source": "score",
+                        "scored_at": _now(),
+                    }
+                ]
+                if score
+                else []
+            )
+        return prepared
 
     def _write_prepared(self, conn: sa.Connection, calls: list[_Prepared]) -> None:
         """Replace the given calls: one DELETE per table for those already stored, one executemany per
@@ -420,7 +470,7 @@ class Store:
                 self.fts.delete_calls(
                     conn, sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id.in_(chunk))
                 )
-            for t in (*S.CHILD_TABLES, c):
+            for t in (*S.CHILD_TABLES, *(S.V7_CHILD_TABLES if self.version >= 7 else ()), c):
                 conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
         now = _now()
         call_rows = []
@@ -442,7 +492,14 @@ class Store:
         self._insert_children(conn, calls)
 
     def _insert_children(self, conn: sa.Connection, calls: list[_Prepared]) -> None:
-        for table, attr in ((S.events, "events"), (S.checks, "checks"), (S.item_scores, "items")):
+        for table, attr in (
+            (S.events, "events"),
+            (S.checks, "checks"),
+            (S.item_scores, "items"),
+            (S.call_timelines, "timelines"),
+            (S.call_tags, "tags"),
+            (S.score_history, "history"),
+        ):
             rows = [x for p in calls for x in getattr(p, attr)]
             if rows:
                 conn.execute(table.insert(), rows)
@@ -479,7 +536,7 @@ class Store:
             chunk = ids[i : i + 500]
             if self.fts is not None:
                 self.fts.delete_calls(conn, sa.select(u.c.utterance_id).where(u.c.call_id.in_(chunk)))
-            for t in S.CHILD_TABLES:
+            for t in (*S.CHILD_TABLES, *(S.V7_CHILD_TABLES if self.version >= 7 else ())):
                 conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
         utts = [x for p in calls for x in p.utterances]
         if utts:
@@ -532,6 +589,9 @@ class _Prepared:
     events: list[dict]
     checks: list[dict]
     items: list[dict]
+    timelines: list[dict] = field(default_factory=list)
+    tags: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
 
 
 def _run_fingerprint(engine_info: dict) -> tuple[str, dict]:

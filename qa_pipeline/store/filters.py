@@ -35,6 +35,7 @@ class CallFilter:
     check: str | None = None  # only calls where this check has `check_status` (default "fail")
     check_status: str | None = None  # alone: calls with any check of this status
     speaker: str | None = None  # utterance-level: search hits / transcript lines of this speaker
+    tag: str | None = None  # only calls a rule tagged so (topic 话费查询, 升级风险 …; call_tags, schema v7)
 
     def __post_init__(self) -> None:
         # dates given as date/datetime objects are stored as their ISO day (the filter is hashable, comparable)
@@ -72,6 +73,9 @@ class CallFilter:
             if self.check:
                 cc.append(ch.c.check == self.check)
             out.append(c.c.call_id.in_(sa.select(ch.c.call_id).where(*cc)))
+        if self.tag:
+            tg = S.call_tags
+            out.append(c.c.call_id.in_(sa.select(tg.c.call_id).where(tg.c.tag == self.tag)))
         return out
 
     def apply(self, stmt: sa.Select[Any]) -> sa.Select[Any]:

@@ -132,6 +132,51 @@ item_scores = sa.Table(
 sa.Index("ix_item_scores_call", item_scores.c.call_id)
 sa.Index("ix_item_scores_item_status", item_scores.c.item_id, item_scores.c.status)
 
+# Version 7 (rules, issue 12): what judging needs besides the transcript, the tags rules put on calls, and
+# which rubric version produced which score (rescoring appends; calls.score_* is always the latest).
+call_timelines = sa.Table(
+    "call_timelines",
+    metadata,
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("timeline_json", sa.Text, nullable=False),
+)
+
+call_tags = sa.Table(
+    "call_tags",
+    metadata,
+    sa.Column("tag_row_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("tag", sa.Text, nullable=False),
+    sa.Column("rule", sa.Text),
+    sa.Column("start", sa.Float),
+    sa.Column("speaker", sa.String(16)),
+    sa.Column("evidence", sa.Text),
+)
+sa.Index("ix_call_tags_tag_call", call_tags.c.tag, call_tags.c.call_id)
+sa.Index("ix_call_tags_call", call_tags.c.call_id)
+
+score_history = sa.Table(
+    "score_history",
+    metadata,
+    sa.Column("history_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(128), nullable=False),  # no FK: history outlives a re-import of the call
+    sa.Column("rubric", sa.Text),
+    sa.Column("rubric_version", sa.Text),
+    sa.Column("rubric_sha256", sa.String(64)),
+    sa.Column("score_total", sa.Float),
+    sa.Column("score_max", sa.Float),
+    sa.Column("fatal", sa.Boolean),
+    sa.Column("needs_review", sa.Boolean),
+    sa.Column("source", sa.String(16)),  # "score" (pipeline/import) | "rescore"
+    sa.Column("scored_at", sa.Text),
+)
+sa.Index("ix_score_history_call", score_history.c.call_id, score_history.c.history_id)
+
+V7_TABLES = [call_timelines, call_tags, score_history]
+V7_CHILD_TABLES = [call_timelines, call_tags]
+"""Replaced with the call on re-import (score_history is kept)."""
+
 schema_migrations = sa.Table(
     "schema_migrations",
     metadata,

@@ -20,6 +20,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from ..text import is_cjk as is_han  # noqa: F401  (the query side asks is_han; one definition of a Han char)
+
 _jieba: Any = None
 
 
@@ -36,10 +38,6 @@ def _get_jieba() -> Any:
 
 def is_word(tok: str) -> bool:
     return any(ch.isalnum() for ch in tok)
-
-
-def is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0002fa1f"
 
 
 def normalize(text: str) -> str:

@@ -8,33 +8,16 @@ override any check via ``expect: {check: status | {status, reason}}``.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ..checks.registry import check_names
+from ..intervals import merge_intervals
+from ..text import char_count
 from .spec import DialogueSpec
 
-CHECKS = [
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "hold_notice",
-    "hold_apology",
-    "response_latency",
-    "no_response_to_long_speech",
-    "speech_rate",
-    "volume",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-    "wait_fluency",
-]
+CHECKS = [name for name in check_names() if name != "handling_time"]
+"""The checks a spec's truth labels: every catalogued one but handling_time, which needs a centre's average
+handling time (rubric data), not anything a scripted call says."""
 PARAMS = {
     "interruption_min_overlap_s": 1.0,
     "interruption_min_segment_s": 1.5,
@@ -68,26 +51,10 @@ def rubric_params(rubric: str = "10086") -> dict[str, float]:
 
 
 SEVERE = {"forbidden_phrase", "interruption", "silence_over_60s", "no_response_to_long_speech"}
-_CHAR = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
-
-
-def count_chars(text: str) -> int:
-    """Characters that count for speech rate: CJK, letters, digits (punctuation/space excluded)."""
-    return len(_CHAR.findall(text))
 
 
 def _r(x: float) -> float:
     return round(float(x), 3)
-
-
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[list[float]] = []
-    for a, b in sorted(intervals):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(a, b) for a, b in out]
 
 
 def _res(status: str, reason: str, **kw: Any) -> dict[str, Any]:
@@ -101,7 +68,7 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
     cust = [t for t in turns if t.speaker == "customer"]
 
     # --- silence gaps: both parties silent (hold music is not speech) ---
-    speech = _merge([(t.start, t.end) for t in turns])
+    speech = merge_intervals((t.start, t.end) for t in turns)
     gaps = []
     for (_, e0), (s1, _) in zip(speech, speech[1:]):
         kind = "hold" if any(a < s1 and b > e0 for a, b in lay.holds) else "dead_air"
@@ -190,7 +157,7 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
             missing_apology.append(g)
 
     # --- speech rate ---
-    a_chars = sum(count_chars(a.text) for a in agent)
+    a_chars = sum(char_count(a.text) for a in agent)
     a_time = sum(a.end - a.start for a in agent)
     rate = a_chars / (a_time / 60.0) if a_time > 0 else 0.0
 

@@ -6,7 +6,7 @@ import pytest
 from fixtures_store import build_fixture_db
 from pg_server import BACKENDS, backend_db
 
-from qa_pipeline import results as R
+from qa_pipeline import dataframes as R
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -1,6 +1,6 @@
 """Analyst API: call results from the QA database as pandas DataFrames.
 
-    from qa_pipeline import results as R
+    from qa_pipeline import dataframes as R
     calls = R.load_calls("results/callqa.db", date_from="2026-11-01", date_to="2026-11-07", team="一组")
     items = R.load_item_scores(db, ...); checks = R.load_checks(db, ..., status="fail")
     utts = R.load_utterances(db, call_ids=calls.call_id[:5])
@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from .checks.registry import check_label
 from .store import schema as S
 from .store.db import Store, open_store
 from .store.filters import CallFilter, resolve
@@ -33,32 +34,9 @@ __all__ = [
     "item_status_counts",
     "check_counts",
     "load_utterances",
-    "CHECK_LABELS",
     "CallFilter",
 ]
 
-CHECK_LABELS = {
-    "greeting": "开头语",
-    "closing": "结束语",
-    "polite_terms": "礼貌用语",
-    "honorific": "敬语（您）",
-    "forbidden_phrase": "服务禁语",
-    "colloquialism": "口语化",
-    "interruption": "抢话打断",
-    "silence_over_30s": "静音超30秒",
-    "silence_over_60s": "静音超60秒",
-    "hold_notice": "保持前告知",
-    "hold_apology": "保持后致歉",
-    "response_latency": "响应时延",
-    "no_response_to_long_speech": "长句未回应",
-    "speech_rate": "语速",
-    "volume": "音量",
-    "transfer_phrase": "转接用语",
-    "transfer_pause": "转接停顿",
-    "confirm_understanding": "确认理解",
-    "repeated_question": "重复提问",
-    "wait_fluency": "等待流畅",
-}
 
 _CALL_COLS = ("agent_id", "agent_name", "team", "call_date", "call_hour", "started_at")
 
@@ -153,7 +131,7 @@ def load_checks(
     if check:
         stmt = stmt.where(k.c.check == check)
     df = _read(db, stmt.order_by(k.c.call_id, k.c.idx))
-    df["check_label"] = df["check"].map(lambda x: CHECK_LABELS.get(x, x))
+    df["check_label"] = df["check"].map(check_label)
     return df
 
 

@@ -22,169 +22,22 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import cn2an
-from rapidfuzz.distance import Levenshtein
-
-from .text import normalize
+from ..checks.registry import CATALOG, OccurrenceMatch, check_names
+from .matching import MIN_GAP_S, MIN_OVERLAP_S, Span, match_occurrences, match_timeline
+from .metrics import PRF, Errors, cer, diarization_error_rate
+from .metrics import rounded as _r
 
 QUALITY_ORDER = ("perfect", "minor", "severe", "terrible")
 
-OCCURRENCE_CHECKS: dict[str, str] = {
-    # check → how its truth occurrences line up with the pipeline's `fail` findings
-    "interruption": "time",  # the overlap interval
-    "silence_over_30s": "time",  # the gap
-    "silence_over_60s": "time",
-    "hold_notice": "time",  # the unannounced wait
-    "hold_apology": "time",  # the wait not followed by an apology
-    "response_latency": "time",  # customer end → agent start
-    "no_response_to_long_speech": "span",  # the customer stretch (the finding is its longest unanswered part)
-    "forbidden_phrase": "span",  # truth: the agent turn; finding: the phrase inside it
-    "colloquialism": "span",
-    "repeated_question": "span",
-}
-"""Checks whose truth `occurrences` (when the check fails) are the individual violations."""
+OCCURRENCE_CHECKS: dict[str, OccurrenceMatch] = {c.name: c.match for c in CATALOG if c.match is not None}
+"""Checks whose truth `occurrences` (when the check fails) are the individual violations → how they match."""
 
-TIMELINE_CHECKS = (
-    "interruption",
-    "silence_over_30s",
-    "silence_over_60s",
-    "response_latency",
-    "no_response_to_long_speech",
-    "hold_notice",
-    "hold_apology",
-    "wait_fluency",
-)
-MIN_GAP_S = 0.5
-"""An unmatched silence shorter than this counts neither as a false alarm nor as a miss: the truth lists only
-gaps between turns (>= 0.5 s by construction), while the VAD also splits turns at comma pauses (0.3-0.5 s)."""
-MIN_OVERLAP_S = 0.5
-"""…and likewise unmatched overlaps (backchannels such as 嗯, which the truth does not list)."""
-
-PHRASE_CHECKS = (
-    "greeting",
-    "closing",
-    "polite_terms",
-    "honorific",
-    "forbidden_phrase",
-    "colloquialism",
-    "transfer_phrase",
-    "transfer_pause",
-    "confirm_understanding",
-    "repeated_question",
-)
-
-
-# -- metric primitives ----------------------------------------------------------------------------------
-def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
-    """Levenshtein distance (substitutions + deletions + insertions) between two sequences."""
-    return Levenshtein.distance(ref, hyp)
-
-
-def _cer_text(text: str) -> str:
-    # Whisper writes numbers as digits (58元), scripts and people as words (五十八元): compare words
-    return normalize(cn2an.transform(normalize(text), "an2cn"))
-
-
-def cer(ref: str, hyp: str) -> tuple[int, int]:
-    """(edits, reference length) on normalised text, numbers spelt out; CER = edits / length."""
-    r, h = _cer_text(ref), _cer_text(hyp)
-    return edit_distance(r, h), len(r)
-
-
-def character_error_rate(ref: str, hyp: str) -> float:
-    """CER on normalised text (Simplified, no punctuation)."""
-    edits, n = cer(ref, hyp)
-    return edits / max(n, 1)
-
-
-@dataclass(frozen=True)
-class Span:
-    start: float
-    end: float
-
-
-def match_occurrences(
-    truth: Sequence[Span], pred: Sequence[Span], tolerance_s: float, mode: Literal["time", "span"] = "time"
-) -> list[tuple[int, int]]:
-    """One-to-one matching of predicted to true occurrences; returns (truth index, pred index) pairs.
-
-    `time`: start and end must both be within `tolerance_s`. `span`: the predicted interval must overlap
-    the true one widened by `tolerance_s` (a phrase inside a turn, a part of a stretch). Closest pairs
-    (by |Δstart| + |Δend|) are matched first.
-    """
-    cands = []
-    for i, t in enumerate(truth):
-        for j, p in enumerate(pred):
-            if mode == "time":
-                ok = abs(p.start - t.start) <= tolerance_s and abs(p.end - t.end) <= tolerance_s
-            else:
-                ok = p.start <= t.end + tolerance_s and p.end >= t.start - tolerance_s
-            if ok:
-                cands.append((abs(p.start - t.start) + abs(p.end - t.end), i, j))
-    used_t, used_p, pairs = set(), set(), []
-    for _, i, j in sorted(cands):
-        if i not in used_t and j not in used_p:
-            used_t.add(i)
-            used_p.add(j)
-            pairs.append((i, j))
-    return sorted(pairs)
-
-
-@dataclass
-class PRF:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add(self, tp: int, fp: int, fn: int) -> None:
-        self.tp += tp
-        self.fp += fp
-        self.fn += fn
-
-    @property
-    def precision(self) -> float | None:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
-
-    @property
-    def recall(self) -> float | None:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
-
-    @property
-    def f1(self) -> float | None:
-        """F1; 1.0 when there was nothing to find and nothing was found (no errors at all)."""
-        if self.tp + self.fp + self.fn == 0:
-            return 1.0
-        return 2 * self.tp / (2 * self.tp + self.fp + self.fn)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "precision": _r(self.precision),
-            "recall": _r(self.recall),
-            "f1": _r(self.f1),
-        }
-
-
-@dataclass
-class Errors:
-    """Absolute errors (seconds, or any unit) of matched items."""
-
-    values: list[float] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        v = [abs(x) for x in self.values]
-        return {"n": len(v), "mean_abs": _r(statistics.fmean(v)) if v else None, "max_abs": _r(max(v)) if v else None}
-
-
-def _r(x: float | None, nd: int = 4) -> float | None:
-    return None if x is None else round(float(x), nd)
+PHRASE_CHECKS = check_names(kind="phrase")
 
 
 # -- the report -----------------------------------------------------------------------------------------
@@ -345,17 +198,15 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
                     for f in findings[check]
                     if f["status"] == "fail" and f.get("start") is not None
                 ]
-                pairs = match_occurrences(t_occ, p_occ, tolerance_s, OCCURRENCE_CHECKS[check])  # type: ignore[arg-type]
+                pairs = match_occurrences(t_occ, p_occ, tolerance_s, OCCURRENCE_CHECKS[check])
                 fn, fp = len(t_occ) - len(pairs), len(p_occ) - len(pairs)
                 occ_prf.setdefault(check, PRF()).add(len(pairs), fp, fn)
                 if fn or fp:
                     occ_err.append(f"{check}: {fn} missed, {fp} extra")
         # timeline: gaps and overlaps
         events = res.get("events") or []
-        _match_timeline(tr.get("silence_gaps"), events, "silence", tolerance_s, MIN_GAP_S, gap_prf, gap_start, gap_end)
-        _match_timeline(
-            tr.get("interruptions"), events, "overlap", tolerance_s, MIN_OVERLAP_S, ov_prf, ov_start, ov_end
-        )
+        match_timeline(tr.get("silence_gaps"), events, "silence", tolerance_s, MIN_GAP_S, gap_prf, gap_start, gap_end)
+        match_timeline(tr.get("interruptions"), events, "overlap", tolerance_s, MIN_OVERLAP_S, ov_prf, ov_start, ov_end)
         # speech rate
         t_rate = (tr.get("agent_speech_rate") or {}).get("chars_per_min")
         p_rate = next(
@@ -420,8 +271,6 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
 def mono_diarization(call_id: str, truth: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """DER (collar 0.25 s) of a mono result's speech events against the truth turns, and whether the speaker
     labelled agent is the true agent (most of its speech lies in the truth's agent turns)."""
-    from .diarize import diarization_error_rate
-
     ref = [(t["speaker"], t["start"], t["end"]) for t in truth.get("turns") or []]
     hyp = [
         (e["speaker"] or "unknown", e["start"], e["end"]) for e in result.get("events") or [] if e["type"] == "speech"
@@ -456,36 +305,6 @@ def _diarization_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _match_timeline(
-    truth_items: list[dict[str, Any]] | None,
-    events: list[dict[str, Any]],
-    event_type: str,
-    tolerance_s: float,
-    min_s: float,
-    prf: PRF,
-    start_err: Errors,
-    end_err: Errors,
-) -> None:
-    """Match truth spans to predicted events of one type; tally P/R/F1 and start/end errors."""
-    truth = [Span(t["start"], t["end"]) for t in truth_items or []]
-    pred = [Span(e["start"], e["end"]) for e in events if e["type"] == event_type]
-    pairs = match_occurrences(truth, pred, tolerance_s)
-    prf.add(*_unmatched(truth, pred, pairs, min_s))
-    for i, j in pairs:
-        start_err.values.append(pred[j].start - truth[i].start)
-        end_err.values.append(pred[j].end - truth[i].end)
-
-
-def _unmatched(
-    truth: Sequence[Span], pred: Sequence[Span], pairs: list[tuple[int, int]], min_s: float
-) -> tuple[int, int, int]:
-    """(tp, fp, fn) where unmatched items shorter than `min_s` are neither false alarms nor misses."""
-    mt, mp = {i for i, _ in pairs}, {j for _, j in pairs}
-    fp = sum(1 for j, p in enumerate(pred) if j not in mp and p.end - p.start >= min_s)
-    fn = sum(1 for i, t in enumerate(truth) if i not in mt and t.end - t.start >= min_s)
-    return len(pairs), fp, fn
-
-
 def _score_summary(calls: list[CallEval]) -> dict[str, Any]:
     by: dict[str, list[float]] = {}
     for c in calls:
@@ -517,7 +336,7 @@ def sample_jobs(samples_dir: Path, *, transfer_metadata: bool = True) -> list[An
     the transfer moment itself is not audible, so transfer_pause cannot be judged from audio alone."""
     from dataclasses import replace
 
-    from .manifest import CallJob, discover_audio, metadata_from_name
+    from ..manifest import CallJob, discover_audio, metadata_from_name
 
     jobs = []
     for path in discover_audio([Path(samples_dir)]):
@@ -529,121 +348,3 @@ def sample_jobs(samples_dir: Path, *, transfer_metadata: bool = True) -> list[An
                 md = replace(md, transferred_at=float(tr))
         jobs.append(CallJob(path, md))
     return jobs
-
-
-# -- rendering ------------------------------------------------------------------------------------------
-def _fmt(x: Any, pct: bool = False) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.1%}" if pct else f"{x:.3f}"
-    return str(x)
-
-
-def to_markdown(rep: EvalReport) -> str:
-    eng = rep.engine
-    lines = [
-        "# callqa accuracy report",
-        "",
-        f"- results: `{rep.results_dir}` (engine: {eng.get('asr')} {eng.get('model') or ''} "
-        f"{eng.get('compute_type') or ''})".rstrip(),
-        f"- truth: `{rep.truth_dir}`; {len(rep.calls)} calls evaluated; time tolerance ±{rep.tolerance_s} s",
-    ]
-    if rep.missing:
-        lines.append(f"- **missing / failed results**: {', '.join(rep.missing)}")
-    if rep.unlabelled:
-        lines.append(f"- results without truth (ignored): {len(rep.unlabelled)}")
-    lines += [
-        "",
-        "## Transcription (CER, normalised)",
-        "",
-        f"all **{_fmt(rep.cer['all'], True)}** · agent {_fmt(rep.cer['agent'], True)} · "
-        f"customer {_fmt(rep.cer['customer'], True)}",
-        "",
-        "## Call-level status",
-        "",
-        f"fail/not-fail accuracy **{_fmt(rep.status_accuracy, True)}** · strict (pass/fail/n.a.) "
-        f"{_fmt(rep.status_accuracy_strict, True)}",
-        "",
-        "| check | P | R | F1 (status) | acc | occ P | occ R | occ F1 |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for c, s in rep.check_status.items():
-        o = rep.occurrences.get(c, {})
-        lines.append(
-            f"| {c} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['f1'])} | "
-            f"{_fmt(s['accuracy'], True)} | {_fmt(o.get('precision'))} | {_fmt(o.get('recall'))} | "
-            f"{_fmt(o.get('f1'))} |"
-        )
-    tl = rep.timeline
-    lines += [
-        "",
-        "## Timeline",
-        "",
-        "| item | P | R | F1 | start err mean/max (s) | end err mean/max (s) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for k in ("silence_gaps", "interruptions"):
-        t = tl[k]
-        lines.append(
-            f"| {k} | {_fmt(t['precision'])} | {_fmt(t['recall'])} | {_fmt(t['f1'])} | "
-            f"{_fmt(t['start_error_s']['mean_abs'])} / {_fmt(t['start_error_s']['max_abs'])} | "
-            f"{_fmt(t['end_error_s']['mean_abs'])} / {_fmt(t['end_error_s']['max_abs'])} |"
-        )
-    sr = tl["speech_rate"]
-    lines += [
-        "",
-        f"speech rate: mean abs error {_fmt(sr['abs_error_cpm']['mean_abs'])} chars/min "
-        f"(max {_fmt(sr['abs_error_cpm']['max_abs'])}), relative {_fmt(sr['rel_error']['mean_abs'], True)} "
-        f"(max {_fmt(sr['rel_error']['max_abs'], True)})",
-        "",
-        *_diarization_markdown(rep.diarization),
-        "## Score by quality class",
-        "",
-        "| quality | n | mean | min | max |",
-        "|---|---|---|---|---|",
-    ]
-    for q, s in rep.score["by_quality"].items():
-        lines.append(f"| {q} | {s['n']} | {s['mean']} | {s['min']} | {s['max']} |")
-    lines += [
-        "",
-        f"class means ordered perfect > minor > severe > terrible: **{rep.score['means_ordered']}** · "
-        f"classes fully separated: {rep.score['classes_separated']}",
-    ]
-    if rep.score["expected_score_mae"] is not None:
-        lines.append(
-            f"expected-score MAE: {rep.score['expected_score_mae']} over {rep.score['expected_score_n']} calls"
-        )
-    lines += [
-        "",
-        "## Per call",
-        "",
-        "| call | quality | score | CER | status mismatches | occurrence errors |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in rep.calls:
-        lines.append(
-            f"| {c.call_id} | {c.quality} | {c.score} | {_fmt(c.cer, True)} | "
-            f"{'; '.join(c.status_mismatches) or '–'} | {'; '.join(c.occurrence_errors) or '–'} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _diarization_markdown(d: dict[str, Any]) -> list[str]:
-    if not d:
-        return []
-    return [
-        "## Mono calls (diarization)",
-        "",
-        f"{d['calls']} mono calls · DER (collar 0.25 s) **{_fmt(d['der'], True)}** · roles assigned "
-        f"{d['roles_assigned']}/{d['calls']} · agent found correctly {d['agent_correct']}/{d['calls']}",
-        "",
-    ]
-
-
-def write_report(rep: EvalReport, out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    j, m = out / "accuracy.json", out / "accuracy.md"
-    j.write_text(json.dumps(rep.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    m.write_text(to_markdown(rep), encoding="utf-8")
-    return j, m

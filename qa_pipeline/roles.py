@@ -1,0 +1,150 @@
+"""Role assignment for a diarized mono call: which provisional speaker is the agent, which the customer.
+
+Stage of `pipeline.score_call` for mono recordings (docs/diarization.md): after `diarize` has split the speech
+into provisional speakers (spk0, spk1, …) and the ASR has transcribed each of them, `assign_roles` reads who
+talks like an agent — who opens with the greeting/service phrasing and whose text matches the agent-side
+lexicons (greeting, closing, polite, hold_notice) — and `apply_roles` relabels the timeline and transcript
+agent/customer, or leaves them "unknown" when the evidence is weak, so that role-dependent checks say
+`needs_review` (never a guess).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .diarize import Diarization, DiarizeOptions
+from .types import Timeline, Transcript, Utterance
+
+AGENT_LEXICONS = ("greeting", "closing", "polite", "hold_notice")
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    roles: dict[str, str]
+    """provisional label → "agent" | "customer" | "unknown"."""
+    confidence: float
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def confident(self) -> bool:
+        return all(r != "unknown" for r in self.roles.values())
+
+
+AGENT_CATEGORIES = {
+    # lexicon → categories only an agent says (customers say 你好 / 谢谢 / 再见 too, so those do not count)
+    "closing": {"anything_else"},
+    "polite": {"please_wait", "please", "welcome", "sorry"},
+    "hold_notice": None,  # every category
+}
+CUSTOMER_CUES = ("你们", "我想", "我要", "投诉", "我的号码", "我这个", "帮我")
+"""Customer-side wording: the company addressed as 你们, requests in the first person, complaints."""
+
+
+def _lex_hits(text: str) -> dict[str, list[str]]:
+    from .lexicon import load_lexicon
+
+    hits: dict[str, list[str]] = {}
+    for name in AGENT_LEXICONS:
+        ms = load_lexicon(name).find(text)
+        if ms:
+            hits[name] = sorted({m.category for m in ms})
+    return hits
+
+
+def assign_roles(
+    utterances: Iterable[Utterance], diar: Diarization, options: DiarizeOptions | None = None
+) -> RoleAssignment:
+    """Agent/customer for each provisional label, from who opens with the greeting and who talks like an agent.
+
+    Evidence per speaker (score = agent evidence − customer evidence):
+    +3 when their first utterance (within `opening_s`) carries a greeting *service* phrase (很高兴为您服务,
+    请问有什么可以帮您, 工号…为您服务; a bare 您好/你好 counts +1 only for whoever speaks first); +1 for the
+    first speaker of the call (the agent answers); +1 per utterance with agent-only phrasing (closing
+    "anything else", polite 请您稍等/麻烦您/不客气/抱歉, hold notices); +0.5 per utterance with 您;
+    −1 per utterance with customer wording (你们, 我想, 我要, 投诉, …).
+    The agent is the top speaker; confidence = (top − runner-up) / (|top| + |runner-up| + 2), and either the
+    top score is positive or the runner-up's is negative (it talks like a customer). A third speaker is an
+    agent too (second agent after a transfer) when both non-customer speakers have agent evidence of their own;
+    otherwise confidence reflects the weaker one.
+    """
+    o = options or DiarizeOptions()
+    labels = diar.labels
+    utts = sorted((u for u in utterances if u.text.strip()), key=lambda u: u.start)
+    ev: dict[str, dict[str, Any]] = {
+        lab: {"score": 0.0, "opening": None, "agent_phrases": 0, "nin": 0, "customer_cues": 0, "utterances": 0}
+        for lab in labels
+    }
+    first_seen: set[str] = set()
+    for k, u in enumerate(u for u in utts if str(u.speaker) in ev):
+        lab = str(u.speaker)
+        e = ev[lab]
+        e["utterances"] += 1
+        hits = _lex_hits(u.text)
+        if k == 0:
+            e["score"] += 1
+            e["opening"] = "first speaker"
+        if lab not in first_seen and u.start <= o.opening_s:
+            first_seen.add(lab)
+            g = hits.get("greeting", [])
+            if any(c in ("service", "vip") for c in g):
+                e["score"] += 3
+                e["opening"] = "service greeting"
+            elif g and k == 0:
+                e["score"] += 1
+                e["opening"] = "first speaker, hello"
+        if any(cats is None or set(hits.get(lex, ())) & cats for lex, cats in AGENT_CATEGORIES.items() if lex in hits):
+            e["agent_phrases"] += 1
+            e["score"] += 1
+        if "您" in u.text:
+            e["nin"] += 1
+            e["score"] += 0.5
+        if any(c in u.text for c in CUSTOMER_CUES):
+            e["customer_cues"] += 1
+            e["score"] -= 1
+    if len(labels) < 2:
+        return RoleAssignment({lab: "unknown" for lab in labels}, 0.0, ev, "only one speaker found")
+
+    def conf_of(a: float, b: float) -> float:
+        # evidence either way counts: agent phrasing on one side, or customer wording (complaints,
+        # "你们") on the other side of a call whose agent never uses a service phrase
+        return (a - b) / (abs(a) + abs(b) + 2) if (a > 0 or b < 0) else 0.0
+
+    ranked = sorted(labels, key=lambda lab: -ev[lab]["score"])
+    if len(labels) == 3:
+        customer = ranked[-1]
+        low = min(ev[a]["score"] for a in ranked[:2])
+        conf = conf_of(low, ev[customer]["score"])
+        roles = {lab: ("customer" if lab == customer else "agent") for lab in labels}
+        reason = "three speakers: two with agent phrasing (agent + transferred agent), one customer"
+    else:
+        conf = conf_of(ev[ranked[0]]["score"], ev[ranked[1]]["score"])
+        roles = {lab: "customer" for lab in labels}
+        roles[ranked[0]] = "agent"
+        reason = "agent = speaker with the greeting / agent phrasing"
+    conf = round(max(0.0, conf), 3)
+    if conf < o.role_min_confidence:
+        return RoleAssignment(
+            {lab: "unknown" for lab in labels},
+            conf,
+            ev,
+            f"role evidence too weak (confidence {conf} < {o.role_min_confidence})",
+        )
+    return RoleAssignment(roles, conf, ev, reason)
+
+
+def apply_roles(
+    timeline: Timeline, diar: Diarization, transcript: Transcript, roles: RoleAssignment
+) -> tuple[Timeline, Transcript]:
+    """Relabel to agent/customer; when roles are not confident, return the VAD timeline and 'unknown' text."""
+    from .timeline import timeline_from_segments
+
+    if not roles.confident:
+        utts = tuple(replace(u, speaker="unknown") for u in transcript.utterances)
+        return timeline, replace(transcript, utterances=utts)
+    segs = [replace(s, speaker=roles.roles[s.speaker]) for s in diar.segments]  # type: ignore[arg-type]
+    new_tl = replace(timeline_from_segments(segs, timeline.duration, timeline.layout), vad=timeline.vad)
+    utts = tuple(replace(u, speaker=roles.roles.get(u.speaker, "unknown")) for u in transcript.utterances)
+    return new_tl, replace(transcript, utterances=utts)

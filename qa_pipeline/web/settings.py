@@ -1,0 +1,81 @@
+"""Workstation settings: defaults, overridden by a YAML settings file (``callqa serve --settings FILE``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..review.final import DEFAULT_PASS_MARK
+from ..review.triage import TriageConfig
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    db: str
+    host: str = "127.0.0.1"
+    port: int = 8700
+    secret_key: str = ""  # signs session cookies; default: a random key kept in <db>.secret (0600)
+    session_hours: float = 8.0
+    secure_cookies: bool = False  # set when served over HTTPS (behind a proxy)
+    pass_mark: float = DEFAULT_PASS_MARK  # % of the rubric's points for 合格
+    triage: TriageConfig = field(default_factory=TriageConfig)
+    login_max_failures: int = 5
+    login_window_s: float = 900.0
+    audio_root: str | None = None  # resolve relative audio paths against this directory
+    page_size: int = 50
+    triage_recheck_s: float = 30.0  # a day's buckets are re-checked for re-scored calls at most this often
+
+
+def _secret_for(db: str) -> str:
+    env = os.environ.get("CALLQA_SECRET_KEY")
+    if env:
+        return env
+    if "://" in db:
+        raise SettingsError("数据库为 URL 时请在设置文件中给出 secret_key，或设置环境变量 CALLQA_SECRET_KEY")
+    path = Path(db).with_name(Path(db).name + ".secret")
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    os.replace(tmp, path)
+    return key
+
+
+def load_settings(db: str, settings_file: Path | None = None, **overrides: Any) -> WebSettings:
+    s = WebSettings(db=str(db))
+    if settings_file is not None:
+        try:
+            data = yaml.safe_load(Path(settings_file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SettingsError(f"{settings_file}: 无法读取设置文件：{exc}") from None
+        if not isinstance(data, dict):
+            raise SettingsError(f"{settings_file}: 设置文件应为 key: value 映射")
+        known = {f.name for f in fields(WebSettings)} - {"db"}
+        unknown = set(data) - known
+        if unknown:
+            raise SettingsError(
+                f"{settings_file}: 未知设置项 {', '.join(sorted(unknown))}；可用：{', '.join(sorted(known))}"
+            )
+        tri = data.pop("triage", None)
+        if tri is not None:
+            tknown = {f.name for f in fields(TriageConfig)}
+            if not isinstance(tri, dict) or set(tri) - tknown:
+                raise SettingsError(f"{settings_file}: triage 可用项：{', '.join(sorted(tknown))}")
+            s = replace(s, triage=TriageConfig(**tri))
+        s = replace(s, **data)
+    s = replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    if not s.secret_key:
+        s = replace(s, secret_key=_secret_for(s.db))
+    return s

@@ -1,0 +1,193 @@
+"""Judging from stored data: rescore reproduces stored findings and scores, keeps the rubric history, is
+resumable; handling time against a stored average; `rules test` over stored calls; the stored timeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from test_rules import NORMAL, call
+from typer.testing import CliRunner
+
+from qa_pipeline.cli import app
+from qa_pipeline.judging import JudgeInputs, judge, stored_timeline
+from qa_pipeline.report import build_scorecard
+from qa_pipeline.rescore import rescore
+from qa_pipeline.result import CallResult
+from qa_pipeline.rubric import load_rubric, parse_rubric
+from qa_pipeline.rules.loader import load_rule_file
+from qa_pipeline.rules.trial import run_trial
+from qa_pipeline.store import schema as S
+from qa_pipeline.store.db import open_store
+from qa_pipeline.store.filters import CallFilter
+from qa_pipeline.store.search import search
+from qa_pipeline.types import AudioSource, CallMetadata
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data_samples"
+
+
+def stored_result(
+    cid: str, turns, rubric, *, day: str, queue: str = "10086", duration: float | None = None, agent="A1"
+):  # type: ignore[no-untyped-def]
+    tl, tr = call(turns, duration=duration)
+    md = CallMetadata(cid, agent_id=agent, agent_name=agent, team="一组", started_at=f"{day}T10:00:00", queue=queue)
+    j = judge(JudgeInputs(tl, tr, md), rubric)
+    audio = AudioSource(f"{cid}.wav", "0" * 64, tl.duration, 8000, 2, "stereo")
+    return CallResult(
+        cid,
+        "ok",
+        md,
+        audio=audio,
+        transcript=tr,
+        events=j.events,
+        checks=j.findings,
+        score=j.score,
+        timeline=stored_timeline(tl, tr, md),
+        tags=j.tags,
+    ).to_json()
+
+
+BASE = load_rubric("10086")
+HT_RUBRIC = """
+id: ht
+title: handling time
+version: "1"
+checks:
+  handling_time:
+    baseline: {by: queue, window_days: 30, min_calls: 3}
+    tiers: [{over_ratio: 0.25, deduction: 5}, {over_ratio: 0.5, deduction: 8}, {over_ratio: 0.7, deduction: 10}]
+items:
+  - {id: B2.1, title: 办理时间, points: 10, checks: [{check: handling_time, deduct_from: deduction}]}
+"""
+
+
+def test_handling_time_against_the_stored_average(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "x.db")
+    rub = parse_rubric(HT_RUBRIC, "ht.yaml")
+    short = [("agent", 0.5, 2.0, "您好"), ("customer", 2.5, 4.0, "查话费")]
+    # three earlier calls of 100 s in queue Q1 → average 100 s; the call under test lasts 160 s (+60 % → −8)
+    results = [stored_result(f"old{i}", short, rub, day="2026-11-10", queue="Q1", duration=100.0) for i in range(3)]
+    results.append(stored_result("long", short, rub, day="2026-11-20", queue="Q1", duration=160.0))
+    results.append(stored_result("lonely", short, rub, day="2026-11-20", queue="Q2", duration=160.0))
+    results.append(stored_result("too_late", short, rub, day="2027-01-30", queue="Q1", duration=160.0))
+    store.upsert_many(results)
+    rescore(store, rub)
+    with store.read() as conn:
+        rows = {
+            r.call_id: (r.status, json.loads(r.detail_json))
+            for r in conn.execute(
+                sa.select(S.checks.c.call_id, S.checks.c.status, S.checks.c.detail_json).where(
+                    S.checks.c.check == "handling_time"
+                )
+            )
+        }
+        totals = dict(conn.execute(sa.select(S.calls.c.call_id, S.calls.c.score_total)).all())
+    assert rows["long"][0] == "fail", rows["long"]
+    assert rows["long"][1]["average_s"] == 100.0 and rows["long"][1]["deduction"] == 8
+    assert rows["long"][1]["average_calls"] == 3 and totals["long"] == 2.0
+    assert rows["lonely"][0] == "needs_review" and "Q2" in rows["lonely"][1]["reason"]  # no calls in its queue
+    assert rows["too_late"][0] == "needs_review"  # the 100 s calls are outside the 30-day window
+    assert rows["old0"][0] == "needs_review"  # a call's own day is not its yardstick
+    store.close()
+
+
+def test_rescore_history_resume_tags_and_rules_test(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "x.db")
+    angry = [NORMAL[0], ("customer", 3.5, 7.0, "你们乱扣费，我要去工信部投诉你们！"), *NORMAL[2:]]
+    store.upsert_many(
+        [
+            stored_result("c1", NORMAL, BASE, day="2026-11-17", agent="A1"),
+            stored_result("c2", angry, BASE, day="2026-11-18", agent="A2"),
+            stored_result("c3", NORMAL, BASE, day="2026-12-01", agent="A2"),
+        ]
+    )
+    mine = load_rubric(ROOT / "scoring_rubrics" / "examples" / "my_rubric.yaml")
+    rep = rescore(store, mine, CallFilter("2026-11-16", "2026-11-22"))
+    assert (rep.selected, rep.rescored) == (2, 2)
+    assert rescore(store, mine, CallFilter("2026-11-16", "2026-11-22")).already_done == 2  # resumable
+    with store.read() as conn:
+        tags = conn.execute(sa.select(S.call_tags.c.call_id, S.call_tags.c.tag)).all()
+        hist = conn.execute(
+            sa.select(S.score_history.c.call_id, S.score_history.c.rubric, S.score_history.c.source)
+        ).all()
+        utts = conn.execute(sa.select(sa.func.count()).select_from(S.utterances)).scalar()
+    assert ("c2", "升级风险") in tags and ("c1", "话费查询") in tags and not any(c == "c3" for c, _ in tags)
+    assert ("c1", None, "score") in hist and ("c1", "10086-my-centre", "rescore") in hist
+    assert utts == 3 * len(NORMAL)  # transcripts and the search index are left alone
+
+    rules = load_rule_file(ROOT / "scoring_rubrics" / "examples" / "rules" / "escalation.yaml")
+    trial = run_trial(store, rules, CallFilter("2026-11-16", "2026-11-22"))
+    t = trial.rules[0]
+    assert (t.total.calls, t.total.hits) == (2, 1) and t.by_agent["A2"].hits == 1 and t.by_agent["A1"].hits == 0
+    assert t.examples[0].call_id == "c2" and "工信部" in t.examples[0].evidence
+
+    # tags are filters of search and scorecards (one CallFilter)
+    hits = search(store, "话费", CallFilter(tag="升级风险"))
+    assert hits and {h.call_id for h in hits} == {"c2"}
+    card = build_scorecard(store, CallFilter(tag="话费查询"))
+    assert int(card.summary["calls"].sum()) == 2
+    store.close()
+
+    # the commands: rules test prints hits per agent and examples; rescore reports progress and is resumable
+    db = str(tmp_path / "x.db")
+    rule = str(ROOT / "scoring_rubrics" / "examples" / "rules" / "escalation.yaml")
+    out = runner.invoke(
+        app, ["--lang", "en", "rules", "test", rule, "--db", db, "--from", "2026-11-16", "--to", "2026-11-22"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "fired on 1 of 2 calls" in out.output and "A2" in out.output and "工信部" in out.output
+    out = runner.invoke(app, ["--lang", "en", "rescore", "--db", db, "--rubric", "10086", "--agent", "A1"])
+    assert out.exit_code == 0 and "1 re-judged" in out.output, out.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: r\nconditions:\n  a:\n    keywrd: {words: [x]}\n", encoding="utf-8")
+    out = runner.invoke(app, ["--lang", "en", "rules", "test", str(bad), "--db", db])
+    assert out.exit_code == 1 and "line 4" in out.output and "keywrd" in out.output
+
+
+@pytest.mark.slow
+def test_rescore_with_the_unchanged_rubric_reproduces_every_stored_finding_and_score(tmp_path: Path) -> None:
+    """Samples through the real pipeline (VAD on the audio, the samples' transcripts), stored, rescored."""
+    from qa_pipeline.asr import AsrOptions
+    from qa_pipeline.pipeline import PipelineOptions, score_call
+    from qa_pipeline.store.importer import import_results
+
+    opts = PipelineOptions(asr=AsrOptions(engine="transcript"))
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    names = [
+        "04_broadband_hold_announced",
+        "06_complaint_interruptions",
+        "10_terrible_forbidden",
+        "15_fast_agent_repeated_question",
+    ]
+    for n in names:
+        r = score_call(SAMPLES / f"{n}.flac", CallMetadata(n, agent_id="A1", started_at="2026-11-20T09:00:00"), opts)
+        assert r.status == "ok", r.error
+        (calls / f"{n}.json").write_text(json.dumps(r.to_json(), ensure_ascii=False), encoding="utf-8")
+    import_results(tmp_path, tmp_path / "x.db")
+    store = open_store(tmp_path / "x.db")
+
+    def snapshot():  # type: ignore[no-untyped-def]
+        with store.read() as conn:
+            checks = conn.execute(sa.select(S.checks).order_by(S.checks.c.call_id, S.checks.c.idx)).all()
+            items = conn.execute(sa.select(S.item_scores).order_by(S.item_scores.c.call_id, S.item_scores.c.idx)).all()
+            scores = conn.execute(
+                sa.select(
+                    S.calls.c.call_id,
+                    S.calls.c.score_total,
+                    S.calls.c.score_max,
+                    S.calls.c.fatal,
+                    S.calls.c.needs_review,
+                )
+            ).all()
+        return [tuple(r)[1:] for r in checks], [tuple(r)[1:] for r in items], sorted(scores)
+
+    before = snapshot()
+    rep = rescore(store, BASE, force=True)
+    assert rep.rescored == len(names) and rep.changed == 0
+    assert snapshot() == before
+    store.close()
