@@ -62,6 +62,20 @@ def _load(out: Path, jobs: list[CallJob]) -> dict[str, dict]:
     return res
 
 
+def test_unreachable_cluster_is_a_clear_error(calls, tmp_path):
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    if ray.is_initialized():
+        pytest.skip("a Ray instance is running in this process")
+    r = CliRunner().invoke(
+        app,
+        ["score", str(calls[0].path), "--engine", "transcript", "--out", str(tmp_path), "--ray", "ray://127.0.0.1:1"],
+    )
+    assert r.exit_code == 2 and "127.0.0.1:1" in r.output and "Traceback" not in r.output
+
+
 def test_ray_and_process_pool_give_identical_results(calls, local_ray, tmp_path):
     pool_out, ray_out = tmp_path / "pool", tmp_path / "ray"
     a = run_batch(calls, pool_out, OPTIONS, workers=2)
@@ -119,20 +133,6 @@ def test_cli_score_on_ray_with_progress_summary_and_db(calls, local_ray, tmp_pat
         assert store.source_hashes().keys() == {j.metadata.call_id for j in calls}
     finally:
         store.close()
-
-
-def test_unreachable_cluster_is_a_clear_error(calls, tmp_path):
-    from typer.testing import CliRunner
-
-    from qa_pipeline.cli import app
-
-    if ray.is_initialized():
-        pytest.skip("a Ray instance is running in this process")
-    r = CliRunner().invoke(
-        app,
-        ["score", str(calls[0].path), "--engine", "transcript", "--out", str(tmp_path), "--ray", "ray://127.0.0.1:1"],
-    )
-    assert r.exit_code == 2 and "127.0.0.1:1" in r.output and "Traceback" not in r.output
 
 
 def test_actors_the_cluster_cannot_place_are_left_out(calls, local_ray, tmp_path):
