@@ -1,31 +1,41 @@
-"""Speed, memory and accuracy of the whole pipeline vs a naive baseline, in one run.
+"""Speed, memory and accuracy of the whole pipeline — today's default, the new default and a naive baseline —
+on the same calls in one run.
 
-    python benchmarks/bench_pipeline.py [--calls 01 04 06 12] [--all]
+    python benchmarks/bench_pipeline.py [--calls 01 04 06 12] [--all] [--repeat 1] [--sides old,new,baseline]
 
-pipeline: decode → Silero VAD → faster-whisper base int8 (speech segments only, beam 5) → checks → score →
-          JSON write; models and dictionaries loaded once (one untimed warm-up call), as in a batch.
+old:      the previous default: one worker × 2 CPU threads, windows decoded one at a time
+          (decode → Silero VAD → faster-whisper base int8, beam 5, speech windows only → checks → score → JSON).
+new:      the new default layout from asr/layout.py (one worker per core × 1 thread) and batched windows.
 baseline: openai-whisper with the same weights on the mono mixdown of the whole call, no VAD, beam 5.
 
-Each side runs in its own subprocess so that peak memory (ru_maxrss) is its own. Reports the real-time factor
-(audio s per wall s), the ratio pipeline/baseline, the share of wall time outside ASR, peak RSS and the
-character error rate of both against the samples' truth. Writes benchmarks/out/pipeline.{json,md}.
+Each side runs in its own subprocess, start-up included (model load, worker spawn), as a batch run would;
+sides alternate order between repeats and the median wall time is reported. Reported per side: real-time factor
+(audio s / wall s), CPU seconds per audio second (less sensitive to other load on a shared machine), CER against
+the samples' truth, mean check F1 and call-level status accuracy (`callqa eval`'s figures), judgements that differ
+from `old`, peak RSS per worker, share of time outside ASR, and the load average. Writes
+benchmarks/out/pipeline.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 SAMPLES = REPO / "data_samples"
 OUT = REPO / "benchmarks" / "out"
 DEFAULT_CALLS = ["01", "04", "06", "12"]
+SIDES = ("old", "new", "baseline")
 
 
 def _calls(prefixes: list[str] | None) -> list[Path]:
@@ -33,143 +43,235 @@ def _calls(prefixes: list[str] | None) -> list[Path]:
     return files if not prefixes else [p for p in files if p.name.split("_")[0] in prefixes]
 
 
-def _truth_text(audio: Path) -> str:
-    truth = json.loads(audio.with_name(audio.name.replace(".flac", ".truth.json")).read_text(encoding="utf-8"))
-    return "".join(t["text"] for t in sorted(truth["turns"], key=lambda t: t["start"]))
+def _usage() -> dict[str, float]:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        "self_rss_mb": me.ru_maxrss / 1024,
+        "child_rss_mb": kids.ru_maxrss / 1024,  # the largest worker
+    }
 
 
-def run_pipeline(calls: list[Path]) -> dict:
-    from qa_pipeline.asr import load_engine
-    from qa_pipeline.atomic import write_json_atomic
-    from qa_pipeline.manifest import metadata_from_name
-    from qa_pipeline.pipeline import PipelineOptions, score_call
+def side_options(side: str) -> tuple[Any, int]:
+    """(PipelineOptions, workers) of a pipeline side."""
+    from qa_pipeline.asr import AsrOptions
+    from qa_pipeline.asr.layout import worker_layout
+    from qa_pipeline.pipeline import PipelineOptions
 
-    options = PipelineOptions()
-    t0 = time.perf_counter()
-    load_engine(options.asr)
-    # one untimed call loads the rest once per process (Silero, jieba, pypinyin, scipy), as in a batch
-    score_call(calls[0], metadata_from_name(calls[0], None), options)
-    load_s = time.perf_counter() - t0
-    rows, tmp = [], Path(tempfile.mkdtemp())
-    for path in calls:
-        t = time.perf_counter()
-        result = score_call(path, metadata_from_name(path, None), options)
-        write_json_atomic(tmp / f"{result.call_id}.json", result.to_json())
-        wall = time.perf_counter() - t
-        assert result.status == "ok", result.error
-        text = "".join(u.text for u in sorted(result.transcript.utterances, key=lambda u: u.start))
-        rows.append(
-            {
-                "call": path.stem,
-                "audio_s": result.audio.duration_s,
-                "wall_s": wall,
-                "asr_s": result.timings["asr"],
-                "text": text,
-                "stages": {k: round(v, 3) for k, v in result.timings.items()},
-            }
-        )
-    return {"model_load_s": load_s, "rows": rows, "peak_rss_mb": _rss_mb()}
+    if side == "old":
+        return PipelineOptions(asr=AsrOptions(cpu_threads=2, batch_windows=1)), 1
+    jobs, threads = worker_layout()
+    return PipelineOptions(asr=AsrOptions(cpu_threads=threads)), jobs
 
 
-def run_baseline(calls: list[Path]) -> dict:
+def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
+    from qa_pipeline.batch import run_batch
+    from qa_pipeline.evaluate import sample_jobs
+
+    options, workers = side_options(side)
+    wanted = {p.resolve() for p in calls}
+    jobs = [j for j in sample_jobs(SAMPLES) if j.path.resolve() in wanted]
+    t0, u0 = time.perf_counter(), _usage()
+    summary = run_batch(jobs, out, options, workers=workers, resume=False)
+    wall, u1 = time.perf_counter() - t0, _usage()
+    assert summary.failed == 0, f"{summary.failed} calls failed"
+    # one call (or one worker) runs in this process; else the largest worker
+    rss = max(u1["child_rss_mb"], u1["self_rss_mb"]) if workers > 1 else u1["self_rss_mb"]
+    return {
+        "wall_s": wall,
+        "cpu_s": u1["cpu_s"] - u0["cpu_s"],
+        "peak_rss_mb": rss,
+        "workers": workers,
+        "threads": options.asr.cpu_threads,
+        "batch_windows": options.asr.batch_windows or "auto (4)",
+    }
+
+
+def run_baseline(calls: list[Path], out: Path) -> dict[str, Any]:
     import numpy as np
     import soundfile as sf
     import soxr
+    import torch
     import whisper
 
     from qa_pipeline.asr import models, to_simplified
 
-    t0 = time.perf_counter()
+    torch.set_num_threads(os.cpu_count() or 2)
+    t0, u0 = time.perf_counter(), _usage()
     model = whisper.load_model(str(models.convert("base")), device="cpu")
-    load_s = time.perf_counter() - t0
-    rows = []
     for path in calls:
-        t = time.perf_counter()
         x, sr = sf.read(str(path), dtype="float32", always_2d=True)
         mono = soxr.resample(x.mean(axis=1), sr, 16000).astype(np.float32)
-        out = model.transcribe(mono, language="zh", beam_size=5, best_of=5, fp16=False)
-        wall = time.perf_counter() - t
-        rows.append(
-            {
-                "call": path.stem,
-                "audio_s": len(x) / sr,
-                "wall_s": wall,
-                "asr_s": wall,
-                "text": to_simplified(out["text"]),
-            }
-        )
-    return {"model_load_s": load_s, "rows": rows, "peak_rss_mb": _rss_mb()}
+        res = model.transcribe(mono, language="zh", beam_size=5, best_of=5, fp16=False)
+        (out / f"{path.stem}.txt").write_text(to_simplified(res["text"]), encoding="utf-8")
+    u1 = _usage()
+    return {"wall_s": time.perf_counter() - t0, "cpu_s": u1["cpu_s"] - u0["cpu_s"], "peak_rss_mb": u1["self_rss_mb"]}
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _truth_text(call: str) -> str:
+    truth = json.loads((SAMPLES / f"{call}.truth.json").read_text(encoding="utf-8"))
+    return "".join(t["text"] for t in sorted(truth["turns"], key=lambda t: t["start"]))
 
 
-def _cer(ref: str, hyp: str) -> float:
-    from qa_pipeline.evaluate import character_error_rate
+def _statuses(out: Path) -> dict[tuple[str, str], str]:
+    from qa_pipeline.evaluate import predicted_status
 
-    return character_error_rate(ref, hyp)
+    st: dict[tuple[str, str], str] = {}
+    for f in sorted((out / "calls").glob("*.json")):
+        r = json.loads(f.read_text(encoding="utf-8"))
+        by: dict[str, list[dict[str, Any]]] = {}
+        for c in r["checks"]:
+            by.setdefault(c["check"], []).append(c)
+        st.update({(r["call_id"], k): predicted_status(v) for k, v in by.items()})
+    return st
+
+
+def pipeline_quality(out: Path) -> dict[str, Any]:
+    from qa_pipeline.evaluate import evaluate
+
+    rep = evaluate(out, SAMPLES)
+    f1s = [f for f in (rep.f1(c) for c in {**rep.check_status, **rep.occurrences}) if f is not None]
+    stages: dict[str, float] = {}
+    audio = 0.0
+    for f in sorted((out / "calls").glob("*.json")):
+        r = json.loads(f.read_text(encoding="utf-8"))
+        audio += r["audio"]["duration_s"]
+        for k, v in (r.get("timings") or {}).items():
+            stages[k] = stages.get(k, 0.0) + v
+    # start-up (loading the model inside the first call) is reported as wall time, not as a stage share
+    startup = stages.pop("model_load", 0.0)
+    staged = sum(stages.values())
+    return {
+        "model_load_s": round(startup, 2),
+        "audio_s": audio,
+        "cer": rep.cer["all"],
+        "check_f1_mean": statistics.fmean(f1s) if f1s else None,
+        "status_accuracy": rep.status_accuracy,
+        "non_asr_share": (staged - stages.get("asr", 0.0)) / staged if staged else None,
+        "stages_s": {k: round(v, 2) for k, v in stages.items()},
+    }
+
+
+def baseline_quality(out: Path, calls: list[Path]) -> dict[str, Any]:
+    import soundfile as sf
+
+    from qa_pipeline.evaluate import cer
+
+    errs = tot = 0
+    for p in calls:
+        e, n = cer(_truth_text(p.stem), (out / f"{p.stem}.txt").read_text(encoding="utf-8"))
+        errs, tot = errs + e, tot + n
+    return {"audio_s": sum(sf.info(str(p)).duration for p in calls), "cer": errs / tot if tot else None}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", nargs="*", default=DEFAULT_CALLS, help="sample number prefixes")
     ap.add_argument("--all", action="store_true", help="every sample call")
-    ap.add_argument("--side", choices=["pipeline", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per side (order alternates; medians reported)")
+    ap.add_argument("--sides", default=",".join(SIDES))
+    ap.add_argument("--side", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     calls = _calls(None if args.all else args.calls)
     if args.side:
-        data = run_pipeline(calls) if args.side == "pipeline" else run_baseline(calls)
-        print(json.dumps(data, ensure_ascii=False))
+        args.out.mkdir(parents=True, exist_ok=True)
+        data = run_baseline(calls, args.out) if args.side == "baseline" else run_pipeline(args.side, calls, args.out)
+        print(json.dumps(data))
         return
 
-    sides = {}
-    for side in ("pipeline", "baseline"):
-        cmd = [sys.executable, __file__, "--side", side, "--calls", *[c.name.split("_")[0] for c in calls]]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        sides[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    sides = [s for s in args.sides.split(",") if s]
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_pipeline."))
+    for rep in range(args.repeat):
+        for side in sides if rep % 2 == 0 else sides[::-1]:
+            out = tmp / f"{side}.{rep}"
+            cmd = [sys.executable, __file__, "--side", side, "--out", str(out), "--calls"]
+            cmd += [c.name.split("_")[0] for c in calls]
+            load0 = os.getloadavg()[0]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode:
+                sys.exit(f"{side} failed:\n{proc.stderr[-3000:]}")
+            data = json.loads(proc.stdout.strip().splitlines()[-1])
+            data["load_avg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+            data.update(baseline_quality(out, calls) if side == "baseline" else pipeline_quality(out))
+            runs[side].append(data)
+            print(f"{side} run {rep + 1}: {data['audio_s'] / data['wall_s']:.2f}× real time, load {data['load_avg']}")
 
-    report = {"calls": [c.stem for c in calls]}
-    for side, data in sides.items():
-        audio = sum(r["audio_s"] for r in data["rows"])
-        wall = sum(r["wall_s"] for r in data["rows"])
-        asr = sum(r["asr_s"] for r in data["rows"])
-        cers = [_cer(_truth_text(SAMPLES / f"{r['call']}.flac"), r["text"]) for r in data["rows"]]
+    flips: dict[str, list[str]] = {}
+    if "old" in runs and "new" in runs:
+        old = _statuses(tmp / "old.0")
+        for rep in range(args.repeat):
+            new = _statuses(tmp / f"new.{rep}")
+            changed = [f"{c}/{k}: {old.get((c, k))}→{v}" for (c, k), v in new.items() if old.get((c, k)) != v]
+            flips[f"new.{rep}"] = sorted(changed)
+
+    report: dict[str, Any] = {"calls": [c.stem for c in calls], "repeat": args.repeat, "cpus": os.cpu_count()}
+    for side, rs in runs.items():
+        med = sorted(rs, key=lambda r: r["wall_s"])[len(rs) // 2]
+        audio = med["audio_s"]
         report[side] = {
-            "audio_s": round(audio, 1),
-            "wall_s": round(wall, 2),
-            "x_realtime": round(audio / wall, 2),
-            "non_asr_share": round((wall - asr) / wall, 4),
-            "cer_mean": round(sum(cers) / len(cers), 4),
-            "peak_rss_mb": round(data["peak_rss_mb"]),
-            "model_load_s": round(data["model_load_s"], 2),
-            "per_call": [
-                {
-                    "call": r["call"],
-                    "x_realtime": round(r["audio_s"] / r["wall_s"], 2),
-                    "cer": round(c, 4),
-                    "stages": r.get("stages"),
-                }
-                for r, c in zip(data["rows"], cers)
-            ],
+            **{k: v for k, v in med.items() if k not in ("wall_s",)},
+            "wall_s": round(med["wall_s"], 2),
+            "walls_s": [round(r["wall_s"], 2) for r in rs],
+            "x_realtime": round(audio / med["wall_s"], 2),
+            "cpu_s_per_audio_s": round(statistics.median(r["cpu_s"] for r in rs) / audio, 4),
+            "load_avgs": [r["load_avg"] for r in rs],
         }
-    report["speedup_vs_baseline"] = round(report["baseline"]["wall_s"] / report["pipeline"]["wall_s"], 2)
+    if "old" in report and "new" in report:
+        report["new_vs_old"] = {
+            "wall": round(report["old"]["wall_s"] / report["new"]["wall_s"], 2),
+            "cpu": round(report["old"]["cpu_s_per_audio_s"] / report["new"]["cpu_s_per_audio_s"], 2),
+            "judgements_changed": flips,
+        }
+    if "baseline" in report:
+        for side in ("old", "new"):
+            if side in report:
+                report[f"{side}_vs_baseline"] = {
+                    "wall": round(report["baseline"]["wall_s"] / report[side]["wall_s"], 2),
+                    "cpu": round(report["baseline"]["cpu_s_per_audio_s"] / report[side]["cpu_s_per_audio_s"], 2),
+                }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "pipeline.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    p, b = report["pipeline"], report["baseline"]
-    md = [
-        "| | pipeline (VAD + faster-whisper int8, speech only) | baseline (openai-whisper, mono mixdown, no VAD) |",
-        "|---|---|---|",
-        f"| audio | {p['audio_s']} s | {b['audio_s']} s |",
-        f"| wall | {p['wall_s']} s | {b['wall_s']} s |",
-        f"| × real time | {p['x_realtime']} | {b['x_realtime']} |",
-        f"| CER (mean over calls) | {p['cer_mean']} | {b['cer_mean']} |",
-        f"| share of wall time outside ASR | {p['non_asr_share']:.1%} | – |",
-        f"| peak RSS | {p['peak_rss_mb']} MB | {b['peak_rss_mb']} MB |",
-        f"| **speed-up vs baseline** | **{report['speedup_vs_baseline']}×** | |",
+    md = _markdown(report, sides)
+    (OUT / "pipeline.md").write_text(md, encoding="utf-8")
+    print(md)
+
+
+def _fmt(x: Any, spec: str = "") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _markdown(r: dict[str, Any], sides: list[str]) -> str:
+    names = {
+        "old": "old default (1 worker × 2 threads, one window at a time)",
+        "new": "new default ({workers} workers × {threads} thread, {batch_windows} windows per batch)",
+        "baseline": "naive baseline (openai-whisper, mono mixdown, no VAD, beam 5)",
+    }
+    head = [names[s].format(**r[s]) if s == "new" else names[s] for s in sides]
+    rows = [
+        ("audio", lambda d: f"{d['audio_s']:.1f} s"),
+        ("wall (median, start-up included)", lambda d: f"{d['wall_s']} s"),
+        ("**× real time**", lambda d: f"**{d['x_realtime']}**"),
+        ("CPU s per audio s", lambda d: f"{d['cpu_s_per_audio_s']}"),
+        ("CER (all characters)", lambda d: _fmt(d.get("cer"), ".4f")),
+        ("check F1 (mean over checks)", lambda d: _fmt(d.get("check_f1_mean"), ".3f")),
+        ("call-level status accuracy", lambda d: _fmt(d.get("status_accuracy"), ".3f")),
+        ("peak RSS per worker", lambda d: f"{d['peak_rss_mb']:.0f} MB"),
+        ("share of time outside ASR", lambda d: _fmt(d.get("non_asr_share"), ".1%")),
+        ("load average (before, after)", lambda d: "; ".join(f"{a}, {b}" for a, b in d["load_avgs"])),
     ]
-    (OUT / "pipeline.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    print("\n".join(md))
+    lines = ["| | " + " | ".join(head) + " |", "|---" * (len(sides) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(f(r[s]) for s in sides) + " |" for name, f in rows]
+    lines.append("")
+    if "new_vs_old" in r:
+        n = r["new_vs_old"]
+        lines.append(f"- new vs old: {n['wall']}× wall, {n['cpu']}× CPU; judgements changed: {n['judgements_changed']}")
+    for side in ("old", "new"):
+        if f"{side}_vs_baseline" in r:
+            b = r[f"{side}_vs_baseline"]
+            lines.append(f"- {side} vs baseline: {b['wall']}× wall, {b['cpu']}× CPU")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

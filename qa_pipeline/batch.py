@@ -390,8 +390,10 @@ def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
         return
     summary.ok += 1
     summary.audio_s += (result.get("audio") or {}).get("duration_s", 0.0)
-    if result.get("score"):
-        summary.scores.append(result["score"]["total"])
+    score = result.get("score")
+    if score and score.get("max"):
+        # one scale everywhere: the automatic part as a % of the points the machine judged
+        summary.scores.append(100.0 * float(score["total"]) / float(score["max"]))
     for c in result.get("checks", []):
         if c["status"] == "fail":
             summary.violations[c["check"]] += 1
@@ -407,11 +409,29 @@ CALLS_CSV_COLUMNS = [
     "status",
     "score",
     "max",
+    "score_pct",  # the one scale (review/final.py): automatic part as % of judged points,
+    "score_100",  # the 100-point total (empty while the manual part is 待人工评分; 0 for a fatal call),
+    "pending_points",  # points left to a person,
+    "verdict",  # 红线 / 合格 / 不合格 / 待人工评分
     "fatal",
     "needs_review",
     "error",
     *(f"fail_{name}" for name in CHECK_COLUMNS),
 ]
+
+
+def _scale_columns(score: dict[str, Any]) -> dict[str, Any]:
+    if not score:
+        return {"score_pct": "", "score_100": "", "pending_points": "", "verdict": ""}
+    from .review.final import scale_from_score, scale_text
+
+    sc = scale_from_score(score)
+    return {
+        "score_pct": "" if sc.auto_pct is None else sc.auto_pct,
+        "score_100": "" if sc.total is None else sc.total,
+        "pending_points": round(sc.max_points - sc.auto_points, 2),
+        "verdict": scale_text(sc)["verdict"],
+    }
 
 
 def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
@@ -428,6 +448,7 @@ def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
         "status": result["status"],
         "score": score.get("total", ""),
         "max": score.get("max", ""),
+        **_scale_columns(score),
         "fatal": score.get("fatal", ""),
         "needs_review": score.get("needs_review", ""),
         "error": result.get("error") or "",

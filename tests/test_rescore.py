@@ -187,7 +187,19 @@ def test_rescore_with_the_unchanged_rubric_reproduces_every_stored_finding_and_s
         return [tuple(r)[1:] for r in checks], [tuple(r)[1:] for r in items], sorted(scores)
 
     before = snapshot()
-    rep = rescore(store, BASE, force=True)
-    assert rep.rescored == len(names) and rep.changed == 0
+    rep = rescore(store, BASE, force=True, full=True)  # every check run again from the stored data
+    assert rep.rescored == len(names) and rep.changed == 0 and rep.reused_checks == 0
     assert snapshot() == before
+    rep = rescore(store, BASE, force=True)  # unchanged checks keep their stored findings
+    assert rep.reused_checks == len(names) * len(BASE.check_names) and rep.changed == 0
+    assert snapshot() == before
+    # a changed parameter re-runs that check only: a 20 s silence limit finds the 40 s hold of sample 04
+    stricter = parse_rubric(
+        (ROOT / "qa_pipeline" / "rubrics" / "10086.yaml")
+        .read_text(encoding="utf-8")
+        .replace("min_gap_s: 30", "min_gap_s: 20"),
+        "stricter.yaml",
+    )
+    rep = rescore(store, stricter, force=True)
+    assert rep.reused_checks == len(names) * (len(BASE.check_names) - 1)
     store.close()

@@ -134,3 +134,53 @@ def test_queue_buckets_states_and_assignment(tmp_path):
     # settings change → recomputed: one sampled call per agent-day among the non-必检 calls
     _, _, counts = R.queue(store, f, TriageConfig(sample_n=1))
     assert counts == {"must": 1, "sample": 2}
+
+
+def test_scorecard_worst_calls_use_final_score_and_heaviest_deduction(tmp_path):
+    from qa_pipeline.report import build_scorecard
+
+    store = build_db(tmp_path)
+    worst = build_scorecard(store).worst
+    # the two 100-point calls are not "worst"; the fatal call's reason is the 红线 item, not its first finding
+    assert worst.call_id.tolist() == [CALL_A]
+    w = worst.iloc[0]
+    assert w.reason == "禁止推诿客户(推到营业厅等其他途径) −4（红线）" and w.check == "forbidden_phrase"
+    assert w.transcript == "这个您去营业厅办吧" and w.final_total is None or str(w.final_total) == "nan"
+    rv = create_user(store, "王审", "reviewer", "password1")
+    data = R.load_call(store, CALL_A)
+    R.decide(store, rv, CALL_A, _row(data, "forbidden_phrase"), "reject")
+    for iid in MANUAL_IDS:
+        R.set_manual(store, rv, CALL_A, iid, 0.0)
+    R.submit(store, rv, CALL_A)
+    assert build_scorecard(store).worst.iloc[0].final_total == 95  # 57 − 2 − 3 + 43
+
+
+def test_one_scale_in_dataframes_and_calls_csv(tmp_path):
+    import pandas as pd
+    from fixtures_review import FINDINGS_B, write_audio
+
+    from qa_pipeline import dataframes
+    from qa_pipeline.batch import calls_table_row
+    from qa_pipeline.review.final import scale_from_score
+
+    store = build_db(tmp_path)
+    rv = create_user(store, "王审", "reviewer", "password1")
+    for iid in MANUAL_IDS:
+        R.set_manual(store, rv, CALL_B, iid, 0.0)
+    R.submit(store, rv, CALL_B)
+    df = dataframes.load_calls(store).set_index("call_id")
+    assert df.loc[CALL_B, "final_total"] == 100 and df.loc[CALL_B, "final_verdict"] == "pass"
+    assert pd.isna(df.loc[CALL_A, "review_state"]) and pd.isna(df.loc[CALL_A, "final_total"])
+    assert df.loc[CALL_A, "score_pct"] == 0.0  # fatal: the machine total is 0 of 57 judged
+    result = make_result(
+        "x", "A017", "王芳", "一组", "2026-11-20T09:00:00", FINDINGS_B, write_audio(tmp_path / "b.wav")
+    )
+    sc = scale_from_score(result["score"])
+    assert (sc.max_points, sc.auto_points, sc.total, sc.verdict) == (100, 57, None, "pending")
+    row = calls_table_row(result)
+    assert (row["score_pct"], row["score_100"], row["pending_points"], row["verdict"]) == (
+        100.0,
+        "",
+        43.0,
+        "待人工评分",
+    )

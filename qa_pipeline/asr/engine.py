@@ -119,20 +119,25 @@ class WindowedWhisperEngine:
         for speaker in speakers:
             yield from plan_windows(speaker, party_samples(audio, speaker), timeline, self.options)
 
+    def _run_many(self, batch: list[np.ndarray]) -> list[list[RawSegment]]:
+        """Transcribe several windows; engines that can decode windows together in one pass override this."""
+        return [self._run(samples) for samples in batch]
+
     def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript:
         utts: list[Utterance] = []
-        n_windows = 0
-        for win in self.plan(audio, timeline):
-            n_windows += 1
-            segs = self._run(win.audio)
+        # Every window of the call (both parties) goes to the engine at once, so that it can batch them.
+        windows = list(self.plan(audio, timeline))
+        subs: list[Window] = []
+        for win, segs in zip(windows, self._run_many([w.audio for w in windows]), strict=True):
             utts.extend(utterances_from(win, segs, self.options))
             # Whisper sometimes ends a window early (end-of-text after the first sentence followed by
             # silence, seen with greedy decoding on packed windows), silently skipping the rest: any
             # piece that got no text is transcribed again on its own.
-            for piece in uncovered(win, segs, self.options):
-                n_windows += 1
-                sub = subwindow(win, piece)
-                utts.extend(utterances_from(sub, self._run(sub.audio), self.options))
+            subs.extend(subwindow(win, piece) for piece in uncovered(win, segs, self.options))
+        if subs:
+            for sub, segs in zip(subs, self._run_many([s.audio for s in subs]), strict=True):
+                utts.extend(utterances_from(sub, segs, self.options))
+        n_windows = len(windows) + len(subs)
         o = self.options
         return Transcript(
             utterances=sort_utterances(utts),

@@ -39,6 +39,9 @@ class AsrOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+    batch_windows: int = 0  # faster-whisper: windows decoded together in one beam search; 1: one at a time;
+    # 0: auto (CPU 4, CUDA from free GPU memory). On CPU the decoder's weights are read once per step for the
+    # whole batch (docs/benchmarks.md); each window costs ~40 MB of cross-attention cache per beam, hence the cap.
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from ..rules.engine import builtin_rule, evaluate_rule
+from ..rules.operators import CallView
 from ..text import char_count
 from ..types import Finding, Speaker, SpeechSegment, Utterance
 from .registry import CheckContext, register
@@ -60,19 +62,21 @@ def interruption(ctx: CheckContext) -> list[Finding]:
 
 
 def _silence_check(name: str, ctx: CheckContext) -> list[Finding]:
+    # what a silence is lives in the rule engine (rules/builtin/checks.yaml: silence_gap)
+    rule = builtin_rule("silence_gap", gap={"min_s": ctx.params["min_gap_s"]})
+    _, _, hits = evaluate_rule(rule, CallView(ctx.timeline, ctx.transcript, ctx.metadata))
     announced = {(w.start, w.end): w.announced for w in waits(ctx.timeline, ctx.transcript)}
     findings = [
         Finding(
             name,
             "fail",
-            gap.start,
-            gap.end,
+            h.start,
+            h.end,
             None,
-            utterance_at(ctx.transcript.utterances, "agent", gap.start - 15, gap.start),
-            {"duration_s": round(gap.duration, 2), "announced": announced.get((gap.start, gap.end), False)},
+            utterance_at(ctx.transcript.utterances, "agent", h.start - 15, h.start),  # type: ignore[operator]
+            {"duration_s": round(h.end - h.start, 2), "announced": announced.get((h.start, h.end), False)},  # type: ignore[operator]
         )
-        for gap in ctx.timeline.silences
-        if gap.duration >= ctx.params["min_gap_s"]
+        for h in hits["gap"]
     ]
     return findings or single_pass(name)
 

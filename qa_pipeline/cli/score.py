@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..asr import ENGINES, AsrOptions
+from ..asr.layout import worker_layout
 from ..audio import IngestOptions
 from ..i18n import t
 from ..manifest import (
@@ -100,7 +101,7 @@ def score(
     out: Annotated[Path, typer.Option("--out", "-o", help=t("cli.score.opt.out"))] = Path("results"),
     manifest: Annotated[Path | None, typer.Option(help=t("cli.score.opt.manifest"))] = None,
     name_pattern: Annotated[str | None, typer.Option(help=t("cli.score.opt.name_pattern"))] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help=t("cli.score.opt.jobs"))] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help=t("cli.score.opt.jobs"))] = 0,
     engine: EngineOpt = "faster-whisper",
     model: ModelOpt = "base",
     rubric: RubricOpt = "10086",
@@ -130,8 +131,7 @@ def score(
         raise typer.BadParameter(t("privacy.time_budget.bad"), param_hint="--time-budget")
 
     _load_rubric_or_exit(rubric)
-    jobs = max(1, jobs)
-    threads = threads or max(1, (os.cpu_count() or 2) // jobs)
+    jobs, threads = worker_layout(jobs, threads, device=device, engine=engine)  # measured: asr/layout.py
     ray_opts = None
     if ray_address:
         from ..executors.ray_pool import RayOptions
@@ -242,7 +242,7 @@ def _print_summary(summary: BatchSummary, out: Path) -> None:
     if summary.skipped:
         tbl.add_row(t("cli.summary.skipped"), str(summary.skipped))
     if summary.mean_score is not None:
-        tbl.add_row(t("cli.summary.mean_score"), f"{summary.mean_score:.1f}")
+        tbl.add_row(t("cli.summary.mean_score"), f"{summary.mean_score:.1f}%")
     if summary.speed:
         tbl.add_row(t("cli.summary.speed"), f"{summary.speed:.1f}×")
     if summary.violations:

@@ -66,6 +66,8 @@ def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int 
             if v is None:
                 if fmt is not None:
                     ws.write_blank(i, j, None, fmt)
+            elif isinstance(v, str):
+                ws.write_string(i, j, v, fmt)  # text stays text: never a formula or a link
             else:
                 ws.write(i, j, v, fmt)
         if n and cond == "low":
@@ -98,7 +100,16 @@ def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int 
 
 
 def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
-    wb = xlsxwriter.Workbook(str(out), {"nan_inf_to_errors": True})
+    # names, teams and ids are data: never let a cell become a formula or a link (OWASP CSV/formula injection)
+    wb = xlsxwriter.Workbook(
+        str(out),
+        {
+            "nan_inf_to_errors": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     fmts = {
         "header": wb.add_format(HEADER),
         "red": wb.add_format(RED),

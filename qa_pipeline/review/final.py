@@ -14,10 +14,11 @@ moved, changed status or disappeared is reported as a conflict instead of silent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..i18n import t
 from ..rubric import Rubric, score_findings
 from ..types import Finding, Status
 
@@ -337,3 +338,38 @@ def machine_scale(
         verdict=verdict,
         pending_items=0,
     )
+
+
+def scale_from_score(score: Mapping[str, object], pass_mark: float = DEFAULT_PASS_MARK) -> ScoreScale:
+    """The one scale from a result's ``score`` (JSON): the rubric's points are the sum of its items' points; what
+    the machine did not judge (manual items, needs_review items) is the pending part."""
+    items = score.get("items") or []
+    judged = float(score.get("max") or 0.0)  # type: ignore[arg-type]
+    rubric_max = sum(float(i.get("points") or 0.0) for i in items) or judged  # type: ignore[union-attr]
+    return machine_scale(
+        rubric_max,
+        float(score.get("total") or 0.0),  # type: ignore[arg-type]
+        judged,
+        bool(score.get("fatal")),
+        max(rubric_max - judged, 0.0),
+        pass_mark,
+    )
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def scale_text(s: ScoreScale) -> dict[str, str]:
+    """The one scale as display strings (web pages, `callqa check`, summaries): total, auto, pct, manual, verdict."""
+    pending = t("web.score.pending")
+    return {
+        "total": pending if s.total is None else f"{_num(s.total)} / {_num(s.max_points)}",
+        "auto": f"{_num(s.auto_score)} / {_num(s.auto_points)}",
+        "pct": "" if s.auto_pct is None else f"{s.auto_pct:.1f}%",
+        "manual": pending if s.manual_score is None else f"{_num(s.manual_score)} / {_num(s.manual_points)}",
+        "verdict": t(f"web.verdict.{s.verdict}"),
+        "verdict_code": s.verdict,
+    }

@@ -143,7 +143,9 @@ def check_rows(call_id: str, checks: Iterable[dict]) -> list[dict]:
             "end": _f(c.get("end")),
             "speaker": c.get("speaker"),
             "evidence": c.get("evidence") or "",
-            "detail_json": _j(c.get("detail") or {}),
+            # key order kept (not sorted): rescoring rebuilds findings from these rows, and a finding's reason
+            # text lists its detail in order
+            "detail_json": json.dumps(c.get("detail") or {}, ensure_ascii=False),
         }
         for i, c in enumerate(checks)
     ]

@@ -20,7 +20,7 @@ from ..i18n import t
 from ..review import service as R
 from ..review.access import Action, User, allowed, home_path
 from ..review.describe import check_label, clock, describe_finding
-from ..review.final import FinalScore, ScoreScale, machine_scale
+from ..review.final import FinalScore, machine_scale, scale_text
 from ..review.users import authenticate, get_user, list_users
 from ..store import schema as S
 from ..store.db import Store, open_store
@@ -41,20 +41,7 @@ def _num(x: float | None) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
-def score_text(s: ScoreScale) -> dict[str, str]:
-    """The one score scale as display strings (also used by the CLI through the same catalog keys)."""
-    total = t("web.score.pending") if s.total is None else f"{_num(s.total)} / {_num(s.max_points)}"
-    auto = f"{_num(s.auto_score)} / {_num(s.auto_points)}"
-    pct = "" if s.auto_pct is None else f"{s.auto_pct:.1f}%"
-    manual = t("web.score.pending") if s.manual_score is None else f"{_num(s.manual_score)} / {_num(s.manual_points)}"
-    return {
-        "total": total,
-        "auto": auto,
-        "pct": pct,
-        "manual": manual,
-        "verdict": t(f"web.verdict.{s.verdict}"),
-        "verdict_code": s.verdict,
-    }
+score_text = scale_text
 
 
 def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
@@ -220,7 +207,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         rows, total, counts = R.queue(store, f, settings.triage, fresh_within_s=settings.triage_recheck_s)
         manual_points = _manual_points()
         for r in rows:
-            sc = machine_scale(100.0, r["score_total"], r["score_max"], r["fatal"], manual_points, settings.pass_mark)
+            sc = stored_scale(r, manual_points)
             r["machine"] = score_text(sc)
             r["reason_text"] = "、".join(t(f"web.reason.{x}") for x in (r["reasons"] or "").split(",") if x)
         params = {
@@ -504,14 +491,18 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         rows = R.agent_calls(store, user.agent_id)
         manual_points = _manual_points()
         for r in rows:
-            r["machine"] = score_text(
-                machine_scale(100.0, r["score_total"], r["score_max"], r["fatal"], manual_points, settings.pass_mark)
-            )
+            r["machine"] = score_text(stored_scale(r, manual_points))
         return render(request, "my.html", {"user": user, "rows": rows})
 
     def _manual_points() -> float:
-        rubric = R.rubric_named(R.DEFAULT_RUBRIC)
-        return sum(i.points for i in rubric.items if i.manual)
+        return R.rubric_named(R.DEFAULT_RUBRIC).max_points
+
+    def stored_scale(r: dict[str, Any], rubric_max: float):  # type: ignore[no-untyped-def]
+        """The scale from a call row: what the machine did not judge (rubric points − judged) is pending."""
+        judged = float(r["score_max"] or 0.0)
+        return machine_scale(
+            rubric_max, r["score_total"], judged, r["fatal"], max(rubric_max - judged, 0.0), settings.pass_mark
+        )
 
     return app
 
