@@ -342,7 +342,8 @@ def main() -> None:
         print(f"  search {k}: median {statistics.median(x for x, _ in v):.1f} ms, hits {v[0][1]}")
     print(f"load average during search: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cpus)")
     print(
-        f"search p95 over {len(times)} queries: {p95(times):.1f} ms (median {statistics.median(times):.1f}; target ≤ 50)"
+        f"search p95 over {len(times)} queries: {p95(times):.1f} ms "
+        f"(median {statistics.median(times):.1f}; target ≤ 50)"
     )
 
     t0 = time.perf_counter()

@@ -81,7 +81,7 @@ def load_calls(conn: sa.Connection, call_ids: Sequence[str], *, with_findings: b
     findings: dict[str, dict[str, list[Finding]]] = {}
     if with_findings:
         ch = S.checks
-        for r in conn.execute(
+        for fr in conn.execute(
             sa.select(
                 ch.c.call_id,
                 ch.c.check,
@@ -96,9 +96,9 @@ def load_calls(conn: sa.Connection, call_ids: Sequence[str], *, with_findings: b
             .order_by(ch.c.call_id, ch.c.idx)
         ):
             f = Finding(
-                r.check, r.status, r.start, r.end, r.speaker, r.evidence or "", json.loads(r.detail_json or "{}")
+                fr.check, fr.status, fr.start, fr.end, fr.speaker, fr.evidence or "", json.loads(fr.detail_json or "{}")
             )
-            findings.setdefault(r.call_id, {}).setdefault(r.check, []).append(f)
+            findings.setdefault(fr.call_id, {}).setdefault(fr.check, []).append(f)
     for cid in ids:
         row = rows.get(cid)
         if row is None:

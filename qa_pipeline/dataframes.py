@@ -67,7 +67,7 @@ def load_calls(db: Any, where: CallFilter | None = None, *, status: str | None =
     final_verdict / review_state: the reviewed 100-point score from the workstation (empty until submitted)."""
     where = resolve(where, **filters)
     c = S.calls
-    cols = [
+    cols: list[Any] = [
         c.c[k]
         for k in (
             "call_id",

@@ -333,7 +333,8 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
     merged["checks"] = checks
     own_items = [it for it in data.get("items") or [] if isinstance(it, dict)]
     own = {it.get("id"): k for k, it in enumerate(own_items)}
-    items, origins = [], {}
+    items: list[Any] = []
+    origins: dict[int, Any] = {}
     for it in base["items"]:
         k = own.pop(it["id"], None)
         if k is not None:

@@ -141,7 +141,7 @@ def hold_apology(ctx: CheckContext) -> list[Finding]:
                 w.start,
                 w.end,
                 "agent",
-                (apology or maybe or (after[0] if after else None)).text if after else "",  # type: ignore[union-attr]
+                (apology or maybe or after[0]).text if after else "",
                 detail,
             )
         )

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -47,10 +48,16 @@ def features_text(unit: str) -> str:
 
 
 @cache
+def _as_chars(text: str) -> Any:
+    """pypinyin `errors` handler: characters without pinyin stay themselves (pypinyin accepts a list here
+    although its annotation says str)."""
+    return list(text)
+
+
 def _char_pinyin(ch: str) -> str:
     # per character (not per phrase like text.fuzzy_syllables): 60× faster, and polyphone choice matters
     # little for features that only need homophones to coincide
-    return fuzzy_syllable(lazy_pinyin(ch, style=Style.NORMAL, errors=lambda x: list(x))[0])
+    return fuzzy_syllable(lazy_pinyin(ch, style=Style.NORMAL, errors=_as_chars)[0])
 
 
 def pinyin_tokens(text: str) -> list[str]:

@@ -41,6 +41,12 @@ COL = {
     "fatal": "致命差错通话",
     "review": "待复核通话",
     "violations": "违规次数",
+    # from the workstation (review/scorecard_columns.py)
+    "reviewed": "已复核通话",
+    "final_mean": "复核后平均分",
+    "appeals": "申诉数",
+    "overturned": "改判数",
+    "calibrated": "校准通话",
 }
 
 
@@ -104,6 +110,12 @@ def build_scorecard(
         summary["violations"] = (
             fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int) if not fails.empty else 0
         )
+        # review, appeal and calibration columns from the workstation (issue 11)
+        from ..review.scorecard_columns import review_columns
+
+        extra = review_columns(store, f).reindex(names.index)
+        for k in extra.columns:
+            summary[k] = extra[k] if k == "final_mean" else extra[k].fillna(0).astype(int)
         summary = summary.sort_values(["mean", "agent_id"], na_position="last").reset_index()
 
         bins = pd.cut(scored.score_pct, BINS, right=False, labels=BIN_LABELS)
@@ -205,10 +217,10 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     w = lost.sort_values(["_rank", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n)
     ids = w.call_id.tolist()
     k, u, it = S.checks, S.utterances, S.item_scores
-    first_fail: dict[str, tuple] = {}
-    fails: dict[str, list[tuple]] = {}
-    heaviest: dict[str, tuple] = {}
-    by_call: dict[str, list[tuple]] = {}
+    first_fail: dict[str, sa.Row[Any]] = {}
+    fails: dict[str, list[sa.Row[Any]]] = {}
+    heaviest: dict[str, tuple[tuple[bool, float], sa.Row[Any]]] = {}
+    by_call: dict[str, list[sa.Row[Any]]] = {}
     with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
             chunk = ids[i : i + 500]

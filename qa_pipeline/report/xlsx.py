@@ -1,12 +1,15 @@
 """XLSX scorecard (xlsxwriter): one sheet per view, frozen headers, number formats, low scores coloured.
 
-xlsxwriter streams whole columns with one format each (no per-cell style objects), which keeps a month's scorecard for hundreds of agents well under a second.
+xlsxwriter streams whole columns with one format each (no per-cell style objects), which keeps a month's
+scorecard for hundreds of agents well under a second.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import xlsxwriter
@@ -25,11 +28,11 @@ HEADER = {
 }
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
 
-SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分"}
+SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分"}
 
 
-def _clean(values) -> list:
-    out = []
+def _clean(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
     for x in values:
         if x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and math.isnan(x)):
             out.append(None)

@@ -290,7 +290,7 @@ def _parse_condition(src: Source, path: tuple[Any, ...], cid: str, craw: Any, re
         raise
     except Exception as exc:  # noqa: BLE001 - a bad regex and the like, reported with its line
         raise src.error(path + (name,), f"{type(exc).__name__}: {exc}") from None
-    return Condition(cid, name, dict(params), role, Position(**pos_raw), anchor, compiled)  # type: ignore[arg-type]
+    return Condition(cid, name, dict(params), role, Position(**pos_raw), anchor, compiled)
 
 
 def _order(src: Source, path: tuple[Any, ...], conditions: Mapping[str, Condition]) -> tuple[str, ...]:

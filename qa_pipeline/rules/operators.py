@@ -248,7 +248,7 @@ def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: st
 
 def _gaps(speech: Sequence[SpeechSegment]) -> list[tuple[float, float, str, str]]:
     """(start, end, speaker before, speaker after) of every gap where nobody speaks."""
-    out = []
+    out: list[tuple[float, float, str, str]] = []
     floor: SpeechSegment | None = None
     for seg in speech:
         if floor is not None and seg.start > floor.end:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..i18n import t
 from ..review import service as R
 from ..review.access import Action, User, allowed, home_path
 from ..review.describe import check_label, clock, describe_finding
-from ..review.final import FinalScore, machine_scale, scale_text
+from ..review.final import FinalScore, ScoreScale, machine_scale, scale_text
 from ..review.users import authenticate, get_user, list_users
 from ..store import schema as S
 from ..store.db import Store, open_store
@@ -65,7 +66,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     env.globals.update(t=t, clock=clock, num=_num, check_label=check_label, CSRF_FIELD=CSRF_FIELD)
 
     @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         resp = await call_next(request)
         resp.headers.setdefault(
             "Content-Security-Policy",
@@ -281,7 +282,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         call = data.call
         duration = float(call.get("duration_s") or 0.0) or max([u["end"] for u in data.utterances] + [1.0])
         att_by_finding = {a.finding_index: a for a in fs.attachments if a.finding_index is not None}
-        reviewable = []
+        reviewable: list[dict[str, Any]] = []
         for i, sf_ in enumerate(data.findings):
             f = sf_.finding
             if f.status not in ("fail", "needs_review"):
@@ -301,7 +302,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
                     "finding": f,
                 }
             )
-        items = []
+        items: list[dict[str, Any]] = []
         for item, fi in zip(data.rubric.items, fs.items, strict=True):
             mine = [r for r in reviewable if any(b.selects(r["finding"]) for b in item.bindings)]
             added = [a for a in data.added if a.item_id == item.id]
@@ -460,7 +461,8 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         path = _audio_path(row.audio_path if row else None)
         if path is None:
             raise HTTPException(404, t("web.error.no_audio"))
-        agent_channel = int((json.loads(row.options_json or "{}") or {}).get("agent_channel", 0) or 0)
+        options = (row.options_json if row is not None else None) or "{}"
+        agent_channel = int((json.loads(options) or {}).get("agent_channel", 0) or 0)
         if channel == "both" and path.suffix.lower() in BROWSER_TYPES:
             return ranged(request, None, path, BROWSER_TYPES[path.suffix.lower()])
         try:
@@ -497,13 +499,25 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     def _manual_points() -> float:
         return R.rubric_named(R.DEFAULT_RUBRIC).max_points
 
-    def stored_scale(r: dict[str, Any], rubric_max: float):  # type: ignore[no-untyped-def]
+    def stored_scale(r: dict[str, Any], rubric_max: float) -> ScoreScale:
         """The scale from a call row: what the machine did not judge (rubric points − judged) is pending."""
         judged = float(r["score_max"] or 0.0)
         return machine_scale(
-            rubric_max, r["score_total"], judged, r["fatal"], max(rubric_max - judged, 0.0), settings.pass_mark
+            rubric_max,
+            r["score_total"],
+            judged,
+            r["fatal"],
+            max(rubric_max - judged, 0.0),
+            settings.pass_mark
+            if settings.pass_mark is not None
+            else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio,
         )
 
+    # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
+    from .loop import Web, register
+
+    register(app, Web(store, settings, render, require, require_call, current_user))
+    env.globals.update(allowed=allowed)
     return app
 
 
