@@ -107,7 +107,7 @@ def render_html(card: Scorecard) -> str:
     )
     parts.append(line_chart(days, [o["day_means"][d] for d in days], "每日平均分趋势", cls="trend"))
     parts.append("</div>")
-    score_kinds = {c: "score" for c in ("平均分", "中位数", "最低分", "最高分", "得分")}
+    score_kinds = {c: "score" for c in ("平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分")}
     parts.append("<h2>坐席汇总</h2>" + _table(v["汇总"], "summary", score_kinds))
     parts.append("<h2>分数分布</h2>" + _table(v["分数分布"], "distribution"))
     it = v["评分项通过率"]

@@ -41,6 +41,12 @@ COL = {
     "fatal": "致命差错通话",
     "review": "待复核通话",
     "violations": "违规次数",
+    # from the workstation (review/scorecard_columns.py)
+    "reviewed": "已复核通话",
+    "final_mean": "复核后平均分",
+    "appeals": "申诉数",
+    "overturned": "改判数",
+    "calibrated": "校准通话",
 }
 
 
@@ -104,6 +110,12 @@ def build_scorecard(
         summary["violations"] = (
             fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int) if not fails.empty else 0
         )
+        # review, appeal and calibration columns from the workstation (issue 11)
+        from ..review.scorecard_columns import review_columns
+
+        extra = review_columns(store, f).reindex(names.index)
+        for k in extra.columns:
+            summary[k] = extra[k] if k == "final_mean" else extra[k].fillna(0).astype(int)
         summary = summary.sort_values(["mean", "agent_id"], na_position="last").reset_index()
 
         bins = pd.cut(scored.score_pct, BINS, right=False, labels=BIN_LABELS)

@@ -28,7 +28,7 @@ HEADER = {
 }
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
 
-SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分"}
+SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分"}
 
 
 def _clean(values: Iterable[Any]) -> list[Any]:

@@ -160,6 +160,13 @@ def _m8_reviews(conn: sa.Connection) -> None:
     tables.create(conn)
 
 
+def _m10_loop(conn: sa.Connection) -> None:
+    """Appeals, calibration sessions, trainer collections (loop, issue 11)."""
+    from ..review import loop_tables  # frozen as version 10 there
+
+    loop_tables.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -169,6 +176,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (6, "substring search", _m6_substring_search),
     (7, "stored timelines, tags, score history", _m7_judgements),
     (8, "reviews, users and audit log", _m8_reviews),
+    (10, "appeals, calibration and collections", _m10_loop),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -503,9 +503,21 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         """The scale from a call row: what the machine did not judge (rubric points − judged) is pending."""
         judged = float(r["score_max"] or 0.0)
         return machine_scale(
-            rubric_max, r["score_total"], judged, r["fatal"], max(rubric_max - judged, 0.0), settings.pass_mark
+            rubric_max,
+            r["score_total"],
+            judged,
+            r["fatal"],
+            max(rubric_max - judged, 0.0),
+            settings.pass_mark
+            if settings.pass_mark is not None
+            else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio,
         )
 
+    # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
+    from .loop import Web, register
+
+    register(app, Web(store, settings, render, require, require_call, current_user))
+    env.globals.update(allowed=allowed)
     return app
 
 
