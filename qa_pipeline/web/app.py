@@ -508,9 +508,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             judged,
             r["fatal"],
             max(rubric_max - judged, 0.0),
-            settings.pass_mark
-            if settings.pass_mark is not None
-            else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio,
+            settings.pass_mark,
         )
 
     # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
