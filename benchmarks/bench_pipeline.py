@@ -60,6 +60,11 @@ def side_options(side: str) -> tuple[Any, int]:
 
     if side == "old":
         return PipelineOptions(asr=AsrOptions(cpu_threads=2, batch_windows=1)), 1
+    if side == "old+batch":  # one lever at a time: batching alone
+        return PipelineOptions(asr=AsrOptions(cpu_threads=2)), 1
+    if side == "old+layout":  # the worker layout alone
+        jobs, threads = worker_layout()
+        return PipelineOptions(asr=AsrOptions(cpu_threads=threads, batch_windows=1)), jobs
     jobs, threads = worker_layout()
     return PipelineOptions(asr=AsrOptions(cpu_threads=threads)), jobs
 
@@ -196,15 +201,18 @@ def main() -> None:
             data["load_avg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             data.update(baseline_quality(out, calls) if side == "baseline" else pipeline_quality(out))
             runs[side].append(data)
-            print(f"{side} run {rep + 1}: {data['audio_s'] / data['wall_s']:.2f}× real time, load {data['load_avg']}")
+            xrt = data["audio_s"] / data["wall_s"]
+            # the whole record, so that an interrupted run still leaves every finished side's figures
+            print(f"{side} run {rep + 1}: {xrt:.2f}× real time, load {data['load_avg']}:", json.dumps(data), flush=True)
 
     flips: dict[str, list[str]] = {}
-    if "old" in runs and "new" in runs:
+    if "old" in runs:
         old = _statuses(tmp / "old.0")
-        for rep in range(args.repeat):
-            new = _statuses(tmp / f"new.{rep}")
-            changed = [f"{c}/{k}: {old.get((c, k))}→{v}" for (c, k), v in new.items() if old.get((c, k)) != v]
-            flips[f"new.{rep}"] = sorted(changed)
+        for side in (s for s in sides if s not in ("old", "baseline")):
+            for rep in range(args.repeat):
+                new = _statuses(tmp / f"{side}.{rep}")
+                changed = [f"{c}/{k}: {old.get((c, k))}→{v}" for (c, k), v in new.items() if old.get((c, k)) != v]
+                flips[f"{side}.{rep}"] = sorted(changed)
 
     report: dict[str, Any] = {"calls": [c.stem for c in calls], "repeat": args.repeat, "cpus": os.cpu_count()}
     for side, rs in runs.items():
@@ -247,6 +255,8 @@ def _markdown(r: dict[str, Any], sides: list[str]) -> str:
         "old": "old default (1 worker × 2 threads, one window at a time)",
         "new": "new default ({workers} workers × {threads} thread, {batch_windows} windows per batch)",
         "baseline": "naive baseline (openai-whisper, mono mixdown, no VAD, beam 5)",
+        "old+batch": "old + batched windows",
+        "old+layout": "old + new worker layout",
     }
     head = [names[s].format(**r[s]) if s == "new" else names[s] for s in sides]
     rows = [
@@ -266,7 +276,8 @@ def _markdown(r: dict[str, Any], sides: list[str]) -> str:
     lines.append("")
     if "new_vs_old" in r:
         n = r["new_vs_old"]
-        lines.append(f"- new vs old: {n['wall']}× wall, {n['cpu']}× CPU; judgements changed: {n['judgements_changed']}")
+        lines.append(f"- new vs old: {n['wall']}× wall, {n['cpu']}× CPU")
+        lines.append(f"- judgements that differ from old (call/check: old→new): {n['judgements_changed']}")
     for side in ("old", "new"):
         if f"{side}_vs_baseline" in r:
             b = r[f"{side}_vs_baseline"]
