@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -78,7 +79,10 @@ def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
     jobs = [j for j in sample_jobs(SAMPLES) if j.path.resolve() in wanted]
     t0, u0 = time.perf_counter(), _usage()
     summary = run_batch(jobs, out, options, workers=workers, resume=False)
-    wall, u1 = time.perf_counter() - t0, _usage()
+    wall = time.perf_counter() - t0
+    for child in multiprocessing.active_children():  # the pool exits without waiting: reap its workers so
+        child.join()  # that their CPU time and peak RSS show in RUSAGE_CHILDREN
+    u1 = _usage()
     assert summary.failed == 0, f"{summary.failed} calls failed"
     # one call (or one worker) runs in this process; else the largest worker
     rss = max(u1["child_rss_mb"], u1["self_rss_mb"]) if workers > 1 else u1["self_rss_mb"]
