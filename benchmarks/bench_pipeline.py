@@ -5,7 +5,8 @@ on the same calls in one run.
 
 old:      the previous default: one worker × 2 CPU threads, windows decoded one at a time
           (decode → Silero VAD → faster-whisper base int8, beam 5, speech windows only → checks → score → JSON).
-new:      the new default layout from asr/layout.py (one worker per core × 1 thread) and batched windows.
+new:      the new default: layout from asr/layout.py (one worker, a thread per core) and batched windows.
+old+batch / old+layout (with --sides): one lever at a time (layout: one single-threaded worker per core).
 baseline: openai-whisper with the same weights on the mono mixdown of the whole call, no VAD, beam 5.
 
 Each side runs in its own subprocess, start-up included (model load, worker spawn), as a batch run would;
@@ -63,9 +64,11 @@ def side_options(side: str) -> tuple[Any, int]:
         return PipelineOptions(asr=AsrOptions(cpu_threads=2, batch_windows=1)), 1
     if side == "old+batch":  # one lever at a time: batching alone
         return PipelineOptions(asr=AsrOptions(cpu_threads=2)), 1
-    if side == "old+layout":  # the worker layout alone
-        jobs, threads = worker_layout()
-        return PipelineOptions(asr=AsrOptions(cpu_threads=threads, batch_windows=1)), jobs
+    cores = os.cpu_count() or 1
+    if side == "old+layout":  # one single-threaded worker per core, windows one at a time
+        return PipelineOptions(asr=AsrOptions(cpu_threads=1, batch_windows=1)), cores
+    if side == "new+layout":  # one single-threaded worker per core, batched windows
+        return PipelineOptions(asr=AsrOptions(cpu_threads=1)), cores
     jobs, threads = worker_layout()
     return PipelineOptions(asr=AsrOptions(cpu_threads=threads)), jobs
 
@@ -257,10 +260,11 @@ def _fmt(x: Any, spec: str = "") -> str:
 def _markdown(r: dict[str, Any], sides: list[str]) -> str:
     names = {
         "old": "old default (1 worker × 2 threads, one window at a time)",
-        "new": "new default ({workers} workers × {threads} thread, {batch_windows} windows per batch)",
+        "new": "new default ({workers} worker × {threads} threads, {batch_windows} windows per batch)",
         "baseline": "naive baseline (openai-whisper, mono mixdown, no VAD, beam 5)",
         "old+batch": "old + batched windows",
-        "old+layout": "old + new worker layout",
+        "old+layout": "old, one 1-thread worker per core",
+        "new+layout": "new, one 1-thread worker per core",
     }
     head = [names[s].format(**r[s]) if s == "new" else names[s] for s in sides]
     rows = [
