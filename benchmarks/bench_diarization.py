@@ -115,11 +115,11 @@ def pooled(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
     }
 
 
-def run_set(jobs: list[Any], options: PipelineOptions, out: Path) -> dict[str, Any]:
+def run_set(jobs: list[Any], options: PipelineOptions, out: Path, engine: Any = None) -> dict[str, Any]:
     (out / "calls").mkdir(parents=True, exist_ok=True)
     results = {}
     for job in jobs:
-        r = score_call(job.path, job.metadata, options)
+        r = score_call(job.path, job.metadata, options, engine=engine)
         write_json_atomic(out / "calls" / f"{job.metadata.call_id}.json", r.to_json())
         results[job.metadata.call_id] = r
     return results
@@ -176,16 +176,11 @@ def main() -> None:
 
     if args.asr == "text":
         stereo_opts = PipelineOptions(asr=AsrOptions(engine="transcript"))
-        mono_opts = PipelineOptions()  # default engine name; the engine object is swapped below
-        stereo = run_set(jobs, stereo_opts, tmp / "stereo")
-        orig = pipeline.load_engine
-        pipeline.load_engine = lambda _o: ReattributedTextEngine()  # type: ignore[assignment]
-        try:
-            mono = run_set(mono_jobs, mono_opts, tmp / "mono")
-        finally:
-            pipeline.load_engine = orig  # type: ignore[assignment]
+        mono_opts = PipelineOptions()  # a Whisper engine's description: the mono calls are diarized
+        run_set(jobs, stereo_opts, tmp / "stereo")
+        mono = run_set(mono_jobs, mono_opts, tmp / "mono", engine=ReattributedTextEngine())
     else:
-        stereo = run_set(jobs, PipelineOptions(), tmp / "stereo")
+        run_set(jobs, PipelineOptions(), tmp / "stereo")
         mono = run_set(mono_jobs, PipelineOptions(), tmp / "mono")
     ev_s = evaluate(tmp / "stereo", SAMPLES)
     ev_m = evaluate(tmp / "mono", SAMPLES)

@@ -79,7 +79,7 @@ def bench_recall(cers, trials, table, rng):
                         text = corrupt(carrier.format(form), cer, table, rng)
                         span = (pre, pre + len(form))
 
-                        def hit(ms):
+                        def hit(ms, e=e, span=span):  # bound now: the loop moves on
                             return any(m.category == e.category and m.start < span[1] and m.end > span[0] for m in ms)
 
                         ex, fz = hit(lex.find(text, fuzzy=False)), hit(lex.find(text))
@@ -101,7 +101,7 @@ def bench_fp(cers, trials, table, rng):
         for cer in cers:
             for side, turns in (("agent", agent), ("customer", cust)):
                 n = fp_ex = fp_all = 0
-                for t in range(trials if cer > 0 else 1):
+                for _trial in range(trials if cer > 0 else 1):
                     for turn in turns:
                         text = corrupt(turn, cer, table, rng)
                         n += 1

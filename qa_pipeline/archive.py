@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from .judging import JudgeInputs, metadata_from_stored, timeline_from_stored, transcript_from_stored
 from .store import schema as S
 from .store.filters import CallFilter
+from .types import Finding
 
 __all__ = ["CallFilter", "StoredCall", "load_calls", "select_call_ids"]
 
@@ -25,6 +27,10 @@ class StoredCall:
     call_date: str | None
     inputs: JudgeInputs | None
     """None when the call was stored without a timeline (scored before timelines were kept)."""
+    timeline: dict[str, Any] | None = None
+    """The stored timeline JSON (with `judged_with`: which check parameters produced the stored findings)."""
+    findings: dict[str, list[Finding]] | None = None
+    """Stored findings per check (`load_calls(..., with_findings=True)`)."""
 
 
 def select_call_ids(conn: sa.Connection, f: CallFilter) -> list[str]:
@@ -38,7 +44,7 @@ def select_call_ids(conn: sa.Connection, f: CallFilter) -> list[str]:
 _MD_COLS = ("agent_name", "team", "started_at", "queue", "transferred_at")
 
 
-def load_calls(conn: sa.Connection, call_ids: Sequence[str]) -> Iterator[StoredCall]:
+def load_calls(conn: sa.Connection, call_ids: Sequence[str], *, with_findings: bool = False) -> Iterator[StoredCall]:
     """Rebuild judge inputs for `call_ids` (one query per table for the whole batch)."""
     if not call_ids:
         return
@@ -72,6 +78,27 @@ def load_calls(conn: sa.Connection, call_ids: Sequence[str]) -> Iterator[StoredC
                 "words": json.loads(r.words_json) if r.words_json else None,
             }
         )
+    findings: dict[str, dict[str, list[Finding]]] = {}
+    if with_findings:
+        ch = S.checks
+        for fr in conn.execute(
+            sa.select(
+                ch.c.call_id,
+                ch.c.check,
+                ch.c.status,
+                ch.c.start,
+                ch.c.end,
+                ch.c.speaker,
+                ch.c.evidence,
+                ch.c.detail_json,
+            )
+            .where(ch.c.call_id.in_(ids))
+            .order_by(ch.c.call_id, ch.c.idx)
+        ):
+            f = Finding(
+                fr.check, fr.status, fr.start, fr.end, fr.speaker, fr.evidence or "", json.loads(fr.detail_json or "{}")
+            )
+            findings.setdefault(fr.call_id, {}).setdefault(fr.check, []).append(f)
     for cid in ids:
         row = rows.get(cid)
         if row is None:
@@ -80,6 +107,7 @@ def load_calls(conn: sa.Connection, call_ids: Sequence[str]) -> Iterator[StoredC
         if row.metadata_json:
             md.update(json.loads(row.metadata_json))
         inputs = None
+        data = None
         tl = timelines.get(cid)
         if tl:
             data = json.loads(tl)
@@ -90,4 +118,13 @@ def load_calls(conn: sa.Connection, call_ids: Sequence[str]) -> Iterator[StoredC
                 metadata_from_stored(cid, row.agent_id, md),
                 None if suspects is None else tuple((float(a), float(b)) for a, b in suspects),
             )
-        yield StoredCall(cid, row.agent_id, md.get("agent_name"), md.get("team"), row.call_date, inputs)
+        yield StoredCall(
+            cid,
+            row.agent_id,
+            md.get("agent_name"),
+            md.get("team"),
+            row.call_date,
+            inputs,
+            data,
+            findings.get(cid, {}) if with_findings else None,
+        )

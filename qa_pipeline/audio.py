@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .types import SAMPLE_RATE, AudioSource, CallAudio, CallMetadata, Speaker
+from .types import SAMPLE_RATE, AudioSource, CallAudio, CallMetadata, Layout, Speaker
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".wma", ".amr")
 
@@ -63,7 +63,7 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
     if peak_dbfs < options.silence_peak_dbfs:
         raise AudioError(f"{path}: all silent (peak {peak_dbfs:.0f} dBFS)")
 
-    layout = "stereo" if channels == 2 else "mono"
+    layout: Layout = "stereo" if channels == 2 else "mono"
     if channels == 2 and _channels_duplicate(samples, rate, options.duplicate_channel_corr):
         layout = "mono"
     resampled = _to_16k(samples, rate)

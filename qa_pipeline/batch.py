@@ -15,9 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .asr import AsrEngine, load_engine
 from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
@@ -29,6 +30,9 @@ from .result import CallResult
 from .rubric import Rubric, load_rubric
 from .safe import readable, safe_file_stem, spreadsheet_cell
 from .store.db import result_hash
+
+if TYPE_CHECKING:
+    from .executors.ray_pool import RayOptions
 
 CHECK_COLUMNS = check_names()
 """`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
@@ -223,12 +227,15 @@ def run_batch(
     progress: Callable[[int, int, str], None] | None = None,
     store: Any = None,
     time_budget_s: float | None = None,
+    ray: RayOptions | None = None,
 ) -> BatchSummary:
     """Score `jobs` into `out/calls/*.json` (and `store`, when given), then rebuild `out/calls.csv`.
 
     Resume trusts a call only when its JSON is up to date *and* the database holds that same result; a call whose
     JSON is current but whose row is missing or stale (a crash between the two writes, an earlier --no-db run, a
-    new --db) is written to the database from its JSON without re-scoring."""
+    new --db) is written to the database from its JSON without re-scoring.
+
+    `ray`: score on a Ray actor pool (executors/ray_pool.py) instead of local worker processes."""
     jobs = unique_ids(jobs)
     remove_orphan_temps(out / "calls")
     remove_orphan_temps(out)
@@ -273,7 +280,15 @@ def run_batch(
             progress(done, total, result["call_id"])
 
     try:
-        for done, result in enumerate(_results([j for j, _ in todo], options, workers, time_budget_s), start=1):
+        to_score = [j for j, _ in todo]
+        if ray is not None:
+            from .executors.ray_pool import ray_results
+
+            make_scorer = partial(_Scorer.load, budget_s=time_budget_s)
+            results: Iterator[dict[str, Any]] = ray_results(to_score, options, ray, make_scorer, _score_job)
+        else:
+            results = _results(to_score, options, workers, time_budget_s)
+        for done, result in enumerate(results, start=1):
             record(result, done)
     finally:
         summary.wall_s = time.perf_counter() - start
@@ -375,8 +390,10 @@ def _tally(summary: BatchSummary, result: dict[str, Any]) -> None:
         return
     summary.ok += 1
     summary.audio_s += (result.get("audio") or {}).get("duration_s", 0.0)
-    if result.get("score"):
-        summary.scores.append(result["score"]["total"])
+    score = result.get("score")
+    if score and score.get("max"):
+        # one scale everywhere: the automatic part as a % of the points the machine judged
+        summary.scores.append(100.0 * float(score["total"]) / float(score["max"]))
     for c in result.get("checks", []):
         if c["status"] == "fail":
             summary.violations[c["check"]] += 1
@@ -392,11 +409,29 @@ CALLS_CSV_COLUMNS = [
     "status",
     "score",
     "max",
+    "score_pct",  # the one scale (review/final.py): automatic part as % of judged points,
+    "score_100",  # the 100-point total (empty while the manual part is 待人工评分; 0 for a fatal call),
+    "pending_points",  # points left to a person,
+    "verdict",  # 红线 / 合格 / 不合格 / 待人工评分
     "fatal",
     "needs_review",
     "error",
     *(f"fail_{name}" for name in CHECK_COLUMNS),
 ]
+
+
+def _scale_columns(score: dict[str, Any]) -> dict[str, Any]:
+    if not score:
+        return {"score_pct": "", "score_100": "", "pending_points": "", "verdict": ""}
+    from .review.final import scale_from_score, scale_text
+
+    sc = scale_from_score(score)
+    return {
+        "score_pct": "" if sc.auto_pct is None else sc.auto_pct,
+        "score_100": "" if sc.total is None else sc.total,
+        "pending_points": round(sc.max_points - sc.auto_points, 2),
+        "verdict": scale_text(sc)["verdict"],
+    }
 
 
 def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
@@ -413,6 +448,7 @@ def calls_table_row(result: dict[str, Any]) -> dict[str, Any]:
         "status": result["status"],
         "score": score.get("total", ""),
         "max": score.get("max", ""),
+        **_scale_columns(score),
         "fatal": score.get("fatal", ""),
         "needs_review": score.get("needs_review", ""),
         "error": result.get("error") or "",

@@ -63,10 +63,11 @@ def _read(db, stmt) -> pd.DataFrame:
 
 def load_calls(db: Any, where: CallFilter | None = None, *, status: str | None = None, **filters: Any) -> pd.DataFrame:
     """One row per call (status 'ok' and 'failed' unless `status`, the call status, is given);
-    score_pct = total/max*100."""
+    score_pct = total/max*100 (the automatic part as % of the judged points, as everywhere); final_total /
+    final_verdict / review_state: the reviewed 100-point score from the workstation (empty until submitted)."""
     where = resolve(where, **filters)
     c = S.calls
-    cols = [
+    cols: list[Any] = [
         c.c[k]
         for k in (
             "call_id",
@@ -88,10 +89,17 @@ def load_calls(db: Any, where: CallFilter | None = None, *, status: str | None =
             "run_id",
         )
     ]
-    stmt = where.apply(sa.select(*cols))
+    # the workstation's final score (100-point scale) where a reviewer submitted one, beside the machine's
+    from .review import tables as T
+
+    rv = T.reviews
+    cols += [rv.c.state.label("review_state"), rv.c.final_total, rv.c.verdict.label("final_verdict")]
+    joined = c.outerjoin(rv, sa.and_(rv.c.call_id == c.c.call_id, rv.c.purpose == "review"))
+    stmt = where.apply(sa.select(*cols).select_from(joined))
     if status:
         stmt = stmt.where(c.c.status == status)
     df = _read(db, stmt.order_by(c.c.started_at, c.c.call_id))
+    df["final_total"] = df["final_total"].astype("float64")
     df["started_at"] = pd.to_datetime(df["started_at"].str.slice(0, 19), errors="coerce")
     for col in ("score_total", "score_max", "duration_s"):
         df[col] = df[col].astype("float64")

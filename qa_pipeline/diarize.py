@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class Diarization:
 
 
 @lru_cache(maxsize=1)
-def _encoder():  # type: ignore[no-untyped-def]
+def _encoder() -> Any:
     import torch  # noqa: F401
 
     with warnings.catch_warnings():
@@ -177,7 +178,7 @@ def _cluster(emb: np.ndarray, weights: np.ndarray, o: DiarizeOptions) -> np.ndar
         if len(ids) == 1:
             break
         mass = np.array([weights[labels == c].sum() for c in ids])
-        small = [c for c, m in zip(ids, mass) if m < o.min_speaker_s or m / total < o.min_speaker_share]
+        small = [c for c, m in zip(ids, mass, strict=True) if m < o.min_speaker_s or m / total < o.min_speaker_share]
         if len(ids) > o.max_speakers and not small:
             small = [ids[int(np.argmin(mass))]]
         if not small:
@@ -222,7 +223,7 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
     suspects: list[tuple[float, float]] = []
     if k > 1:
         top2 = np.sort(sims, axis=1)[:, -2:]
-        for (a, b), (s2, s1) in zip(win.frames, top2):
+        for (a, b), (s2, s1) in zip(win.frames, top2, strict=True):
             if s1 - s2 < o.overlap_margin:
                 suspects.append((round(a * FRAME_S, 2), round(b * FRAME_S, 2)))
     suspects = merge_intervals(suspects)

@@ -4,6 +4,7 @@ the ground truth."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 
 def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -20,4 +21,4 @@ def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[floa
 def gaps_between(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     """The uncovered stretches between the intervals (not before the first or after the last)."""
     merged = merge_intervals(intervals)
-    return [(end, start) for (_, end), (start, _) in zip(merged, merged[1:], strict=False)]
+    return [(end, start) for (_, end), (start, _) in pairwise(merged)]

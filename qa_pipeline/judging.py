@@ -8,6 +8,8 @@ and score it got when it was first scored — no audio, no ASR.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -70,6 +72,7 @@ def stored_timeline(
     transcript: Transcript | None = None,
     metadata: CallMetadata | None = None,
     overlap_suspects: Sequence[Sequence[float]] | None = None,
+    judged_with: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The timeline as stored with every result: each party's speech segments with loudness, plus the holds
     and the transfer moment found from it (derived, kept so that readers need not recompute them)."""
@@ -88,6 +91,8 @@ def stored_timeline(
         out["holds"] = [[_r(w.start), _r(w.end), w.announced] for w in waits(timeline, transcript)]
         moment = transfer_moment(timeline, transcript, metadata or CallMetadata(call_id=""))
         out["transfer_at"] = _r(moment)
+    if judged_with is not None:
+        out["judged_with"] = dict(judged_with)
     return out
 
 
@@ -164,8 +169,33 @@ def inputs_from_result(result: Mapping[str, Any]) -> JudgeInputs:
 # ------------------------------------------------------------------------------------------------ judge
 
 
-def judge(inputs: JudgeInputs, rubric: Rubric) -> Judgement:
-    """Checks + rules → findings, events, tags and the score. Pure: same inputs, same judgement."""
+def check_fingerprints(rubric: Rubric) -> dict[str, str]:
+    """Per built-in check: a hash of the code version and the parameters it runs with. Stored with every
+    result (`timeline.judged_with`) so that rescoring can keep a check's stored findings when neither changed."""
+    from . import __version__
+    from .checks.registry import get_check
+
+    out = {}
+    for name in rubric.check_names:
+        params = {**get_check(name).defaults, **rubric.check_params.get(name, {})}
+        if name == "handling_time" and params.get("baseline"):
+            continue  # judged against the archive's averages, which change: always re-judged
+        blob = json.dumps([__version__, name, params], sort_keys=True, ensure_ascii=False, default=str)
+        out[name] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return out
+
+
+def judge(
+    inputs: JudgeInputs,
+    rubric: Rubric,
+    *,
+    reuse: Mapping[str, Sequence[Finding]] | None = None,
+    with_events: bool = True,
+) -> Judgement:
+    """Checks + rules → findings, events, tags and the score. Pure: same inputs, same judgement.
+
+    `reuse`: stored findings of checks whose code and parameters are unchanged (rescoring), used instead of
+    running those checks again; `with_events=False` skips the timeline events (rescoring keeps the stored ones)."""
     from .rubric import score_findings
     from .rules.engine import run_rules
 
@@ -175,11 +205,17 @@ def judge(inputs: JudgeInputs, rubric: Rubric) -> Judgement:
     ht = params.get("handling_time") or {}
     if ht.get("baseline") and inputs.baseline is not None:
         params = {**params, "handling_time": {**ht, "stored_average": stored_average(ht["baseline"], md, tags, inputs)}}
-    findings = run_checks(rubric.check_names, tl, tr, md, params)
-    if inputs.overlap_suspects is not None:
-        findings = qualify_mono_findings(findings, inputs.overlap_suspects)
+    findings: list[Finding] = []
+    for name in rubric.check_names:
+        if reuse is not None and name in reuse:
+            findings.extend(reuse[name])
+            continue
+        fresh = run_checks([name], tl, tr, md, params)
+        if inputs.overlap_suspects is not None:
+            fresh = qualify_mono_findings(fresh, inputs.overlap_suspects)
+        findings.extend(fresh)
     findings = [*findings, *rule_findings]
-    events = timeline_events(tl, tr, md)
+    events = timeline_events(tl, tr, md) if with_events else []
     score = score_findings(findings, rubric)
     return Judgement(tuple(findings), tuple(events), score, tuple(tags))
 

@@ -23,7 +23,14 @@ from .asr import (
 )
 from .audio import AudioError, IngestOptions, load_call
 from .diarize import DIARIZER_VERSION, DiarizeOptions, diarize, provisional_timeline
-from .judging import JudgeInputs, canonical_transcript, judge, stored_timeline, timeline_from_stored
+from .judging import (
+    JudgeInputs,
+    canonical_transcript,
+    check_fingerprints,
+    judge,
+    stored_timeline,
+    timeline_from_stored,
+)
 from .privacy import RedactOptions, redact_result, redaction_info
 from .result import CallResult, EngineInfo
 from .roles import apply_roles, assign_roles
@@ -162,7 +169,9 @@ def score_call(
             checks=judged.findings,
             score=judged.score,
             timings=timings,
-            timeline=stored_timeline(inputs.timeline, inputs.transcript, metadata, inputs.overlap_suspects),
+            timeline=stored_timeline(
+                inputs.timeline, inputs.transcript, metadata, inputs.overlap_suspects, check_fingerprints(rubric)
+            ),
             tags=judged.tags,
             diarization=diarization,
         )

@@ -12,6 +12,7 @@ interrupted rescore run again picks up where it stopped (`--force` re-judges eve
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -21,12 +22,12 @@ import sqlalchemy as sa
 
 from .archive import CallFilter, load_calls, select_call_ids
 from .baseline import Baselines
-from .judging import JudgeInputs, Judgement, judge
+from .judging import JudgeInputs, Judgement, check_fingerprints, judge
 from .result import CallResult, tag_json
 from .rubric import Rubric
 from .store import schema as S
 from .store.db import Store, check_rows, item_rows, tag_rows
-from .types import CallMetadata
+from .types import CallMetadata, Finding
 
 
 def rubric_sha256(rubric: Rubric) -> str:
@@ -50,6 +51,8 @@ class RescoreReport:
     no_timeline: list[str] = field(default_factory=list)
     """Calls stored without a timeline (scored before timelines were kept): run `callqa score` on them again."""
     seconds: float = 0.0
+    reused_checks: int = 0
+    """Check runs skipped because the stored findings came from the same check code and parameters."""
 
 
 def _judged_json(cid: str, j: Judgement) -> tuple[list[dict], dict, list[dict]]:
@@ -64,12 +67,14 @@ def rescore(
     *,
     batch_size: int = 500,
     force: bool = False,
+    full: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> RescoreReport:
     import time
 
     t0 = time.perf_counter()
     sha = rubric_sha256(rubric)
+    fingerprints = check_fingerprints(rubric)
     report = RescoreReport()
     with store.read() as conn:
         ids = select_call_ids(conn, filt)
@@ -88,15 +93,38 @@ def rescore(
     for i in range(0, len(ids), batch_size):
         chunk = ids[i : i + batch_size]
         with store.read() as conn:
-            calls = list(load_calls(conn, chunk))
+            calls = list(load_calls(conn, chunk, with_findings=True))
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        checks, items, tags, updates, history, replaced = [], [], [], [], [], []
+        checks, items, tags, updates, history, replaced, timelines = [], [], [], [], [], [], []
         for call in calls:
             if call.inputs is None:
                 report.no_timeline.append(call.call_id)
                 continue
             inputs = call.inputs if baseline is None else _with_baseline(call.inputs, baseline)
-            j = judge(inputs, rubric)
+            reuse = None
+            if not full and call.timeline is not None:
+                # a check whose code and parameters are those that produced the stored findings: keep them
+                before = call.timeline.get("judged_with") or {}
+                reuse = {
+                    c: call.findings[c]
+                    for c, fp in fingerprints.items()
+                    if before.get(c) == fp and c in (call.findings or {})
+                }
+                report.reused_checks += len(reuse)
+            j = judge(inputs, rubric, reuse=reuse, with_events=False)
+            # findings no check or rule produces (privacy's pii_masked spans, which audio export masks) stay
+            kept = [f for fs in (call.findings or {}).values() for f in fs if _foreign(f)]
+            if kept:
+                j = replace(j, findings=(*j.findings, *kept))
+            if call.timeline is not None and call.timeline.get("judged_with") != fingerprints:
+                timelines.append(
+                    {
+                        "cid": call.call_id,
+                        "timeline_json": json.dumps(
+                            {**call.timeline, "judged_with": fingerprints}, ensure_ascii=False, sort_keys=True
+                        ),
+                    }
+                )
             cj, sj, tj = _judged_json(call.call_id, j)
             checks += check_rows(call.call_id, cj)
             items += item_rows(call.call_id, sj["items"])
@@ -125,7 +153,7 @@ def rescore(
                 }
             )
             replaced.append(call.call_id)
-        report.changed += _write(store, replaced, checks, items, tags, updates, history)
+        report.changed += _write(store, replaced, checks, items, tags, updates, history, timelines)
         report.rescored += len(replaced)
         if progress:
             progress(min(i + batch_size, len(ids)), len(ids))
@@ -141,6 +169,7 @@ def _write(
     tags: list[dict],
     updates: list[dict],
     history: list[dict],
+    timelines: list[dict],
 ) -> int:
     """Replace the calls' judgement in one transaction; returns how many totals changed."""
     if not ids:
@@ -166,7 +195,22 @@ def _write(
             updates,
         )
         conn.execute(S.score_history.insert(), history)
+        if timelines:
+            t = S.call_timelines
+            conn.execute(
+                t.update()
+                .where(t.c.call_id == sa.bindparam("cid"))
+                .values(timeline_json=sa.bindparam("timeline_json")),
+                timelines,
+            )
     return changed
+
+
+def _foreign(f: Finding) -> bool:
+    """A stored finding that judging does not produce: neither a built-in check's nor a rule's."""
+    from .checks.registry import all_checks
+
+    return f.check not in all_checks() and not f.detail.get("rule")
 
 
 def _done_with(conn: sa.Connection, sha: str) -> set[str]:

@@ -112,6 +112,8 @@ def _score_json(score: Score) -> dict[str, Any]:
         "max": score.max,
         "fatal": score.fatal,
         "needs_review": score.needs_review,
+        "verdict": score.verdict,
+        "severity": score.severity,
         "items": [
             {
                 "id": i.id,
@@ -120,6 +122,9 @@ def _score_json(score: Score) -> dict[str, Any]:
                 "deduction": i.deduction,
                 "status": i.status,
                 "fatal": i.fatal,
+                "severity": i.severity,
+                "partially_judged": bool(i.unjudged),
+                "unjudged": list(i.unjudged),
                 "reasons": list(i.reasons),
             }
             for i in score.items

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from .diarize import Diarization, DiarizeOptions
-from .types import Timeline, Transcript, Utterance
+from .types import Speaker, Timeline, Transcript, Utterance
 
 AGENT_LEXICONS = ("greeting", "closing", "polite", "hold_notice")
 
@@ -146,5 +146,7 @@ def apply_roles(
         return timeline, replace(transcript, utterances=utts)
     segs = [replace(s, speaker=roles.roles[s.speaker]) for s in diar.segments]  # type: ignore[arg-type]
     new_tl = replace(timeline_from_segments(segs, timeline.duration, timeline.layout), vad=timeline.vad)
-    utts = tuple(replace(u, speaker=roles.roles.get(u.speaker, "unknown")) for u in transcript.utterances)
+    utts = tuple(
+        replace(u, speaker=cast(Speaker, roles.roles.get(u.speaker, "unknown"))) for u in transcript.utterances
+    )
     return new_tl, replace(transcript, utterances=utts)

@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 from .checks.registry import all_checks
+from .rubric_input import RubricInputError, param_errors, read_rubric_text, safe_yaml
 from .rules.loader import Resolver, RuleError, Source, line_index, resolve_rule_refs
 from .rules.model import Rule
 from .types import Finding, ItemScore, Score, Status
@@ -21,6 +22,11 @@ BUILTIN_RUBRICS = Path(__file__).resolve().parent / "rubrics"
 RUBRIC_DIRS = [BUILTIN_RUBRICS, Path(__file__).resolve().parent.parent / "scoring_rubrics"]
 """Where `load_rubric("10086")` looks after $CALLQA_RUBRICS and the current directory's scoring_rubrics/: the
 package's rubrics, then a development checkout's scoring_rubrics/ (user and example rubrics)."""
+
+SEVERITIES = ["red_line", "severe", "minor"]
+"""红线/致命 (the call fails, score 0), 严重 (the call is 不合格, total capped), 一般 (the item's own deduction)."""
+DEFAULT_PASS_RATIO = 0.8
+DEFAULT_SEVERE_CAP_RATIO = 0.5
 
 _BINDING = {
     "type": "object",
@@ -45,6 +51,15 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "version": {"type": "string"},
         "source": {"type": "string"},
         "fatal_policy": {"enum": ["zero_total", "flag_only"]},
+        "verdict": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "pass_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+                "severe_cap_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+                "source": {"type": "string"},
+            },
+        },
         "extends": {"type": "string"},
         "checks": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
         "rules": {"type": "array", "items": {"type": ["string", "object"]}},
@@ -62,6 +77,8 @@ RUBRIC_SCHEMA: dict[str, Any] = {
                     "points": {"type": "number", "minimum": 0},
                     "points_source": {"type": "string"},
                     "fatal": {"type": "boolean"},
+                    "severity": {"enum": SEVERITIES},
+                    "unjudged": {"type": "array", "items": {"type": "string"}},
                     "manual": {"type": "boolean"},
                     "reason": {"type": "string"},
                     "checks": {"type": "array", "items": _BINDING},
@@ -103,6 +120,8 @@ class Item:
     manual: bool = False
     reason: str = ""
     bindings: tuple[Binding, ...] = ()
+    severity: str = "minor"
+    unjudged: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,10 @@ class Rubric:
     check_params: Mapping[str, Mapping[str, Any]]
     fatal_policy: str = "zero_total"
     path: str = ""
+    pass_ratio: float = DEFAULT_PASS_RATIO
+    """合格 needs total ≥ pass_ratio × max and no red-line or severe failure."""
+    severe_cap_ratio: float = DEFAULT_SEVERE_CAP_RATIO
+    """A failed severe item caps the total at this share of max."""
     rules: tuple[Rule, ...] = ()
     """Rules of the rule language (qa_pipeline/rules) the rubric loads; their findings carry the rule id."""
 
@@ -151,15 +174,19 @@ def find_rubric(name_or_path: str | Path) -> Path:
 def load_rubric(name_or_path: str | Path) -> Rubric:
     """Load and validate a rubric by name ("10086") or path; errors name the file, line and problem."""
     path = find_rubric(name_or_path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_rubric_text(path)  # a folder, a huge file, GBK: a clear error or the text (rubric_input.py)
+    except RubricInputError as exc:
+        raise RubricError(str(exc)) from None
     return parse_rubric(text, str(path), base_dir=path.resolve().parent)
 
 
 def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = None) -> Rubric:
     """Parse a rubric; lexicons and rule files it names are resolved in `base_dir` first, then the built-ins."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data, node = safe_yaml(text, origin)  # alias bombs, recursive anchors, deep nesting refused first
+    except RubricInputError as exc:
+        raise RubricError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
@@ -199,6 +226,9 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
                 f"unknown parameter(s) {sorted(unknown)} for check {name!r}; "
                 f"it takes {sorted(registry[name].defaults) or 'no parameters'}",
             )
+        bad = param_errors(name, params, registry[name].defaults)  # types and ranges its defaults declare
+        if bad:
+            raise fail(("checks", name, bad[0][0]), bad[0][1])
         if isinstance(params.get("lexicon"), str):
             try:
                 params = {**params, "lexicon": Resolver(base_dir).lexicon(params["lexicon"])[0]}
@@ -254,6 +284,9 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
                 manual=bool(raw.get("manual", False)),
                 reason=raw.get("reason", ""),
                 bindings=tuple(bindings),
+                # a fatal item is a red line whatever else it says
+                severity="red_line" if raw.get("fatal") else raw.get("severity", "minor"),
+                unjudged=tuple(raw.get("unjudged") or ()),
             )
         )
     return Rubric(
@@ -264,8 +297,14 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
         check_params=check_params,
         fatal_policy=data.get("fatal_policy", "zero_total"),
         path=origin,
+        pass_ratio=float((data.get("verdict") or {}).get("pass_ratio", DEFAULT_PASS_RATIO)),
+        severe_cap_ratio=float((data.get("verdict") or {}).get("severe_cap_ratio", DEFAULT_SEVERE_CAP_RATIO)),
         rules=tuple(rules),
     )
+
+
+_EXTENDING: set[str] = set()
+"""Rubric files being loaded as an `extends` base right now (a cycle is an error, not a recursion)."""
 
 
 def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dict[str, Any], dict[int, int]]:
@@ -275,10 +314,17 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
     local = (base_dir / name) if base_dir is not None else None
     try:
         base_path = local if local is not None and local.is_file() else find_rubric(name)
-        load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
+        key = str(base_path.resolve())
+        if key in _EXTENDING:
+            raise RubricError(f"{base_path}: extends itself (directly or through another rubric)")
+        _EXTENDING.add(key)
+        try:
+            load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
+        finally:
+            _EXTENDING.discard(key)
     except RubricError as exc:
         raise fail(("extends",), str(exc)) from None
-    base = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    base, _ = safe_yaml(read_rubric_text(base_path), str(base_path))
     merged = {k: v for k, v in base.items() if k not in ("rules", "extends")}
     merged.update({k: v for k, v in data.items() if k not in ("checks", "items", "extends")})
     checks = {k: dict(v or {}) for k, v in (base.get("checks") or {}).items()}
@@ -287,7 +333,8 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
     merged["checks"] = checks
     own_items = [it for it in data.get("items") or [] if isinstance(it, dict)]
     own = {it.get("id"): k for k, it in enumerate(own_items)}
-    items, origins = [], {}
+    items: list[Any] = []
+    origins: dict[int, Any] = {}
     for it in base["items"]:
         k = own.pop(it["id"], None)
         if k is not None:
@@ -315,7 +362,15 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
         if item.manual:
             items.append(
                 ItemScore(
-                    item.id, item.title, item.points, 0.0, "needs_review", (item.reason or "manual item",), item.fatal
+                    item.id,
+                    item.title,
+                    item.points,
+                    0.0,
+                    "needs_review",
+                    (item.reason or "manual item",),
+                    item.fatal,
+                    item.severity,
+                    item.unjudged,
                 )
             )
             continue
@@ -352,18 +407,42 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
             status = "pass"
         else:
             status = "not_applicable"
-        items.append(ItemScore(item.id, item.title, item.points, deduction, status, tuple(reasons), item.fatal))
+        items.append(
+            ItemScore(
+                item.id,
+                item.title,
+                item.points,
+                deduction,
+                status,
+                tuple(reasons),
+                item.fatal,
+                item.severity,
+                item.unjudged,
+            )
+        )
 
     judged = [i for i in items if i.status != "needs_review"]
     max_points = sum(i.points for i in judged)
     total = max_points - sum(i.deduction for i in judged)
-    fatal = any(i.fatal and i.status == "fail" for i in items)
+    failed = {i.severity for i in items if i.status == "fail"}
+    fatal = any(i.fatal and i.status == "fail" for i in items) or "red_line" in failed
     if fatal and rubric.fatal_policy == "zero_total":
         total = 0.0
+    if "severe" in failed:
+        # 严重: a large deduction — the call cannot score above the cap, so it ranks below every call whose
+        # faults are all 一般 (see docs/rubric-severity in docs/accuracy.md and test_rubric's ordering test)
+        total = min(total, rubric.severe_cap_ratio * max_points)
     needs_review = any(
         i.status == "needs_review" for i, item in zip(items, rubric.items, strict=True) if not item.manual
     )
-    return Score(round(total, 2), round(max_points, 2), fatal, needs_review, tuple(items))
+    worst = next((s for s in SEVERITIES if s in failed), "")
+    if max_points <= 0:
+        verdict = ""
+    elif fatal or worst in ("red_line", "severe") or total < rubric.pass_ratio * max_points - 1e-9:
+        verdict = "fail"
+    else:
+        verdict = "pass"
+    return Score(round(total, 2), round(max_points, 2), fatal, needs_review, tuple(items), verdict, worst)
 
 
 def _reason(f: Finding, deduction: float) -> str:

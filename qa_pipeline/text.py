@@ -124,10 +124,16 @@ def syllables(norm: str) -> list[str]:
 
     if not norm:
         return []
-    out = lazy_pinyin(norm, style=Style.NORMAL, errors=lambda x: list(x), v_to_u=False)
+    out: list[str] = lazy_pinyin(norm, style=Style.NORMAL, errors=_as_chars, v_to_u=False)
     if len(out) != len(norm):  # defensive: never let alignment drift
-        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=lambda x: list(x))[0] for ch in norm]
+        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=_as_chars)[0] for ch in norm]
     return out
+
+
+def _as_chars(text: str) -> Any:
+    """pypinyin `errors` handler: characters without pinyin stay themselves, one item each (pypinyin accepts a
+    list here although its annotation says str)."""
+    return list(text)
 
 
 @lru_cache(maxsize=4096)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class NoSpeechError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _silero():  # type: ignore[no-untyped-def]
+def _silero() -> Any:
     # The "sequence" ONNX model runs whole blocks of frames per call: bit-exact with the
     # streaming model, torch-free, and ~10× faster than its per-frame Python loop.
     from silero_vad import load_silero_vad

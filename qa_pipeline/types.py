@@ -201,6 +201,10 @@ class ItemScore:
     status: Status
     reasons: tuple[str, ...] = ()
     fatal: bool = False
+    severity: str = "minor"
+    """red_line (红线) / severe (严重) / minor (一般), from the rubric item."""
+    unjudged: tuple[str, ...] = ()
+    """Sub-clauses of the item no check covers: a person still checks them (the item is partially judged)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,10 @@ class Score:
     fatal: bool
     needs_review: bool
     items: tuple[ItemScore, ...]
+    verdict: str = ""
+    """"pass" (合格) / "fail" (不合格) by the rubric's verdict rule; "" when nothing was judged."""
+    severity: str = ""
+    """The worst severity among failed items ("" when none failed)."""
 
 
 @dataclass(frozen=True)

@@ -105,12 +105,34 @@ def test_mono_needs_review():
 def test_closing():
     (f,) = run("closing", *call(("agent", "好的"), ("customer", "谢谢"), ("agent", "嗯嗯")))
     assert f.status == "fail"
-    (f,) = run("closing", *call(("agent", "好的"), ("customer", "谢谢"), ("agent", "请问还有其他可以帮到您的吗")))
-    assert f.status == "pass" and f.detail["categories"] == ["anything_else"]
+    # 10086 closing = the ask for more needs AND thanks/goodbye (l.5-6): the ask alone is not enough by default
+    ask = call(("agent", "好的"), ("customer", "谢谢"), ("agent", "请问还有其他可以帮到您的吗"))
+    (f,) = run("closing", *ask)
+    assert f.status == "fail" and f.detail["categories"] == ["anything_else"] and f.detail["missing"]
+    (f,) = run("closing", *ask, required_parts=[["anything_else", "thanks", "goodbye"]])  # a laxer rubric
+    assert f.status == "pass"
+    (f,) = run(
+        "closing", *call(("agent", "请问还有其他可以帮到您的吗"), ("customer", "没了"), ("agent", "感谢来电，再见"))
+    )
+    assert f.status == "pass" and f.detail["categories"] == ["anything_else", "goodbye", "thanks"]
     (f,) = run("closing", *call(("agent", "好的"), ("customer", "再见")))  # customer's goodbye doesn't count
     assert f.status == "fail"
-    (f,) = run("closing", *call(("agent", "好的，再见")), min_categories=2)
-    assert f.status == "fail"
+    (f,) = run("closing", *call(("agent", "嗯，好。"), ("agent", "拜拜。")))  # the accepted non-closing
+    assert f.status == "fail" and f.detail["missing"] == [["anything_else"]]
+
+
+def test_closing_paraphrase():
+    (f,) = run(
+        "closing",
+        *call(("agent", "那您看还有别的需要我处理的吗"), ("customer", "没有了"), ("agent", "好嘞，那不打扰您了，拜拜")),
+    )
+    assert f.status == "pass" and f.detail["method"] == "model"
+
+
+def test_closing_not_applicable_on_transfer():
+    tl, tr = call(("agent", "您好，为了更好的为您解决问题，我将把您的电话转至专家台席，请您稍等！"))
+    (f,) = run("closing", tl, tr, metadata=CallMetadata(call_id="x", transferred_at=tl.duration))
+    assert f.status == "not_applicable"
 
 
 def test_polite_terms():
@@ -251,10 +273,27 @@ def test_real_mobilecs_dialogues():
     assert [g.status for g in greet] == ["pass"] * 9 + ["fail"]
     assert greet[5].detail["method"] == "pinyin"
     for c in calls:
-        assert statuses(run("forbidden_phrase", *c)) == ["pass"]
+        # real agents, no forbidden phrase: nothing fails; a borderline paraphrase may go to a reviewer
+        assert "fail" not in statuses(run("forbidden_phrase", *c))
         assert statuses(run("colloquialism", *c)) == ["pass"]
         assert statuses(run("repeated_question", *c)) == ["pass"]
         assert statuses(run("transfer_phrase", *c)) == ["not_applicable"]
         assert statuses(run("honorific", *c)) == ["pass"]
-    closing = [run("closing", *c)[0].status for c in calls]
+    lax = [["anything_else", "thanks", "goodbye"]]
+    closing = [run("closing", *c, required_parts=lax)[0].status for c in calls]
     assert closing.count("pass") >= 7 and closing[5] == "fail"  # 5 ends with "客气嗯好的"
+    # the default 10086 rule wants the ask AND thanks/goodbye: these excerpts stop after the ask (the goodbye
+    # is cut off), so only 9 — which has both — passes; the others say what is missing
+    strict = [run("closing", *c)[0] for c in calls]
+    assert [f.status for f in strict].count("pass") == 1 and strict[9].status == "pass"
+    assert all(
+        f.detail["missing"] == [["goodbye", "thanks"]] for i, f in enumerate(strict) if closing[i] == "pass" and i != 9
+    )
+
+
+def test_extra_phrases_extend_a_check_without_code():
+    # a centre that counts sending customers to the street office as 推诿 says so with examples, not code
+    tl, tr = call(("agent", "您跟街道反映一下"))
+    assert statuses(run("forbidden_phrase", tl, tr)) == ["pass"]
+    out = run("forbidden_phrase", tl, tr, extra_phrases={"shirking": ["您跟街道反映一下", "你找居委会去"]})
+    assert statuses(out) == ["fail"] and out[0].detail["category"] == "shirking"

@@ -1,4 +1,4 @@
-"""Mono diarization + role assignment (issue #5): real two-speaker clips, sample mixdowns, low confidence, dup stereo."""
+"""Mono diarization + roles (issue #5): real two-speaker clips, sample mixdowns, low confidence, dup stereo."""
 
 from __future__ import annotations
 

@@ -143,10 +143,27 @@ def test_timeline_checks_f1(report, check: str) -> None:  # type: ignore[no-unty
     assert report.f1(check) >= 0.98, (check, report.occurrences.get(check), report.check_status[check])
 
 
-@pytest.mark.parametrize("check", ["greeting", "closing", "forbidden_phrase", "transfer_phrase", "transfer_pause"])
+@pytest.mark.parametrize("check", ["greeting", "transfer_phrase", "transfer_pause"])
 def test_phrase_checks_f1(report, check: str) -> None:  # type: ignore[no-untyped-def]
     assert report.f1(check) >= 0.95, (check, report.occurrences.get(check), report.check_status[check])
     assert report.check_status[check]["f1"] >= 0.95
+
+
+def test_closing_follows_the_10086_rule_where_the_old_truth_differs(report) -> None:  # type: ignore[no-untyped-def]
+    # issue 9: closing = the ask for more needs AND thanks/goodbye, `not_applicable` when the agent leg ends at a
+    # transfer. The sample truth still encodes "the last agent turn is a closing"; the disagreements must be
+    # exactly these three (docs/accuracy.md, issue 9), never more.
+    diffs = {c.call_id: m for c in report.calls for m in c.status_mismatches if m.startswith("closing")}
+    assert sorted(diffs) == ["06_complaint_interruptions", "09_transfer_auto_no_phrase", "12_slow_responses"], diffs
+    assert "not_applicable" in diffs["09_transfer_auto_no_phrase"]
+
+
+def test_forbidden_phrase_occurrences(report) -> None:  # type: ignore[no-untyped-def]
+    occ = report.occurrences["forbidden_phrase"]
+    assert occ["recall"] == 1.0 and report.check_status["forbidden_phrase"]["f1"] == 1.0
+    # the one extra is sample 10's "我都说了去营业厅，你听不懂吗？" — 我都说了 (already told) is a violation of its own
+    # that the truth, which tags the turn once, does not list
+    assert occ["fp"] <= 1
 
 
 def test_call_level_status_accuracy(report) -> None:  # type: ignore[no-untyped-def]

@@ -187,7 +187,42 @@ def test_rescore_with_the_unchanged_rubric_reproduces_every_stored_finding_and_s
         return [tuple(r)[1:] for r in checks], [tuple(r)[1:] for r in items], sorted(scores)
 
     before = snapshot()
-    rep = rescore(store, BASE, force=True)
-    assert rep.rescored == len(names) and rep.changed == 0
+    rep = rescore(store, BASE, force=True, full=True)  # every check run again from the stored data
+    assert rep.rescored == len(names) and rep.changed == 0 and rep.reused_checks == 0
     assert snapshot() == before
+    rep = rescore(store, BASE, force=True)  # unchanged checks keep their stored findings
+    assert rep.reused_checks == len(names) * len(BASE.check_names) and rep.changed == 0
+    assert snapshot() == before
+    # a changed parameter re-runs that check only: a 20 s silence limit finds the 40 s hold of sample 04
+    stricter = parse_rubric(
+        (ROOT / "qa_pipeline" / "rubrics" / "10086.yaml")
+        .read_text(encoding="utf-8")
+        .replace("min_gap_s: 30", "min_gap_s: 20"),
+        "stricter.yaml",
+    )
+    rep = rescore(store, stricter, force=True)
+    assert rep.reused_checks == len(names) * (len(BASE.check_names) - 1)
+    store.close()
+
+
+def test_rescore_keeps_findings_no_check_produces(tmp_path: Path) -> None:
+    """privacy's pii_masked spans (what audio export masks) are not judged: rescoring must not drop them."""
+    store = open_store(tmp_path / "x.db")
+    r = stored_result("c1", NORMAL, BASE, day="2026-11-17")
+    r["checks"].append(
+        {
+            "check": "pii_masked",
+            "status": "pass",
+            "start": 3.6,
+            "end": 4.2,
+            "speaker": "customer",
+            "evidence": "[手机号]",
+            "detail": {},
+        }
+    )
+    store.upsert_many([r])
+    rescore(store, load_rubric(ROOT / "scoring_rubrics" / "examples" / "my_rubric.yaml"), full=True)
+    with store.read() as conn:
+        kept = conn.execute(sa.select(S.checks.c.start).where(S.checks.c.check == "pii_masked")).scalars().all()
+    assert kept == [3.6]
     store.close()

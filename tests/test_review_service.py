@@ -35,7 +35,8 @@ def test_reject_confirm_add_manual_submit(tmp_path):
     R.decide(store, rv, CALL_A, _row(data, "forbidden_phrase"), "reject", "说的是营业厅地址，不是推诿")
     R.decide(store, rv, CALL_A, _row(data, "greeting"), "confirm")
     fs = R.load_call(store, CALL_A).final()
-    assert fs.scale.verdict == "pending" and fs.scale.auto_score == 52  # 57 − 2 − 3
+    # 57 − 2 − 3 = 52; the silence item (S2.1.4) is 严重 in the rubric: 不合格 already, total still pending
+    assert fs.scale.verdict == "fail" and fs.scale.total is None and fs.scale.auto_score == 52
     # change of mind on the same finding replaces the decision (one decision per finding)
     R.decide(store, rv, CALL_A, _row(data, "greeting"), "reject", "开头语其实说了")
     assert R.load_call(store, CALL_A).final().scale.auto_score == 54
@@ -43,12 +44,12 @@ def test_reject_confirm_add_manual_submit(tmp_path):
     for iid in MANUAL_IDS:
         R.set_manual(store, rv, CALL_A, iid, 3.0 if iid == "C2" else 0.0, "资费说错" if iid == "C2" else "")
     fs = R.submit(store, rv, CALL_A, "复核完成")
-    # automatic 57 − 3 (silence) − 5 (漏检) = 49; manual 43 − 3 = 40 → 89 ≥ 80 → 合格
-    assert (fs.scale.auto_score, fs.scale.manual_score, fs.scale.total, fs.scale.verdict) == (49, 40, 89, "pass")
+    # automatic 57 − 3 (silence) − 5 (漏检) = 49; manual 43 − 3 = 40 → 89, capped at 50 % (严重 silence) → 不合格
+    assert (fs.scale.auto_score, fs.scale.manual_score, fs.scale.total, fs.scale.verdict) == (49, 40, 50, "fail")
     assert fs.machine.verdict == "fatal"
     with store.read() as conn:
         review = conn.execute(sa.select(T.reviews).where(T.reviews.c.call_id == CALL_A)).one()
-        assert (review.state, review.final_total, review.verdict, review.machine_total) == ("submitted", 89, "pass", 0)
+        assert (review.state, review.final_total, review.verdict, review.machine_total) == ("submitted", 50, "fail", 0)
     log = R.audit_for_call(store, CALL_A)
     actions = [e["action"] for e in log]
     assert actions[:4] == ["review_open", "decision", "decision", "decision"]
@@ -134,3 +135,53 @@ def test_queue_buckets_states_and_assignment(tmp_path):
     # settings change → recomputed: one sampled call per agent-day among the non-必检 calls
     _, _, counts = R.queue(store, f, TriageConfig(sample_n=1))
     assert counts == {"must": 1, "sample": 2}
+
+
+def test_scorecard_worst_calls_use_final_score_and_heaviest_deduction(tmp_path):
+    from qa_pipeline.report import build_scorecard
+
+    store = build_db(tmp_path)
+    worst = build_scorecard(store).worst
+    # the two 100-point calls are not "worst"; the fatal call's reason is the 红线 item, not its first finding
+    assert worst.call_id.tolist() == [CALL_A]
+    w = worst.iloc[0]
+    assert w.reason == "禁止推诿客户(推到营业厅等其他途径) −4（红线）" and w.check == "forbidden_phrase"
+    assert w.transcript == "这个您去营业厅办吧" and w.final_total is None or str(w.final_total) == "nan"
+    rv = create_user(store, "王审", "reviewer", "password1")
+    data = R.load_call(store, CALL_A)
+    R.decide(store, rv, CALL_A, _row(data, "forbidden_phrase"), "reject")
+    for iid in MANUAL_IDS:
+        R.set_manual(store, rv, CALL_A, iid, 0.0)
+    R.submit(store, rv, CALL_A)
+    assert build_scorecard(store).worst.iloc[0].final_total == 50  # 57 − 2 − 3 + 43 = 95, 严重 silence: cap 50
+
+
+def test_one_scale_in_dataframes_and_calls_csv(tmp_path):
+    import pandas as pd
+    from fixtures_review import FINDINGS_B, write_audio
+
+    from qa_pipeline import dataframes
+    from qa_pipeline.batch import calls_table_row
+    from qa_pipeline.review.final import scale_from_score
+
+    store = build_db(tmp_path)
+    rv = create_user(store, "王审", "reviewer", "password1")
+    for iid in MANUAL_IDS:
+        R.set_manual(store, rv, CALL_B, iid, 0.0)
+    R.submit(store, rv, CALL_B)
+    df = dataframes.load_calls(store).set_index("call_id")
+    assert df.loc[CALL_B, "final_total"] == 100 and df.loc[CALL_B, "final_verdict"] == "pass"
+    assert pd.isna(df.loc[CALL_A, "review_state"]) and pd.isna(df.loc[CALL_A, "final_total"])
+    assert df.loc[CALL_A, "score_pct"] == 0.0  # fatal: the machine total is 0 of 57 judged
+    result = make_result(
+        "x", "A017", "王芳", "一组", "2026-11-20T09:00:00", FINDINGS_B, write_audio(tmp_path / "b.wav")
+    )
+    sc = scale_from_score(result["score"])
+    assert (sc.max_points, sc.auto_points, sc.total, sc.verdict) == (100, 57, None, "pending")
+    row = calls_table_row(result)
+    assert (row["score_pct"], row["score_100"], row["pending_points"], row["verdict"]) == (
+        100.0,
+        "",
+        43.0,
+        "待人工评分",
+    )

@@ -82,7 +82,10 @@ items:
 
 
 def test_unknown_parameter_and_schema_errors() -> None:
-    bad_param = "id: x\ntitle: t\nversion: '1'\nchecks:\n  interruption:\n    min_overlap: 1\nitems:\n  - {id: A, title: a, points: 1, manual: true}\n"
+    bad_param = (
+        "id: x\ntitle: t\nversion: '1'\nchecks:\n  interruption:\n    min_overlap: 1\n"
+        "items:\n  - {id: A, title: a, points: 1, manual: true}\n"
+    )
     with pytest.raises(RubricError, match=r"line 6.*unknown parameter.*min_overlap"):
         parse_rubric(bad_param, "r.yaml")
     with pytest.raises(RubricError, match=r"line 5.*'points' is a required property"):
@@ -118,7 +121,8 @@ version: "1"
 fatal_policy: zero_total
 items:
   - {id: A, title: a, points: 4, checks: [{check: interruption, deduct: 1.5}]}
-  - {id: B, title: b, points: 5, fatal: true, checks: [{check: forbidden_phrase, where: {category: rhetorical}, deduct: 5}]}
+  - {id: B, title: b, points: 5, fatal: true,
+     checks: [{check: forbidden_phrase, where: {category: rhetorical}, deduct: 5}]}
   - {id: C, title: c, points: 8, checks: [{check: wait_fluency, deduct_from: deduction}]}
   - {id: D, title: d, points: 3, checks: [{check: transfer_pause}]}
   - {id: M, title: m, points: 10, manual: true, reason: needs a human}

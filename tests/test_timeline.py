@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from helpers import real_clip, timeline
@@ -32,7 +34,7 @@ def _call(**parties: np.ndarray) -> CallAudio:
 def test_vad_finds_the_pauses_of_a_real_monologue() -> None:
     x = real_clip("funasr_fsmn_vad_example_70s.wav", SAMPLE_RATE)
     segs = detect_speech(x, "unknown")
-    gaps = [(a.end, b.start) for a, b in zip(segs, segs[1:])]
+    gaps = [(a.end, b.start) for a, b in pairwise(segs)]
     # every pause of ≥ 0.4 s in the reference lies inside a gap we found
     found = 0
     for a, b in FSMN_PAUSES_MS:

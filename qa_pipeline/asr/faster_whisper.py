@@ -56,7 +56,7 @@ def _cuda_free_bytes() -> int | None:
 
 
 def _make_primed_model(base: type) -> type:
-    class _PrimedWhisperModel(base):  # type: ignore[misc, valid-type]
+    class _PrimedWhisperModel(base):
         """A WhisperModel whose next encode() and first decode can be handed in precomputed (the batched
         pass); everything after (fallbacks, continuation, word alignment) runs unchanged."""
 

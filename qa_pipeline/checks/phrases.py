@@ -1,8 +1,11 @@
 """Phrase checks on the agent's words: greeting, closing, polite terms, honorific, forbidden phrases,
 colloquialisms, transfer phrasing, understanding confirmation, repeated questions.
 
-All matching goes through `qa_pipeline.lexicon` (exact, then homophone-tolerant pinyin), so the checks
-survive Whisper's homophone errors. Every threshold is a `defaults=` parameter (the rubric may override).
+Phrase categories go through `qa_pipeline.phrasing.find`: the lexicons (exact, then homophone-tolerant pinyin)
+first, then a paraphrase classifier on the clauses no lexicon covered (method "model", score 0–1). A model hit
+scoring at least `model_fail_score` counts; one between `model_review_score` and that makes the check
+`needs_review` instead of silently passing or failing. Only agent turns are read. Every threshold is a
+`defaults=` parameter (the rubric may override).
 """
 
 from __future__ import annotations
@@ -12,9 +15,22 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..lexicon import PhraseMatch, load_lexicon
+from ..phrasing import find as find_phrase
+from ..phrasing import prime, thresholds
+from ..phrasing.categories import FORBIDDEN
 from ..text import normalize, pinyin_similarity
-from ..types import Finding, Utterance
+from ..types import Finding, Status, Utterance
 from .registry import CheckContext, register
+
+MODEL_DEFAULTS: dict[str, Any] = {
+    "model": True,
+    "model_fail_score": 0.6,
+    "model_review_score": 0.5,
+    "extra_phrases": {},
+}
+"""Classifier switches shared by every phrase-category check (rubric-overridable per check). `extra_phrases`
+({category: [phrase, …]}) are a QA lead's own examples: the classifier learns them like lexicon phrases (the
+rules helper fills this from the lexicon folder beside a rubric)."""
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -44,23 +60,69 @@ def _matches(lexicon: str, utts: Iterable[Utterance]) -> list[tuple[Utterance, P
     return [(u, m) for u in utts for m in lex.find(u.text)]
 
 
-def _hit(check: str, status: str, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
+def _cat_matches(
+    category: str, utts: Sequence[Utterance], params: Any, *, confident_only: bool = False
+) -> list[tuple[Utterance, PhraseMatch]]:
+    """Lexicon + classifier hits of a phrase category in the given (agent) utterances; model hits below
+    `model_review_score` are dropped, and with `confident_only` those below `model_fail_score` too."""
+    use_model = bool(params.get("model", True))
+    extra = params.get("extra_phrases") or None
+    if use_model:
+        prime([u.text for u in utts], extra)
+    lim = thresholds(params.get("model_fail_score"), params.get("model_review_score"))
+    out = []
+    for u in utts:
+        for m in find_phrase(category, u.text, model=use_model, limits=lim, extra=extra):
+            if m.method == "model" and confident_only and m.score < lim.hit:
+                continue
+            out.append((u, m))
+    return out
+
+
+def _borderline(m: PhraseMatch, params: Any) -> bool:
+    """A hit that is not sure enough to fail or pass on: a weak homophone or a borderline classifier score."""
+    if m.method == "model":
+        return m.score < float(params.get("model_fail_score", MODEL_DEFAULTS["model_fail_score"]))
+    return m.method == "pinyin" and m.score < float(params.get("min_fail_score", 0.85))
+
+
+def _hit(check: str, status: Status, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
     start, end = _span(u, m)
     return Finding(check, status, start, end, u.speaker, u.text, {**_mdetail(m, u), **extra})
 
 
-def _occurrence_check(name: str, ctx: CheckContext) -> list[Finding]:
-    """One `fail` per agent occurrence (pinyin hits scoring below `min_fail_score` → `needs_review`)."""
+def _occurrence_check(
+    name: str, ctx: CheckContext, categories: Sequence[str], *, one_per_utterance: bool = False
+) -> list[Finding]:
+    """One `fail` per agent occurrence; weak homophones and borderline classifier hits → `needs_review`.
+    With `one_per_utterance`, an utterance is one occurrence however many hits it holds (什么？再说一次。)."""
     p = ctx.params
-    found = []
-    for u, m in _matches(p["lexicon"], _agent(ctx)):
-        if m.method == "pinyin" and m.score < p["min_fail_score"]:
-            found.append(_hit(name, "needs_review", u, m, reason="low-confidence homophone match"))
+    agent = _agent(ctx)
+    pairs = [(u, m) for c in categories for u, m in _cat_matches(c, agent, p)]
+    if p.get("lexicon") and p["lexicon"] != p["default_lexicon"]:
+        # a centre's own lexicon (resolved beside the rubric): its entries count as well, by their category
+        pairs += _matches(p["lexicon"], agent)
+    # two categories can claim the same words (不清楚，你问别人吧): keep the surer claim per span
+    pairs.sort(key=lambda um: (um[0].start, _borderline(um[1], p), um[1].method == "model", -um[1].score, um[1].start))
+    found: list[Finding] = []
+    taken: list[tuple[Utterance, int, int]] = []
+    for u, m in pairs:
+        if any(tu is u and (one_per_utterance or (m.start < te and m.end > ts)) for tu, ts, te in taken):
+            continue
+        taken.append((u, m.start, m.end))
+        if _borderline(m, p):
+            reason = "borderline paraphrase match" if m.method == "model" else "low-confidence homophone match"
+            found.append(_hit(name, "needs_review", u, m, reason=reason))
         else:
             found.append(_hit(name, "fail", u, m))
     if not found:
-        return [Finding(name, "pass", speaker="agent", detail={"lexicon": p["lexicon"], "occurrences": 0})]
-    return found
+        return [Finding(name, "pass", speaker="agent", detail={"categories": list(categories), "occurrences": 0})]
+    return sorted(found, key=lambda f: f.start or 0.0)
+
+
+def _method(pairs: Sequence[tuple[Utterance, PhraseMatch]]) -> str:
+    methods = {m.method for _, m in pairs}
+    return "model" if "model" in methods else "pinyin" if "pinyin" in methods else "exact"
 
 
 def _summary(pairs: Sequence[tuple[Utterance, PhraseMatch]]) -> list[dict[str, Any]]:
@@ -70,7 +132,13 @@ def _summary(pairs: Sequence[tuple[Utterance, PhraseMatch]]) -> list[dict[str, A
 # -- greeting / closing ---------------------------------------------------------------------------------
 @register(
     "greeting",
-    defaults={"lexicon": "greeting", "first_turns": 3, "window_s": 20.0, "require_service_phrase": True},
+    defaults={
+        "lexicon": "greeting",
+        "first_turns": 3,
+        "window_s": 20.0,
+        "require_service_phrase": True,
+        **MODEL_DEFAULTS,
+    },
 )
 def greeting(ctx: CheckContext) -> list[Finding]:
     """Standard opening: 您好 + a service phrase (很高兴为您服务 / 请问有什么可以帮您 / 工号) or the VIP greeting,
@@ -84,6 +152,13 @@ def greeting(ctx: CheckContext) -> list[Finding]:
     pairs = _matches(p["lexicon"], opening)
     cats = {m.category for _, m in pairs}
     ok = bool({"vip", "full"} & cats) or ("hello" in cats and ("service" in cats or not p["require_service_phrase"]))
+    borderline = False
+    if not ok and p["model"]:
+        # an opening in words no lexicon lists (您好，移动客服，您请说): the paraphrase classifier
+        model = [(u, m) for u, m in _cat_matches("greeting", opening, p) if m.method == "model"]
+        sure = [(u, m) for u, m in model if not _borderline(m, p)]
+        ok, borderline = bool(sure), bool(model) and not sure
+        pairs += sure or model
     missing = [] if ok else [c for c in ("hello", "service") if c not in cats]
     evidence = " / ".join(u.text for u in opening)
     start = pairs[0][0].time_at(pairs[0][1].start) if pairs else opening[0].start
@@ -91,7 +166,7 @@ def greeting(ctx: CheckContext) -> list[Finding]:
     return [
         Finding(
             "greeting",
-            "pass" if ok else "fail",
+            "pass" if ok else ("needs_review" if borderline else "fail"),
             round(start, 3),
             round(end, 3),
             "agent",
@@ -99,33 +174,53 @@ def greeting(ctx: CheckContext) -> list[Finding]:
             {
                 "matches": _summary(pairs),
                 "missing": missing,
-                "method": "exact" if all(m.method == "exact" for _, m in pairs) else "pinyin",
+                "method": _method(pairs),
             },
         )
     ]
 
 
-@register("closing", defaults={"lexicon": "closing", "last_turns": 3, "min_categories": 1})
+@register(
+    "closing",
+    defaults={
+        "lexicon": "closing",
+        "last_turns": 3,
+        "required_parts": [["anything_else"], ["thanks", "goodbye"]],
+        "not_applicable_on_transfer": True,
+        **MODEL_DEFAULTS,
+    },
+)
 def closing(ctx: CheckContext) -> list[Finding]:
-    """Closing in the agent's last `last_turns` utterances: anything-else question / thanks / goodbye
-    (`min_categories` of the three must appear)."""
+    """结束语 in the agent's last `last_turns` utterances: every group of `required_parts` must be present
+    (default: the ask for more needs *and* thanks or goodbye, 10086 l.5-6). On a transferred call whose agent
+    leg ends at the transfer the agent hands over instead of closing: `not_applicable`."""
+    from .waits import transfer_moment  # waits imports nothing from here; deferred to keep the graph simple
+
     p = ctx.params
     agent = _agent(ctx)
+    moment = transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata) if p["not_applicable_on_transfer"] else None
+    if moment is not None and not any(u.start > moment for u in agent):
+        # handed over and the agent leg ended: there is no closing to judge (when the recording goes on with
+        # the receiving seat on the agent side, that seat's closing is judged as usual)
+        return [Finding("closing", "not_applicable", speaker="agent", detail={"reason": "call transferred"})]
     if not agent:
         return [Finding("closing", "fail", speaker="agent", detail={"reason": "agent never speaks"})]
     tail = agent[-p["last_turns"] :]
-    pairs = _matches(p["lexicon"], tail)
-    cats = sorted({m.category for _, m in pairs})
-    ok = len(cats) >= p["min_categories"]
+    pairs = _cat_matches("closing_ask", tail, p) + _cat_matches("closing_thanks", tail, p)
+    sure = {m.category for _, m in pairs if not _borderline(m, p)}
+    maybe = {m.category for _, m in pairs}
+    groups = [set(g) for g in p["required_parts"]]
+    missing = [sorted(g) for g in groups if not g & sure]
+    status: Status = "pass" if not missing else "needs_review" if all(g & maybe for g in groups) else "fail"
     return [
         Finding(
             "closing",
-            "pass" if ok else "fail",
+            status,
             tail[0].start,
             tail[-1].end,
             "agent",
             " / ".join(u.text for u in tail),
-            {"categories": cats, "matches": _summary(pairs)},
+            {"categories": sorted(maybe), "missing": missing, "matches": _summary(pairs), "method": _method(pairs)},
         )
     ]
 
@@ -165,6 +260,7 @@ def honorific(ctx: CheckContext) -> list[Finding]:
     pairs = _matches(p["lexicon"], _agent(ctx))
     titles = [(u, m) for u, m in pairs if m.category == "title"]
     pron = [(u, m) for u, m in pairs if m.category == "pronoun"]
+    status: Status
     if titles:
         status, basis, ev = "pass", "title", titles[0]
     elif p["accept_pronoun"] and len(pron) >= p["min_pronoun_count"]:
@@ -179,16 +275,33 @@ def honorific(ctx: CheckContext) -> list[Finding]:
 
 
 # -- forbidden / colloquial -----------------------------------------------------------------------------
-@register("forbidden_phrase", defaults={"lexicon": "forbidden", "min_fail_score": 0.85})
+@register(
+    "forbidden_phrase",
+    defaults={
+        "categories": list(FORBIDDEN),
+        "lexicon": "forbidden",
+        "default_lexicon": "forbidden",
+        "min_fail_score": 0.85,
+        **MODEL_DEFAULTS,
+        # a forbidden phrase can zero a call (红线): a paraphrase must be surer than elsewhere to fail or even
+        # to be put in front of a reviewer
+        "model_fail_score": 0.7,
+        "model_review_score": 0.55,
+    },
+)
 def forbidden_phrase(ctx: CheckContext) -> list[Finding]:
-    """服务禁语 (我不知道 / 刚刚已经跟您说过了 / 推诿 / 反问) — one finding per agent occurrence; customer ignored."""
-    return _occurrence_check("forbidden_phrase", ctx)
+    """服务禁语 (我不知道 / 刚刚已经跟您说过了 / 推诿 / 反问 / 争辩 / 不耐烦) — one finding per agent occurrence;
+    the finding's `category` says which; customer ignored."""
+    return _occurrence_check("forbidden_phrase", ctx, ctx.params["categories"])
 
 
-@register("colloquialism", defaults={"lexicon": "colloquial", "min_fail_score": 0.85})
+@register(
+    "colloquialism",
+    defaults={"lexicon": "colloquial", "default_lexicon": "colloquial", "min_fail_score": 0.85, **MODEL_DEFAULTS},
+)
 def colloquialism(ctx: CheckContext) -> list[Finding]:
-    """口语化: 哦/唔 as a whole answer, 什么？/什么呢/再说一次 — one finding per agent occurrence."""
-    return _occurrence_check("colloquialism", ctx)
+    """口语化: 哦/唔 as a whole answer, 什么？/什么呢/再说一次/啥？ — one finding per agent occurrence."""
+    return _occurrence_check("colloquialism", ctx, ["colloquial"], one_per_utterance=True)
 
 
 # -- transfer -------------------------------------------------------------------------------------------
@@ -199,33 +312,36 @@ def colloquialism(ctx: CheckContext) -> list[Finding]:
         "standard_categories": ["knowledge_base", "ivr", "expert_seat"],
         "window_before_s": 30.0,
         "window_after_s": 5.0,
+        **MODEL_DEFAULTS,
     },
 )
 def transfer_phrase(ctx: CheckContext) -> list[Finding]:
-    """When the call is transferred (transfer wording or metadata.transferred_at), was a standard transfer
-    script (knowledge base / IVR / expert seat) used? `not_applicable` without a transfer."""
+    """When the call is transferred (the manifest's `transferred_at`, or any transfer wording after which the
+    agent leg ends), was one of the three standard scripts (知识库放音 / 自动台 / 专家台席, l.18-22) used?
+    `not_applicable` without a transfer."""
+    from .waits import transfer_moment
+
     p = ctx.params
     std = set(p["standard_categories"])
-    t = ctx.metadata.transferred_at
-    agent = _agent(ctx)
-    pairs = _matches(p["lexicon"], agent)
-    if t is not None:
-        near = [u for u in agent if t - p["window_before_s"] <= u.start <= t + p["window_after_s"]]
-        pairs_near = [(u, m) for u, m in pairs if u in near]
-    else:
-        near, pairs_near = [], pairs
-    if t is None and not pairs:
+    t = transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata)
+    if t is None:
         return [Finding("transfer_phrase", "not_applicable", detail={"reason": "no transfer"})]
-    standard = [(u, m) for u, m in pairs_near if m.category in std]
-    detail: dict[str, Any] = {"transferred_at": t, "matches": _summary(pairs_near)}
+    agent = _agent(ctx)
+    near = [u for u in agent if t - p["window_before_s"] <= u.start <= t + p["window_after_s"]]
+    pairs = _cat_matches("transfer", near, p)
+    detail: dict[str, Any] = {
+        "transferred_at": ctx.metadata.transferred_at,
+        "detected_at": None if ctx.metadata.transferred_at is not None else round(t, 3),
+        "matches": _summary(pairs),
+    }
+    standard = [(u, m) for u, m in pairs if m.category in std and m.method != "model"]
     if standard:
         u, m = standard[0]
         s, e = _span(u, m)
-        if t is not None:
-            detail["pause_after_s"] = round(t - u.end, 3)
+        detail["pause_after_s"] = round(t - u.end, 3)
         return [Finding("transfer_phrase", "pass", s, e, "agent", u.text, {**detail, **_mdetail(m, u)})]
-    if pairs_near:
-        u, m = pairs_near[0]
+    if pairs:
+        u, m = pairs[0]
         s, e = _span(u, m)
         return [
             Finding(
@@ -235,7 +351,7 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
                 e,
                 "agent",
                 u.text,
-                {**detail, "reason": "transfer without the standard script"},
+                {**detail, **_mdetail(m, u), "reason": "transfer without the standard script"},
             )
         ]
     ev = near[-1] if near else None
@@ -261,6 +377,7 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
         "accept_anything_else": True,
         "accept_weak": False,
         "weak_categories": ["check"],
+        **MODEL_DEFAULTS,
     },
 )
 def confirm_understanding(ctx: CheckContext) -> list[Finding]:
@@ -275,7 +392,12 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
     pairs = _matches(p["lexicon"], after)
     if not p["accept_weak"]:
         pairs = [(u, m) for u, m in pairs if m.category not in set(p["weak_categories"])]
+    if p["model"]:
+        # paraphrases of 您清楚了吗 (我这样说您能明白吗): classifier hits the lexicon pass above missed
+        pairs += [(u, m) for u, m in _cat_matches("confirm", after, p, confident_only=True) if m.method == "model"]
     if p["accept_anything_else"]:
+        # only the lexicon's anything-else formulas stand in for the check (a paraphrased 还有别的事吗 is a
+        # closing ask, not a check of understanding)
         pairs += [(u, m) for u, m in _matches("closing", after) if m.category == "anything_else"]
     pairs.sort(key=lambda um: (um[0].start, um[1].start))
     if pairs:

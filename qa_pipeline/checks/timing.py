@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import statistics
+from itertools import pairwise
 
+from ..rules.engine import builtin_rule, evaluate_rule
+from ..rules.operators import CallView
 from ..text import char_count
-from ..types import Finding, Speaker, SpeechSegment, Utterance
+from ..types import Finding, Speaker, SpeechSegment, Status, Utterance
 from .registry import CheckContext, register
 from .waits import announced_wait_before, waits
 
@@ -60,19 +63,22 @@ def interruption(ctx: CheckContext) -> list[Finding]:
 
 
 def _silence_check(name: str, ctx: CheckContext) -> list[Finding]:
+    # what a silence is lives in the rule engine (rules/builtin/checks.yaml: silence_gap)
+    rule = builtin_rule("silence_gap", gap={"min_s": ctx.params["min_gap_s"]})
+    _, _, hits = evaluate_rule(rule, CallView(ctx.timeline, ctx.transcript, ctx.metadata))
     announced = {(w.start, w.end): w.announced for w in waits(ctx.timeline, ctx.transcript)}
     findings = [
         Finding(
             name,
             "fail",
-            gap.start,
-            gap.end,
+            h.start,
+            h.end,
             None,
-            utterance_at(ctx.transcript.utterances, "agent", gap.start - 15, gap.start),
-            {"duration_s": round(gap.duration, 2), "announced": announced.get((gap.start, gap.end), False)},
+            utterance_at(ctx.transcript.utterances, "agent", h.start - 15, h.start),
+            {"duration_s": round(h.end - h.start, 2), "announced": announced.get((h.start, h.end), False)},
         )
-        for gap in ctx.timeline.silences
-        if gap.duration >= ctx.params["min_gap_s"]
+        for h in hits["gap"]
+        if h.start is not None and h.end is not None  # a gap hit always has its span
     ]
     return findings or single_pass(name)
 
@@ -126,7 +132,7 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
     for start, end in stretches:
         # any agent speech starting inside the stretch (even a backchannel "嗯") is a response
         cuts = [start, *(t for t in agent_starts if start < t < end), end]
-        longest = max(zip(cuts, cuts[1:]), key=lambda ab: ab[1] - ab[0])
+        longest = max(pairwise(cuts), key=lambda ab: ab[1] - ab[0])
         if longest[1] - longest[0] > p["max_customer_speech_s"]:
             a, b = longest
             findings.append(
@@ -204,7 +210,9 @@ def volume(ctx: CheckContext) -> list[Finding]:
         if v < p["min_dbfs"] or v > p["max_dbfs"] or abs(v - median) > p["max_turn_deviation_db"]
     ]
     share = len(bad) / len(levels)
-    status = "fail" if (median < p["min_dbfs"] or median > p["max_dbfs"] or share > p["max_bad_turn_share"]) else "pass"
+    status: Status = (
+        "fail" if (median < p["min_dbfs"] or median > p["max_dbfs"] or share > p["max_bad_turn_share"]) else "pass"
+    )
     first_bad = bad[0][0] if bad else None
     return [
         Finding(

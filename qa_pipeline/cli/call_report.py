@@ -88,10 +88,18 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
             escape("; ".join(i.get("reasons", []))[:120]),
         )
     console.print(it)
-    review = sum(i["points"] for i in score.get("items", []) if i["status"] == "needs_review")
-    line = f"[bold]{t('cli.report.score', total=score.get('total'), max=score.get('max'))}[/bold]"
-    if score.get("fatal"):
-        line += f"  [bold red]{t('cli.report.fatal')}[/bold red]"
-    if review:
-        line += "  · " + t("cli.report.review_points", points=f"{review:g}")
-    console.print(line)
+    from ..review.final import scale_from_score, scale_text
+
+    # the one score scale (same words as the workstation): 100-point total, automatic part, manual part, verdict
+    st = scale_text(scale_from_score(score))
+    line = t(
+        "cli.check.score_line",
+        label=t("web.call.machine"),
+        total=st["total"],
+        auto=st["auto"],
+        pct=st["pct"],
+        manual=st["manual"],
+        verdict=st["verdict"],
+    )
+    style = "bold red" if st["verdict_code"] in ("fatal", "fail") else "bold"
+    console.print(f"[{style}]{escape(line)}[/{style}]")

@@ -31,7 +31,7 @@ def rubric_validate(path: Annotated[str, typer.Argument(help=t("cli.rubric.opt.p
     from ..rubric import RubricError, load_rubric, parse_rubric
 
     try:
-        rub = parse_rubric(sys.stdin.read(), "<stdin>", Path.cwd()) if path == "-" else load_rubric(path)
+        rub = parse_rubric(_stdin_text(), "<stdin>", Path.cwd()) if path == "-" else load_rubric(path)
     except RubricError as exc:
         fail(str(exc), 1, label="cli.rubric.invalid")
     manual = sum(1 for i in rub.items if i.manual)
@@ -49,3 +49,14 @@ def rubric_validate(path: Annotated[str, typer.Argument(help=t("cli.rubric.opt.p
     )
     if rub.rules:
         console.print(t("rubric.valid_rules", n=len(rub.rules), ids=", ".join(r.id for r in rub.rules)))
+
+
+def _stdin_text() -> str:
+    """Standard input as text: UTF-8, else GBK (a rubric saved by a Chinese Windows editor)."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")

@@ -129,6 +129,7 @@ def rescore_command(
     agent: AgentOpt = None,
     team: TeamOpt = None,
     force: Annotated[bool, typer.Option("--force", help=t("rescore.opt.force"))] = False,
+    full: Annotated[bool, typer.Option("--full", help=t("rescore.opt.full"))] = False,
 ) -> None:
     from ..rescore import rescore, rubric_sha256
     from ..rubric import RubricError, load_rubric
@@ -148,6 +149,7 @@ def rescore_command(
                 rub,
                 CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
                 force=force,
+                full=full,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     finally:

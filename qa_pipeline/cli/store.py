@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 from datetime import date
 from enum import Enum
@@ -16,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..i18n import t
+from ..safe import safe_file_stem, spreadsheet_cell
 from .app import app
 from .console import console, err, fail, warn
 
@@ -165,10 +165,10 @@ def search_command(
     min_score: Annotated[float | None, typer.Option("--min-score", help=t("cli.search.opt.min_score"))] = None,
     max_score: Annotated[float | None, typer.Option("--max-score", help=t("cli.search.opt.max_score"))] = None,
     tag: Annotated[str | None, typer.Option("--tag", help=t("rules.opt.tag"))] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help=t("cli.search.opt.limit"))] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help=t("cli.search.opt.limit"))] = 20,
     fmt: Annotated[SearchFormat, typer.Option("--format", help=t("cli.search.opt.format"))] = SearchFormat.table,
     pinyin: Annotated[bool, typer.Option("--pinyin", help=t("cli.search.opt.pinyin"))] = False,
-    context: Annotated[int, typer.Option("--context", min=0, help=t("cli.search.opt.context"))] = 1,
+    context: Annotated[int, typer.Option("--context", min=0, max=20, help=t("cli.search.opt.context"))] = 1,
     export_clips: Annotated[Path | None, typer.Option("--export-clips", help=t("cli.search.opt.export_clips"))] = None,
     before: BeforeOpt = 5.0,
     after: AfterOpt = 10.0,
@@ -200,7 +200,7 @@ def search_command(
         clips: dict[int, str] = {}
         if export_clips:
             for i, h in enumerate(hits):
-                name = re.sub(r"[^\w.-]", "_", f"{h.call_id}_{h.start:.1f}.wav")
+                name = f"{safe_file_stem(h.call_id)}_{h.start:.1f}.wav"  # distinct ids never share a clip
                 try:
                     clips[i] = str(clip_call(store, h.call_id, export_clips / name, h.start, before, after))
                 except (ClipError, RuntimeError) as exc:
@@ -233,7 +233,8 @@ def search_command(
         )
         for i, h in enumerate(hits):
             w.writerow(
-                [
+                spreadsheet_cell(x)
+                for x in [
                     h.call_id,
                     h.agent_id,
                     h.agent_name,
@@ -271,7 +272,7 @@ def search_command(
                 f"{h.start:.1f}s",
                 who(h.speaker),
                 "\n".join(ctx),
-                "" if h.score_total is None else f"{h.score_total:g}",
+                "" if h.score_pct is None else f"{h.score_pct:g}%",
             )
         console.print(tbl)
         if clips:

@@ -24,6 +24,7 @@ import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -310,15 +311,15 @@ def _score_summary(calls: list[CallEval]) -> dict[str, Any]:
     for c in calls:
         if c.quality and c.score is not None:
             by.setdefault(c.quality, []).append(c.score)
-    classes = {
+    classes: dict[str, dict[str, Any]] = {
         q: {"n": len(v), "mean": _r(statistics.fmean(v), 2), "min": min(v), "max": max(v)}
         for q in QUALITY_ORDER
         if (v := by.get(q))
     }
     present = [q for q in QUALITY_ORDER if q in classes]
-    means_ordered = all(classes[a]["mean"] > classes[b]["mean"] for a, b in zip(present, present[1:]))
+    means_ordered = all(classes[a]["mean"] > classes[b]["mean"] for a, b in pairwise(present))
     # strict: every call of a better class scores above every call of a worse class
-    strictly_separated = all(classes[a]["min"] > classes[b]["max"] for a, b in zip(present, present[1:]))
+    strictly_separated = all(classes[a]["min"] > classes[b]["max"] for a, b in pairwise(present))
     exp = [abs(c.score - c.expected_score) for c in calls if c.expected_score is not None and c.score is not None]
     return {
         "by_quality": classes,

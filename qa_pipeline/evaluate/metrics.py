@@ -122,7 +122,7 @@ def diarization_error_rate(
     R, H = R[:, scored], H[:, scored]
     overlap = (R.astype(np.int32) @ H.T.astype(np.int32)) if len(rs) and len(hs) else np.zeros((len(rs), len(hs)))
     ri, hi = linear_sum_assignment(-overlap) if overlap.size else ([], [])
-    correct = float(sum(overlap[i, j] for i, j in zip(ri, hi)))
+    correct = float(sum(overlap[i, j] for i, j in zip(ri, hi, strict=True)))
     nr, nh = R.sum(0), H.sum(0)
     total = float(nr.sum())
     miss = float(np.maximum(nr - nh, 0).sum())

@@ -98,10 +98,10 @@ def to_markdown(rep: EvalReport) -> str:
         "| call | quality | score | CER | status mismatches | occurrence errors |",
         "|---|---|---|---|---|---|",
     ]
-    for c in rep.calls:
+    for call in rep.calls:
         lines.append(
-            f"| {c.call_id} | {c.quality} | {c.score} | {_fmt(c.cer, True)} | "
-            f"{'; '.join(c.status_mismatches) or '–'} | {'; '.join(c.occurrence_errors) or '–'} |"
+            f"| {call.call_id} | {call.quality} | {call.score} | {_fmt(call.cer, True)} | "
+            f"{'; '.join(call.status_mismatches) or '–'} | {'; '.join(call.occurrence_errors) or '–'} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
+from ..safe import spreadsheet_cell
 from .scorecard import Scorecard, views
 
 
@@ -24,7 +27,17 @@ def write_csv(card: Scorecard, out: Path) -> list[Path]:
         wide = wide.join(part)
     paths = [out, out.with_name(f"{out.stem}_trend.csv"), out.with_name(f"{out.stem}_worst.csv")]
     wide = wide.round({c: 2 for c in ("平均分", "中位数", "最低分", "最高分")})
-    wide.to_csv(paths[0], index=False, encoding="utf-8-sig")
-    v["每日趋势"].round(2).to_csv(paths[1], index=False, encoding="utf-8-sig")
-    v["最差通话"].to_csv(paths[2], index=False, encoding="utf-8-sig")
+    _safe(wide).to_csv(paths[0], index=False, encoding="utf-8-sig")
+    _safe(v["每日趋势"].round(2)).to_csv(paths[1], index=False, encoding="utf-8-sig")
+    _safe(v["最差通话"]).to_csv(paths[2], index=False, encoding="utf-8-sig")
     return paths
+
+
+def _safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as formulas (=, +, -, @…) are neutralised (OWASP CSV injection)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col].dtype) or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(str(c)) for c in out.columns]
+    return out

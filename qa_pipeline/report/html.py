@@ -22,7 +22,10 @@ td.low{{background:#ffc7ce;color:#9c0006}} td.mid{{background:#ffeb9c}} .charts{
 CHECK_JS = """
 document.addEventListener('DOMContentLoaded', function () {
   var svgs = document.querySelectorAll('svg.chart'), ok = 0;
-  svgs.forEach(function (s) { var b = s.getBBox(); if (b.width > 0 && b.height > 0) { s.setAttribute('data-rendered', '1'); ok++; } });
+  svgs.forEach(function (s) {
+    var b = s.getBBox();
+    if (b.width > 0 && b.height > 0) { s.setAttribute('data-rendered', '1'); ok++; }
+  });
   document.body.setAttribute('data-charts-rendered', ok + '/' + svgs.length);
 });
 """
@@ -47,7 +50,7 @@ def _table(df: pd.DataFrame, cls: str, kinds: dict[str, str] | None = None) -> s
     ]
     for row in df.itertuples(index=False):
         tds = []
-        for col, v in zip(df.columns, row):
+        for col, v in zip(df.columns, row, strict=True):
             kind = kinds.get(col, "")
             css = "num" if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
             if kind == "score" and v is not None and not pd.isna(v) and v < LOW_SCORE:
@@ -104,7 +107,7 @@ def render_html(card: Scorecard) -> str:
     )
     parts.append(line_chart(days, [o["day_means"][d] for d in days], "每日平均分趋势", cls="trend"))
     parts.append("</div>")
-    score_kinds = {c: "score" for c in ("平均分", "中位数", "最低分", "最高分", "得分")}
+    score_kinds = {c: "score" for c in ("平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分")}
     parts.append("<h2>坐席汇总</h2>" + _table(v["汇总"], "summary", score_kinds))
     parts.append("<h2>分数分布</h2>" + _table(v["分数分布"], "distribution"))
     it = v["评分项通过率"]

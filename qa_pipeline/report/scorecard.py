@@ -41,6 +41,12 @@ COL = {
     "fatal": "致命差错通话",
     "review": "待复核通话",
     "violations": "违规次数",
+    # from the workstation (review/scorecard_columns.py)
+    "reviewed": "已复核通话",
+    "final_mean": "复核后平均分",
+    "appeals": "申诉数",
+    "overturned": "改判数",
+    "calibrated": "校准通话",
 }
 
 
@@ -104,6 +110,12 @@ def build_scorecard(
         summary["violations"] = (
             fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int) if not fails.empty else 0
         )
+        # review, appeal and calibration columns from the workstation (issue 11)
+        from ..review.scorecard_columns import review_columns
+
+        extra = review_columns(store, f).reindex(names.index)
+        for k in extra.columns:
+            summary[k] = extra[k] if k == "final_mean" else extra[k].fillna(0).astype(int)
         summary = summary.sort_values(["mean", "agent_id"], na_position="last").reset_index()
 
         bins = pd.cut(scored.score_pct, BINS, right=False, labels=BIN_LABELS)
@@ -147,9 +159,9 @@ def build_scorecard(
         if not worst.empty:
             agent_rank = {a: i for i, a in enumerate(summary.agent_id)}
             worst = (
-                worst.assign(_o=worst.agent_id.map(agent_rank))
-                .sort_values(["_o", "score_pct", "started_at"])
-                .drop(columns="_o")
+                worst.assign(_o=worst.agent_id.map(agent_rank), _r=worst.final_total.fillna(worst.score_pct))
+                .sort_values(["_o", "_r", "started_at"])
+                .drop(columns=["_o", "_r"])
                 .reset_index(drop=True)
             )
         overall = {
@@ -176,7 +188,9 @@ def _s(d):
 
 
 def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The `n` lowest-scored calls per agent, each with its first failed check and the line at that time."""
+    """The `n` lowest-scored calls per agent that lost points — by the final score where a reviewer submitted one,
+    else the machine's automatic part (%) — each with its heaviest deduction (a fatal item first) as the reason,
+    the failed check behind it and the transcript line at that time."""
     cols = [
         "agent_id",
         "agent_name",
@@ -184,7 +198,9 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
         "call_id",
         "started_at",
         "score_pct",
+        "final_total",
         "fatal",
+        "reason",
         "check",
         "check_label",
         "evidence",
@@ -192,13 +208,19 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
         "speaker",
         "transcript",
     ]
-    if scored.empty or n <= 0:
+    lost = scored[(scored.score_pct < 100) | scored.fatal.fillna(False).astype(bool)]  # a 100-point call is no "worst"
+    if lost.empty or n <= 0:
         return pd.DataFrame(columns=cols)
-    w = scored.sort_values(["score_pct", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n)
+    final = _final_totals(store, lost.call_id.tolist())
+    lost = lost.assign(final_total=lost.call_id.map(final))
+    lost = lost.assign(_rank=lost.final_total.fillna(lost.score_pct))
+    w = lost.sort_values(["_rank", "started_at", "call_id"]).groupby("agent_id", sort=False).head(n)
     ids = w.call_id.tolist()
-    k, u = S.checks, S.utterances
-    first_fail: dict[str, tuple] = {}
-    by_call: dict[str, list[tuple]] = {}
+    k, u, it = S.checks, S.utterances, S.item_scores
+    first_fail: dict[str, sa.Row[Any]] = {}
+    fails: dict[str, list[sa.Row[Any]]] = {}
+    heaviest: dict[str, tuple[tuple[bool, float], sa.Row[Any]]] = {}
+    by_call: dict[str, list[sa.Row[Any]]] = {}
     with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
             chunk = ids[i : i + 500]
@@ -208,15 +230,32 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 .order_by(k.c.call_id, k.c.idx)
             ):
                 first_fail.setdefault(r.call_id, r)
+                fails.setdefault(r.call_id, []).append(r)
+            for r in conn.execute(
+                sa.select(it.c.call_id, it.c.item_id, it.c.title, it.c.deduction, it.c.fatal)
+                .where(it.c.call_id.in_(chunk), it.c.status == "fail")
+                .order_by(it.c.call_id, it.c.idx)
+            ):
+                key = (bool(r.fatal), float(r.deduction or 0.0))
+                if r.call_id not in heaviest or key > heaviest[r.call_id][0]:
+                    heaviest[r.call_id] = (key, r)
             for r in conn.execute(
                 sa.select(u.c.call_id, u.c.speaker, u.c.start, u.c.end, u.c.text)
                 .where(u.c.call_id.in_(chunk))
                 .order_by(u.c.call_id, u.c.idx)
             ):
                 by_call.setdefault(r.call_id, []).append(r)
+    bound = _item_checks()
     rows = []
     for r in w.itertuples():
         ff = first_fail.get(r.call_id)
+        hv = heaviest.get(r.call_id)
+        reason = None
+        if hv is not None:
+            item = hv[1]
+            reason = f"{item.title} −{float(item.deduction or 0):g}" + ("（红线）" if item.fatal else "")
+            behind = [f for f in fails.get(r.call_id, []) if f.check in bound.get(item.item_id, ())]
+            ff = behind[0] if behind else ff
         at = None if ff is None or ff.start is None else float(ff.start)
         line, spk, off = "", "", at
         utts = by_call.get(r.call_id)
@@ -236,7 +275,9 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 "call_id": r.call_id,
                 "started_at": r.started_at,
                 "score_pct": r.score_pct,
+                "final_total": r.final_total,
                 "fatal": bool(r.fatal),
+                "reason": reason,
                 "check": None if ff is None else ff.check,
                 "check_label": None if ff is None else check_label(ff.check),
                 "evidence": None if ff is None else ff.evidence,
@@ -246,6 +287,39 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=cols)
+
+
+def _final_totals(store, ids: list[str]) -> dict[str, float]:
+    """Final 100-point scores submitted on the workstation (reviews; absent before migration 8)."""
+    from ..review import tables as T
+
+    out: dict[str, float] = {}
+    rv = T.reviews
+    with store.read() as conn:
+        if not sa.inspect(conn).has_table("reviews"):
+            return out
+        for i in range(0, len(ids), 500):
+            for r in conn.execute(
+                sa.select(rv.c.call_id, rv.c.final_total).where(
+                    rv.c.call_id.in_(ids[i : i + 500]),
+                    rv.c.purpose == "review",
+                    rv.c.state == "submitted",
+                    rv.c.final_total.is_not(None),
+                )
+            ):
+                out[r.call_id] = float(r.final_total)
+    return out
+
+
+def _item_checks() -> dict[str, set[str]]:
+    """Rubric item id → the checks bound to it (the default rubric), to show the check behind a deduction."""
+    from ..rubric import RubricError, load_rubric
+
+    try:
+        rubric = load_rubric("10086")
+    except RubricError:
+        return {}
+    return {i.id: {b.check for b in i.bindings} for i in rubric.items}
 
 
 def label_check(name: str) -> str:
@@ -277,7 +351,9 @@ def views(card: Scorecard) -> dict[str, pd.DataFrame]:
             "call_id": "通话ID",
             "started_at": "通话时间",
             "score_pct": "得分",
+            "final_total": "最终得分",
             "fatal": "致命差错",
+            "reason": "主要扣分",
             "check": "检查项",
             "check_label": "违规类型",
             "evidence": "证据",

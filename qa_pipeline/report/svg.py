@@ -32,7 +32,7 @@ def bar_chart(
         f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
         f'<line x1="{pad_l}" y1="{h - pad_b}" x2="{w - 5}" y2="{h - pad_b}" stroke="#555"/>',
     ]
-    for i, (lab, v) in enumerate(zip(labels, values)):
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         v = v or 0
         bh = (h - pad_b - pad_t) * v / vmax
         x = pad_l + i * bw + bw * 0.15
@@ -59,7 +59,7 @@ def hbar_chart(
     h = pad_t + row * max(len(values), 1) + 10
     span = w - pad_l - 60
     body = [f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>']
-    for i, (lab, v) in enumerate(zip(labels, values)):
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         y = pad_t + i * row
         body.append(f'<text x="{pad_l - 6}" y="{y + 15}" text-anchor="end">{escape(lab)}</text>')
         if v is None:
@@ -67,7 +67,8 @@ def hbar_chart(
             continue
         color = "#c0392b" if v < threshold else "#2e8b57"
         body.append(
-            f'<rect class="bar" x="{pad_l}" y="{y + 3}" width="{max(span * v, 1):.1f}" height="{row - 8}" fill="{color}">'
+            f'<rect class="bar" x="{pad_l}" y="{y + 3}" width="{max(span * v, 1):.1f}" height="{row - 8}" '
+            f'fill="{color}">'
             f"<title>{escape(lab)}: {v:.1%}</title></rect>"
         )
         body.append(f'<text x="{pad_l + span * v + 4:.1f}" y="{y + 15}">{v:.0%}</text>' if percent else "")
@@ -105,7 +106,8 @@ def line_chart(
         )
         if n <= 31 and (n <= 10 or i % max(1, n // 10) == 0):
             body.append(
-                f'<text x="{x:.1f}" y="{h - pad_b + 16}" text-anchor="middle" font-size="10">{escape(labels[i][5:])}</text>'
+                f'<text x="{x:.1f}" y="{h - pad_b + 16}" text-anchor="middle" font-size="10">'
+                f"{escape(labels[i][5:])}</text>"
             )
     if len(pts) > 1:
         body.insert(

@@ -1,12 +1,15 @@
 """XLSX scorecard (xlsxwriter): one sheet per view, frozen headers, number formats, low scores coloured.
 
-xlsxwriter streams whole columns with one format each (no per-cell style objects), which keeps a month's scorecard for hundreds of agents well under a second.
+xlsxwriter streams whole columns with one format each (no per-cell style objects), which keeps a month's
+scorecard for hundreds of agents well under a second.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import xlsxwriter
@@ -25,11 +28,11 @@ HEADER = {
 }
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
 
-SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分"}
+SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分"}
 
 
-def _clean(values) -> list:
-    out = []
+def _clean(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
     for x in values:
         if x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and math.isnan(x)):
             out.append(None)
@@ -66,6 +69,8 @@ def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int 
             if v is None:
                 if fmt is not None:
                     ws.write_blank(i, j, None, fmt)
+            elif isinstance(v, str):
+                ws.write_string(i, j, v, fmt)  # text stays text: never a formula or a link
             else:
                 ws.write(i, j, v, fmt)
         if n and cond == "low":
@@ -98,7 +103,16 @@ def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int 
 
 
 def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
-    wb = xlsxwriter.Workbook(str(out), {"nan_inf_to_errors": True})
+    # names, teams and ids are data: never let a cell become a formula or a link (OWASP CSV/formula injection)
+    wb = xlsxwriter.Workbook(
+        str(out),
+        {
+            "nan_inf_to_errors": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     fmts = {
         "header": wb.add_format(HEADER),
         "red": wb.add_format(RED),

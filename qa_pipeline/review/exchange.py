@@ -213,8 +213,8 @@ def _import_row(store: Store, user: User, row: dict[str, str], rep: ImportReport
             rep.unchanged += 1
             return
         item_id = (row.get("item_id") or "").strip()
-        cur = next((m for m in data.manual if m.item_id == item_id), None)
-        if cur is not None and cur.deduction == ded and cur.comment == comment:
+        entry = next((e for e in data.manual if e.item_id == item_id), None)
+        if entry is not None and entry.deduction == ded and entry.comment == comment:
             rep.unchanged += 1
             return
         set_manual(store, user, cid, item_id, ded, comment)

@@ -14,20 +14,22 @@ moved, changed status or disappeared is reported as a conflict instead of silent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, cast
 
+from ..i18n import t
 from ..rubric import Rubric, score_findings
 from ..types import Finding, Status
 
 DecisionKind = Literal["confirm", "reject"]
 Verdict = Literal["pass", "fail", "fatal", "pending"]
 ConflictKind = Literal["orphan", "moved", "status_changed"]
+ItemSource = Literal["machine", "human", "pending"]
 
 DEFAULT_PASS_MARK = 80.0
-"""合格 at or above this percentage of the rubric's points (80 of 100 for 10086; callqa's default, the standard
-states none; set in the workstation's settings file)."""
+"""合格 at or above this percentage of the rubric's points when neither the call's rubric (`verdict.pass_ratio`)
+nor the workstation's settings (`pass_mark`) say otherwise."""
 
 ATTACH_TOLERANCE_S = 2.0
 """A decision re-attaches to a finding of the same check whose start is within this many seconds."""
@@ -86,7 +88,7 @@ class FinalItem:
     machine_deduction: float
     status: Status  # after human decisions; needs_review = still pending
     deduction: float
-    source: Literal["machine", "human", "pending"]
+    source: ItemSource
     comment: str = ""
 
     @property
@@ -185,7 +187,9 @@ def _apply(findings: Sequence[Finding], attachments: Sequence[Attachment]) -> li
     return out
 
 
-def _scale(rubric: Rubric, items: Sequence[FinalItem], pass_mark: float) -> ScoreScale:
+def _scale(rubric: Rubric, items: Sequence[FinalItem], pass_mark: float | None) -> ScoreScale:
+    """Totals and the verdict by the rubric's rule (rubric.py): a failed 红线 item → 0 (zero_total); a failed
+    严重 item caps the total at `severe_cap_ratio` × max and the call is 不合格; else 合格 at ≥ the pass mark."""
     auto = [i for i in items if not i.manual and not i.pending]
     manual = [i for i in items if i.manual]
     auto_points = sum(i.points for i in auto)
@@ -193,15 +197,24 @@ def _scale(rubric: Rubric, items: Sequence[FinalItem], pass_mark: float) -> Scor
     manual_done = all(not i.pending for i in manual)
     manual_score = sum(i.points - i.deduction for i in manual) if manual_done else None
     pending = sum(1 for i in items if i.pending)
-    fatal = any(i.fatal and i.status == "fail" for i in items)
+    severity = {it.id: getattr(it, "severity", "minor") for it in rubric.items}
+    failed = {severity.get(i.id, "minor") for i in items if i.status == "fail"}
+    fatal = any(i.fatal and i.status == "fail" for i in items) or "red_line" in failed
+    severe = "severe" in failed
+    mark = (getattr(rubric, "pass_ratio", DEFAULT_PASS_MARK / 100.0) * 100.0) if pass_mark is None else pass_mark
     total: float | None
     if fatal and rubric.fatal_policy == "zero_total":
         total, verdict = 0.0, "fatal"
     elif pending:
-        total, verdict = None, "pending"
+        total, verdict = None, ("fail" if severe else "pending")
     else:
         total = sum(i.points - i.deduction for i in items)
-        verdict = "fatal" if fatal else ("pass" if total >= pass_mark * rubric.max_points / 100.0 - 1e-9 else "fail")
+        if severe:
+            total = min(total, getattr(rubric, "severe_cap_ratio", 1.0) * rubric.max_points)
+        if fatal:
+            verdict = "fatal"
+        else:
+            verdict = "fail" if severe or total < mark * rubric.max_points / 100.0 - 1e-9 else "pass"
     return ScoreScale(
         max_points=round(rubric.max_points, 2),
         auto_points=round(auto_points, 2),
@@ -222,7 +235,7 @@ def final_score(
     added: Sequence[AddedFinding] = (),
     manual: Sequence[ManualEntry] = (),
     *,
-    pass_mark: float = DEFAULT_PASS_MARK,
+    pass_mark: float | None = None,
 ) -> FinalScore:
     """The final score of one call. `findings` are the machine's current findings (all statuses, as stored)."""
     attachments = attach(decisions, findings)
@@ -240,6 +253,7 @@ def final_score(
     items: list[FinalItem] = []
     machine_items: list[FinalItem] = []
     for item, m, h in zip(rubric.items, machine.items, human.items, strict=True):
+        source: ItemSource
         machine_items.append(
             FinalItem(
                 item.id,
@@ -276,7 +290,7 @@ def final_score(
                     deduction,
                     source,
                     comment,
-                )  # type: ignore[arg-type]
+                )
             )
             continue
         extra = added_by_item.get(item.id, [])
@@ -300,7 +314,7 @@ def final_score(
                 status,
                 round(deduction, 2),
                 source,
-            )  # type: ignore[arg-type]
+            )
         )
     return FinalScore(
         scale=_scale(rubric, items, pass_mark),
@@ -337,3 +351,38 @@ def machine_scale(
         verdict=verdict,
         pending_items=0,
     )
+
+
+def scale_from_score(score: Mapping[str, object], pass_mark: float = DEFAULT_PASS_MARK) -> ScoreScale:
+    """The one scale from a result's ``score`` (JSON): the rubric's points are the sum of its items' points; what
+    the machine did not judge (manual items, needs_review items) is the pending part."""
+    items = cast("list[Mapping[str, Any]]", score.get("items") or [])
+    judged = float(cast(float, score.get("max") or 0.0))
+    rubric_max = sum(float(i.get("points") or 0.0) for i in items) or judged
+    return machine_scale(
+        rubric_max,
+        float(score.get("total") or 0.0),  # type: ignore[arg-type]
+        judged,
+        bool(score.get("fatal")),
+        max(rubric_max - judged, 0.0),
+        pass_mark,
+    )
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def scale_text(s: ScoreScale) -> dict[str, str]:
+    """The one scale as display strings (web pages, `callqa check`, summaries): total, auto, pct, manual, verdict."""
+    pending = t("web.score.pending")
+    return {
+        "total": pending if s.total is None else f"{_num(s.total)} / {_num(s.max_points)}",
+        "auto": f"{_num(s.auto_score)} / {_num(s.auto_points)}",
+        "pct": "" if s.auto_pct is None else f"{s.auto_pct:.1f}%",
+        "manual": pending if s.manual_score is None else f"{_num(s.manual_score)} / {_num(s.manual_points)}",
+        "verdict": t(f"web.verdict.{s.verdict}"),
+        "verdict_code": s.verdict,
+    }

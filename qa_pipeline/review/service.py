@@ -6,6 +6,7 @@ The audit log is append-only: this module only ever inserts into it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -16,13 +17,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..rubric import Rubric, RubricError, load_rubric
+from ..rubric import Item, Rubric, RubricError, load_rubric
 from ..store import schema as S
 from ..store.db import Store
 from ..types import Finding
 from . import tables as T
 from .access import User
 from .final import AddedFinding, Decision, FinalScore, ManualEntry, attach, final_score
+from .machine_accuracy import low_precision_checks
 from .triage import TriageConfig, TriageInput, low_confidence_hit, triage
 
 DEFAULT_RUBRIC = "10086"
@@ -314,7 +316,7 @@ def load_call_decisions(conn: sa.Connection, review_id: int) -> list[Decision]:
     ]
 
 
-def _item(rubric: Rubric, item_id: str):  # type: ignore[no-untyped-def]
+def _item(rubric: Rubric, item_id: str) -> Item:
     for it in rubric.items:
         if it.id == item_id:
             return it
@@ -392,7 +394,7 @@ def remove_added(store: Store, user: User, call_id: str, added_id: int) -> None:
                 )
             ).first()
         )
-        if row is None:
+        if row is None or review is None:
             raise ReviewError("没有这条漏检记录")
         conn.execute(a.update().where(a.c.added_id == added_id).values(removed_at=_now()))
         _touch(conn, review.review_id)
@@ -540,7 +542,9 @@ def ensure_triage(store: Store, call_date: str, config: TriageConfig, fresh_with
     """Bucket one day's calls and keep the result; recomputed when a call was (re-)scored or settings changed.
     With `fresh_within_s`, a day checked that recently in this process is not checked again (the queue page)."""
     c, tr = S.calls, T.triage
-    key = config.key
+    # checks reviewers often reject send their hits to 必检; the set is part of the key, so triage follows it
+    weak = low_precision_checks(store, config.min_precision, config.min_decisions)
+    key = config.key if not weak else hashlib.sha256(f"{config.key}|{','.join(sorted(weak))}".encode()).hexdigest()[:16]
     memo = (id(store), call_date, key)
     now = time.monotonic()
     if fresh_within_s and now - _TRIAGE_CHECKED.get(memo, -1e9) < fresh_within_s:
@@ -585,6 +589,16 @@ def ensure_triage(store: Store, call_date: str, config: TriageConfig, fresh_with
         ).all():
             if r.call_id not in low and low_confidence_hit(r.status, json.loads(r.detail_json or "{}"), config):
                 low.add(r.call_id)
+        weak_hit: set[str] = set()
+        if weak:
+            weak_hit = set(
+                conn.execute(
+                    sa.select(k.c.call_id)
+                    .distinct()
+                    .select_from(k.join(c, c.c.call_id == k.c.call_id))
+                    .where(c.c.call_date == call_date, k.c.status == "fail", k.c.check.in_(sorted(weak)))
+                ).scalars()
+            )
         u = S.utterances
         unknown = set(
             conn.execute(
@@ -604,6 +618,7 @@ def ensure_triage(store: Store, call_date: str, config: TriageConfig, fresh_with
             r.call_id in low,
             r.call_id in unknown,
             None if not r.score_max else 100.0 * float(r.score_total or 0.0) / float(r.score_max),
+            r.call_id in weak_hit,
         )
         for r in rows
     ]
@@ -686,7 +701,7 @@ def queue(
     if f.assignee_id is not None:
         conds.append(a.c.reviewer_id == f.assignee_id)
     with store.read() as conn:
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 sa.select(tr.c.bucket, sa.func.count()).select_from(joined).where(*conds).group_by(tr.c.bucket)
             ).all()

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 Bucket = Literal["must", "sample", "skip"]
 BUCKETS: tuple[Bucket, ...] = ("must", "sample", "skip")
-REASONS = ("fatal", "needs_review", "low_confidence", "uncertain_roles", "low_score")
+REASONS = ("fatal", "needs_review", "low_confidence", "uncertain_roles", "low_score", "low_precision")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class TriageConfig:
     sample_pct: float | None = None  # when set, used instead of sample_n
     seed: str = "callqa"
     low_confidence_score: float = 0.95
+    # a hit of a check whose precision learned from reviews is under this goes to 必检 (None: off); only checks
+    # with at least `min_decisions` reviewed hits count (see review/machine_accuracy.py)
+    min_precision: float | None = 0.6
+    min_decisions: int = 10
 
     @property
     def key(self) -> str:
@@ -45,6 +49,7 @@ class TriageInput:
     low_confidence: bool = False
     uncertain_roles: bool = False
     score_pct: float | None = None  # automatic part, % of judged points
+    low_precision: bool = False  # a hit of a check reviewers often reject (machine_accuracy.low_precision_checks)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ def must_reasons(c: TriageInput, config: TriageConfig) -> tuple[str, ...]:
         reasons.append("uncertain_roles")
     if c.score_pct is not None and c.score_pct < config.score_threshold_pct:
         reasons.append("low_score")
+    if c.low_precision:
+        reasons.append("low_precision")
     return tuple(reasons)
 
 

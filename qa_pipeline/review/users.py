@@ -60,7 +60,7 @@ def create_user(
             )
             .returning(T.users.c.user_id)
         ).scalar_one()
-        user = User(uid, username, role, team, agent_id)  # type: ignore[arg-type]
+        user = User(uid, username, role, team, agent_id)
         audit(
             conn,
             None,

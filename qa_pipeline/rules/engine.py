@@ -12,7 +12,9 @@ expression uses without negation:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
 
 from ..types import CallMetadata, Finding, Timeline, Transcript
 from . import expr as ex
@@ -72,6 +74,9 @@ def condition_hits(view: CallView, rule: Rule) -> dict[str, list[Hit]]:
     hits: dict[str, list[Hit]] = {}
     for cid in rule.order:
         cond = rule.conditions[cid]
+        if cond.anchor is not None and not hits[cond.anchor.target]:
+            hits[cid] = []  # nothing to be near: skip the operator
+            continue
         op = OPERATORS[cond.operator]
         scope, window = _scope(view, cond)
         found = op.find(view, cond.compiled, scope, cond.role)
@@ -174,3 +179,25 @@ def _dedupe_tags(tags: Sequence[Tag]) -> list[Tag]:
     for t in tags:
         out.setdefault(t.tag, t)
     return list(out.values())
+
+
+@cache
+def _builtin_check_rules() -> dict[str, Rule]:
+    from .loader import BUILTIN_RULES, load_rule_file
+
+    return {r.id: r for r in load_rule_file(BUILTIN_RULES / "checks.yaml")}
+
+
+def builtin_rule(rule_id: str, **params: Mapping[str, Any]) -> Rule:
+    """A rule of `builtin/checks.yaml` with condition parameters overridden (`gap={"min_s": 60}`)."""
+    from dataclasses import replace
+
+    from ..lexicon import load_lexicon
+
+    rule = _builtin_check_rules()[rule_id]
+    conds = dict(rule.conditions)
+    for cid, p in params.items():
+        c = conds[cid]
+        merged = {**c.params, **p}
+        conds[cid] = replace(c, params=merged, compiled=OPERATORS[c.operator].compile(merged, load_lexicon))
+    return replace(rule, conditions=conds)

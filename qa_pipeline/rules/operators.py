@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lexicon import Lexicon, LexiconEntry, load_lexicon
-from ..text import char_count, fuzzy_syllables, normalize
+from ..lexicon import DEFAULT_MAX_COST_RATIO, Lexicon, LexiconEntry, approx_find, load_lexicon
+from ..text import char_count, normalize
 from ..types import CallMetadata, SpeechSegment, Timeline, Transcript, Utterance
+from .chars import fast_normalize, fast_syllables
 from .model import Hit
 from .similarity import similarity, symmetric_similarity
 
@@ -39,13 +40,13 @@ class CallView:
     def norm(self, i: int) -> str:
         n = self._norm[i]
         if n is None:
-            n = self._norm[i] = normalize(self.utts[i].text)
+            n = self._norm[i] = fast_normalize(self.utts[i].text)
         return n
 
     def syllables(self, i: int) -> list[str]:
         s = self._syl.get(i)
         if s is None:
-            s = self._syl[i] = fuzzy_syllables(self.norm(i))
+            s = self._syl[i] = fast_syllables(self.norm(i))
         return s
 
     def indices(self, role: str) -> list[int]:
@@ -105,8 +106,9 @@ class _Keywords:
     forms: tuple[tuple[str, ...], ...]  # normalised word + synonyms, per word
     match: str
     at_least: int
-    lexicon: Lexicon | None  # for pinyin matching (fuzzy) and lexicon references
+    keys: tuple[tuple[tuple[str, ...], ...], ...]  # pinyin: fuzzy syllables of each form, per word (else empty)
     pinyin: bool
+    any_form: re.Pattern[str] | None = None  # one search tells whether a sentence says any form at all
 
 
 def _compile_keyword(p: Mapping[str, Any], lexicons: Callable[[str], Lexicon]) -> _Keywords:
@@ -126,23 +128,27 @@ def _compile_keyword(p: Mapping[str, Any], lexicons: Callable[[str], Lexicon]) -
         fs = [normalize(w), *(normalize(s) for s in synonyms.get(w, ()))]
         lex_forms = [f for e in entries if e.phrase == w for f in e.forms]
         forms.append(tuple(dict.fromkeys(f for f in (*fs, *lex_forms) if f)))
-    fuzzy = None
+    keys: tuple[tuple[tuple[str, ...], ...], ...] = ()
     if p.get("pinyin"):
-        from ..lexicon import _entry
-
-        fuzzy = Lexicon(
-            "rule",
-            [
-                _entry({"phrase": w, "category": w, "source": "rule", "variants": list(synonyms.get(w, ()))}, "rule")
-                for w in words
-            ],
-            min_fuzzy_len=2,
-        )
+        # homophones of words of 2+ characters (one syllable alone would match far too much)
+        keys = tuple(tuple(tuple(fast_syllables(f)) for f in fs if len(f) >= 2) for fs in forms)
     match = p.get("match", "any")
     at_least = int(p.get("at_least", 1 if match == "any" else len(words)))
     if "at_least" in p:
         match = "at_least"
-    return _Keywords(tuple(words), tuple(forms), match, at_least, fuzzy, bool(p.get("pinyin")))
+    alternation = "|".join(re.escape(f) for f in sorted({f for fs in forms for f in fs}, key=len, reverse=True))
+    any_form = re.compile(alternation) if alternation else None
+    return _Keywords(tuple(words), tuple(forms), match, at_least, keys, bool(p.get("pinyin")), any_form)
+
+
+def _pinyin_hit(keys: Sequence[tuple[str, ...]], syl: list[str], present: set[str]) -> bool:
+    for key in keys:
+        max_cost = DEFAULT_MAX_COST_RATIO * len(key)
+        if sum(1 for k in key if k in present) < len(key) - 2 * max_cost:
+            continue  # cheap prefilter, as in lexicon.Lexicon.find
+        if approx_find(key, syl, max_cost):
+            return True
+    return False
 
 
 @_op(
@@ -166,9 +172,18 @@ def keyword(view: CallView, kw: _Keywords, scope: Sequence[int], role: str) -> l
     seen: set[str] = set()
     for i in scope:
         norm = view.norm(i)
-        found = [w for w, fs in zip(kw.words, kw.forms, strict=True) if any(f in norm for f in fs)]
-        if kw.lexicon is not None:
-            found += [m.category for m in kw.lexicon.find(view.utts[i].text) if m.category not in found]
+        if kw.any_form is not None and kw.any_form.search(norm):
+            found = [w for w, fs in zip(kw.words, kw.forms, strict=True) if any(f in norm for f in fs)]
+        else:
+            found = []
+        if kw.pinyin and len(found) < len(kw.words):
+            syl = view.syllables(i)
+            present = set(syl)
+            found += [
+                w
+                for w, keys in zip(kw.words, kw.keys, strict=True)
+                if w not in found and _pinyin_hit(keys, syl, present)
+            ]
         if found:
             per_sentence.append((i, found))
             seen.update(found)
@@ -206,18 +221,28 @@ def regex(view: CallView, rx: _Regex, scope: Sequence[int], role: str) -> list[H
     return hits
 
 
+def _phrase_categories() -> list[str]:
+    from ..phrasing import CATEGORIES
+
+    return sorted(CATEGORIES)
+
+
 @_op(
     "similar",
     "text",
     {
         "examples": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "category": {"type": "string"},
         "threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "pinyin": {"type": "boolean"},
     },
-    required=["examples"],
 )
 def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: str) -> list[Hit]:
-    """Sentences that say what one of the example sentences says (score ≥ threshold, default 0.8)."""
+    """Sentences that say what one of the example sentences says (score ≥ threshold, default 0.8); with
+    `category` (a phrase category of `qa_pipeline.phrasing`: closing_ask, hold_notice …), the paraphrase
+    classifier judges, the examples added to that category's training phrases."""
+    if p.get("category"):
+        return _similar_category(view, p, scope)
     threshold = float(p.get("threshold", 0.8))
     hits = []
     for i in scope:
@@ -228,12 +253,29 @@ def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: st
     return hits
 
 
+def _similar_category(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> list[Hit]:
+    from ..phrasing import find_in_utterance, prime
+
+    name = p["category"]
+    extra = {name: tuple(p["examples"])} if p.get("examples") else None
+    prime([view.utts[i].text for i in scope], extra)  # one classifier batch for the call
+    hits = []
+    for i in scope:
+        u = view.utts[i]
+        found = find_in_utterance(name, u.text, u.speaker, extra=extra)
+        found = [m for m in found if "threshold" not in p or m.score >= p["threshold"]]
+        if found:
+            best = max(found, key=lambda m: m.score)
+            hits.append(_sentence_hit(view, i, category=name, method=best.method, similarity=best.score))
+    return hits
+
+
 # -------------------------------------------------------------------------------------------- timeline
 
 
 def _gaps(speech: Sequence[SpeechSegment]) -> list[tuple[float, float, str, str]]:
     """(start, end, speaker before, speaker after) of every gap where nobody speaks."""
-    out = []
+    out: list[tuple[float, float, str, str]] = []
     floor: SpeechSegment | None = None
     for seg in speech:
         if floor is not None and seg.start > floor.end:

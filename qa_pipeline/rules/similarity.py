@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from ..text import normalize, pinyin_similarity
+from ..text import pinyin_similarity
+from .chars import fast_normalize
 
 
 def _bigrams(norm: str) -> set[str]:
@@ -20,7 +21,7 @@ def _bigrams(norm: str) -> set[str]:
 
 @lru_cache(maxsize=65536)
 def _norm(text: str) -> str:
-    return normalize(text)
+    return fast_normalize(text)
 
 
 def wording_similarity(example: str, sentence: str) -> float:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import sqlalchemy as sa
 
+from ..atomic import atomic_path
+from ..privacy import PII_CHECK, mask_audio, masked_intervals
 from . import schema as S
 from .db import Store
 
@@ -42,6 +45,42 @@ def _read_span(path: Path, t0: float, t1: float) -> tuple[np.ndarray, int]:
     return data[start : max(start, stop)], sr
 
 
+CLIP_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+MAX_SPAN_S = 600.0
+"""At most this much audio before/after the moment (a clip is an excerpt, not an export of the call)."""
+
+
+def _duration(path: Path) -> float | None:
+    try:
+        return float(sf.info(str(path)).duration)
+    except sf.LibsndfileError:
+        pass
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            return float(container.duration) / 1_000_000 if container.duration else None
+    except Exception:  # noqa: BLE001 - unknown length: the read below decides
+        return None
+
+
+def _check_request(out: Path, at: float, before: float, after: float) -> str:
+    """The soundfile format for `out`; ClipError (a sentence) for any request that cannot give a proper clip."""
+    for name, value in (("--at", at), ("--before", before), ("--after", after)):
+        if not math.isfinite(value):
+            raise ClipError(f"{name} must be a number of seconds, not {value}")
+    if at < 0:
+        raise ClipError(f"--at must not be negative ({at:g} s)")
+    if not (0 <= before <= MAX_SPAN_S and 0 <= after <= MAX_SPAN_S) or before + after <= 0:
+        raise ClipError(f"--before and --after must be between 0 and {MAX_SPAN_S:g} s, and not both 0")
+    if out.is_dir():
+        raise ClipError(f"{out} is a folder: give the clip's file name, e.g. {out / 'clip.wav'}")
+    fmt = CLIP_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ClipError(f"{out}: unknown clip format {out.suffix or '(none)'!r}; use {', '.join(CLIP_FORMATS)}")
+    return fmt
+
+
 def cut_clip(
     audio_path: Path,
     out: Path,
@@ -50,22 +89,51 @@ def cut_clip(
     after: float = 10.0,
     channel: str = "both",
     agent_channel: int = 0,
+    *,
+    mask: list[tuple[float, float]] | None = None,
 ) -> Path:
-    """Write [at-before, at+after] of `audio_path` to `out` (WAV, or the format its suffix names).
+    """Write [at-before, at+after] of `audio_path` to `out` (.wav, .flac or .ogg), with the `mask` intervals
+    (call time: personal data found in the transcript) replaced by a tone. The original is only read.
     channel: both | agent | customer (stereo files: agent on `agent_channel`, customer on the other)."""
     if channel not in ("both", "agent", "customer"):
         raise ClipError(f"channel must be both, agent or customer, not {channel!r}")
+    out = Path(out)
+    fmt = _check_request(out, at, before, after)
     audio_path = Path(audio_path)
-    if not audio_path.exists():
+    if not audio_path.is_file():
         raise ClipError(f"audio file not found: {audio_path}")
-    data, sr = _read_span(audio_path, max(0.0, at - before), at + after)
+    duration_s = _duration(audio_path)
+    if duration_s is not None and at > duration_s:
+        raise ClipError(f"--at {at:g} s is after the end of the call ({duration_s:.1f} s)")
+    t0 = max(0.0, at - before)
+    data, sr = _read_span(audio_path, t0, at + after)
+    if len(data) == 0:
+        raise ClipError(f"--at {at:g} s is after the end of the recording {audio_path}")
     if channel != "both" and data.shape[1] == 2:
         idx = agent_channel if channel == "agent" else 1 - agent_channel
         data = data[:, idx : idx + 1]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(out), data, sr)
+    if mask:
+        data = mask_audio(data, sr, mask, offset_s=t0)
+    with atomic_path(out) as tmp:
+        sf.write(str(tmp), data, sr, format=fmt)
     return out
+
+
+def pii_intervals(store: Store, call_id: str) -> list[tuple[float, float]]:
+    """Call-time spans to mask in any audio served or written for `call_id` (its `pii_masked` findings)."""
+    k = S.checks
+    with store.read() as conn:
+        rows = conn.execute(sa.select(k.c.start, k.c.end).where(k.c.call_id == call_id, k.c.check == PII_CHECK)).all()
+    return masked_intervals({"checks": [{"check": PII_CHECK, "start": a, "end": b} for a, b in rows]})
+
+
+def masked_audio(
+    store: Store, call_id: str, path: Path, t0: float = 0.0, t1: float | None = None
+) -> tuple[np.ndarray, int]:
+    """The call's audio [t0, t1) (frames × channels, float32) with personal data masked: what the workstation
+    should serve instead of the original file."""
+    data, sr = _read_span(Path(path), max(0.0, t0), t1 if t1 is not None else 1e9)
+    return mask_audio(data, sr, pii_intervals(store, call_id), offset_s=max(0.0, t0)), sr
 
 
 def resolve_audio(store: Store, stored: str) -> Path:
@@ -82,6 +150,7 @@ def clip_call(
     store: Store, call_id: str, out: Path, at: float, before: float = 5.0, after: float = 10.0, channel: str = "both"
 ) -> Path:
     c, r = S.calls, S.runs
+    _check_request(Path(out), at, before, after)
     with store.read() as conn:
         row = conn.execute(
             sa.select(c.c.audio_path, r.c.options_json)
@@ -94,5 +163,12 @@ def clip_call(
         raise ClipError(f"call {call_id!r} has no audio path")
     opts = json.loads(row.options_json or "{}")
     return cut_clip(
-        resolve_audio(store, row.audio_path), out, at, before, after, channel, int(opts.get("agent_channel", 0))
+        resolve_audio(store, row.audio_path),
+        out,
+        at,
+        before,
+        after,
+        channel,
+        int(opts.get("agent_channel", 0)),
+        mask=pii_intervals(store, call_id),
     )

@@ -143,7 +143,9 @@ def check_rows(call_id: str, checks: Iterable[dict]) -> list[dict]:
             "end": _f(c.get("end")),
             "speaker": c.get("speaker"),
             "evidence": c.get("evidence") or "",
-            "detail_json": _j(c.get("detail") or {}),
+            # key order kept (not sorted): rescoring rebuilds findings from these rows, and a finding's reason
+            # text lists its detail in order
+            "detail_json": json.dumps(c.get("detail") or {}, ensure_ascii=False),
         }
         for i, c in enumerate(checks)
     ]
@@ -183,7 +185,7 @@ def tag_rows(call_id: str, tags: Iterable[dict]) -> list[dict]:
     ]
 
 
-_CID = sa.bindparam("cid")
+_CID: sa.BindParameter[str] = sa.bindparam("cid", type_=sa.String())
 _EXISTS = sa.select(S.calls.c.call_id).where(S.calls.c.call_id == _CID)
 _DELETES = [t.delete().where(t.c.call_id == _CID) for t in (*S.CHILD_TABLES, S.calls)]
 _UTT_IDS = sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == _CID)
@@ -408,7 +410,9 @@ class Store:
             }
             for i, u in enumerate(r.get("utterances") or [])
         ]
-        fts_cols = [self.fts.index_values(u["text"], call_date, u["speaker"]) for u in utts] if self.fts else []
+        fts_cols = (
+            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"])) for u in utts] if self.fts else []
+        )
         events = [
             {
                 "call_id": call_id,
@@ -481,7 +485,9 @@ class Store:
         utts = [u for p in calls for u in p.utterances]
         if utts:
             # ids assigned here (the transaction holds the write lock): no RETURNING round trip
-            base = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.utterances.c.utterance_id), 0))).scalar()
+            base = int(
+                conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.utterances.c.utterance_id), 0))).scalar() or 0
+            )
             for k, u in enumerate(utts, start=base + 1):
                 u["utterance_id"] = k
             conn.execute(S.utterances.insert(), utts)

@@ -32,7 +32,7 @@ def _m2_search(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
         SqliteFts.create_v2(conn)
     else:
-        fts.create_v2(conn)  # type: ignore[attr-defined]
+        fts.create_v2(conn)
     u = schema.utterances
     last = 0
     while True:
@@ -160,6 +160,13 @@ def _m8_reviews(conn: sa.Connection) -> None:
     tables.create(conn)
 
 
+def _m10_loop(conn: sa.Connection) -> None:
+    """Appeals, calibration sessions, trainer collections (loop, issue 11)."""
+    from ..review import loop_tables  # frozen as version 10 there
+
+    loop_tables.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -169,6 +176,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (6, "substring search", _m6_substring_search),
     (7, "stored timelines, tags, score history", _m7_judgements),
     (8, "reviews, users and audit log", _m8_reviews),
+    (10, "appeals, calibration and collections", _m10_loop),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -180,8 +188,29 @@ def current_version(conn: sa.Connection) -> int:
     return int(v or 0)
 
 
+# pg_advisory_lock key of callqa's migrations (any constant; "callqa" in ASCII)
+_MIGRATION_LOCK = 0x63616C6C7161
+
+
 def migrate(engine: sa.Engine, target: int | None = None) -> list[int]:
-    """Apply pending migrations up to `target` (default: latest). Returns the versions applied."""
+    """Apply pending migrations up to `target` (default: latest). Returns the versions applied.
+
+    Several processes may open a new database at once (parallel importers, a batch and the workstation):
+    on PostgreSQL they queue on an advisory lock, so each migration runs once and the others find it
+    recorded; on SQLite every migration transaction takes the write lock (BEGIN IMMEDIATE)."""
+    if engine.dialect.name != "postgresql":
+        return _migrate(engine, target)
+    with engine.connect() as lock:
+        lock.execute(sa.select(sa.func.pg_advisory_lock(_MIGRATION_LOCK)))
+        lock.commit()
+        try:
+            return _migrate(engine, target)
+        finally:
+            lock.execute(sa.select(sa.func.pg_advisory_unlock(_MIGRATION_LOCK)))
+            lock.commit()
+
+
+def _migrate(engine: sa.Engine, target: int | None) -> list[int]:
     target = LATEST if target is None else target
     applied = []
     with engine.begin() as conn:

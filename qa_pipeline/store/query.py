@@ -63,9 +63,29 @@ def _lex(query: str) -> list[tuple[str, str]]:
     return toks
 
 
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_TERMS = 64
+MAX_QUERY_DEPTH = 16
+"""Bounds on a query (issue 15): beyond them a search is refused with a clear message, never a runaway plan."""
+
+
 def parse_query(query: str) -> Node | None:
-    """Parse into a tree of `Term` / `Op`. Unbalanced quotes and parentheses are tolerated."""
+    """Parse into a tree of `Term` / `Op`. Unbalanced quotes and parentheses are tolerated.
+
+    `A NOT B` (also `A AND NOT B`) excludes B; a query that starts with NOT is refused, since a search lists
+    utterances that contain something."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
     toks = _lex(query)
+    n_terms = sum(1 for k, _ in toks if k in ("WORD", "PHRASE"))
+    if n_terms > MAX_QUERY_TERMS:
+        raise QueryError(f"the query has too many terms ({n_terms}; at most {MAX_QUERY_TERMS})")
+    depth = max_depth = 0
+    for k, _ in toks:
+        depth = depth + 1 if k == "(" else max(0, depth - 1) if k == ")" else depth
+        max_depth = max(max_depth, depth)
+    if max_depth > MAX_QUERY_DEPTH:
+        raise QueryError(f"the query nests parentheses {max_depth} deep (at most {MAX_QUERY_DEPTH})")
     pos = 0
 
     def peek() -> tuple[str, str] | None:
@@ -85,7 +105,9 @@ def parse_query(query: str) -> Node | None:
             return node
         if t[0] == ")":  # stray closing parenthesis
             return primary()
-        if t[0] == "OP":  # operator where a term is expected: treat as nothing
+        if t[0] == "OP" and t[1] == "NOT":
+            raise QueryError("NOT needs something before it: write 'A NOT B' (utterances with A but not B)")
+        if t[0] == "OP":  # AND/OR where a term is expected: treat as nothing
             return primary()
         return Term(t[1], t[0] == "PHRASE")
 
@@ -100,6 +122,10 @@ def parse_query(query: str) -> Node | None:
             if t[0] == "OP":
                 op = t[1]
                 pos += 1
+                nxt = peek()
+                if op == "AND" and nxt is not None and nxt == ("OP", "NOT"):  # A AND NOT B = A NOT B
+                    op = "NOT"
+                    pos += 1
             right = primary()
             if right is None:
                 return left

@@ -70,13 +70,12 @@ sa.Index("ix_calls_team_date", calls.c.team, calls.c.call_date)
 sa.Index("ix_calls_score", calls.c.score_total)
 sa.Index("ix_calls_run", calls.c.run_id)
 
-_child_fk = dict(nullable=False)
 
 utterances = sa.Table(
     "utterances",
     metadata,
     sa.Column("utterance_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), **_child_fk),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("speaker", sa.String(16), nullable=False),
     sa.Column("start", sa.Float, nullable=False),
@@ -90,7 +89,7 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), **_child_fk),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("start", sa.Float),
@@ -103,7 +102,7 @@ checks = sa.Table(
     "checks",
     metadata,
     sa.Column("check_row_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), **_child_fk),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("check", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -120,7 +119,7 @@ item_scores = sa.Table(
     "item_scores",
     metadata,
     sa.Column("item_row_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), **_child_fk),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("title", sa.Text),
@@ -146,7 +145,7 @@ call_tags = sa.Table(
     "call_tags",
     metadata,
     sa.Column("tag_row_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), **_child_fk),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("tag", sa.Text, nullable=False),
     sa.Column("rule", sa.Text),

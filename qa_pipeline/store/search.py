@@ -34,9 +34,14 @@ class Hit:
     audio_path: str | None
     before: list[dict] = field(default_factory=list)  # [{speaker, start, text}]
     after: list[dict] = field(default_factory=list)
+    score_pct: float | None = None  # the one scale: automatic part as % of the judged points
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+MAX_LIMIT = 1000
+MAX_CONTEXT = 20
 
 
 def search(
@@ -67,7 +72,11 @@ def search(
         raise QueryError("the query has no searchable words")
     terms = positive_terms(tree)
     u, c = S.utterances, S.calls
-    limit = max(1, int(limit))
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if not 0 <= context <= MAX_CONTEXT:
+        raise QueryError(f"context must be between 0 and {MAX_CONTEXT} turns, not {context}")
+    limit = int(limit)
 
     with store.read() as conn:
         ranked = store.fts.ranked(conn, tree, pinyin, where, limit, plan).subquery("r")
@@ -84,6 +93,7 @@ def search(
             c.c.team,
             c.c.started_at,
             c.c.score_total,
+            c.c.score_max,
             c.c.audio_path,
         ).select_from(ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id))
         rows = sorted(conn.execute(stmt).all(), key=lambda r: (r.rank, r.call_id, r.idx))
@@ -103,6 +113,7 @@ def search(
                 started_at=r.started_at,
                 score_total=r.score_total,
                 audio_path=r.audio_path,
+                score_pct=None if not r.score_max else round(100.0 * float(r.score_total or 0.0) / r.score_max, 1),
             )
             for r in rows
         ]

@@ -36,6 +36,12 @@ def _get_jieba() -> Any:
     return _jieba
 
 
+def _unchanged(text: str) -> Any:
+    """pypinyin `errors` handler: a non-Han run comes back as one item (pypinyin accepts a list here although
+    its annotation says str)."""
+    return [text]
+
+
 def is_word(tok: str) -> bool:
     return any(ch.isalnum() for ch in tok)
 
@@ -64,7 +70,7 @@ def pinyin_tokens(text: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
     out: list[str] = []
-    for chunk in lazy_pinyin(normalize(text), style=Style.NORMAL, errors=lambda s: [s]):
+    for chunk in lazy_pinyin(normalize(text), style=Style.NORMAL, errors=_unchanged):
         # non-Han runs come back unchanged (may hold punctuation/spaces): split to words
         out.extend(w for w in re.split(r"[^0-9a-zA-Z\u00C0-\u024F]+", chunk) if w)
     return tuple(out)

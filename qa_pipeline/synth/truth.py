@@ -8,6 +8,7 @@ override any check via ``expect: {check: status | {status, reason}}``.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from ..checks.registry import check_names
@@ -69,8 +70,8 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
 
     # --- silence gaps: both parties silent (hold music is not speech) ---
     speech = merge_intervals((t.start, t.end) for t in turns)
-    gaps = []
-    for (_, e0), (s1, _) in zip(speech, speech[1:]):
+    gaps: list[dict[str, Any]] = []
+    for (_, e0), (s1, _) in pairwise(speech):
         kind = "hold" if any(a < s1 and b > e0 for a, b in lay.holds) else "dead_air"
         gaps.append({"start": _r(e0), "end": _r(s1), "duration": _r(s1 - e0), "kind": kind})
     over = {k: [g for g in gaps if g["duration"] > k] for k in (15, 30, 60)}
@@ -148,13 +149,13 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
     # --- waits > 30 s: notice before / apology after ---
     waits = over[30]
     missing_notice, missing_apology = [], []
-    for g in waits:
-        la = last_agent_before(g["start"])
+    for wait in waits:
+        la = last_agent_before(wait["start"])
         if la is None or "hold_notice" not in la.tags:
-            missing_notice.append(g)
-        nxt = [a for a in agent if a.start >= g["end"] - 1e-9]
+            missing_notice.append(wait)
+        nxt = [a for a in agent if a.start >= wait["end"] - 1e-9]
         if not nxt or "hold_apology" not in min(nxt, key=lambda a: a.start).tags:
-            missing_apology.append(g)
+            missing_apology.append(wait)
 
     # --- speech rate ---
     a_chars = sum(char_count(a.text) for a in agent)

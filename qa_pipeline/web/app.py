@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..i18n import t
 from ..review import service as R
 from ..review.access import Action, User, allowed, home_path
 from ..review.describe import check_label, clock, describe_finding
-from ..review.final import FinalScore, ScoreScale, machine_scale
+from ..review.final import FinalScore, ScoreScale, machine_scale, scale_text
 from ..review.users import authenticate, get_user, list_users
 from ..store import schema as S
 from ..store.db import Store, open_store
@@ -41,20 +42,7 @@ def _num(x: float | None) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
-def score_text(s: ScoreScale) -> dict[str, str]:
-    """The one score scale as display strings (also used by the CLI through the same catalog keys)."""
-    total = t("web.score.pending") if s.total is None else f"{_num(s.total)} / {_num(s.max_points)}"
-    auto = f"{_num(s.auto_score)} / {_num(s.auto_points)}"
-    pct = "" if s.auto_pct is None else f"{s.auto_pct:.1f}%"
-    manual = t("web.score.pending") if s.manual_score is None else f"{_num(s.manual_score)} / {_num(s.manual_points)}"
-    return {
-        "total": total,
-        "auto": auto,
-        "pct": pct,
-        "manual": manual,
-        "verdict": t(f"web.verdict.{s.verdict}"),
-        "verdict_code": s.verdict,
-    }
+score_text = scale_text
 
 
 def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
@@ -78,7 +66,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     env.globals.update(t=t, clock=clock, num=_num, check_label=check_label, CSRF_FIELD=CSRF_FIELD)
 
     @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         resp = await call_next(request)
         resp.headers.setdefault(
             "Content-Security-Policy",
@@ -220,7 +208,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         rows, total, counts = R.queue(store, f, settings.triage, fresh_within_s=settings.triage_recheck_s)
         manual_points = _manual_points()
         for r in rows:
-            sc = machine_scale(100.0, r["score_total"], r["score_max"], r["fatal"], manual_points, settings.pass_mark)
+            sc = stored_scale(r, manual_points)
             r["machine"] = score_text(sc)
             r["reason_text"] = "、".join(t(f"web.reason.{x}") for x in (r["reasons"] or "").split(",") if x)
         params = {
@@ -294,7 +282,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         call = data.call
         duration = float(call.get("duration_s") or 0.0) or max([u["end"] for u in data.utterances] + [1.0])
         att_by_finding = {a.finding_index: a for a in fs.attachments if a.finding_index is not None}
-        reviewable = []
+        reviewable: list[dict[str, Any]] = []
         for i, sf_ in enumerate(data.findings):
             f = sf_.finding
             if f.status not in ("fail", "needs_review"):
@@ -314,7 +302,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
                     "finding": f,
                 }
             )
-        items = []
+        items: list[dict[str, Any]] = []
         for item, fi in zip(data.rubric.items, fs.items, strict=True):
             mine = [r for r in reviewable if any(b.selects(r["finding"]) for b in item.bindings)]
             added = [a for a in data.added if a.item_id == item.id]
@@ -473,7 +461,8 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         path = _audio_path(row.audio_path if row else None)
         if path is None:
             raise HTTPException(404, t("web.error.no_audio"))
-        agent_channel = int((json.loads(row.options_json or "{}") or {}).get("agent_channel", 0) or 0)
+        options = (row.options_json if row is not None else None) or "{}"
+        agent_channel = int((json.loads(options) or {}).get("agent_channel", 0) or 0)
         if channel == "both" and path.suffix.lower() in BROWSER_TYPES:
             return ranged(request, None, path, BROWSER_TYPES[path.suffix.lower()])
         try:
@@ -504,15 +493,31 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         rows = R.agent_calls(store, user.agent_id)
         manual_points = _manual_points()
         for r in rows:
-            r["machine"] = score_text(
-                machine_scale(100.0, r["score_total"], r["score_max"], r["fatal"], manual_points, settings.pass_mark)
-            )
+            r["machine"] = score_text(stored_scale(r, manual_points))
         return render(request, "my.html", {"user": user, "rows": rows})
 
     def _manual_points() -> float:
-        rubric = R.rubric_named(R.DEFAULT_RUBRIC)
-        return sum(i.points for i in rubric.items if i.manual)
+        return R.rubric_named(R.DEFAULT_RUBRIC).max_points
 
+    def stored_scale(r: dict[str, Any], rubric_max: float) -> ScoreScale:
+        """The scale from a call row: what the machine did not judge (rubric points − judged) is pending."""
+        judged = float(r["score_max"] or 0.0)
+        return machine_scale(
+            rubric_max,
+            r["score_total"],
+            judged,
+            r["fatal"],
+            max(rubric_max - judged, 0.0),
+            settings.pass_mark
+            if settings.pass_mark is not None
+            else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio,
+        )
+
+    # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
+    from .loop import Web, register
+
+    register(app, Web(store, settings, render, require, require_call, current_user))
+    env.globals.update(allowed=allowed)
     return app
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from ..review.final import DEFAULT_PASS_MARK
 from ..review.triage import TriageConfig
 
 
@@ -26,13 +25,14 @@ class WebSettings:
     secret_key: str = ""  # signs session cookies; default: a random key kept in <db>.secret (0600)
     session_hours: float = 8.0
     secure_cookies: bool = False  # set when served over HTTPS (behind a proxy)
-    pass_mark: float = DEFAULT_PASS_MARK  # % of the rubric's points for 合格
+    pass_mark: float | None = None  # % of the rubric's points for 合格 (default: the rubric's verdict.pass_ratio)
     triage: TriageConfig = field(default_factory=TriageConfig)
     login_max_failures: int = 5
     login_window_s: float = 900.0
     audio_root: str | None = None  # resolve relative audio paths against this directory
     page_size: int = 50
     triage_recheck_s: float = 30.0  # a day's buckets are re-checked for re-scored calls at most this often
+    appeal_days: int = 7  # an agent may appeal within this many days of the review's submission (issue 11)
 
 
 def _secret_for(db: str) -> str:

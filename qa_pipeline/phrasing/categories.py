@@ -1,0 +1,52 @@
+"""The phrase categories judged by callqa and where their lexicon evidence lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    lexicon: str
+    lexicon_categories: tuple[str, ...]
+    """Entries of `lexicon` that belong to this category; empty = all. The first names model hits."""
+    agent_only: bool = True
+    seed: str = ""
+    """Where the 10086 standard asks for (or forbids) it."""
+    model_questions_only: bool = False
+    """The classifier only judges clauses ending in ？ for this category: 哦/嗯 as a one-word answer are the
+    lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26), a bare 啥？/你说啥？ the model's."""
+
+    @property
+    def hit_category(self) -> str:
+        return self.lexicon_categories[0] if self.lexicon_categories else self.name
+
+
+CATEGORIES: dict[str, Category] = {
+    c.name: c
+    for c in (
+        Category("greeting", "greeting", (), seed="10086-hotline-service-standard.txt:5 标准开头语"),
+        Category("closing_ask", "closing", ("anything_else",), seed=":5 结束语 (请问还有其他可以帮您的吗)"),
+        Category("closing_thanks", "closing", ("thanks", "goodbye"), seed=":5-6 结束语, 谢谢/再见"),
+        Category("hold_notice", "hold_notice", (), seed=":7 请稍等, 我帮您查询一下"),
+        Category("hold_apology", "hold_apology", (), seed=":8 对不起, 让您久等了"),
+        Category("dont_know", "forbidden", ("dont_know",), seed=":47 禁止“我不知道、我不清楚”"),
+        Category("shirking", "forbidden", ("shirking",), seed=":44-46 禁止推诿"),
+        Category("rhetorical", "forbidden", ("rhetorical",), seed=":25 禁止反问、质问、责备、训斥"),
+        Category("already_told", "forbidden", ("already_told",), seed=":30 禁止“刚刚已经跟您说过了”"),
+        Category("argue", "forbidden", ("argue",), seed=":25 不应与客户争辩"),
+        Category("impatient", "forbidden", ("impatient",), seed=":30-31 回答耐心, 禁止不耐烦"),
+        Category("colloquial", "colloquial", (), seed=":9 口语化/口头禅, 反问式请重复", model_questions_only=True),
+        Category("transfer", "transfer", (), seed=":16-22 转接用语"),
+        Category("confirm", "confirm", ("understood", "anything_unclear"), seed=":39 解释后询问客户是否清楚"),
+    )
+}
+FORBIDDEN = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient")
+
+
+def category(name: str) -> Category:
+    try:
+        return CATEGORIES[name]
+    except KeyError:
+        raise KeyError(f"unknown phrase category {name!r}; known: {', '.join(CATEGORIES)}") from None

@@ -1,0 +1,145 @@
+"""`find(category, text)`: lexicon hits first (exact / pinyin), then classifier hits on the rest."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..lexicon import PhraseMatch, load_lexicon
+from ..text import normalize
+from .categories import category
+from .model import get_model
+
+_CLAUSE = re.compile(r"[^，。！？；,.!?;、…_\s~～]+[？?]?")
+_QUESTION_END = re.compile(r"[？?]$")
+MAX_WHOLE_CHARS = 40
+"""Utterances up to this many normalised characters are also classified whole."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    hit: float = 0.6
+    """Classifier probability from which a unit counts as the category."""
+    review: float = 0.5
+    """From here up to `hit` the unit is a borderline hit (the checks report `needs_review`)."""
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def thresholds(hit: float | None = None, review: float | None = None) -> Thresholds:
+    return Thresholds(
+        DEFAULT_THRESHOLDS.hit if hit is None else hit, DEFAULT_THRESHOLDS.review if review is None else review
+    )
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Spans to classify: each clause, each pair of adjacent clauses, and the whole utterance when short."""
+    # a lone character ("你", a cut-off word) says nothing by itself unless it is asked (啥？)
+    clauses = [
+        m.span()
+        for m in _CLAUSE.finditer(text or "")
+        if len(normalize(m.group(0))) >= 2 or (normalize(m.group(0)) and _QUESTION_END.search(m.group(0)))
+    ]
+    spans = list(clauses)
+    spans += [(a[0], b[1]) for a, b in zip(clauses, clauses[1:], strict=False)]
+    if clauses and len(normalize(text)) <= MAX_WHOLE_CHARS:
+        spans.append((clauses[0][0], clauses[-1][1]))
+    return list(dict.fromkeys(spans))
+
+
+_CACHE_SIZE = 20000
+_scores: OrderedDict[tuple[int, str], tuple[list[tuple[int, int]], np.ndarray]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def prime(texts: Iterable[str], extra: Mapping[str, Iterable[str]] | None = None) -> None:
+    """Classify every unit of every text in ONE batch (a per-call predict costs ~20× more) and remember the
+    scores of all categories per text; the checks call this with all agent turns before asking `find`."""
+    mdl = get_model(extra)
+    with _lock:
+        todo = [t for t in dict.fromkeys(texts) if (id(mdl), t) not in _scores]
+    if not todo:
+        return
+    spans = [units(t) for t in todo]
+    flat = [t[s:e] for t, sp in zip(todo, spans, strict=True) for s, e in sp]
+    probs = mdl.predict(flat)
+    with _lock:
+        i = 0
+        for t, sp in zip(todo, spans, strict=True):
+            _scores[(id(mdl), t)] = (sp, probs[i : i + len(sp)])
+            i += len(sp)
+        while len(_scores) > _CACHE_SIZE:
+            _scores.popitem(last=False)
+
+
+def _unit_scores(text: str, extra: Mapping[str, Iterable[str]] | None) -> tuple[list[tuple[int, int]], np.ndarray]:
+    mdl = get_model(extra)
+    key = (id(mdl), text)
+    with _lock:
+        hit = _scores.get(key)
+    if hit is None:
+        prime([text], extra)
+        with _lock:
+            hit = _scores[key]
+    return hit
+
+
+def _lexicon_hits(name: str, text: str) -> list[PhraseMatch]:
+    cat = category(name)
+    hits = load_lexicon(cat.lexicon).find(text)
+    if cat.lexicon_categories:
+        hits = [m for m in hits if m.category in cat.lexicon_categories]
+    if name == "greeting":
+        # an opening is 您好 + a service phrase (or a whole / VIP opening); half of it is no greeting
+        cats = {m.category for m in hits}
+        if not ({"vip", "full"} & cats or {"hello", "service"} <= cats):
+            return []
+    return hits
+
+
+def find(
+    name: str,
+    text: str,
+    *,
+    model: bool = True,
+    extra: Mapping[str, Iterable[str]] | None = None,
+    limits: Thresholds = DEFAULT_THRESHOLDS,
+) -> list[PhraseMatch]:
+    """Hits of phrase category `name` in `text`: lexicon matches, plus classifier hits (method "model",
+    score = probability ≥ `limits.review`) on clauses no lexicon hit covers. Offsets index `text`."""
+    cat = category(name)
+    hits = _lexicon_hits(name, text)
+    if not model or not normalize(text):
+        return hits
+    spans, scores = _unit_scores(text, extra)
+    if not spans:
+        return hits
+    probs = scores[:, get_model(extra).classes.index(name)]
+    cands = sorted(
+        (
+            (float(p), s, e)
+            for p, (s, e) in zip(probs, spans, strict=True)
+            if p >= limits.review and (not cat.model_questions_only or _QUESTION_END.search(text[s:e]))
+        ),
+        key=lambda c: (-c[0], c[2] - c[1]),
+    )
+    taken = [(m.start, m.end) for m in hits]
+    for p, s, e in cands:
+        if any(s < te and e > ts for ts, te in taken):
+            continue
+        taken.append((s, e))
+        hits.append(PhraseMatch(cat.lexicon, cat.hit_category, text[s:e], s, e, "model", round(p, 3)))
+    return sorted(hits, key=lambda m: m.start)
+
+
+def find_in_utterance(name: str, text: str, speaker: str | None, **kw: object) -> list[PhraseMatch]:
+    """`find` for one turn: agent-side categories ignore what anyone but the agent says."""
+    if category(name).agent_only and speaker not in (None, "agent"):
+        return []
+    return find(name, text, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,123 @@
+"""Training sentences for the phrase classifier: lexicon phrases + templated paraphrases + negatives.
+
+Deterministic (fixed seed). Reads only `phrasing/templates.yaml` and the lexicons — never the held-out set
+in benchmarks/data/ (tests/test_phrasing.py checks that training opens no such file).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..lexicon import load_lexicon
+from .categories import CATEGORIES
+
+NONE = "none"
+"""The label of sentences that belong to no category."""
+PER_TEMPLATE = 40
+SEED = 20261202
+_GROUP = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+@cache
+def templates() -> dict[str, Any]:
+    path = resources.files("qa_pipeline") / "phrasing" / "templates.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unknown = set(data.get("categories", {})) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"phrasing/templates.yaml: unknown categories {sorted(unknown)}")
+    return data
+
+
+def expand(template: str, rng: random.Random, n: int) -> list[str]:
+    """Up to `n` distinct random expansions of `{a|b|c}` groups."""
+    groups = [g.split("|") for g in _GROUP.findall(template)]
+    total = 1
+    for g in groups:
+        total *= len(g)
+    out: dict[str, None] = {}
+    for _ in range(min(n, total) * 3):
+        if len(out) >= min(n, total):
+            break
+        out[_GROUP.sub(lambda m: rng.choice(m.group(1).split("|")), template)] = None
+    return list(out)
+
+
+def vary(text: str, rng: random.Random, fillers: Sequence[str], particles: Sequence[str]) -> str:
+    """Surface variation real agents produce: 您/你, a leading filler, a trailing particle, a question mark."""
+    if rng.random() < 0.3:
+        text = text.replace("您", "你") if "您" in text else text.replace("你", "您")
+    if fillers and rng.random() < 0.25:
+        text = rng.choice(fillers) + text
+    if particles and rng.random() < 0.2 and not text.endswith(("？", "?")):
+        text = text + rng.choice(particles)
+    if text.endswith(("吗", "呢", "吧", "没有")) and rng.random() < 0.5:
+        text += "？"
+    return text
+
+
+def _lexicon_forms(name: str) -> list[str]:
+    cat = CATEGORIES[name]
+    lex = load_lexicon(cat.lexicon)
+    forms = []
+    for e in lex.entries:
+        if cat.lexicon_categories and e.category not in cat.lexicon_categories:
+            continue
+        if name == "greeting" and e.category in ("hello", "service"):
+            continue  # a bare 您好 or service phrase is half an opening; full openings come from the templates
+        forms += [e.phrase, *e.variants]
+    return forms
+
+
+def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[Example]:
+    """Every training sentence with its label (category name or NONE). `extra` adds phrases per category
+    (a QA lead's lexicon folder): they are learnt exactly like the built-in lexicon phrases."""
+    data = templates()
+    rng = random.Random(SEED)
+    fillers, particles = data.get("fillers", []), data.get("particles", [])
+    out: list[Example] = []
+
+    def add(texts: Iterable[str], label: str, copies: int = 1) -> None:
+        for t in texts:
+            out.append(Example(t, label))
+            for _ in range(copies):
+                out.append(Example(vary(t, rng, fillers, particles), label))
+
+    for name in CATEGORIES:
+        spec = data.get("categories", {}).get(name, {})
+        add(_lexicon_forms(name), name, copies=3)
+        add((extra or {}).get(name, ()), name, copies=3)
+        for tpl in spec.get("templates", []):
+            add(expand(tpl, rng, PER_TEMPLATE), name)
+        for tpl in spec.get("negatives", []):
+            add(expand(tpl, rng, PER_TEMPLATE // 2), NONE)
+    for tpl in data.get("neutral", []):
+        add(expand(tpl, rng, PER_TEMPLATE), NONE)
+    # single characters and bare courtesy words on their own are no category either
+    # (a bare apology is no *hold* apology; a bare 嗯 is the backchannel the rubric asks for, l.26)
+    bare = ["您好", "你好", "喂", "好的", "对", "是的", "嗯", "嗯嗯", "嗯好", "谢谢您", "明白", "可以", "行", "好"]
+    bare += ["抱歉", "不好意思", "对不起", "很抱歉", "非常抱歉", "真不好意思", "哦好的", "嗯对", "啊对"]
+    # question tags that end a restatement (您说的是…，对吧？) ask for confirmation, nothing else
+    bare += ["对吧？", "是吧？", "对吗？", "好吗？", "是吗？", "对不对？", "是不是？", "可以吗？", "行吗？"]
+    add(bare, NONE, copies=2)
+    # the same text can come out of two templates; keep its first label so the classes stay consistent
+    seen: dict[str, str] = {}
+    uniq = []
+    for ex in out:
+        if ex.text not in seen:
+            seen[ex.text] = ex.label
+            uniq.append(ex)
+    return uniq

@@ -1,0 +1,144 @@
+"""Phrase classifier: a linear SVM (one-vs-rest) over character 1–3-grams and fuzzy-pinyin 1–2-grams.
+
+One class per phrase category plus `none`. Trained from `generate.training_examples` (fixed seed) at first
+use, kept in memory for the process and pickled in the user cache dir ($CALLQA_HOME or ~/.cache/callqa,
+`phrase_model-<content hash>.pkl`) so later processes load it in milliseconds; the hash covers the templates,
+every lexicon file, the training code, the extra phrases and the library versions, so editing any retrains. Nothing is
+downloaded, nothing is read from the held-out set.
+
+The score is the SVM margin squashed by a logistic (`1 / (1 + exp(-3·margin))`): 0.5 is the decision
+boundary. It orders hits by confidence and separates clear hits from borderline ones; it is not a
+calibrated probability. Inputs are short units of an utterance (clauses, adjacent clause pairs, the whole
+short utterance, see `detect.units`): the classifier sees roughly what it was trained on, and a hit keeps a tight span.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from pypinyin import Style, lazy_pinyin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+
+from ..text import fuzzy_syllable, normalize
+from .generate import NONE, training_examples
+
+_QUESTION = re.compile(r"[?？]\s*$")
+C = 0.5
+MARGIN_SCALE = 3.0
+MODEL_VERSION = "1"
+"""The cache key also covers generate.py, model.py and every data file by content; bump this for changes
+made elsewhere that alter training."""
+
+
+def features_text(unit: str) -> str:
+    """Normalised text; a trailing ？ survives as a token (反问 and 口语化 hinge on it)."""
+    return normalize(unit) + ("？" if _QUESTION.search(unit or "") else "")
+
+
+def _as_chars(text: str) -> Any:
+    """pypinyin `errors` handler: characters without pinyin stay themselves (pypinyin accepts a list here
+    although its annotation says str)."""
+    return list(text)
+
+
+@cache
+def _char_pinyin(ch: str) -> str:
+    # per character (not per phrase like text.fuzzy_syllables): 60× faster, and polyphone choice matters
+    # little for features that only need homophones to coincide
+    return fuzzy_syllable(lazy_pinyin(ch, style=Style.NORMAL, errors=_as_chars)[0])
+
+
+def pinyin_tokens(text: str) -> list[str]:
+    """Fuzzy tone-less syllables and syllable bigrams: homophones (ASR errors) share features."""
+    syl = [_char_pinyin(ch) for ch in text.rstrip("？")]
+    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
+
+
+class PhraseModel:
+    """A fitted classifier; `predict` gives one probability per category for each unit."""
+
+    def __init__(self, features: FeatureUnion, clf: LinearSVC):
+        self._features = features
+        self._clf = clf
+        self.classes: tuple[str, ...] = tuple(str(c) for c in clf.classes_)
+
+    def predict(self, units: Sequence[str]) -> np.ndarray:
+        """Array (len(units), len(classes)) of scores in 0–1 (0.5 = decision boundary)."""
+        if not units:
+            return np.zeros((0, len(self.classes)))
+        margin = self._clf.decision_function(self._features.transform([features_text(u) for u in units]))
+        return np.asarray(1.0 / (1.0 + np.exp(-MARGIN_SCALE * margin)))
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Category → probability for one unit of text (diagnostics, benchmarks)."""
+        row = self.predict([text])[0]
+        return {c: float(p) for c, p in zip(self.classes, row, strict=True) if c != NONE}
+
+
+def train_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel:
+    examples = training_examples(extra)
+    texts = [features_text(e.text) for e in examples]
+    labels = [e.label for e in examples]
+    features = FeatureUnion(
+        [
+            ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)),
+            ("pinyin", TfidfVectorizer(analyzer=pinyin_tokens, sublinear_tf=True, lowercase=False)),
+        ]
+    )
+    x = features.fit_transform(texts)
+    clf = LinearSVC(C=C, random_state=0)
+    clf.fit(x, labels)
+    return PhraseModel(features, clf)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CALLQA_HOME", Path.home() / ".cache" / "callqa")) / "phrase_model"
+
+
+def _content_key(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    h = hashlib.sha256(f"{MODEL_VERSION}|{sklearn.__version__}|{np.__version__}|{extra_key!r}".encode())
+    pkg = resources.files("qa_pipeline")
+    for folder in ("phrasing", "lexicons"):
+        for f in sorted((pkg / folder).iterdir(), key=lambda p: p.name):
+            if f.name.endswith(".yaml") or (folder == "phrasing" and f.name in ("generate.py", "model.py")):
+                h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:20]
+
+
+@lru_cache(maxsize=8)
+def _cached(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> PhraseModel:
+    path = cache_dir() / f"phrase_model-{_content_key(extra_key)}.pkl"
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)  # our own file, written below from the same content key
+        if isinstance(model, PhraseModel):
+            return model
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        pass
+    model = train_model({k: v for k, v in extra_key} or None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(pickle.dumps(model))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home only costs the retraining next time
+    return model
+
+
+def get_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel:
+    """The process-wide model (trained once), or one that also learns `extra` phrases per category."""
+    key = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (extra or {}).items() if v))
+    return _cached(key)
