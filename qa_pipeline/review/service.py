@@ -42,6 +42,13 @@ def _j(x: Any) -> str | None:
     return None if x is None else json.dumps(x, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def new_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
 def audit(
     conn: sa.Connection,
     user: User | None,

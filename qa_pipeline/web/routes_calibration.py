@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -26,7 +28,7 @@ def register(app: FastAPI, web: Web) -> None:
             raise web.not_found()
         return user
 
-    def _session(request: Request, sid: int) -> tuple[User, dict]:  # type: ignore[type-arg]
+    def _session(request: Request, sid: int) -> tuple[User, dict[str, Any]]:
         user = _any(request)
         s = C.get_session(store, sid)
         if s is None or not (allowed(user, "calibrate") or C.is_assigned(store, sid, user)):
@@ -93,7 +95,7 @@ def register(app: FastAPI, web: Web) -> None:
             raise web.bad(str(exc)) from None
         return RedirectResponse(f"/calibration/{sid}", status_code=303)
 
-    def _judge_access(request: Request, sid: int, call_id: str) -> tuple[User, dict]:  # type: ignore[type-arg]
+    def _judge_access(request: Request, sid: int, call_id: str) -> tuple[User, dict[str, Any]]:
         user = web.require_call(request, call_id, "calibration_review")
         s = C.get_session(store, sid)
         if s is None or call_id not in s["calls"] or not C.is_assigned(store, sid, user, call_id):
