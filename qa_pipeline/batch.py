@@ -15,9 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .asr import AsrEngine, load_engine
 from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
@@ -29,6 +30,9 @@ from .result import CallResult
 from .rubric import Rubric, load_rubric
 from .safe import readable, safe_file_stem, spreadsheet_cell
 from .store.db import result_hash
+
+if TYPE_CHECKING:
+    from .executors.ray_pool import RayOptions
 
 CHECK_COLUMNS = check_names()
 """`calls.csv` has a `fail_<check>` column per catalogued check, in catalogue order."""
@@ -223,12 +227,15 @@ def run_batch(
     progress: Callable[[int, int, str], None] | None = None,
     store: Any = None,
     time_budget_s: float | None = None,
+    ray: RayOptions | None = None,
 ) -> BatchSummary:
     """Score `jobs` into `out/calls/*.json` (and `store`, when given), then rebuild `out/calls.csv`.
 
     Resume trusts a call only when its JSON is up to date *and* the database holds that same result; a call whose
     JSON is current but whose row is missing or stale (a crash between the two writes, an earlier --no-db run, a
-    new --db) is written to the database from its JSON without re-scoring."""
+    new --db) is written to the database from its JSON without re-scoring.
+
+    `ray`: score on a Ray actor pool (executors/ray_pool.py) instead of local worker processes."""
     jobs = unique_ids(jobs)
     remove_orphan_temps(out / "calls")
     remove_orphan_temps(out)
@@ -273,7 +280,15 @@ def run_batch(
             progress(done, total, result["call_id"])
 
     try:
-        for done, result in enumerate(_results([j for j, _ in todo], options, workers, time_budget_s), start=1):
+        to_score = [j for j, _ in todo]
+        if ray is not None:
+            from .executors.ray_pool import ray_results
+
+            make_scorer = partial(_Scorer.load, budget_s=time_budget_s)
+            results: Iterator[dict[str, Any]] = ray_results(to_score, options, ray, make_scorer, _score_job)
+        else:
+            results = _results(to_score, options, workers, time_budget_s)
+        for done, result in enumerate(results, start=1):
             record(result, done)
     finally:
         summary.wall_s = time.perf_counter() - start

@@ -717,6 +717,10 @@ def redact_result(result: Any, options: RedactOptions | None = None) -> Any:
             replace(i, reasons=tuple(redact_strings(list(i.reasons), replacements, opts))) for i in result.score.items
         )
         changes["score"] = replace(result.score, items=items)
+    if result.tags:  # tags from rules carry the sentence that set them (rules, issue 12)
+        changes["tags"] = tuple(
+            replace(t, evidence=redact_strings(t.evidence, replacements, opts)) for t in result.tags
+        )
     md = result.metadata
     if md.extra:
         changes["metadata"] = replace(md, extra=redact_strings(dict(md.extra), replacements, opts))

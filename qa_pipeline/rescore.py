@@ -27,7 +27,7 @@ from .result import CallResult, tag_json
 from .rubric import Rubric
 from .store import schema as S
 from .store.db import Store, check_rows, item_rows, tag_rows
-from .types import CallMetadata
+from .types import CallMetadata, Finding
 
 
 def rubric_sha256(rubric: Rubric) -> str:
@@ -93,7 +93,7 @@ def rescore(
     for i in range(0, len(ids), batch_size):
         chunk = ids[i : i + batch_size]
         with store.read() as conn:
-            calls = list(load_calls(conn, chunk, with_findings=not full))
+            calls = list(load_calls(conn, chunk, with_findings=True))
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         checks, items, tags, updates, history, replaced, timelines = [], [], [], [], [], [], []
         for call in calls:
@@ -102,14 +102,17 @@ def rescore(
                 continue
             inputs = call.inputs if baseline is None else _with_baseline(call.inputs, baseline)
             reuse = None
-            if not full and call.findings is not None and call.timeline is not None:
+            if not full and call.timeline is not None:
                 # a check whose code and parameters are those that produced the stored findings: keep them
                 before = call.timeline.get("judged_with") or {}
-                reuse = {
-                    c: call.findings[c] for c, fp in fingerprints.items() if before.get(c) == fp and c in call.findings
-                }
+                stored = call.findings or {}
+                reuse = {c: stored[c] for c, fp in fingerprints.items() if before.get(c) == fp and c in stored}
                 report.reused_checks += len(reuse)
             j = judge(inputs, rubric, reuse=reuse, with_events=False)
+            # findings no check or rule produces (privacy's pii_masked spans, which audio export masks) stay
+            kept = [f for fs in (call.findings or {}).values() for f in fs if _foreign(f)]
+            if kept:
+                j = replace(j, findings=(*j.findings, *kept))
             if call.timeline is not None and call.timeline.get("judged_with") != fingerprints:
                 timelines.append(
                     {
@@ -198,6 +201,13 @@ def _write(
                 timelines,
             )
     return changed
+
+
+def _foreign(f: Finding) -> bool:
+    """A stored finding that judging does not produce: neither a built-in check's nor a rule's."""
+    from .checks.registry import all_checks
+
+    return f.check not in all_checks() and not f.detail.get("rule")
 
 
 def _done_with(conn: sa.Connection, sha: str) -> set[str]:

@@ -248,3 +248,23 @@ def test_result_is_redacted_everywhere_it_is_written(template: Path, tmp_path: P
     plain = PipelineOptions(asr=AsrOptions(engine="transcript"), redact=type(OPTIONS.redact)(enabled=False))
     assert run_batch(_jobs(day), out, plain).ok == 1
     assert "13812345678" in call_path(out, "pii").read_text(encoding="utf-8")
+
+
+def test_oversized_utterance_fails_that_call_with_a_reason(template: Path, tmp_path: Path) -> None:
+    day = tmp_path / "day"
+    huge = [dict(UTTS[0], text="您好" * 32_000), *UTTS[1:]]  # 64 000 characters in one "utterance"
+    _call(template, day, "huge", huge)
+    _call(template, day, "fine")
+    summary = run_batch(_jobs(day), tmp_path / "out", OPTIONS)
+    assert (summary.ok, summary.failed) == (1, 1)
+    assert "64000 characters" in summary.failures[0][1]
+
+
+def test_max_duration_must_be_positive(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    for value in ("0", "-1", "nan"):
+        res = CliRunner().invoke(app, ["score", str(tmp_path), "--max-duration", value, "--engine", "transcript"])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output

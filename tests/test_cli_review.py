@@ -85,8 +85,8 @@ def test_review_export_edit_import(tmp_path):
     assert f"判断 1 条，人工评分 {len(manual_ids)} 条，漏检 1 条" in r.output
     store = open_store(db)
     fs = R.load_call(store, CALL_A).final()
-    # 57 − 2 − 3 − 5 = 47 automatic + 40 manual = 87 (as in the web test)
-    assert fs.scale.total == 87 and fs.scale.verdict == "pass"
+    # 57 − 2 − 3 − 5 = 47 automatic + 40 manual = 87, capped at 50 by the 严重 silence (as in the web test)
+    assert fs.scale.total == 50 and fs.scale.verdict == "fail"
     assert any(e["action"] == "decision" and e["username"] == "王审" for e in R.audit_for_call(store, CALL_A))
     store.close()
     # importing the same file again changes nothing

@@ -203,3 +203,26 @@ def test_rescore_with_the_unchanged_rubric_reproduces_every_stored_finding_and_s
     rep = rescore(store, stricter, force=True)
     assert rep.reused_checks == len(names) * (len(BASE.check_names) - 1)
     store.close()
+
+
+def test_rescore_keeps_findings_no_check_produces(tmp_path: Path) -> None:
+    """privacy's pii_masked spans (what audio export masks) are not judged: rescoring must not drop them."""
+    store = open_store(tmp_path / "x.db")
+    r = stored_result("c1", NORMAL, BASE, day="2026-11-17")
+    r["checks"].append(
+        {
+            "check": "pii_masked",
+            "status": "pass",
+            "start": 3.6,
+            "end": 4.2,
+            "speaker": "customer",
+            "evidence": "[手机号]",
+            "detail": {},
+        }
+    )
+    store.upsert_many([r])
+    rescore(store, load_rubric(ROOT / "scoring_rubrics" / "examples" / "my_rubric.yaml"), full=True)
+    with store.read() as conn:
+        kept = conn.execute(sa.select(S.checks.c.start).where(S.checks.c.check == "pii_masked")).scalars().all()
+    assert kept == [3.6]
+    store.close()

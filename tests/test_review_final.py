@@ -146,3 +146,32 @@ def test_machine_scale_from_stored_totals():
     assert s.auto_pct == 86.3 and s.total is None and s.verdict == "pending"
     assert machine_scale(100, 0, 57, True, 43).verdict == "fatal"
     assert machine_scale(24, 20, 24, False, 0).verdict == "pass"
+
+
+def test_severe_item_caps_the_total_and_fails_the_call():
+    r = parse_rubric(
+        """
+id: s
+title: severe
+version: "1"
+verdict: {pass_ratio: 0.6, severe_cap_ratio: 0.5}
+items:
+  - {id: A, title: 抢话, points: 2, severity: severe, checks: [{check: interruption, deduct: 1}]}
+  - {id: B, title: 开头语, points: 8, checks: [{check: greeting, deduct: 2}]}
+  - {id: M, title: 业务准确性, points: 10, manual: true}
+"""
+    )
+    hit = [Finding("interruption", "fail", 5.0, 7.0), Finding("greeting", "pass")]
+    fs = final_score(r, hit, manual=[ManualEntry("M", 0)])
+    # 20 − 1 = 19, capped at 50 % of 20 = 10; severe → 不合格 although 19 ≥ 60 %
+    assert fs.scale.total == 10 and fs.scale.verdict == "fail"
+    pending = final_score(r, hit)
+    assert pending.scale.total is None and pending.scale.verdict == "fail"  # known 不合格 before the manual part
+    ok = final_score(r, hit, [Decision("interruption", 5.0, 7.0, "reject", "fail")], manual=[ManualEntry("M", 0)])
+    assert ok.scale.total == 20 and ok.scale.verdict == "pass"
+    assert (
+        final_score(
+            r, hit, [Decision("interruption", 5.0, 7.0, "reject", "fail")], manual=[ManualEntry("M", 9)]
+        ).scale.verdict
+        == "fail"
+    )  # 11 < 12

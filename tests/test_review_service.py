@@ -35,7 +35,8 @@ def test_reject_confirm_add_manual_submit(tmp_path):
     R.decide(store, rv, CALL_A, _row(data, "forbidden_phrase"), "reject", "说的是营业厅地址，不是推诿")
     R.decide(store, rv, CALL_A, _row(data, "greeting"), "confirm")
     fs = R.load_call(store, CALL_A).final()
-    assert fs.scale.verdict == "pending" and fs.scale.auto_score == 52  # 57 − 2 − 3
+    # 57 − 2 − 3 = 52; the silence item (S2.1.4) is 严重 in the rubric: 不合格 already, total still pending
+    assert fs.scale.verdict == "fail" and fs.scale.total is None and fs.scale.auto_score == 52
     # change of mind on the same finding replaces the decision (one decision per finding)
     R.decide(store, rv, CALL_A, _row(data, "greeting"), "reject", "开头语其实说了")
     assert R.load_call(store, CALL_A).final().scale.auto_score == 54
@@ -43,12 +44,12 @@ def test_reject_confirm_add_manual_submit(tmp_path):
     for iid in MANUAL_IDS:
         R.set_manual(store, rv, CALL_A, iid, 3.0 if iid == "C2" else 0.0, "资费说错" if iid == "C2" else "")
     fs = R.submit(store, rv, CALL_A, "复核完成")
-    # automatic 57 − 3 (silence) − 5 (漏检) = 49; manual 43 − 3 = 40 → 89 ≥ 80 → 合格
-    assert (fs.scale.auto_score, fs.scale.manual_score, fs.scale.total, fs.scale.verdict) == (49, 40, 89, "pass")
+    # automatic 57 − 3 (silence) − 5 (漏检) = 49; manual 43 − 3 = 40 → 89, capped at 50 % (严重 silence) → 不合格
+    assert (fs.scale.auto_score, fs.scale.manual_score, fs.scale.total, fs.scale.verdict) == (49, 40, 50, "fail")
     assert fs.machine.verdict == "fatal"
     with store.read() as conn:
         review = conn.execute(sa.select(T.reviews).where(T.reviews.c.call_id == CALL_A)).one()
-        assert (review.state, review.final_total, review.verdict, review.machine_total) == ("submitted", 89, "pass", 0)
+        assert (review.state, review.final_total, review.verdict, review.machine_total) == ("submitted", 50, "fail", 0)
     log = R.audit_for_call(store, CALL_A)
     actions = [e["action"] for e in log]
     assert actions[:4] == ["review_open", "decision", "decision", "decision"]
@@ -152,7 +153,7 @@ def test_scorecard_worst_calls_use_final_score_and_heaviest_deduction(tmp_path):
     for iid in MANUAL_IDS:
         R.set_manual(store, rv, CALL_A, iid, 0.0)
     R.submit(store, rv, CALL_A)
-    assert build_scorecard(store).worst.iloc[0].final_total == 95  # 57 − 2 − 3 + 43
+    assert build_scorecard(store).worst.iloc[0].final_total == 50  # 57 − 2 − 3 + 43 = 95, 严重 silence: cap 50
 
 
 def test_one_scale_in_dataframes_and_calls_csv(tmp_path):

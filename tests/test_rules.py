@@ -89,6 +89,15 @@ def test_similar_examples_threshold() -> None:
     assert one("similar: {examples: [您的宽带已经为您报修], threshold: 0.6}") == []
 
 
+@pytest.mark.slow
+def test_similar_through_the_paraphrase_classifier() -> None:
+    """`similar: {category: …}` asks the phrasing classifier (trained at first use, cached)."""
+    other = [("agent", 0.0, 2.0, "您看还有别的需要我帮忙处理的不"), ("agent", 2.5, 4.0, "我帮您查一下话费")]
+    hits = one("similar: {category: closing_ask}\nrole: agent", other)
+    assert [h.start for h in hits] == [0.0]
+    assert one("similar: {category: closing_ask}\nrole: agent", other[1:]) == []
+
+
 def test_role_and_position_scopes() -> None:
     assert one("keyword: {words: [话费]}\nrole: customer")[0].speaker == "customer"
     assert len(one("keyword: {words: [话费]}\nrole: agent")) == 1
@@ -264,6 +273,7 @@ def test_role_rules_on_unattributed_calls_need_review() -> None:
         ("id: r\nconditions:\n  a:\n    keyword: {lexicon: nope}\n", 4, "unknown lexicon 'nope'"),
         ("id: r\nconditions:\n  a:\n    regex: '('\n", 4, "error"),
         ("id: r\nconditions:\n  a:\n    regex: x\n    role: boss\n", 5, "role"),
+        ("id: r\nconditions:\n  a:\n    similar: {category: goodbye}\n", 4, "unknown phrase category"),
     ],
 )
 def test_validation_errors_name_the_line(text: str, line: int, words: str) -> None:

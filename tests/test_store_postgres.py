@@ -237,3 +237,26 @@ def test_cli_on_postgresql(pg_url, tmp_path):
     out = tmp_path / "sc.csv"
     r = CliRunner().invoke(app, ["scorecard", "--db", url, "--format", "csv", "-o", str(out), "--from", "2026-11-01"])
     assert r.exit_code == 0, r.output
+
+
+def _open_and_close(url: str, barrier) -> None:
+    barrier.wait()
+    open_store(url).close()
+
+
+@pytest.mark.postgres
+def test_processes_opening_a_new_database_at_once_migrate_it_once(pg_url):
+    url = pg_url("mig")
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_open_and_close, args=(url, barrier)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = open_store(url)
+    with store.engine.connect() as conn:
+        versions = list(conn.execute(sa.select(S.schema_migrations.c.version)).scalars())
+    assert sorted(versions) == [v for v, _, _ in MIGRATIONS]
+    store.close()

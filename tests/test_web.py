@@ -206,9 +206,10 @@ def test_review_flow_final_score_via_http(env):
     assert c.post(f"/calls/{CALL_A}/manual", data=form).status_code == 303
     assert c.post(f"/calls/{CALL_A}/submit", data={"csrf_token": tok, "comment": "已复核"}).status_code == 303
     page = c.get(f"/calls/{CALL_A}").text
-    # 57 − 2 (greeting) − 3 (silence) − 5 (漏检) = 47 automatic + 40 manual = 87 → 合格; machine score beside it
-    assert final_total(page) == "87 / 100" and "合格" in page
-    assert final_total(page.split('id="machine-score"')[0]) == "87 / 100"
+    # 57 − 2 (greeting) − 3 (silence) − 5 (漏检) = 47 automatic + 40 manual = 87, but the silence item is 严重:
+    # capped at 50 % of 100 → 50, 不合格; the machine score stays beside it
+    final_block = page.split('id="final-score"', 1)[1].split('id="machine-score"')[0]
+    assert final_total(page) == "50 / 100" and "不合格" in final_block and "47 / 57" in final_block
     assert "0 / 100" in page.split('id="machine-score"', 1)[1][:600]
     added = R.load_call(store, CALL_A).added[0]
     assert added.start == 95.0 and added.deduction == 5.0
@@ -219,7 +220,7 @@ def test_review_flow_final_score_via_http(env):
     # the call's agent sees the final score and the comment
     a, _ = login(app, "王芳")
     my = a.get("/my").text
-    assert "87" in my and "已复核" in my
+    assert "50" in my and "不合格" in my and "已复核" in my
 
 
 def test_bad_review_input_is_a_clear_400(env):

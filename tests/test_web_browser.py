@@ -174,24 +174,24 @@ def test_review_in_a_real_browser(server, browser):
     assert _final(drv) == "待人工评分"
     assert "52 / 57" in drv.find_element(By.ID, "final-score").text  # 57 − 2 (greeting) − 3 (silence)
 
-    # manual items all passed, then submit: 52 + 43 = 95
+    # manual items all passed, then submit: 52 + 43 = 95, capped at 50 by the 严重 (unannounced) silence
     for el in drv.find_elements(By.CSS_SELECTOR, "#manual input[name^='deduction__']"):
         el.send_keys("0")
     drv.find_element(By.CSS_SELECTOR, "#manual button[type=submit]").click()
-    _wait(drv, lambda d: _final(d) == "95 / 100")
+    _wait(drv, lambda d: _final(d) == "50 / 100")
     drv.find_element(By.ID, "submit-review").click()
     _wait(drv, lambda d: "复核已提交" in d.page_source)
-    assert "合格" in drv.find_element(By.ID, "final-score").text
+    assert "不合格" in drv.find_element(By.ID, "final-score").text
     _shot(drv, "call_reviewed")
 
     # the call's agent sees the new score
     _login(drv, base, "王芳")
     _wait(drv, lambda d: d.current_url.endswith("/my"))
     row = next(tr for tr in drv.find_elements(By.CSS_SELECTOR, "table.queue tbody tr") if CALL_A in tr.text)
-    assert "95" in row.find_element(By.CSS_SELECTOR, ".final-cell").text
+    assert "50" in row.find_element(By.CSS_SELECTOR, ".final-cell").text
     _shot(drv, "agent")
     drv.get(f"{base}/calls/{CALL_A}")
-    assert _final(drv) == "95 / 100" and "/decide" not in drv.page_source
+    assert _final(drv) == "50 / 100" and "/decide" not in drv.page_source
 
     # another agent: no access to the call or its audio
     _login(drv, base, "李娜")

@@ -20,6 +20,9 @@ from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utteranc
 
 SPEAKERS: tuple[str, ...] = get_args(Speaker)
 SUFFIXES = (".transcript.json", ".transcript.csv", ".json", ".csv")
+MAX_UTTERANCE_CHARS = 2000
+"""A Whisper segment is at most ~30 s (~200 characters); a 64 000-character "utterance" is a broken file, and
+phrase matching over it costs minutes (bounded work, issue 15)."""
 END_TOLERANCE_S = 1.0
 """An utterance may end this much after the audio (rounding, a trailing word); later is a wrong transcript."""
 
@@ -78,6 +81,11 @@ def _utterance(row: dict[str, Any], where: str) -> Utterance:
         text = ""
     if not isinstance(text, str):
         raise TranscriptError(f"{where}: text must be a string, not {_show(text)}")
+    if len(text) > MAX_UTTERANCE_CHARS:
+        raise TranscriptError(
+            f"{where}: text is {len(text)} characters long; one utterance holds at most {MAX_UTTERANCE_CHARS} "
+            "(split it at the speaker's pauses)"
+        )
     if speaker not in SPEAKERS:
         raise TranscriptError(f"{where}: speaker {speaker!r} is not one of {', '.join(SPEAKERS)}")
     if not (0 <= start <= end):

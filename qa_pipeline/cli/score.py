@@ -118,6 +118,10 @@ def score(
     redact: RedactOpt = True,
     redact_categories: RedactCategoriesOpt = None,
     time_budget_s: Annotated[float, typer.Option("--time-budget", help=t("privacy.opt.time_budget"))] = 3600.0,
+    ray_address: Annotated[str | None, typer.Option("--ray", help=t("store.ray.opt.address"))] = None,
+    ray_actors: Annotated[int | None, typer.Option("--ray-actors", min=1, help=t("store.ray.opt.actors"))] = None,
+    ray_cpus: Annotated[float | None, typer.Option("--ray-cpus", min=0.0, help=t("store.ray.opt.cpus"))] = None,
+    ray_gpus: Annotated[float, typer.Option("--ray-gpus", min=0.0, help=t("store.ray.opt.gpus"))] = 0.0,
 ) -> None:
     from ..batch import run_batch
 
@@ -128,6 +132,16 @@ def score(
 
     _load_rubric_or_exit(rubric)
     jobs, threads = worker_layout(jobs, threads, device=device, engine=engine)  # measured: asr/layout.py
+    ray_opts = None
+    if ray_address:
+        from ..executors.ray_pool import RayOptions
+
+        ray_opts = RayOptions(
+            address=ray_address,
+            actors=ray_actors or jobs,
+            num_cpus=float(threads) if ray_cpus is None else ray_cpus,
+            num_gpus=ray_gpus,
+        )
     options = _options(
         engine,
         model,
@@ -186,10 +200,17 @@ def score(
                 store=store,
                 time_budget_s=time_budget_s or None,
                 progress=on_progress,
+                ray=ray_opts,
             )
         except KeyboardInterrupt:
             err.print(f"[yellow]{t('cli.score.interrupted')}[/yellow]")
             raise typer.Exit(130) from None
+        except RuntimeError as exc:
+            from ..executors.ray_pool import RayUnavailable
+
+            if not isinstance(exc, RayUnavailable):
+                raise
+            fail(str(exc))
         finally:
             if store:
                 store.close()

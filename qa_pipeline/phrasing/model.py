@@ -47,13 +47,13 @@ def features_text(unit: str) -> str:
     return normalize(unit) + ("？" if _QUESTION.search(unit or "") else "")
 
 
-@cache
 def _as_chars(text: str) -> Any:
     """pypinyin `errors` handler: characters without pinyin stay themselves (pypinyin accepts a list here
     although its annotation says str)."""
     return list(text)
 
 
+@cache
 def _char_pinyin(ch: str) -> str:
     # per character (not per phrase like text.fuzzy_syllables): 60× faster, and polyphone choice matters
     # little for features that only need homophones to coincide

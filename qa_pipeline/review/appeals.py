@@ -168,7 +168,7 @@ def open_appeal(
     with store.engine.begin() as conn:
         if conn.execute(sa.select(a.c.appeal_id).where(a.c.call_id == call_id, a.c.target_key == target_key)).first():
             raise AppealError(t("loop.appeal.error.duplicate"))
-        appeal_id = R.new_id(
+        appeal_id = T.inserted_id(
             conn.execute(
                 a.insert().values(
                     call_id=call_id,

@@ -56,7 +56,7 @@ def create_session(store: Store, user: User, title: str, call_ids: Sequence[str]
             raise CalibrationError(t("loop.cal.error.unknown_calls", calls="、".join(missing[:5])))
         if not ids:
             raise CalibrationError(t("loop.cal.error.no_calls"))
-        sid = R.new_id(
+        sid = T.inserted_id(
             conn.execute(
                 L.calibration_sessions.insert().values(
                     title=title[:200], state="open", created_by=user.user_id, created_at=_now()
@@ -220,7 +220,7 @@ def judge(
     with store.engine.begin() as conn:
         row = _own_review(conn, sid, call_id, user.user_id)
         if row is None:
-            rid = R.new_id(
+            rid = T.inserted_id(
                 conn.execute(
                     rv.insert().values(
                         call_id=call_id,

@@ -49,7 +49,7 @@ def create_collection(store: Store, user: User, name: str, shared: bool = False)
     if not may_change_collection(user, user.user_id):
         raise CollectionError(t("loop.coll.error.cannot"))
     with store.engine.begin() as conn:
-        cid = R.new_id(
+        cid = T.inserted_id(
             conn.execute(
                 L.collections.insert().values(
                     name=name[:200], owner_id=user.user_id, shared=bool(shared), created_at=_now()
@@ -132,7 +132,7 @@ def add_example(
     if not (0 <= start <= end) or end - start > 600:
         raise CollectionError(t("loop.coll.error.bad_span"))
     with store.engine.begin() as conn:
-        eid = R.new_id(
+        eid = T.inserted_id(
             conn.execute(
                 L.collection_items.insert().values(
                     collection_id=cid,

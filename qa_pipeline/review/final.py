@@ -28,8 +28,8 @@ ConflictKind = Literal["orphan", "moved", "status_changed"]
 ItemSource = Literal["machine", "human", "pending"]
 
 DEFAULT_PASS_MARK = 80.0
-"""合格 at or above this percentage of the rubric's points (80 of 100 for 10086; callqa's default, the standard
-states none; set in the workstation's settings file)."""
+"""合格 at or above this percentage of the rubric's points when neither the call's rubric (`verdict.pass_ratio`)
+nor the workstation's settings (`pass_mark`) say otherwise."""
 
 ATTACH_TOLERANCE_S = 2.0
 """A decision re-attaches to a finding of the same check whose start is within this many seconds."""
@@ -187,7 +187,9 @@ def _apply(findings: Sequence[Finding], attachments: Sequence[Attachment]) -> li
     return out
 
 
-def _scale(rubric: Rubric, items: Sequence[FinalItem], pass_mark: float) -> ScoreScale:
+def _scale(rubric: Rubric, items: Sequence[FinalItem], pass_mark: float | None) -> ScoreScale:
+    """Totals and the verdict by the rubric's rule (rubric.py): a failed 红线 item → 0 (zero_total); a failed
+    严重 item caps the total at `severe_cap_ratio` × max and the call is 不合格; else 合格 at ≥ the pass mark."""
     auto = [i for i in items if not i.manual and not i.pending]
     manual = [i for i in items if i.manual]
     auto_points = sum(i.points for i in auto)
@@ -195,15 +197,24 @@ def _scale(rubric: Rubric, items: Sequence[FinalItem], pass_mark: float) -> Scor
     manual_done = all(not i.pending for i in manual)
     manual_score = sum(i.points - i.deduction for i in manual) if manual_done else None
     pending = sum(1 for i in items if i.pending)
-    fatal = any(i.fatal and i.status == "fail" for i in items)
+    severity = {it.id: getattr(it, "severity", "minor") for it in rubric.items}
+    failed = {severity.get(i.id, "minor") for i in items if i.status == "fail"}
+    fatal = any(i.fatal and i.status == "fail" for i in items) or "red_line" in failed
+    severe = "severe" in failed
+    mark = (getattr(rubric, "pass_ratio", DEFAULT_PASS_MARK / 100.0) * 100.0) if pass_mark is None else pass_mark
     total: float | None
     if fatal and rubric.fatal_policy == "zero_total":
         total, verdict = 0.0, "fatal"
     elif pending:
-        total, verdict = None, "pending"
+        total, verdict = None, ("fail" if severe else "pending")
     else:
         total = sum(i.points - i.deduction for i in items)
-        verdict = "fatal" if fatal else ("pass" if total >= pass_mark * rubric.max_points / 100.0 - 1e-9 else "fail")
+        if severe:
+            total = min(total, getattr(rubric, "severe_cap_ratio", 1.0) * rubric.max_points)
+        if fatal:
+            verdict = "fatal"
+        else:
+            verdict = "fail" if severe or total < mark * rubric.max_points / 100.0 - 1e-9 else "pass"
     return ScoreScale(
         max_points=round(rubric.max_points, 2),
         auto_points=round(auto_points, 2),
@@ -224,7 +235,7 @@ def final_score(
     added: Sequence[AddedFinding] = (),
     manual: Sequence[ManualEntry] = (),
     *,
-    pass_mark: float = DEFAULT_PASS_MARK,
+    pass_mark: float | None = None,
 ) -> FinalScore:
     """The final score of one call. `findings` are the machine's current findings (all statuses, as stored)."""
     attachments = attach(decisions, findings)

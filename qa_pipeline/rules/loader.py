@@ -277,6 +277,17 @@ def _parse_condition(src: Source, path: tuple[Any, ...], cid: str, craw: Any, re
         raise src.error(path + (name,), "volume needs a band (min_dbfs/max_dbfs), min_jump_db or min_span_db")
     if name == "keyword" and not (params.get("words") or params.get("lexicon")):
         raise src.error(path + (name,), "keyword needs words or a lexicon")
+    if name == "similar":
+        if not (params.get("examples") or params.get("category")):
+            raise src.error(path + (name,), "similar needs examples or a phrase category")
+        if params.get("category"):
+            from .operators import _phrase_categories
+
+            if params["category"] not in _phrase_categories():
+                raise src.error(
+                    path + (name, "category"),
+                    f"unknown phrase category {params['category']!r}; categories: {', '.join(_phrase_categories())}",
+                )
 
     def lexicons(lname: str) -> Lexicon:
         try:

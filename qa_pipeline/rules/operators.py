@@ -221,18 +221,28 @@ def regex(view: CallView, rx: _Regex, scope: Sequence[int], role: str) -> list[H
     return hits
 
 
+def _phrase_categories() -> list[str]:
+    from ..phrasing import CATEGORIES
+
+    return sorted(CATEGORIES)
+
+
 @_op(
     "similar",
     "text",
     {
         "examples": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "category": {"type": "string"},
         "threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "pinyin": {"type": "boolean"},
     },
-    required=["examples"],
 )
 def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: str) -> list[Hit]:
-    """Sentences that say what one of the example sentences says (score ≥ threshold, default 0.8)."""
+    """Sentences that say what one of the example sentences says (score ≥ threshold, default 0.8); with
+    `category` (a phrase category of `qa_pipeline.phrasing`: closing_ask, hold_notice …), the paraphrase
+    classifier judges, the examples added to that category's training phrases."""
+    if p.get("category"):
+        return _similar_category(view, p, scope)
     threshold = float(p.get("threshold", 0.8))
     hits = []
     for i in scope:
@@ -240,6 +250,23 @@ def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: st
         best = max((similarity(ex, text, pinyin=bool(p.get("pinyin"))), ex) for ex in p["examples"])
         if best[0] >= threshold:
             hits.append(_sentence_hit(view, i, example=best[1], similarity=round(best[0], 3)))
+    return hits
+
+
+def _similar_category(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> list[Hit]:
+    from ..phrasing import find_in_utterance, prime
+
+    name = p["category"]
+    extra = {name: tuple(p["examples"])} if p.get("examples") else None
+    prime([view.utts[i].text for i in scope], extra)  # one classifier batch for the call
+    hits = []
+    for i in scope:
+        u = view.utts[i]
+        found = find_in_utterance(name, u.text, u.speaker, extra=extra)
+        found = [m for m in found if "threshold" not in p or m.score >= p["threshold"]]
+        if found:
+            best = max(found, key=lambda m: m.score)
+            hits.append(_sentence_hit(view, i, category=name, method=best.method, similarity=best.score))
     return hits
 
 

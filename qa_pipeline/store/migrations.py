@@ -188,8 +188,29 @@ def current_version(conn: sa.Connection) -> int:
     return int(v or 0)
 
 
+# pg_advisory_lock key of callqa's migrations (any constant; "callqa" in ASCII)
+_MIGRATION_LOCK = 0x63616C6C7161
+
+
 def migrate(engine: sa.Engine, target: int | None = None) -> list[int]:
-    """Apply pending migrations up to `target` (default: latest). Returns the versions applied."""
+    """Apply pending migrations up to `target` (default: latest). Returns the versions applied.
+
+    Several processes may open a new database at once (parallel importers, a batch and the workstation):
+    on PostgreSQL they queue on an advisory lock, so each migration runs once and the others find it
+    recorded; on SQLite every migration transaction takes the write lock (BEGIN IMMEDIATE)."""
+    if engine.dialect.name != "postgresql":
+        return _migrate(engine, target)
+    with engine.connect() as lock:
+        lock.execute(sa.select(sa.func.pg_advisory_lock(_MIGRATION_LOCK)))
+        lock.commit()
+        try:
+            return _migrate(engine, target)
+        finally:
+            lock.execute(sa.select(sa.func.pg_advisory_unlock(_MIGRATION_LOCK)))
+            lock.commit()
+
+
+def _migrate(engine: sa.Engine, target: int | None) -> list[int]:
     target = LATEST if target is None else target
     applied = []
     with engine.begin() as conn:

@@ -503,13 +503,22 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         """The scale from a call row: what the machine did not judge (rubric points − judged) is pending."""
         judged = float(r["score_max"] or 0.0)
         return machine_scale(
-            rubric_max, r["score_total"], judged, r["fatal"], max(rubric_max - judged, 0.0), settings.pass_mark
+            rubric_max,
+            r["score_total"],
+            judged,
+            r["fatal"],
+            max(rubric_max - judged, 0.0),
+            settings.pass_mark,
         )
 
     # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
-    from .loop import Web, register
+    # the route modules import `Web` from .loop; registering them here keeps loop ← routes one-way
+    from . import routes_accuracy, routes_appeals, routes_calibration, routes_collections, routes_dashboard
+    from .loop import Web
 
-    register(app, Web(store, settings, render, require, require_call, current_user))
+    web = Web(store, settings, render, require, require_call, current_user)
+    for module in (routes_appeals, routes_accuracy, routes_calibration, routes_dashboard, routes_collections):
+        module.register(app, web)
     env.globals.update(allowed=allowed)
     return app
 

@@ -18,6 +18,10 @@ from .loop import Web
 
 def register(app: FastAPI, web: Web) -> None:
     store, settings = web.store, web.settings
+    # the configured pass mark, else the default rubric's (as the call page resolves it)
+    pass_mark = (
+        settings.pass_mark if settings.pass_mark is not None else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio
+    )
 
     def _any(request: Request) -> User:
         user = web.current_user(request)
@@ -73,7 +77,7 @@ def register(app: FastAPI, web: Web) -> None:
         user, s = _session(request, sid)
         res = None
         if s["state"] == "closed":
-            res = C.results(store, sid, pass_mark=settings.pass_mark, check_label=check_label)
+            res = C.results(store, sid, pass_mark=pass_mark, check_label=check_label)
         return web.render(
             request,
             "loop_calibration.html",

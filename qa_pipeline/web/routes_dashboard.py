@@ -19,6 +19,10 @@ DEFAULT_DAYS = 14  # this week and last week: the week-on-week change needs both
 
 def register(app: FastAPI, web: Web) -> None:
     store, settings = web.store, web.settings
+    # the configured pass mark, else the default rubric's (as the call page resolves it)
+    pass_mark = (
+        settings.pass_mark if settings.pass_mark is not None else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio
+    )
     cache = DashboardCache()
 
     def _range(date_from: str, date_to: str) -> tuple[str, str]:
@@ -34,7 +38,7 @@ def register(app: FastAPI, web: Web) -> None:
         d0, d1 = _range(date_from, date_to)
         f = DashFilter(d0, d1, team or None, agent.strip() or None)
         rubric = R.rubric_named(R.DEFAULT_RUBRIC)
-        dash = dashboard(store, f, [(i.id, i.title) for i in rubric.items], settings.pass_mark, cache)
+        dash = dashboard(store, f, [(i.id, i.title) for i in rubric.items], pass_mark, cache)
         base = {k: v for k, v in dict(date_from=d0, date_to=d1, team=team, agent=agent.strip()).items() if v}
 
         def drill(**kw: Any) -> str:
@@ -99,5 +103,5 @@ def register(app: FastAPI, web: Web) -> None:
             item or None,
             item_status if item_status in ("pass", "fail") else None,
         )
-        rows, n = drill_calls(store, d, settings.pass_mark)
+        rows, n = drill_calls(store, d, pass_mark)
         return web.render(request, "loop_drill.html", {"user": user, "rows": rows, "n": n, "d": d})
