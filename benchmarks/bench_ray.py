@@ -66,7 +66,8 @@ def main() -> None:
         t2 = time.perf_counter()
         for x in actors:
             ray.kill(x)
-        print(f"ray startup: ray.init {t1 - t0:.1f} s, {args.workers} actors + model load {t2 - t1:.1f} s")
+        init_s = t1 - t0
+        print(f"ray startup: ray.init {init_s:.1f} s, {args.workers} actors + model load {t2 - t1:.1f} s")
         t0 = time.perf_counter()
         b = run_batch(jobs, tmp / "ray", options, resume=False, ray=opts)
         ray_s = time.perf_counter() - t0
@@ -75,7 +76,7 @@ def main() -> None:
         print(f"ray local, {args.workers} actors: {ray_s:.1f} s, {len(jobs) / ray_s:.2f} calls/s, "
               f"{b.audio_s / ray_s:.1f}× real time (ok {b.ok}, failed {b.failed})")  # fmt: skip
         print(f"ratio ray / process pool: {ray_s / pool_s:.2f} without ray.init, "
-              f"{(ray_s + t1 - t0) / pool_s:.2f} with it (what `--ray local` pays on every run)")  # fmt: skip
+              f"{(ray_s + init_s) / pool_s:.2f} with it (what `--ray local` pays on every run)")  # fmt: skip
         print(f"load after: {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

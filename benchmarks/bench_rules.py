@@ -102,7 +102,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=60_000)
     ap.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "callqa_rules_bench.db")
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--rescore-days", default="2026-11-01:2026-11-30", help="FROM:TO of the rescore (default all)")
     ap.add_argument("--full-day", default="2026-11-03", help="day whose calls get a full rescore (every check run)")
+    ap.add_argument("--full-team", default=None, help="only this team's calls of that day (a smaller sample)")
     args = ap.parse_args()
     if not (args.reuse and args.db.exists()):
         generate(args.db, args.calls)
@@ -122,12 +124,13 @@ def main() -> None:
     timed("rules test, 1 rule (escalation, pinyin + anchor)", lambda r: r.calls, lambda: run_trial(store, rules[5:6]))
     timed(f"rules test, {len(rules)} rules (topics + examples)", lambda r: r.calls, lambda: run_trial(store, rules))
     mine = load_rubric(str(EXAMPLES / "my_rubric.yaml"))
+    d0, d1 = args.rescore_days.split(":")
     timed(
-        "rescore --rubric my_rubric.yaml (10086 checks unchanged → stored findings kept; 9 rules run)",
+        f"rescore --rubric my_rubric.yaml {d0}..{d1} (10086 checks unchanged → stored findings kept; 9 rules run)",
         lambda r: r.rescored,
-        lambda: rescore(store, mine, force=True),
+        lambda: rescore(store, mine, CallFilter(date_from=d0, date_to=d1), force=True),
     )
-    day = CallFilter(date_from=args.full_day, date_to=args.full_day)
+    day = CallFilter(date_from=args.full_day, date_to=args.full_day, team=args.full_team)
     timed(
         f"rescore --full --rubric 10086 (every check run), calls of {args.full_day}",
         lambda r: r.rescored,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from .checks.registry import CheckContext, run_check
-from .checks.waits import transfer_moment, waits
+from .holds import transfer_moment, waits
 from .types import CallMetadata, Event, Finding, Timeline, Transcript
 
 

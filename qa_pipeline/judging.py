@@ -86,7 +86,7 @@ def stored_timeline(
     if overlap_suspects is not None:
         out["overlap_suspects"] = [[_r(a), _r(b)] for a, b in overlap_suspects]
     if transcript is not None and timeline.has_roles:
-        from .checks.waits import transfer_moment, waits
+        from .holds import transfer_moment, waits
 
         out["holds"] = [[_r(w.start), _r(w.end), w.announced] for w in waits(timeline, transcript)]
         moment = transfer_moment(timeline, transcript, metadata or CallMetadata(call_id=""))

@@ -105,11 +105,8 @@ def rescore(
             if not full and call.timeline is not None:
                 # a check whose code and parameters are those that produced the stored findings: keep them
                 before = call.timeline.get("judged_with") or {}
-                reuse = {
-                    c: call.findings[c]
-                    for c, fp in fingerprints.items()
-                    if before.get(c) == fp and c in (call.findings or {})
-                }
+                stored = call.findings or {}
+                reuse = {c: stored[c] for c, fp in fingerprints.items() if before.get(c) == fp and c in stored}
                 report.reused_checks += len(reuse)
             j = judge(inputs, rubric, reuse=reuse, with_events=False)
             # findings no check or rule produces (privacy's pii_masked spans, which audio export masks) stay

@@ -1,7 +1,7 @@
 from helpers import timeline, transcript
 
 from qa_pipeline.checks.registry import CheckContext, run_check
-from qa_pipeline.checks.waits import transfer_moment, waits
+from qa_pipeline.holds import transfer_moment, waits
 from qa_pipeline.types import CallMetadata
 
 
@@ -158,11 +158,15 @@ def test_transfer_detected_without_manifest_on_nonstandard_phrase() -> None:
 def test_borderline_notice_and_apology_go_to_review(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # a classifier score in the borderline band (phrasing.thresholds: 0.5–0.6) is neither a pass nor a fail
     import qa_pipeline.checks.waits as w
+    import qa_pipeline.holds as holds
 
-    real = w._said
-    monkeypatch.setattr(
-        w, "_said", lambda cat, text: "maybe" if text in ("嗯我瞅瞅", "结果出来了") else real(cat, text)
-    )
+    real = holds.said
+
+    def borderline(cat: str, text: str) -> str:
+        return "maybe" if text in ("嗯我瞅瞅", "结果出来了") else real(cat, text)
+
+    monkeypatch.setattr(holds, "said", borderline)  # the notice before the wait (holds)
+    monkeypatch.setattr(w, "said", borderline)  # the apology after it (the check)
     tl, tr = _hold_call(False, False, wait_s=40)
     tr = transcript(("customer", 0, 5, "帮我查一下话费"), ("agent", 6, 10, "嗯我瞅瞅"), ("agent", 50, 55, "结果出来了"))
     (n,) = run("hold_notice", tl, tr)

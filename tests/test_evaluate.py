@@ -206,3 +206,27 @@ def test_mono_samples_diarization_in_eval(tmp_path: Path) -> None:
     assert d["calls"] == len(paths)
     assert d["der"] is not None and d["der"] < 0.15
     assert d["agent_correct"] == len(paths)
+
+
+def test_prohibited_behaviour_ranks_below_courtesy_only_calls(report) -> None:  # type: ignore[no-untyped-def]
+    # issue 9 on the samples: every call with a prohibited behaviour (禁语/推诿/反问, 抢话, 无故静音) scores
+    # below every call whose only faults are courtesy phrases or handled slow lookups, and is 不合格
+    courtesy = {"greeting", "closing", "polite_terms", "honorific", "hold_notice", "hold_apology"}
+    courtesy |= {"confirm_understanding", "wait_fluency"}
+    prohibited, courteous = [], []
+    for path in sorted((Path(report.results_dir) / "calls").glob("*.json")):
+        res = json.loads(path.read_text(encoding="utf-8"))
+        fails = [c for c in res["checks"] if c["status"] == "fail"]
+        bad = [
+            c
+            for c in fails
+            if c["check"] in ("forbidden_phrase", "interruption")
+            or (c["check"].startswith("silence_over") and not c["detail"].get("announced"))
+        ]
+        if bad:
+            prohibited.append((res["score"]["total"], res["score"]["verdict"], res["call_id"]))
+        elif {c["check"] for c in fails} <= courtesy:
+            courteous.append((res["score"]["total"], res["call_id"]))
+    assert prohibited and courteous
+    assert max(p[0] for p in prohibited) < min(c[0] for c in courteous), (prohibited, courteous)
+    assert all(p[1] == "fail" for p in prohibited)

@@ -194,7 +194,7 @@ def closing(ctx: CheckContext) -> list[Finding]:
     """结束语 in the agent's last `last_turns` utterances: every group of `required_parts` must be present
     (default: the ask for more needs *and* thanks or goodbye, 10086 l.5-6). On a transferred call whose agent
     leg ends at the transfer the agent hands over instead of closing: `not_applicable`."""
-    from .waits import transfer_moment  # waits imports nothing from here; deferred to keep the graph simple
+    from ..holds import transfer_moment
 
     p = ctx.params
     agent = _agent(ctx)
@@ -319,7 +319,7 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
     """When the call is transferred (the manifest's `transferred_at`, or any transfer wording after which the
     agent leg ends), was one of the three standard scripts (知识库放音 / 自动台 / 专家台席, l.18-22) used?
     `not_applicable` without a transfer."""
-    from .waits import transfer_moment
+    from ..holds import transfer_moment
 
     p = ctx.params
     std = set(p["standard_categories"])

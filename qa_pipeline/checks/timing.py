@@ -5,12 +5,12 @@ from __future__ import annotations
 import statistics
 from itertools import pairwise
 
+from ..holds import announced_wait_before, waits
 from ..rules.engine import builtin_rule, evaluate_rule
 from ..rules.operators import CallView
 from ..text import char_count
 from ..types import Finding, Speaker, SpeechSegment, Status, Utterance
 from .registry import CheckContext, register
-from .waits import announced_wait_before, waits
 
 
 def utterance_at(utterances: tuple[Utterance, ...], speaker: Speaker, start: float, end: float) -> str:

@@ -168,24 +168,26 @@ def open_appeal(
     with store.engine.begin() as conn:
         if conn.execute(sa.select(a.c.appeal_id).where(a.c.call_id == call_id, a.c.target_key == target_key)).first():
             raise AppealError(t("loop.appeal.error.duplicate"))
-        appeal_id = conn.execute(
-            a.insert().values(
-                call_id=call_id,
-                review_id=data.review["review_id"],
-                target_kind=target.kind,
-                target_key=target.key,
-                check=target.check,
-                finding_start=target.start,
-                finding_end=target.end,
-                added_id=target.added_id,
-                item_id=target.item_id,
-                deduction=target.deduction,
-                reason=reason[:4000],
-                opened_by=user.user_id,
-                opened_at=_now().isoformat(timespec="seconds"),
-                state="open",
+        appeal_id = T.inserted_id(
+            conn.execute(
+                a.insert().values(
+                    call_id=call_id,
+                    review_id=data.review["review_id"],
+                    target_kind=target.kind,
+                    target_key=target.key,
+                    check=target.check,
+                    finding_start=target.start,
+                    finding_end=target.end,
+                    added_id=target.added_id,
+                    item_id=target.item_id,
+                    deduction=target.deduction,
+                    reason=reason[:4000],
+                    opened_by=user.user_id,
+                    opened_at=_now().isoformat(timespec="seconds"),
+                    state="open",
+                )
             )
-        ).inserted_primary_key[0]
+        )
         R.audit(
             conn,
             user,

@@ -56,11 +56,13 @@ def create_session(store: Store, user: User, title: str, call_ids: Sequence[str]
             raise CalibrationError(t("loop.cal.error.unknown_calls", calls="、".join(missing[:5])))
         if not ids:
             raise CalibrationError(t("loop.cal.error.no_calls"))
-        sid = conn.execute(
-            L.calibration_sessions.insert().values(
-                title=title[:200], state="open", created_by=user.user_id, created_at=_now()
+        sid = T.inserted_id(
+            conn.execute(
+                L.calibration_sessions.insert().values(
+                    title=title[:200], state="open", created_by=user.user_id, created_at=_now()
+                )
             )
-        ).inserted_primary_key[0]
+        )
         conn.execute(L.calibration_calls.insert(), [{"session_id": sid, "call_id": c} for c in ids])
         now = _now()
         conn.execute(
@@ -218,21 +220,23 @@ def judge(
     with store.engine.begin() as conn:
         row = _own_review(conn, sid, call_id, user.user_id)
         if row is None:
-            rid = conn.execute(
-                rv.insert().values(
-                    call_id=call_id,
-                    call_date=data.call.get("call_date"),
-                    purpose=PURPOSE,
-                    session_id=sid,
-                    reviewer_id=user.user_id,
-                    state="draft",
-                    machine_sha256=data.call.get("source_sha256"),
-                    machine_total=data.call.get("score_total"),
-                    machine_max=data.call.get("score_max"),
-                    created_at=now,
-                    updated_at=now,
+            rid = T.inserted_id(
+                conn.execute(
+                    rv.insert().values(
+                        call_id=call_id,
+                        call_date=data.call.get("call_date"),
+                        purpose=PURPOSE,
+                        session_id=sid,
+                        reviewer_id=user.user_id,
+                        state="draft",
+                        machine_sha256=data.call.get("source_sha256"),
+                        machine_total=data.call.get("score_total"),
+                        machine_max=data.call.get("score_max"),
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
         else:
             rid = row.review_id
         conn.execute(d_.delete().where(d_.c.review_id == rid))

@@ -49,11 +49,13 @@ def create_collection(store: Store, user: User, name: str, shared: bool = False)
     if not may_change_collection(user, user.user_id):
         raise CollectionError(t("loop.coll.error.cannot"))
     with store.engine.begin() as conn:
-        cid = conn.execute(
-            L.collections.insert().values(
-                name=name[:200], owner_id=user.user_id, shared=bool(shared), created_at=_now()
+        cid = T.inserted_id(
+            conn.execute(
+                L.collections.insert().values(
+                    name=name[:200], owner_id=user.user_id, shared=bool(shared), created_at=_now()
+                )
             )
-        ).inserted_primary_key[0]
+        )
         R.audit(
             conn,
             user,
@@ -130,20 +132,22 @@ def add_example(
     if not (0 <= start <= end) or end - start > 600:
         raise CollectionError(t("loop.coll.error.bad_span"))
     with store.engine.begin() as conn:
-        eid = conn.execute(
-            L.collection_items.insert().values(
-                collection_id=cid,
-                call_id=call_id,
-                start=float(start),
-                end=float(end),
-                speaker=speaker,
-                text=(text or "")[:2000] or None,
-                rule=(rule or "").strip()[:64] or None,
-                note=(note or "").strip()[:2000] or None,
-                added_by=user.user_id,
-                added_at=_now(),
+        eid = T.inserted_id(
+            conn.execute(
+                L.collection_items.insert().values(
+                    collection_id=cid,
+                    call_id=call_id,
+                    start=float(start),
+                    end=float(end),
+                    speaker=speaker,
+                    text=(text or "")[:2000] or None,
+                    rule=(rule or "").strip()[:64] or None,
+                    note=(note or "").strip()[:2000] or None,
+                    added_by=user.user_id,
+                    added_at=_now(),
+                )
             )
-        ).inserted_primary_key[0]
+        )
         R.audit(
             conn,
             user,

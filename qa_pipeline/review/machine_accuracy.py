@@ -131,11 +131,11 @@ def machine_accuracy(
         for item in rubric.items:
             if not item.manual and any(b.selects(f) for b in item.bindings):
                 per_item[item.id][col] += 1
-    for r in arows:
-        if r.check:
-            per_check.setdefault(r.check, [0, 0, 0])[2] += 1
-        if r.item_id in per_item:
-            per_item[r.item_id][2] += 1
+    for ar in arows:
+        if ar.check:
+            per_check.setdefault(ar.check, [0, 0, 0])[2] += 1
+        if ar.item_id in per_item:
+            per_item[ar.item_id][2] += 1
     titles = {i.id: i.title for i in rubric.items}
 
     def order(x: Accuracy) -> tuple[float, int, str]:

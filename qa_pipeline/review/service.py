@@ -681,60 +681,84 @@ def queue(
         ensure_triage(store, d, config, fresh_within_s)
     c, tr, rv, a, us = S.calls, T.triage, T.reviews, T.assignments, T.users
     rv_ = rv.alias("rv")
-    joined = (
-        c.join(tr, tr.c.call_id == c.c.call_id)
-        .outerjoin(rv_, sa.and_(rv_.c.call_id == c.c.call_id, rv_.c.purpose == "review"))
-        .outerjoin(a, sa.and_(a.c.call_id == c.c.call_id, a.c.purpose == "review"))
-        .outerjoin(us, us.c.user_id == a.c.reviewer_id)
-    )
-    conds = [c.c.call_date >= f.date_from, c.c.call_date <= f.date_to, c.c.status == "ok"]
-    if f.team:
-        conds.append(c.c.team == f.team)
-    if f.agent:
-        conds.append(sa.or_(c.c.agent_id == f.agent, c.c.agent_name == f.agent))
-    if f.agent_id:
-        conds.append(c.c.agent_id == f.agent_id)
-    if f.state == "reviewed":
-        conds.append(rv_.c.state == "submitted")
-    elif f.state == "pending":
-        conds.append(sa.or_(rv_.c.state.is_(None), rv_.c.state != "submitted"))
-    if f.assignee_id is not None:
+    # Two steps: the page's call ids with only the joins the filters need (the triage table carries the date and
+    # bucket, so a plain day or week is counted from its index alone), then the display columns for those ids.
+    need_calls = bool(f.team or f.agent or f.agent_id)
+    need_review = f.state in ("reviewed", "pending")
+    need_assign = f.assignee_id is not None
+    base: Any = tr
+    conds: list[Any] = [tr.c.call_date >= f.date_from, tr.c.call_date <= f.date_to]
+    if need_calls:  # drive from calls' (team|agent, date) indexes
+        base = c.join(tr, tr.c.call_id == c.c.call_id)
+        conds = [c.c.call_date >= f.date_from, c.c.call_date <= f.date_to]
+        if f.team:
+            conds.append(c.c.team == f.team)
+        if f.agent:
+            conds.append(sa.or_(c.c.agent_id == f.agent, c.c.agent_name == f.agent))
+        if f.agent_id:
+            conds.append(c.c.agent_id == f.agent_id)
+    if need_review:
+        base = base.outerjoin(rv_, sa.and_(rv_.c.call_id == tr.c.call_id, rv_.c.purpose == "review"))
+        if f.state == "reviewed":
+            conds.append(rv_.c.state == "submitted")
+        else:
+            conds.append(sa.or_(rv_.c.state.is_(None), rv_.c.state != "submitted"))
+    if need_assign:
+        base = base.join(a, sa.and_(a.c.call_id == tr.c.call_id, a.c.purpose == "review"))
         conds.append(a.c.reviewer_id == f.assignee_id)
     with store.read() as conn:
         counts: dict[str, int] = dict(
             conn.execute(
-                sa.select(tr.c.bucket, sa.func.count()).select_from(joined).where(*conds).group_by(tr.c.bucket)
+                sa.select(tr.c.bucket, sa.func.count()).select_from(base).where(*conds).group_by(tr.c.bucket)
             ).all()
         )
         if f.bucket:
             conds.append(tr.c.bucket == f.bucket)
         total = counts.get(f.bucket, 0) if f.bucket else sum(counts.values())
         order = sa.case({"must": 0, "sample": 1}, value=tr.c.bucket, else_=2)
-        rows = conn.execute(
-            sa.select(
-                c.c.call_id,
-                c.c.agent_id,
-                c.c.agent_name,
-                c.c.team,
-                c.c.started_at,
-                c.c.duration_s,
-                c.c.score_total,
-                c.c.score_max,
-                c.c.fatal,
-                tr.c.bucket,
-                tr.c.reasons,
-                rv_.c.state,
-                rv_.c.final_total,
-                rv_.c.verdict,
-                us.c.username.label("assignee"),
-            )
-            .select_from(joined)
-            .where(*conds)
-            .order_by(order, c.c.call_date.desc(), c.c.started_at, c.c.call_id)
-            .limit(f.per_page)
-            .offset(max(f.page - 1, 0) * f.per_page)
-        ).all()
-    return [dict(r._mapping) for r in rows], total, counts
+        page_base = base if need_calls else base.join(c, c.c.call_id == tr.c.call_id)
+        ids = list(
+            conn.execute(
+                sa.select(c.c.call_id)
+                .select_from(page_base)
+                .where(*conds)
+                .order_by(order, c.c.call_date.desc(), c.c.started_at, c.c.call_id)
+                .limit(f.per_page)
+                .offset(max(f.page - 1, 0) * f.per_page)
+            ).scalars()
+        )
+        rows = (
+            conn.execute(
+                sa.select(
+                    c.c.call_id,
+                    c.c.agent_id,
+                    c.c.agent_name,
+                    c.c.team,
+                    c.c.started_at,
+                    c.c.duration_s,
+                    c.c.score_total,
+                    c.c.score_max,
+                    c.c.fatal,
+                    tr.c.bucket,
+                    tr.c.reasons,
+                    rv_.c.state,
+                    rv_.c.final_total,
+                    rv_.c.verdict,
+                    us.c.username.label("assignee"),
+                )
+                .select_from(
+                    c.join(tr, tr.c.call_id == c.c.call_id)
+                    .outerjoin(rv_, sa.and_(rv_.c.call_id == c.c.call_id, rv_.c.purpose == "review"))
+                    .outerjoin(a, sa.and_(a.c.call_id == c.c.call_id, a.c.purpose == "review"))
+                    .outerjoin(us, us.c.user_id == a.c.reviewer_id)
+                )
+                .where(c.c.call_id.in_(ids))
+            ).all()
+            if ids
+            else []
+        )
+    pos = {cid: i for i, cid in enumerate(ids)}
+    return sorted((dict(r._mapping) for r in rows), key=lambda r: pos[r["call_id"]]), total, counts
 
 
 def agent_calls(store: Store, agent_id: str, limit: int = 200) -> list[dict[str, Any]]:

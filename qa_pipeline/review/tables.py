@@ -11,6 +11,8 @@ review of their own (purpose ``calibration``), the official one has purpose ``re
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -152,3 +154,11 @@ ALL = [users, assignments, reviews, decisions, added_findings, manual_scores, tr
 def create(conn: sa.Connection) -> None:
     """Migration 8's body (these definitions are version 8's; a later change is a new migration)."""
     metadata.create_all(conn, tables=ALL)
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row a single-row INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None:  # only for executemany / INSERT … FROM SELECT, which no caller does
+        raise RuntimeError("INSERT returned no primary key")
+    return int(key[0])

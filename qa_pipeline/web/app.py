@@ -508,15 +508,17 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             judged,
             r["fatal"],
             max(rubric_max - judged, 0.0),
-            settings.pass_mark
-            if settings.pass_mark is not None
-            else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio,
+            settings.pass_mark,
         )
 
     # part 2 (issue 11): appeals, calibration, dashboard, machine accuracy, collections — their own routers
-    from .loop import Web, register
+    # the route modules import `Web` from .loop; registering them here keeps loop ← routes one-way
+    from . import routes_accuracy, routes_appeals, routes_calibration, routes_collections, routes_dashboard
+    from .loop import Web
 
-    register(app, Web(store, settings, render, require, require_call, current_user))
+    web = Web(store, settings, render, require, require_call, current_user)
+    for module in (routes_appeals, routes_accuracy, routes_calibration, routes_dashboard, routes_collections):
+        module.register(app, web)
     env.globals.update(allowed=allowed)
     return app
 

@@ -1,6 +1,6 @@
 """Part 2 of the workstation (issue 11): appeals, calibration, dashboard, machine accuracy, trainer collections.
 
-Each area is a router module (``routes_*.py``) registered on the app by ``register``; they share the app's
+Each area is a router module (``routes_*.py``) that `app.create_app` registers; they share the app's
 rendering, login and object checks through ``Web`` (so authorisation stays in ``review.access`` and the
 app's ``require``/``require_call``, never re-implemented here).
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from ..i18n import t
@@ -40,10 +40,3 @@ class Web:
 
     def ctx(self, user: User, **kw: Any) -> dict[str, Any]:
         return {"user": user, **kw}
-
-
-def register(app: FastAPI, web: Web) -> None:
-    from . import routes_accuracy, routes_appeals, routes_calibration, routes_collections, routes_dashboard
-
-    for module in (routes_appeals, routes_accuracy, routes_calibration, routes_dashboard, routes_collections):
-        module.register(app, web)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..i18n import t
 from ..review import appeals as A
 from ..review import service as R
-from ..review.access import allowed, may_see_appeal
+from ..review.access import User, allowed, may_see_appeal
 from .loop import Web
 
 
@@ -63,7 +65,7 @@ def register(app: FastAPI, web: Web) -> None:
             {"user": user, "rows": rows, "state": state, "can_rule": allowed(user, "rule_appeal")},
         )
 
-    def _visible(request: Request, appeal_id: int):  # type: ignore[no-untyped-def]
+    def _visible(request: Request, appeal_id: int) -> tuple[User, dict[str, Any]]:
         user = web.require(request, "view_appeals")
         ap = A.get_appeal(store, appeal_id)
         if ap is None or not may_see_appeal(user, ap["agent_id"], ap["opened_by"]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -16,6 +18,10 @@ from .loop import Web
 
 def register(app: FastAPI, web: Web) -> None:
     store, settings = web.store, web.settings
+    # the configured pass mark, else the default rubric's (as the call page resolves it)
+    pass_mark = (
+        settings.pass_mark if settings.pass_mark is not None else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio
+    )
 
     def _any(request: Request) -> User:
         user = web.current_user(request)
@@ -26,7 +32,7 @@ def register(app: FastAPI, web: Web) -> None:
             raise web.not_found()
         return user
 
-    def _session(request: Request, sid: int) -> tuple[User, dict]:  # type: ignore[type-arg]
+    def _session(request: Request, sid: int) -> tuple[User, dict[str, Any]]:
         user = _any(request)
         s = C.get_session(store, sid)
         if s is None or not (allowed(user, "calibrate") or C.is_assigned(store, sid, user)):
@@ -71,7 +77,7 @@ def register(app: FastAPI, web: Web) -> None:
         user, s = _session(request, sid)
         res = None
         if s["state"] == "closed":
-            res = C.results(store, sid, pass_mark=settings.pass_mark, check_label=check_label)
+            res = C.results(store, sid, pass_mark=pass_mark, check_label=check_label)
         return web.render(
             request,
             "loop_calibration.html",
@@ -93,7 +99,7 @@ def register(app: FastAPI, web: Web) -> None:
             raise web.bad(str(exc)) from None
         return RedirectResponse(f"/calibration/{sid}", status_code=303)
 
-    def _judge_access(request: Request, sid: int, call_id: str) -> tuple[User, dict]:  # type: ignore[type-arg]
+    def _judge_access(request: Request, sid: int, call_id: str) -> tuple[User, dict[str, Any]]:
         user = web.require_call(request, call_id, "calibration_review")
         s = C.get_session(store, sid)
         if s is None or call_id not in s["calls"] or not C.is_assigned(store, sid, user, call_id):

@@ -19,6 +19,10 @@ DEFAULT_DAYS = 14  # this week and last week: the week-on-week change needs both
 
 def register(app: FastAPI, web: Web) -> None:
     store, settings = web.store, web.settings
+    # the configured pass mark, else the default rubric's (as the call page resolves it)
+    pass_mark = (
+        settings.pass_mark if settings.pass_mark is not None else 100.0 * R.rubric_named(R.DEFAULT_RUBRIC).pass_ratio
+    )
     cache = DashboardCache()
 
     def _range(date_from: str, date_to: str) -> tuple[str, str]:
@@ -34,12 +38,27 @@ def register(app: FastAPI, web: Web) -> None:
         d0, d1 = _range(date_from, date_to)
         f = DashFilter(d0, d1, team or None, agent.strip() or None)
         rubric = R.rubric_named(R.DEFAULT_RUBRIC)
-        dash = dashboard(store, f, [(i.id, i.title) for i in rubric.items], settings.pass_mark, cache)
+        dash = dashboard(store, f, [(i.id, i.title) for i in rubric.items], pass_mark, cache)
         base = {k: v for k, v in dict(date_from=d0, date_to=d1, team=team, agent=agent.strip()).items() if v}
 
         def drill(**kw: Any) -> str:
             q = {**base, **{k: v for k, v in kw.items() if v not in (None, "")}}
             return "/dashboard/calls?" + urlencode(q)
+
+        # the agents × weeks table is the page's bulk (hundreds of rows): its cells are formatted here, once,
+        # rather than through template macros
+        trend: list[tuple[str, str, str, list[tuple[str, str, str] | None]]] = []
+        for aid, name, tm, tallies in dash.agents:
+            cells: list[tuple[str, str, str] | None] = []
+            for w, x in zip(dash.weeks, tallies, strict=True):
+                if not x.calls:
+                    cells.append(None)
+                    continue
+                url = drill(agent=aid, date_from=w.start, date_to=w.end)
+                sc = "—" if x.avg_score is None else f"{x.avg_score:.1f}"
+                pr = "—" if x.pass_rate is None else f"{100 * x.pass_rate:.1f}%"
+                cells.append((url, sc, f"{pr} · {x.calls}"))
+            trend.append((aid, name, tm, cells))
 
         return web.render(
             request,
@@ -53,6 +72,7 @@ def register(app: FastAPI, web: Web) -> None:
                 "date_from": d0,
                 "date_to": d1,
                 "drill": drill,
+                "trend": trend,
                 "pass_mark": settings.pass_mark,
             },
         )
@@ -83,5 +103,5 @@ def register(app: FastAPI, web: Web) -> None:
             item or None,
             item_status if item_status in ("pass", "fail") else None,
         )
-        rows, n = drill_calls(store, d, settings.pass_mark)
+        rows, n = drill_calls(store, d, pass_mark)
         return web.render(request, "loop_drill.html", {"user": user, "rows": rows, "n": n, "d": d})

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from ..review.final import DEFAULT_PASS_MARK
 from ..review.triage import TriageConfig
 
 
@@ -25,7 +26,7 @@ class WebSettings:
     secret_key: str = ""  # signs session cookies; default: a random key kept in <db>.secret (0600)
     session_hours: float = 8.0
     secure_cookies: bool = False  # set when served over HTTPS (behind a proxy)
-    pass_mark: float | None = None  # % of the rubric's points for 合格 (default: the rubric's verdict.pass_ratio)
+    pass_mark: float = DEFAULT_PASS_MARK  # % of the rubric's points for 合格 (80 = the 10086 rubric's pass_ratio)
     triage: TriageConfig = field(default_factory=TriageConfig)
     login_max_failures: int = 5
     login_window_s: float = 900.0
