@@ -785,3 +785,73 @@ def spans_summary(spans: Iterable[PiiSpan]) -> dict[str, int]:
     for s in spans:
         counts[s.category] = counts.get(s.category, 0) + 1
     return counts
+
+
+def redact_result_json(data: dict[str, Any], options: RedactOptions | None = None) -> dict[str, Any]:
+    """A result JSON that was written without redaction (`--no-redact`, or before callqa redacted) redacted the
+    same way `redact_result` does, for `callqa import`; a result that records its redaction is returned as is."""
+    opts = options or RedactOptions()
+    engine = data.get("engine") or {}
+    if not opts.enabled or (engine.get("options") or {}).get("redaction") is not None:
+        return data
+    utts = []
+    for u in data.get("utterances") or []:
+        words = tuple(
+            Word(str(w.get("text") or ""), float(w.get("start") or 0), float(w.get("end") or 0), w.get("probability"))
+            for w in u.get("words") or []
+        )
+        utts.append(
+            Utterance(u.get("speaker", "unknown"), float(u["start"]), float(u["end"]), u.get("text") or "", words)
+        )
+    originals = [u.text for u in utts]
+    red, spans = redact_transcript(Transcript(tuple(utts), "import"), opts)
+    out = dict(data)
+    new_utts = []
+    for raw, u in zip(data.get("utterances") or [], red.utterances, strict=True):
+        d = dict(raw, text=u.text)
+        if raw.get("words"):
+            d["words"] = [dict(w, text=nw.text) for w, nw in zip(raw["words"], u.words, strict=True)]
+        new_utts.append(d)
+    out["utterances"] = new_utts
+    replacements = sorted(
+        {(originals[s.utterance][s.start_char : s.end_char], s.label) for s in spans if s.end_char - s.start_char >= 4},
+        key=lambda r: -len(r[0]),
+    )
+    checks = [
+        dict(
+            c,
+            evidence=redact_strings(c.get("evidence") or "", replacements, opts),
+            detail=redact_strings(c.get("detail") or {}, replacements, opts),
+        )
+        for c in data.get("checks") or []
+        if c.get("check") != PII_CHECK
+    ]
+    checks += [
+        {
+            "check": PII_CHECK,
+            "status": "pass",
+            "start": s.start_s,
+            "end": s.end_s,
+            "speaker": s.speaker,
+            "evidence": s.label,
+            "detail": {"category": s.category, "utterance": s.utterance, "chars": [s.start_char, s.end_char]},
+        }
+        for s in spans
+    ]
+    out["checks"] = checks
+    if data.get("score"):
+        out["score"] = dict(
+            data["score"],
+            items=[
+                dict(i, reasons=redact_strings(list(i.get("reasons") or []), replacements, opts))
+                for i in data["score"].get("items") or []
+            ],
+        )
+    known = {"agent_name", "team", "started_at", "queue", "transferred_at"}
+    md = data.get("metadata") or {}
+    out["metadata"] = {k: (v if k in known else redact_strings(v, replacements, opts)) for k, v in md.items()}
+    if data.get("error"):
+        out["error"] = redact_text(str(data["error"]), opts)
+    if engine:
+        out["engine"] = dict(engine, options={**(engine.get("options") or {}), "redaction": redaction_info(opts)})
+    return out

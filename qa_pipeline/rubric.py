@@ -374,9 +374,8 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                 )
             )
             continue
-        deduction = 0.0
-        reasons: list[str] = []
         statuses: set[Status] = set()
+        charged: list[tuple[Finding, float]] = []
         for b in item.bindings:
             deducted = False
             for f in (f for f in findings if f.check == b.check):
@@ -395,9 +394,10 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                 if b.once and deducted:
                     d = 0.0
                 deducted = True
-                deduction += d
-                reasons.append(_reason(f, d))
-        deduction = min(deduction, item.points)
+                charged.append((f, d))
+        charged = charge_events_once(charged)
+        reasons = [_reason(f, d) for f, d in charged]
+        deduction = min(sum(d for _, d in charged), item.points)
         status: Status
         if "fail" in statuses:
             status = "fail"
@@ -443,6 +443,27 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
     else:
         verdict = "pass"
     return Score(round(total, 2), round(max_points, 2), fatal, needs_review, tuple(items), verdict, worst)
+
+
+def charge_events_once(charged: list[tuple[Finding, float]]) -> list[tuple[Finding, float]]:
+    """One event is charged once per item: findings of *different* checks bound to the same item whose spans
+    overlap (a 69.9 s silence is both `silence_over_30s` and `silence_over_60s`) are one event, charged the
+    largest of their deductions. Separate occurrences of one check are separate events and all count."""
+    kept: list[tuple[Finding, float]] = []
+    for f, d in sorted(charged, key=lambda fd: -fd[1]):
+        same_event = any(
+            g.check != f.check
+            and f.start is not None
+            and f.end is not None
+            and g.start is not None
+            and g.end is not None
+            and f.start < g.end
+            and g.start < f.end
+            for g, _ in kept
+        )
+        if not same_event:
+            kept.append((f, d))
+    return sorted(kept, key=lambda fd: (fd[0].start is None, fd[0].start or 0.0))
 
 
 def _reason(f: Finding, deduction: float) -> str:

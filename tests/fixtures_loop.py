@@ -52,10 +52,13 @@ def user(store: Store, name: str) -> User:
 
 
 def review_call_a(store: Store, reviewer: User, *, confirm_fatal: bool = True) -> None:
-    """A full official review of CALL_A: every manual item passed, the 推诿 phrase confirmed, submitted."""
+    """A full official review of CALL_A: every manual item passed, the 69.9 s silence rejected (the agent was
+    looking the data up), the 推诿 phrase confirmed, submitted: final 0 (红线); without the 推诿, 100 − 2 = 98."""
     data = R.load_call(store, CALL_A, transcript=False)
-    row = next(sf.row_id for sf in data.findings if sf.finding.check == "forbidden_phrase")
-    R.decide(store, reviewer, CALL_A, row, "confirm" if confirm_fatal else "reject", "推诿属实")
+    rows = {sf.finding.check: sf.row_id for sf in data.findings if sf.finding.status == "fail"}
+    R.decide(store, reviewer, CALL_A, rows["forbidden_phrase"], "confirm" if confirm_fatal else "reject", "推诿属实")
+    for check in ("silence_over_30s", "silence_over_60s"):
+        R.decide(store, reviewer, CALL_A, rows[check], "reject", "查询业务中")
     for item_id in MANUAL_IDS:
         R.set_manual(store, reviewer, CALL_A, item_id, 0.0)
     R.submit(store, reviewer, CALL_A, "已复核")

@@ -21,7 +21,7 @@ from helpers import real_clip, render_stereo
 from qa_pipeline.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
-N_CALLS = 10
+N_CALLS = 8
 
 
 def _day(tmp_path: Path) -> Path:
@@ -54,7 +54,7 @@ def test_sigkill_at_random_points_then_resume_keeps_every_call_exactly_once(tmp_
     rng = random.Random(15)
     day, out = _day(tmp_path), tmp_path / "out"
     calls = out / "calls"
-    for _ in range(4):
+    for _ in range(3):
         proc = _score(day, out)
         before = len(list(calls.glob("*.json"))) if calls.exists() else 0
         target = before + rng.randint(0, 3)

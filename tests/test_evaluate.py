@@ -149,13 +149,18 @@ def test_phrase_checks_f1(report, check: str) -> None:  # type: ignore[no-untype
     assert report.check_status[check]["f1"] >= 0.95
 
 
-def test_closing_follows_the_10086_rule_where_the_old_truth_differs(report) -> None:  # type: ignore[no-untyped-def]
+def test_closing_and_hold_notice_follow_the_10086_rules(report) -> None:  # type: ignore[no-untyped-def]
     # issue 9: closing = the ask for more needs AND thanks/goodbye, `not_applicable` when the agent leg ends at a
-    # transfer. The sample truth still encodes "the last agent turn is a closing"; the disagreements must be
-    # exactly these three (docs/accuracy.md, issue 9), never more.
-    diffs = {c.call_id: m for c in report.calls for m in c.status_mismatches if m.startswith("closing")}
-    assert sorted(diffs) == ["06_complaint_interruptions", "09_transfer_auto_no_phrase", "12_slow_responses"], diffs
-    assert "not_applicable" in diffs["09_transfer_auto_no_phrase"]
+    # transfer; hold_notice is judged for every agent-side lookup pause over the rubric's min_wait_s. The truth
+    # (synth/truth.py) follows the same rules, so the checks agree with it on every sample.
+    for check in ("closing", "hold_notice"):
+        diffs = [m for c in report.calls for m in c.status_mismatches if m.startswith(check)]
+        assert diffs == [], diffs
+        assert report.check_status[check]["accuracy"] == 1.0
+    truth = {p.name.split(".")[0]: json.loads(p.read_text("utf-8")) for p in SAMPLES.glob("*.truth.json")}
+    assert truth["09_transfer_auto_no_phrase"]["checks"]["closing"]["status"] == "not_applicable"
+    assert truth["06_complaint_interruptions"]["checks"]["closing"]["status"] == "fail"  # goodbye without the ask
+    assert truth["16_quiet_agent_two_short_waits"]["checks"]["hold_notice"]["status"] == "pass"  # two ~20 s waits
 
 
 def test_forbidden_phrase_occurrences(report) -> None:  # type: ignore[no-untyped-def]
@@ -206,3 +211,27 @@ def test_mono_samples_diarization_in_eval(tmp_path: Path) -> None:
     assert d["calls"] == len(paths)
     assert d["der"] is not None and d["der"] < 0.15
     assert d["agent_correct"] == len(paths)
+
+
+def test_prohibited_behaviour_ranks_below_courtesy_only_calls(report) -> None:  # type: ignore[no-untyped-def]
+    # issue 9 on the samples: every call with a prohibited behaviour (禁语/推诿/反问, 抢话, 无故静音) scores
+    # below every call whose only faults are courtesy phrases or handled slow lookups, and is 不合格
+    courtesy = {"greeting", "closing", "polite_terms", "honorific", "hold_notice", "hold_apology"}
+    courtesy |= {"confirm_understanding", "wait_fluency"}
+    prohibited, courteous = [], []
+    for path in sorted((Path(report.results_dir) / "calls").glob("*.json")):
+        res = json.loads(path.read_text(encoding="utf-8"))
+        fails = [c for c in res["checks"] if c["status"] == "fail"]
+        bad = [
+            c
+            for c in fails
+            if c["check"] in ("forbidden_phrase", "interruption")
+            or (c["check"].startswith("silence_over") and not c["detail"].get("announced"))
+        ]
+        if bad:
+            prohibited.append((res["score"]["total"], res["score"]["verdict"], res["call_id"]))
+        elif {c["check"] for c in fails} <= courtesy:
+            courteous.append((res["score"]["total"], res["call_id"]))
+    assert prohibited and courteous
+    assert max(p[0] for p in prohibited) < min(c[0] for c in courteous), (prohibited, courteous)
+    assert all(p[1] == "fail" for p in prohibited)

@@ -178,3 +178,38 @@ def test_real_10086_talk_is_not_redacted():
     bad = bench.false_redactions(texts)
     # the only hit in the real sample is a customer saying their real name (我叫孟凡强): correct, not false
     assert all(part == "孟凡强" for _, part in bad), bad
+
+
+def test_import_redacts_results_written_without_redaction(tmp_path):
+    import json
+
+    import sqlalchemy as sa
+    from fixtures_store import make_result
+
+    from qa_pipeline.store import import_results, open_store
+
+    r = make_result(
+        "c9",
+        "A001",
+        "2026-11-03T09:00:00+08:00",
+        90.0,
+        {},
+        utterances=[("customer", 1.0, 4.0, "我的手机号是13812345678"), ("agent", 5.0, 6.0, "好的")],
+        checks=[("repeated_question", "fail", 1.0, 4.0, "我的手机号是13812345678")],
+    )
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "c9.json").write_text(json.dumps(r, ensure_ascii=False), encoding="utf-8")
+    assert import_results(tmp_path).imported == 1
+    db = tmp_path / "callqa.db"
+    assert b"13812345678" not in db.read_bytes()
+    store = open_store(db)
+    try:
+        with store.read() as conn:
+            texts = [row[0] for row in conn.execute(sa.text("select text from utterances order by idx"))]
+            masked = conn.execute(sa.text("select count(*) from checks where \"check\" = 'pii_masked'")).scalar()
+    finally:
+        store.close()
+    assert texts[0] == "我的手机号是[手机号]" and masked == 1
+    plain = tmp_path / "plain.db"
+    import_results(tmp_path, plain, redact=RedactOptions(enabled=False))
+    assert b"13812345678" in plain.read_bytes()

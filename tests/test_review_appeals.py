@@ -28,13 +28,8 @@ def test_targets_are_the_counted_deductions(loop_env):
     assert A.targets(R.load_call(store, CALL_A, transcript=False)) == []  # not reviewed yet: nothing to appeal
     data = _reviewed(store)
     keys = {x.key for x in A.targets(data)}
-    # greeting (S1.1.1), the 69.9 s silence (bound to two checks, each its own finding), the 推诿 phrase
-    assert keys == {
-        "finding:greeting@0.00",
-        "finding:silence_over_30s@14.00",
-        "finding:silence_over_60s@14.00",
-        FATAL_KEY,
-    }
+    # greeting (S1.1.1) and the 推诿 phrase; the silence findings were rejected (误报): nothing to appeal there
+    assert keys == {"finding:greeting@0.00", FATAL_KEY}
 
 
 def test_window_and_one_appeal_per_finding(loop_env):
@@ -75,12 +70,12 @@ def test_overturn_changes_the_final_score_and_is_final(loop_env):
     with pytest.raises(A.AppealError, match="主管"):
         A.rule(store, user(store, "王审"), aid, "overturn", "x")
     A.rule(store, user(store, "主管"), aid, "overturn", "客户主动要求，不属推诿")
-    # hand-computed: 100 − 2 (greeting, S1.1.1) − 3 (69.9 s silence, S2.1.4 capped at its 3 points) = 95
+    # hand-computed: 100 − 2 (greeting, S1.1.1; the silence was rejected) = 98
     fs = R.load_call(store, CALL_A).final()
-    assert (fs.scale.total, fs.scale.verdict, fs.scale.fatal) == (95.0, "pass", False)
+    assert (fs.scale.total, fs.scale.verdict, fs.scale.fatal) == (98.0, "pass", False)
     with store.read() as conn:
         stored = conn.execute(sa.select(T.reviews.c.final_total, T.reviews.c.verdict)).first()
-    assert tuple(stored) == (95.0, "pass")
+    assert tuple(stored) == (98.0, "pass")
     with pytest.raises(A.AppealError, match="终裁"):
         A.rule(store, user(store, "主管"), aid, "uphold", "再裁")
     assert A.get_appeal(store, aid)["state"] == "overturned"
@@ -109,8 +104,8 @@ def test_overturn_of_a_manual_item_sets_its_new_deduction(loop_env):
     row = next(sf.row_id for sf in data.findings if sf.finding.check == "forbidden_phrase")
     R.decide(store, rv, CALL_A, row, "reject", "")  # take the fatal out so the total shows the manual part
     A.rule(store, sup, aid, "overturn", "部分成立", new_deduction=1.0)
-    # 100 − 2 − 3 − 1 (C2 after the ruling) = 94
-    assert R.load_call(store, CALL_A).final().scale.total == 94.0
+    # 100 − 2 (greeting) − 1 (C2 after the ruling) = 97
+    assert R.load_call(store, CALL_A).final().scale.total == 97.0
 
 
 # ------------------------------------------------------------------------------------------------ routes
@@ -153,7 +148,7 @@ def test_routes_agent_appeals_supervisor_rules_agent_sees(loop_env):
     again = sup.post(f"/appeals/{aid}/rule", data={"outcome": "uphold", "comment": "x", "csrf_token": stok})
     assert again.status_code == 400
     seen = agent.get(f"/appeals/{aid}").text
-    assert "改判" in seen and "不属推诿" in seen and 'id="appeal-final">95<' in seen
+    assert "改判" in seen and "不属推诿" in seen and 'id="appeal-final">98<' in seen
     assert f"/appeals/{aid}" in agent.get("/appeals").text
 
 

@@ -78,3 +78,25 @@ def test_unjudged_subclauses_are_reported() -> None:
     assert items["S2.1.4"].unjudged and "征得客户同意" in items["S2.1.4"].unjudged[0]
     assert items["S1.1.5"].unjudged and "直呼客户" in items["S1.1.5"].unjudged[0]
     assert items["S2.1.4"].status == "pass"  # judged as far as it goes; the rest is listed for a person
+
+
+def _silence_item(findings: list[Finding]):
+    return next(i for i in score_findings(findings, RUBRIC).items if i.id == "S2.1.4")
+
+
+def test_one_silence_is_charged_once_per_item_at_its_heaviest_rule():
+    """A 69.9 s unannounced silence is both silence_over_30s and silence_over_60s: one event, one charge."""
+    long_silence = dict(start=14.0, end=83.9, detail={"announced": False})
+    item = _silence_item(
+        _with(Finding("silence_over_30s", "fail", **long_silence), Finding("silence_over_60s", "fail", **long_silence))
+    )
+    assert item.deduction == 3
+    assert len(item.reasons) == 1 and "silence_over_60s" in item.reasons[0]
+
+
+def test_separate_silences_are_separate_events():
+    first = Finding("silence_over_30s", "fail", start=10.0, end=45.0, detail={"announced": False})
+    second = Finding("silence_over_30s", "fail", start=100.0, end=140.0, detail={"announced": False})
+    item = _silence_item(_with(first, second))
+    assert len(item.reasons) == 2
+    assert item.deduction == 3  # 2 + 2, capped at the item's 3 points

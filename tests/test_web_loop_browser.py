@@ -184,15 +184,15 @@ def test_appeal_ruling_and_calibration_in_a_real_browser(server, browser):
     drv.find_element(By.CSS_SELECTOR, "#rule-form button[type=submit]").click()
     _wait(drv, lambda d: d.find_element(By.ID, "appeal-state").text == "改判")
 
-    # the agent sees the ruling and the new final score (100 − 2 greeting − 3 silence = 95)
+    # the agent sees the ruling and the new final score (100 − 2 greeting = 98; the silence was rejected)
     _login(drv, base, "王芳")
     drv.get(appeal_url)
     assert drv.find_element(By.ID, "appeal-state").text == "改判"
     assert "录音显示客户主动要求，改判" in drv.find_element(By.ID, "ruling").text
-    assert drv.find_element(By.ID, "appeal-final").text == "95"
+    assert drv.find_element(By.ID, "appeal-final").text == "98"
     _shot(drv, "appeal-ruled")
     drv.get(f"{base}/calls/{CALL_A}")
-    assert drv.find_element(By.CSS_SELECTOR, "#final-score .score-total").text.startswith("95")
+    assert drv.find_element(By.CSS_SELECTOR, "#final-score .score-total").text.startswith("98")
 
     # the supervisor creates a two-reviewer calibration on the call
     _login(drv, base, "主管")

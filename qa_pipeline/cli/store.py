@@ -83,7 +83,9 @@ AfterOpt = Annotated[float, typer.Option("--after", help=t("cli.store.opt.after"
 def import_command(
     results_dir: Annotated[Path, typer.Argument(help=t("cli.import.opt.results"))] = Path("results"),
     db: Annotated[str | None, typer.Option("--db", help=t("cli.import.opt.db"))] = None,
+    redact: Annotated[bool, typer.Option(help=t("privacy.opt.import_redact"))] = True,
 ) -> None:
+    from ..privacy import RedactOptions
     from ..store import import_results
     from ..store.db import StoreURLError, safe_url
 
@@ -91,7 +93,7 @@ def import_command(
         fail(t("cli.import.no_calls", results=results_dir))
     db = db or str(results_dir / "callqa.db")
     try:
-        rep = import_results(results_dir, db)
+        rep = import_results(results_dir, db, redact=RedactOptions(enabled=redact))
     except StoreURLError as exc:
         fail(str(exc))
     db = safe_url(db)

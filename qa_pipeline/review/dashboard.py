@@ -38,7 +38,7 @@ class DashFilter:
     agent: str | None = None  # agent id
 
 
-@dataclass
+@dataclass(slots=True)
 class Tally:
     calls: int = 0
     score_sum: float = 0.0
@@ -275,27 +275,38 @@ def dashboard(
     total = Tally()
     teams: dict[str, Tally] = {}
     agents: dict[str, tuple[str, str, list[Tally]]] = {}
+    week_of: dict[str, int] = {}  # day → index into weeks (the days of the range only)
+    for wi, w in enumerate(weeks):
+        day_ = date.fromisoformat(w.start)
+        while day_.isoformat() <= w.end:
+            week_of[day_.isoformat()] = wi
+            day_ += timedelta(days=1)
+    no_human = (0, 0, 0)
     for team, agent_id, agent_name, day, n, score_sum, scored, mpass, fatal in base.days:
-        if day is None or not (scan_from <= day <= f.date_to):
+        if day is None or day < scan_from or day > f.date_to:
             continue
         if (f.team and team != f.team) or (f.agent and agent_id != f.agent):
             continue
-        h = human.get((team, agent_id, day), (0, 0, 0))
+        h = human.get((team, agent_id, day), no_human)
         t = Tally(
             int(n), float(score_sum or 0.0), int(scored or 0), int(mpass or 0) + h[1], int(fatal or 0), h[0], h[2]
         )
-        for w in (this_week, last_week):
-            if w.start <= day <= w.end:
-                w.tally.add(t)
-        if not (f.date_from <= day <= f.date_to):
+        if day >= this_week.start:
+            this_week.tally.add(t)
+        elif last_week.start <= day <= last_week.end:
+            last_week.tally.add(t)
+        wi_ = week_of.get(day)
+        if wi_ is None:
             continue
         total.add(t)
-        teams.setdefault(team or "", Tally()).add(t)
-        a = agents.setdefault(agent_id or "", (agent_name or "", team or "", [Tally() for _ in weeks]))
-        for i, w in enumerate(weeks):
-            if w.start <= day <= w.end:
-                a[2][i].add(t)
-                break
+        team_t = teams.get(team or "")
+        if team_t is None:
+            team_t = teams[team or ""] = Tally()
+        team_t.add(t)
+        a = agents.get(agent_id or "")
+        if a is None:
+            a = agents[agent_id or ""] = (agent_name or "", team or "", [Tally() for _ in weeks])
+        a[2][wi_].add(t)
     titles = dict(rubric_items)
     counts: dict[str, list[int]] = {}
     for team, day, item_id, passed, failed in base.items:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..privacy import RedactOptions, redact_result_json
 from .db import Store, open_store, result_hash
 
 
@@ -21,7 +22,12 @@ class ImportReport:
 
 
 def import_results(
-    results_dir: Path, db_path: Path | str | None = None, *, store: Store | None = None, batch_size: int = 200
+    results_dir: Path,
+    db_path: Path | str | None = None,
+    *,
+    store: Store | None = None,
+    batch_size: int = 200,
+    redact: RedactOptions | None = None,
 ) -> ImportReport:
     """Import every `results_dir/calls/*.json` into the DB at `db_path`, a SQLite file or a database URL
     (default `<results_dir>/callqa.db`).
@@ -62,6 +68,8 @@ def import_results(
             if known.get(data["call_id"]) == h:
                 report.unchanged += 1
                 continue
+            # a result written without redaction is redacted before it enters the database and its index
+            data = redact_result_json(data, redact)
             batch.append((path.name, data, h))
             if len(batch) >= batch_size:
                 flush()

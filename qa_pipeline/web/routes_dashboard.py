@@ -45,6 +45,21 @@ def register(app: FastAPI, web: Web) -> None:
             q = {**base, **{k: v for k, v in kw.items() if v not in (None, "")}}
             return "/dashboard/calls?" + urlencode(q)
 
+        # the agents × weeks table is the page's bulk (hundreds of rows): its cells are formatted here, once,
+        # rather than through template macros
+        trend: list[tuple[str, str, str, list[tuple[str, str, str] | None]]] = []
+        for aid, name, tm, tallies in dash.agents:
+            cells: list[tuple[str, str, str] | None] = []
+            for w, x in zip(dash.weeks, tallies, strict=True):
+                if not x.calls:
+                    cells.append(None)
+                    continue
+                url = drill(agent=aid, date_from=w.start, date_to=w.end)
+                sc = "—" if x.avg_score is None else f"{x.avg_score:.1f}"
+                pr = "—" if x.pass_rate is None else f"{100 * x.pass_rate:.1f}%"
+                cells.append((url, sc, f"{pr} · {x.calls}"))
+            trend.append((aid, name, tm, cells))
+
         return web.render(
             request,
             "loop_dashboard.html",
@@ -57,6 +72,7 @@ def register(app: FastAPI, web: Web) -> None:
                 "date_from": d0,
                 "date_to": d1,
                 "drill": drill,
+                "trend": trend,
                 "pass_mark": settings.pass_mark,
             },
         )
