@@ -5,7 +5,8 @@ on the same calls in one run.
 
 old:      the previous default: one worker × 2 CPU threads, windows decoded one at a time
           (decode → Silero VAD → faster-whisper base int8, beam 5, speech windows only → checks → score → JSON).
-new:      the new default layout from asr/layout.py (one worker per core × 1 thread) and batched windows.
+new:      the new default: layout from asr/layout.py (one worker, a thread per core) and batched windows.
+old+batch / old+layout (with --sides): one lever at a time (layout: one single-threaded worker per core).
 baseline: openai-whisper with the same weights on the mono mixdown of the whole call, no VAD, beam 5.
 
 Each side runs in its own subprocess, start-up included (model load, worker spawn), as a batch run would;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -60,6 +62,13 @@ def side_options(side: str) -> tuple[Any, int]:
 
     if side == "old":
         return PipelineOptions(asr=AsrOptions(cpu_threads=2, batch_windows=1)), 1
+    if side == "old+batch":  # one lever at a time: batching alone
+        return PipelineOptions(asr=AsrOptions(cpu_threads=2)), 1
+    cores = os.cpu_count() or 1
+    if side == "old+layout":  # one single-threaded worker per core, windows one at a time
+        return PipelineOptions(asr=AsrOptions(cpu_threads=1, batch_windows=1)), cores
+    if side == "new+layout":  # one single-threaded worker per core, batched windows
+        return PipelineOptions(asr=AsrOptions(cpu_threads=1)), cores
     jobs, threads = worker_layout()
     return PipelineOptions(asr=AsrOptions(cpu_threads=threads)), jobs
 
@@ -73,7 +82,10 @@ def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
     jobs = [j for j in sample_jobs(SAMPLES) if j.path.resolve() in wanted]
     t0, u0 = time.perf_counter(), _usage()
     summary = run_batch(jobs, out, options, workers=workers, resume=False)
-    wall, u1 = time.perf_counter() - t0, _usage()
+    wall = time.perf_counter() - t0
+    for child in multiprocessing.active_children():  # the pool exits without waiting: reap its workers so
+        child.join()  # that their CPU time and peak RSS show in RUSAGE_CHILDREN
+    u1 = _usage()
     assert summary.failed == 0, f"{summary.failed} calls failed"
     # one call (or one worker) runs in this process; else the largest worker
     rss = max(u1["child_rss_mb"], u1["self_rss_mb"]) if workers > 1 else u1["self_rss_mb"]
@@ -196,15 +208,18 @@ def main() -> None:
             data["load_avg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             data.update(baseline_quality(out, calls) if side == "baseline" else pipeline_quality(out))
             runs[side].append(data)
-            print(f"{side} run {rep + 1}: {data['audio_s'] / data['wall_s']:.2f}× real time, load {data['load_avg']}")
+            xrt = data["audio_s"] / data["wall_s"]
+            # the whole record, so that an interrupted run still leaves every finished side's figures
+            print(f"{side} run {rep + 1}: {xrt:.2f}× real time, load {data['load_avg']}:", json.dumps(data), flush=True)
 
     flips: dict[str, list[str]] = {}
-    if "old" in runs and "new" in runs:
+    if "old" in runs:
         old = _statuses(tmp / "old.0")
-        for rep in range(args.repeat):
-            new = _statuses(tmp / f"new.{rep}")
-            changed = [f"{c}/{k}: {old.get((c, k))}→{v}" for (c, k), v in new.items() if old.get((c, k)) != v]
-            flips[f"new.{rep}"] = sorted(changed)
+        for side in (s for s in sides if s not in ("old", "baseline")):
+            for rep in range(args.repeat):
+                new = _statuses(tmp / f"{side}.{rep}")
+                changed = [f"{c}/{k}: {old.get((c, k))}→{v}" for (c, k), v in new.items() if old.get((c, k)) != v]
+                flips[f"{side}.{rep}"] = sorted(changed)
 
     report: dict[str, Any] = {"calls": [c.stem for c in calls], "repeat": args.repeat, "cpus": os.cpu_count()}
     for side, rs in runs.items():
@@ -245,8 +260,11 @@ def _fmt(x: Any, spec: str = "") -> str:
 def _markdown(r: dict[str, Any], sides: list[str]) -> str:
     names = {
         "old": "old default (1 worker × 2 threads, one window at a time)",
-        "new": "new default ({workers} workers × {threads} thread, {batch_windows} windows per batch)",
+        "new": "new default ({workers} worker × {threads} threads, {batch_windows} windows per batch)",
         "baseline": "naive baseline (openai-whisper, mono mixdown, no VAD, beam 5)",
+        "old+batch": "old + batched windows",
+        "old+layout": "old, one 1-thread worker per core",
+        "new+layout": "new, one 1-thread worker per core",
     }
     head = [names[s].format(**r[s]) if s == "new" else names[s] for s in sides]
     rows = [
@@ -266,7 +284,8 @@ def _markdown(r: dict[str, Any], sides: list[str]) -> str:
     lines.append("")
     if "new_vs_old" in r:
         n = r["new_vs_old"]
-        lines.append(f"- new vs old: {n['wall']}× wall, {n['cpu']}× CPU; judgements changed: {n['judgements_changed']}")
+        lines.append(f"- new vs old: {n['wall']}× wall, {n['cpu']}× CPU")
+        lines.append(f"- judgements that differ from old (call/check: old→new): {n['judgements_changed']}")
     for side in ("old", "new"):
         if f"{side}_vs_baseline" in r:
             b = r[f"{side}_vs_baseline"]

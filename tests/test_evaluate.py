@@ -149,13 +149,18 @@ def test_phrase_checks_f1(report, check: str) -> None:  # type: ignore[no-untype
     assert report.check_status[check]["f1"] >= 0.95
 
 
-def test_closing_follows_the_10086_rule_where_the_old_truth_differs(report) -> None:  # type: ignore[no-untyped-def]
+def test_closing_and_hold_notice_follow_the_10086_rules(report) -> None:  # type: ignore[no-untyped-def]
     # issue 9: closing = the ask for more needs AND thanks/goodbye, `not_applicable` when the agent leg ends at a
-    # transfer. The sample truth still encodes "the last agent turn is a closing"; the disagreements must be
-    # exactly these three (docs/accuracy.md, issue 9), never more.
-    diffs = {c.call_id: m for c in report.calls for m in c.status_mismatches if m.startswith("closing")}
-    assert sorted(diffs) == ["06_complaint_interruptions", "09_transfer_auto_no_phrase", "12_slow_responses"], diffs
-    assert "not_applicable" in diffs["09_transfer_auto_no_phrase"]
+    # transfer; hold_notice is judged for every agent-side lookup pause over the rubric's min_wait_s. The truth
+    # (synth/truth.py) follows the same rules, so the checks agree with it on every sample.
+    for check in ("closing", "hold_notice"):
+        diffs = [m for c in report.calls for m in c.status_mismatches if m.startswith(check)]
+        assert diffs == [], diffs
+        assert report.check_status[check]["accuracy"] == 1.0
+    truth = {p.name.split(".")[0]: json.loads(p.read_text("utf-8")) for p in SAMPLES.glob("*.truth.json")}
+    assert truth["09_transfer_auto_no_phrase"]["checks"]["closing"]["status"] == "not_applicable"
+    assert truth["06_complaint_interruptions"]["checks"]["closing"]["status"] == "fail"  # goodbye without the ask
+    assert truth["16_quiet_agent_two_short_waits"]["checks"]["hold_notice"]["status"] == "pass"  # two ~20 s waits
 
 
 def test_forbidden_phrase_occurrences(report) -> None:  # type: ignore[no-untyped-def]

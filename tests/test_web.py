@@ -259,3 +259,35 @@ def test_security_headers_and_logout(env):
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert c.post("/logout", data={"csrf_token": tok}).status_code == 303
     assert c.get("/queue").status_code == 303
+
+
+def test_served_audio_masks_redacted_personal_data(env):
+    """A span that redaction masked in the transcript is a tone in every audio the workstation serves."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+    import sqlalchemy as sa
+
+    from qa_pipeline.privacy import PII_CHECK
+    from qa_pipeline.store import schema as S
+
+    app, store = env
+    c, _ = login(app, "王审")
+    before = sf.read(io.BytesIO(c.get(f"/calls/{CALL_A}/audio?channel=agent").content), dtype="float32")[0]
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(S.checks).values(
+                call_id=CALL_A, idx=999, check=PII_CHECK, status="pass", start=2.0, end=3.0, evidence="[手机号]"
+            )
+        )
+    for channel in ("agent", "both"):
+        r = c.get(f"/calls/{CALL_A}/audio?channel={channel}")
+        assert r.status_code == 200 and r.content[:4] == b"RIFF"  # rendered, not the stored file
+        data, rate = sf.read(io.BytesIO(r.content), dtype="float32", always_2d=True)
+        span = data[int(2.2 * rate) : int(2.8 * rate), 0]
+        original = before[int(2.2 * rate) : int(2.8 * rate)]
+        assert not np.allclose(span, original, atol=1e-3)  # replaced ...
+        assert np.abs(span).max() <= 0.11  # ... by the quiet masking tone
+        if channel == "agent":  # the rest of the call is untouched
+            assert np.allclose(data[int(5 * rate) : int(6 * rate), 0], before[int(5 * rate) : int(6 * rate)], atol=1e-3)

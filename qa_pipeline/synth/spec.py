@@ -29,7 +29,8 @@ import yaml
 SPEAKERS = ("agent", "customer")
 KNOWN_TAGS = {
     "greeting",
-    "closing",
+    "closing",  # thanks / goodbye (感谢您的来电, 再见)
+    "closing_ask",  # the ask for further needs (请问还有什么可以帮您)
     "polite",
     "honorific_title",
     "forbidden",

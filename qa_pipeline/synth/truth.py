@@ -25,7 +25,11 @@ PARAMS = {
     "response_latency_max_s": 3.0,
     "long_speech_s": 30.0,
     "long_speech_merge_gap_s": 2.0,
-    "wait_notice_s": 30.0,
+    "wait_notice_s": 10.0,
+    "wait_apology_s": 30.0,
+    "wait_min_s": 5.0,
+    "wait_unannounced_s": 30.0,
+    "closing_last_turns": 3,
     "transfer_pause_min_s": 2.0,
     "speech_rate_min_cpm": 120.0,
     "speech_rate_max_cpm": 300.0,
@@ -35,16 +39,27 @@ PARAMS = {
 
 def rubric_params(rubric: str = "10086") -> dict[str, float]:
     """PARAMS with the thresholds the rubric YAML sets, so the truth and the checks share one source."""
+    from ..checks import phrases, waits  # noqa: F401  (registers the checks whose defaults are read below)
+    from ..checks.registry import get_check
+    from ..holds import WAIT_MIN_S, WAIT_UNANNOUNCED_S
     from ..rubric import load_rubric
 
     cp = load_rubric(rubric).check_params
+
+    def param(check: str, key: str) -> Any:
+        return cp.get(check, {}).get(key, get_check(check).defaults[key])
+
     return {
         **PARAMS,
         "interruption_min_overlap_s": cp["interruption"]["min_overlap_s"],
         "interruption_min_segment_s": cp["interruption"]["min_segment_s"],
         "response_latency_max_s": cp["response_latency"]["max_latency_s"],
         "long_speech_s": cp["no_response_to_long_speech"]["max_customer_speech_s"],
-        "wait_notice_s": cp["hold_notice"]["min_wait_s"],
+        "wait_notice_s": param("hold_notice", "min_wait_s"),
+        "wait_apology_s": param("hold_apology", "min_wait_s"),
+        "wait_min_s": WAIT_MIN_S,
+        "wait_unannounced_s": WAIT_UNANNOUNCED_S,
+        "closing_last_turns": int(param("closing", "last_turns")),
         "transfer_pause_min_s": cp["transfer_pause"]["min_pause_s"],
         "speech_rate_min_cpm": cp["speech_rate"]["min_chars_per_minute"],
         "speech_rate_max_cpm": cp["speech_rate"]["max_chars_per_minute"],
@@ -146,13 +161,29 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
         if not any(a.start < e and a.end > s for a in agent)
     ]
 
-    # --- waits > 30 s: notice before / apology after ---
-    waits = over[30]
+    # --- waits (10086 一(一)1(3)/(4)): an agent-side pause is a gap the agent announced or ended, or any gap of
+    # `wait_unannounced_s` or more; every such pause over `wait_notice_s` needs a notice before it, every one over
+    # `wait_apology_s` an apology after it ---
+    def next_speaker(t: float) -> str | None:
+        after = [x for x in turns if x.start >= t - 1e-9]
+        return min(after, key=lambda x: x.start).speaker if after else None
+
+    agent_waits = []
+    for gap in gaps:
+        if gap["duration"] < P["wait_min_s"]:
+            continue
+        la = last_agent_before(gap["start"])
+        announced = la is not None and "hold_notice" in la.tags
+        if announced or next_speaker(gap["end"]) == "agent" or gap["duration"] >= P["wait_unannounced_s"]:
+            agent_waits.append(gap)
+    notice_waits = [w for w in agent_waits if w["duration"] > P["wait_notice_s"]]
+    apology_waits = [w for w in agent_waits if w["duration"] > P["wait_apology_s"]]
     missing_notice, missing_apology = [], []
-    for wait in waits:
+    for wait in notice_waits:
         la = last_agent_before(wait["start"])
         if la is None or "hold_notice" not in la.tags:
             missing_notice.append(wait)
+    for wait in apology_waits:
         nxt = [a for a in agent if a.start >= wait["end"] - 1e-9]
         if not nxt or "hold_apology" not in min(nxt, key=lambda a: a.start).tags:
             missing_apology.append(wait)
@@ -181,13 +212,19 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
         if first_agent and "greeting" in first_agent.tags
         else _res("fail", "agent's first turn is not a greeting", occurrences=g)
     )
-    last_agent = max(agent, key=lambda a: a.end) if agent else None
-    c = tagged("closing")
-    checks["closing"] = (
-        _res("pass", "agent's last turn is a closing", occurrences=c)
-        if last_agent and "closing" in last_agent.tags
-        else _res("fail", "agent's last turn is not a closing", occurrences=c)
-    )
+    # 结束语 (10086 l.5-6): the ask for further needs (tag `closing_ask`) and thanks/goodbye (tag `closing`) among
+    # the agent's last `closing_last_turns` turns; when the agent leg ends at a transfer there is nothing to judge
+    c = tagged("closing_ask") + tagged("closing")
+    tail = agent[-P["closing_last_turns"] :]
+    has_ask = any("closing_ask" in t.tags for t in tail)
+    has_thanks = any("closing" in t.tags for t in tail)
+    if lay.transfer is not None and not any(a.start > lay.transfer["time"] for a in agent):
+        checks["closing"] = _res("not_applicable", "call transferred: the agent leg ends at the transfer")
+    elif has_ask and has_thanks:
+        checks["closing"] = _res("pass", "agent asks for further needs and thanks/says goodbye", occurrences=c)
+    else:
+        missing = [x for x, ok in (("ask for further needs", has_ask), ("thanks/goodbye", has_thanks)) if not ok]
+        checks["closing"] = _res("fail", f"closing lacks: {', '.join(missing)}", occurrences=c)
     p = tagged("polite")
     checks["polite_terms"] = (
         _res("pass", f"{len(p)} agent turn(s) with polite terms", occurrences=p)
@@ -235,27 +272,30 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
             if occ
             else _res("pass", f"no silence gap > {k} s", occurrences=[])
         )
-    if not waits:
-        checks["hold_notice"] = _res("not_applicable", "no wait > 30 s")
-        checks["hold_apology"] = _res("not_applicable", "no wait > 30 s")
+    n_s, a_s = P["wait_notice_s"], P["wait_apology_s"]
+    if not notice_waits:
+        checks["hold_notice"] = _res("not_applicable", f"no agent-side wait > {n_s:g} s")
     else:
         checks["hold_notice"] = (
             _res(
                 "fail",
-                f"{len(missing_notice)} of {len(waits)} wait(s) > 30 s not announced",
+                f"{len(missing_notice)} of {len(notice_waits)} wait(s) > {n_s:g} s not announced",
                 occurrences=missing_notice,
             )
             if missing_notice
-            else _res("pass", f"all {len(waits)} wait(s) > 30 s announced", occurrences=[])
+            else _res("pass", f"all {len(notice_waits)} wait(s) > {n_s:g} s announced", occurrences=[])
         )
+    if not apology_waits:
+        checks["hold_apology"] = _res("not_applicable", f"no wait > {a_s:g} s")
+    else:
         checks["hold_apology"] = (
             _res(
                 "fail",
-                f"no 让您久等了 after {len(missing_apology)} of {len(waits)} wait(s) > 30 s",
+                f"no 让您久等了 after {len(missing_apology)} of {len(apology_waits)} wait(s) > {a_s:g} s",
                 occurrences=missing_apology,
             )
             if missing_apology
-            else _res("pass", f"apology after all {len(waits)} wait(s) > 30 s", occurrences=[])
+            else _res("pass", f"apology after all {len(apology_waits)} wait(s) > {a_s:g} s", occurrences=[])
         )
     checks["response_latency"] = (
         _res(

@@ -24,6 +24,7 @@ from ..review.describe import check_label, clock, describe_finding
 from ..review.final import FinalScore, ScoreScale, machine_scale, scale_text
 from ..review.users import authenticate, get_user, list_users
 from ..store import schema as S
+from ..store.clip import pii_intervals
 from ..store.db import Store, open_store
 from .audio import BROWSER_TYPES, AudioUnavailable, ChannelCache, ranged
 from .security import CSRF_FIELD, LoginThrottle, csrf_protect, csrf_token
@@ -463,10 +464,12 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             raise HTTPException(404, t("web.error.no_audio"))
         options = (row.options_json if row is not None else None) or "{}"
         agent_channel = int((json.loads(options) or {}).get("agent_channel", 0) or 0)
-        if channel == "both" and path.suffix.lower() in BROWSER_TYPES:
+        # redacted personal data is masked in what we serve too; only a call with nothing masked streams as stored
+        masked = tuple(pii_intervals(store, call_id))
+        if channel == "both" and not masked and path.suffix.lower() in BROWSER_TYPES:
             return ranged(request, None, path, BROWSER_TYPES[path.suffix.lower()])
         try:
-            data = channels.get(path, channel, agent_channel)
+            data = channels.get(path, channel, agent_channel, masked)
         except AudioUnavailable:
             raise HTTPException(404, t("web.error.mono_channel")) from None
         except Exception:  # noqa: BLE001 - a file we cannot decode: say so, do not leak a traceback

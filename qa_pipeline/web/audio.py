@@ -1,5 +1,5 @@
-"""Call audio for the browser, with HTTP Range: the recording as stored (both parties), or one party's channel
-as a WAV made on the fly (kept in a small cache)."""
+"""Call audio for the browser, with HTTP Range: the recording as stored (both parties), or a WAV made on the fly
+(one party's channel, and/or with the call's personal-data spans masked), kept in a small cache."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import soundfile as sf
 from fastapi import Request
 from fastapi.responses import Response
 
+from ..privacy import mask_audio
+
 BROWSER_TYPES = {
     ".wav": "audio/wav",
     ".flac": "audio/flac",
@@ -24,6 +26,7 @@ BROWSER_TYPES = {
     ".webm": "audio/webm",
 }
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+Masked = tuple[tuple[float, float], ...]
 
 
 class AudioUnavailable(Exception):
@@ -33,16 +36,17 @@ class AudioUnavailable(Exception):
 class ChannelCache:
     def __init__(self, size: int = 8):
         self.size = size
-        self._data: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+        self._data: OrderedDict[tuple[str, str, float, Masked], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: Path, channel: str, agent_channel: int = 0) -> bytes:
-        key = (str(path), channel, path.stat().st_mtime)
+    def get(self, path: Path, channel: str, agent_channel: int = 0, masked: Masked = ()) -> bytes:
+        """`masked`: call-time spans replaced by a tone (redacted personal data; see privacy.mask_audio)."""
+        key = (str(path), channel, path.stat().st_mtime, masked)
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
-        data = _render(path, channel, agent_channel)
+        data = _render(path, channel, agent_channel, masked)
         with self._lock:
             self._data[key] = data
             while len(self._data) > self.size:
@@ -61,8 +65,10 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
         return data, rate
 
 
-def _render(path: Path, channel: str, agent_channel: int) -> bytes:
+def _render(path: Path, channel: str, agent_channel: int, masked: Masked = ()) -> bytes:
     data, rate = _decode(path)
+    if masked:
+        data = mask_audio(data, rate, masked)
     if channel in ("agent", "customer"):
         if data.shape[1] < 2:
             raise AudioUnavailable("mono")
