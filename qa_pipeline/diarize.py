@@ -35,8 +35,11 @@ FRAME_S = 0.01  # mel hop of the voice encoder (10 ms)
 WIN_FRAMES = 160  # 1.6 s partials, what the encoder was trained on
 
 
-DIARIZER_VERSION = "resemblyzer-0.1.4+agglomerative/1"
+DIARIZER_VERSION = "resemblyzer-0.1.4+agglomerative/2"
 """Recorded in results: calls diarized by another version are re-scored on resume."""
+
+
+FORCED_SPLIT_METHOD = "resemblyzer+agglomerative+two-speaker-default"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,18 @@ class DiarizeOptions:
     min_speaker_share: float = 0.08
     min_run_s: float = 1.0
     """Speaker runs shorter than this inside a VAD segment are absorbed by their neighbours."""
+    two_speakers_default: bool = True
+    """A telephone call has two parties: when the voice clusters merge into one (two similar voices), split the
+    speech in two anyway unless the split is indistinguishable from splitting a single voice (see `_split_two`)."""
+    one_speaker_similarity: float = 0.9
+    """A forced split whose halves are at least this similar (cosine of the centroids) and that does not alternate
+    more than chance is one voice (IVR, one party only)."""
+    forced_split_min_confidence: float = 0.7
+    """Roles on a forced split (similar voices) must be this certain, above `role_min_confidence`: the voices
+    alone did not separate the speakers, so a weak text signal goes to review rather than to a guess."""
+    alternation_margin: float = 0.15
+    """A forced split is two speakers when consecutive speech segments change side this much more often than a
+    random split with the same proportions would (turn-taking)."""
     overlap_margin: float = 0.04
     """A window whose similarities to its best two clusters differ by less than this is a suspected overlap."""
     role_min_confidence: float = 0.5
@@ -72,6 +87,7 @@ class Diarization:
     """Highest cosine similarity between two speaker centroids (lower = better separated)."""
     overlap_suspects: tuple[tuple[float, float], ...] = ()
     method: str = "resemblyzer+agglomerative"
+    """"…+two-speaker-default" when the voices formed one cluster and the call was split in two anyway."""
 
     @property
     def labels(self) -> list[str]:
@@ -193,6 +209,39 @@ def _cluster(emb: np.ndarray, weights: np.ndarray, o: DiarizeOptions) -> np.ndar
     return np.array([remap[c] for c in labels])
 
 
+def _split_two(emb: np.ndarray, weights: np.ndarray, seg: np.ndarray, o: DiarizeOptions) -> np.ndarray | None:
+    """Window labels 0/1 when the speech of a one-cluster call splits into two turn-taking voices, else None.
+
+    Two similar voices (same sex and age, a mono mixdown) can sit inside one cluster. The split is made per VAD
+    segment (a turn between pauses is one speaker) with 2-means on the segment embeddings, and kept when either
+    the halves are distinguishable (centroid similarity < `one_speaker_similarity`) or the segments alternate
+    between the halves clearly more than a random split would (conversation = turn-taking); a single voice
+    (IVR, one party) split in two gives near-identical halves in no particular order.
+    """
+    ids = np.unique(seg)
+    if len(ids) < 4:
+        return None
+    from sklearn.cluster import KMeans
+
+    seg_emb = np.stack([_unit(emb[seg == i].mean(0)) for i in ids])
+    seg_w = np.array([weights[seg == i].sum() for i in ids])
+    lab = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(seg_emb, sample_weight=seg_w)
+    mass = np.array([seg_w[lab == c].sum() for c in (0, 1)])
+    total = float(mass.sum())
+    if mass.min() < o.min_speaker_s or mass.min() / total < o.min_speaker_share:
+        return None
+    p = float(np.mean(lab == 0))
+    alternation = float(np.mean(lab[1:] != lab[:-1]))
+    cents = [_unit(seg_emb[lab == c].mean(0)) for c in (0, 1)]
+    similarity = float(cents[0] @ cents[1])
+    if similarity >= o.one_speaker_similarity and alternation < 2 * p * (1 - p) + o.alternation_margin:
+        return None
+    by_id = dict(zip(ids.tolist(), lab.tolist(), strict=True))
+    out = np.array([by_id[int(i)] for i in seg])
+    # largest first, as `_cluster` numbers them
+    return out if weights[out == 0].sum() >= weights[out == 1].sum() else 1 - out
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
@@ -211,6 +260,11 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
         return Diarization(segs, 1, {"spk0": round(sum(s.duration for s in speech), 2)}, None)
     weights = (win.frames[:, 1] - win.frames[:, 0]) * FRAME_S * o.hop_s / 1.6
     labels = _cluster(win.emb, weights, o)
+    method = "resemblyzer+agglomerative"
+    if o.two_speakers_default and labels.max() == 0:
+        two = _split_two(win.emb, weights, win.seg, o)
+        if two is not None:
+            labels, method = two, FORCED_SPLIT_METHOD
     k = int(labels.max()) + 1
     cents = np.stack([_unit(win.emb[labels == c].mean(0)) for c in range(k)])
     sims = win.emb @ cents.T  # (n, k)
@@ -275,7 +329,7 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
     secs: dict[str, float] = {}
     for s in out:
         secs[s.speaker] = round(secs.get(s.speaker, 0.0) + s.duration, 2)
-    return Diarization(tuple(out), len(secs), secs, centroid_sim, tuple(suspects))
+    return Diarization(tuple(out), len(secs), secs, centroid_sim, tuple(suspects), method)
 
 
 def _runs(lab: np.ndarray) -> list[tuple[int, int, int]]:

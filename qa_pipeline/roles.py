@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from .diarize import Diarization, DiarizeOptions
+from .diarize import FORCED_SPLIT_METHOD, Diarization, DiarizeOptions
 from .types import Speaker, Timeline, Transcript, Utterance
 
 AGENT_LEXICONS = ("greeting", "closing", "polite", "hold_notice")
@@ -125,12 +125,18 @@ def assign_roles(
         roles[ranked[0]] = "agent"
         reason = "agent = speaker with the greeting / agent phrasing"
     conf = round(max(0.0, conf), 3)
-    if conf < o.role_min_confidence:
+    # similar voices split by the two-speaker default: the text must carry more of the decision
+    need = (
+        max(o.role_min_confidence, o.forced_split_min_confidence)
+        if diar.method == FORCED_SPLIT_METHOD
+        else o.role_min_confidence
+    )
+    if conf < need:
         return RoleAssignment(
             {lab: "unknown" for lab in labels},
             conf,
             ev,
-            f"role evidence too weak (confidence {conf} < {o.role_min_confidence})",
+            f"role evidence too weak (confidence {conf} < {need})",
         )
     return RoleAssignment(roles, conf, ev, reason)
 

@@ -205,3 +205,40 @@ def test_duplicate_channel_stereo_is_mono_end_to_end(copy_gain: float, tmp_path:
         }
     )
     assert {f.check: f.status for f in r.checks}["interruption"] in ("needs_review", "fail")
+
+
+# --------------------------------------------------------------------------------------------- similar voices
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="shared real-audio clips not available")
+def test_one_voice_only_stays_one_speaker() -> None:
+    """The two-speaker default must not split a single voice (IVR prompt, one party only): one real speaker's
+    phrases with telephone-like pauses between them stay one speaker."""
+    spans = [(0.0, 2.4), (2.6, 6.2), (6.4, 12.0), (12.2, 16.0), (16.2, 20.0), (23.9, 26.3), (26.5, 30.0)]
+    gap = np.zeros(int(0.7 * SR), np.float32)
+    parts = [gap]
+    for s, e in spans:
+        parts += [_clip("funasr_fsmn_vad_example_70s.wav", s, e), gap]
+    mono = np.concatenate(parts)
+    tl = timeline_from_segments(detect_speech(mono, "unknown"), len(mono) / SR, "mono")
+    assert diarize(mono, tl).n_speakers == 1
+
+
+@pytest.mark.slow
+def test_similar_voice_mono_call_gets_two_speakers_and_the_agent(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Agent and customer with nearly the same voice (TTS voice, customer −6 % pitch, −3 % formants) in a mono
+    mixdown: the diarizer still finds two speakers, and the roles put the agent on the agent's speech."""
+    from qa_pipeline.synth import SPECS_DIR
+    from qa_pipeline.synth.render import render_spec
+
+    stem = "01_bill_query_perfect"
+    render_spec(SPECS_DIR / f"{stem}.yaml", tmp_path, mono=True, similar=True)
+    engine = _TextByTime(stem)
+    engine.utts = read_transcript(tmp_path / f"{stem}.transcript.json")
+    monkeypatch.setattr(pipeline, "load_engine", lambda _o: engine)
+    r = score_call(tmp_path / f"{stem}.mono.flac", CallMetadata(stem), PipelineOptions())
+    info = r.diarization
+    assert info is not None and info.n_speakers == 2, info
+    assert sorted(info.roles.values()) == ["agent", "customer"]
+    truth = json.loads((tmp_path / f"{stem}.truth.json").read_text(encoding="utf-8"))
+    assert _speech_overlap(r, "agent", truth, "agent") > 3 * _speech_overlap(r, "customer", truth, "agent")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from .spec import (
     TurnSpec,
     load_spec,
 )
-from .voices import DEFAULT_VOICES, OUT_RATE, Voice, render_utterance
+from .voices import DEFAULT_VOICES, OUT_RATE, SIMILAR_CUSTOMER, Voice, render_utterance
 
 SR = OUT_RATE
 CHANNEL = {"agent": 0, "customer": 1}
@@ -91,6 +91,14 @@ def _load_clip(path: Path) -> np.ndarray:
     y, sr = sf.read(str(path), dtype="float32", always_2d=True)
     y = y.mean(axis=1)
     return soxr.resample(y, sr, SR).astype(np.float32) if sr != SR else y
+
+
+def similar_voices(spec: DialogueSpec, customer: Voice = SIMILAR_CUSTOMER) -> DialogueSpec:
+    """The same call spoken by two similar voices: agent and customer both derive from the agent's voice, the
+    customer with a small pitch/formant shift (a mono mixdown of it is the hard case for diarization)."""
+    agent = Voice.from_dict(spec.voices.get("agent"), DEFAULT_VOICES["agent"])
+    cust = {"pitch": agent.pitch * customer.pitch, "formant": agent.formant * customer.formant, "speed": agent.speed}
+    return replace(spec, voices={**spec.voices, "customer": cust})
 
 
 def _voice(spec: DialogueSpec, name: str) -> Voice:
@@ -237,9 +245,18 @@ def spec_seed(spec: DialogueSpec, seed: int) -> int:
 
 
 def render(
-    spec: DialogueSpec, out_dir: Path, *, mono: bool = False, seed: int = 0, customer_clips_dir: Path | None = None
+    spec: DialogueSpec,
+    out_dir: Path,
+    *,
+    mono: bool = False,
+    seed: int = 0,
+    customer_clips_dir: Path | None = None,
+    similar: bool = False,
 ) -> Path:
     from .truth import build_truth
+
+    if similar:
+        spec = similar_voices(spec)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -284,6 +301,15 @@ def _write_json(path: Path, obj) -> None:
 
 
 def render_spec(
-    spec_path: Path, out_dir: Path, *, mono: bool = False, seed: int = 0, customer_clips_dir: Path | None = None
+    spec_path: Path,
+    out_dir: Path,
+    *,
+    mono: bool = False,
+    seed: int = 0,
+    customer_clips_dir: Path | None = None,
+    similar: bool = False,
 ) -> Path:
-    return render(load_spec(spec_path), out_dir, mono=mono, seed=seed, customer_clips_dir=customer_clips_dir)
+    """`similar`: the customer speaks with the agent's voice slightly shifted (`similar_voices`)."""
+    return render(
+        load_spec(spec_path), out_dir, mono=mono, seed=seed, customer_clips_dir=customer_clips_dir, similar=similar
+    )

@@ -44,6 +44,9 @@ class Voice:
 
 
 DEFAULT_VOICES = {"agent": Voice(1.0, 1.0, 1.0), "customer": Voice(0.70, 0.90, 1.0)}
+SIMILAR_CUSTOMER = Voice(0.94, 0.97, 1.0)
+"""Similar-voice calls (issue 9, mono diarization): the customer is the agent's own voice with a small pitch
+(−6 %) and formant (−3 %) shift — two people of the same sex and age on one line."""
 
 
 def formant_warp(y: np.ndarray, ratio: float, n_fft: int = 512, hop: int = 128, lifter: int = 28) -> np.ndarray:
