@@ -17,8 +17,9 @@ Offsets in `PhraseMatch` are into the ORIGINAL text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -93,7 +94,7 @@ def _sub_cost(a: str, b: str) -> float:
     return NEAR_COST if _near_syllable(a, b) else 1.0
 
 
-def approx_find(pattern: tuple[str, ...], text: list[str], max_cost: float) -> list[tuple[int, int, float]]:
+def approx_find(pattern: tuple[str, ...], text: Sequence[str], max_cost: float) -> list[tuple[int, int, float]]:
     """Approximate substring search (Sellers): non-overlapping (start, end, cost) with cost ≤ max_cost."""
     m, n = len(pattern), len(text)
     if m == 0 or n == 0:
@@ -127,6 +128,19 @@ def approx_find(pattern: tuple[str, ...], text: list[str], max_cost: float) -> l
     return sorted(taken)
 
 
+# One utterance is matched against every lexicon of every phrase check: normalise it and take its pinyin once
+# (OpenCC + pypinyin were most of a call's judging time), not once per lexicon. Immutable results.
+@lru_cache(maxsize=4096)
+def _normalized(text: str) -> tuple[str, tuple[int, ...]]:
+    norm, imap = normalize_with_map(text)
+    return norm, tuple(imap)
+
+
+@lru_cache(maxsize=4096)
+def _fuzzy(norm: str) -> tuple[str, ...]:
+    return tuple(fuzzy_syllables(norm))
+
+
 class Lexicon:
     """A named phrase list; `find` returns matches with offsets into the original text."""
 
@@ -156,14 +170,14 @@ class Lexicon:
 
     # -- matching -------------------------------------------------------------------------------------
     def find(self, text: str, *, fuzzy: bool = True) -> list[PhraseMatch]:
-        norm, imap = normalize_with_map(text)
+        norm, imap = _normalized(text)
         if not norm:
             return []
         is_question = bool(re.search(r"[?？]\s*$", text or ""))
         cands: list[
             tuple[int, float, int, int, int, LexiconEntry, str]
         ] = []  # (rank, -score, -len, s, e, entry, method)
-        syl: list[str] | None = None
+        syl: tuple[str, ...] | None = None
         for entry in self.entries:
             if entry.question_only and not is_question:
                 continue
@@ -190,7 +204,7 @@ class Lexicon:
                 if len(key) < self.min_fuzzy_len:
                     continue
                 if syl is None:
-                    syl = fuzzy_syllables(norm)
+                    syl = _fuzzy(norm)
                 max_cost = self.max_cost_ratio * len(key)
                 # cheap prefilter: enough of the phrase's syllables must occur in the utterance
                 present = set(syl)
@@ -212,7 +226,7 @@ class Lexicon:
                 chosen.append((s, e, entry, method, -nscore))
         out = []
         for s, e, entry, method, score in sorted(chosen, key=lambda c: c[0]):
-            os_, oe = orig_span(imap, s, e, len(text))
+            os_, oe = orig_span(list(imap), s, e, len(text))
             out.append(PhraseMatch(self.name, entry.category, entry.phrase, os_, oe, method, float(score)))
         return out
 
