@@ -215,7 +215,7 @@ def build_truth(spec: DialogueSpec, lay) -> dict[str, Any]:
     # 结束语 (10086 l.5-6): the ask for further needs (tag `closing_ask`) and thanks/goodbye (tag `closing`) among
     # the agent's last `closing_last_turns` turns; when the agent leg ends at a transfer there is nothing to judge
     c = tagged("closing_ask") + tagged("closing")
-    tail = agent[-P["closing_last_turns"] :]
+    tail = agent[-int(P["closing_last_turns"]) :]
     has_ask = any("closing_ask" in t.tags for t in tail)
     has_thanks = any("closing" in t.tags for t in tail)
     if lay.transfer is not None and not any(a.start > lay.transfer["time"] for a in agent):
