@@ -5,39 +5,18 @@ screenshots (docs/screenshots/loop-*.png were made so)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
+from browser_harness import BROWSER_MARKS, chromium, screenshot, serve_workstation
+from browser_harness import login as browser_login
 from fixtures_loop import MANUAL_IDS, review_call_a, user
 from fixtures_review import CALL_A, build_db
 
 from qa_pipeline.review import collections as K
 from qa_pipeline.review.users import create_user
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-ROOT = Path(__file__).resolve().parents[1]
 PW = "password-1"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or DRIVER is None,
-        reason="chromium/chromium-driver not installed (CI: apt-get install chromium chromium-driver)",
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -67,84 +46,22 @@ def server(tmp_path):
         note="典型推诿：应主动办理",
     )
     store.close()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CALLQA_LANG": "zh"}
-    cmd = [
-        sys.executable,
-        "-c",
-        "from qa_pipeline.cli import app; app()",
-        "serve",
-        "--db",
-        str(tmp_path / "callqa.db"),
-        "--port",
-        str(port),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"callqa serve exited: {proc.stdout.read().decode(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("callqa serve did not start in 90 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_workstation(tmp_path / "callqa.db") as base:
+        yield base
 
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--autoplay-policy=no-user-gesture-required",
-        "--window-size=1366,768",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    drv.set_page_load_timeout(60)
-    try:
+    with chromium(tmp_path / "profile") as drv:
         yield drv
-    finally:
-        drv.quit()
 
 
 def _shot(drv, name: str) -> None:
-    out = os.environ.get("CALLQA_SCREENSHOT_DIR")
-    if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        drv.save_screenshot(str(Path(out) / f"loop-{name}.png"))
+    screenshot(drv, f"loop-{name}")
 
 
 def _login(drv, base: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.delete_all_cookies()
-    drv.get(f"{base}/login")
-    drv.find_element(By.ID, "username").send_keys(name)
-    drv.find_element(By.ID, "password").send_keys(PW)
-    drv.find_element(By.ID, "login-submit").click()
+    browser_login(drv, base, name, PW)
     _wait(drv, lambda d: "/login" not in d.current_url)
 
 
