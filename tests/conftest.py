@@ -11,6 +11,17 @@ os.environ["COLUMNS"] = "240"  # rich wraps CLI output at the terminal width; ke
 import pytest  # noqa: E402
 from helpers import real_clip, render_stereo  # noqa: E402
 
+from qa_pipeline import i18n  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """`callqa --lang en` sets the language for the whole process (the CLI runs in-process under CliRunner):
+    every test starts and ends in the default language, so no test depends on the order tests ran in."""
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)
+
 
 @pytest.fixture
 def real_call(tmp_path: Path) -> Path:
