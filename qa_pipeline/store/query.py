@@ -9,7 +9,7 @@ expression, tsquery); no user text ever reaches a backend's syntax except as our
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .tokens import char_pinyin, is_han, normalize, pinyin_tokens, segment
@@ -152,6 +152,29 @@ def parse_query(query: str) -> Node | None:
         if rest is not None:
             node = rest if node is None else Op("AND", node, rest)
     return node
+
+
+def render_query(node: Node | None, term: Callable[[Term], str | None], combine: Callable[[str, str, str], str]) -> str:
+    """A backend's match expression for a parsed query: `term` renders one term (None: nothing searchable in it),
+    `combine(op, left, right)` one operator. A term with nothing searchable drops out of its operator; an operator
+    left with one side is that side, except `x NOT y` without `x`, which matches nothing on its own."""
+
+    def emit(n: Node | None) -> str | None:
+        if n is None:
+            return None
+        if isinstance(n, Term):
+            return term(n)
+        left, right = emit(n.left), emit(n.right)
+        if left is None:
+            return None if n.op == "NOT" else right
+        if right is None:
+            return left
+        return combine(n.op, left, right)
+
+    expr = emit(node)
+    if not expr:
+        raise QueryError("the query has no searchable words")
+    return expr
 
 
 def term_tokens(term: Term, pinyin: bool) -> tuple[str, ...]:

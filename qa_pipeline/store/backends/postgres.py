@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from .. import schema as S
 from ..filters import CallFilter
-from ..query import Node, QueryError, Term, joined_alternative, term_tokens
+from ..query import Node, Term, joined_alternative, render_query, term_tokens
 from ..tokens import char_grams, pinyin_tokens, query_grams, segment
 
 SEARCH_TABLE = "utterance_search"
@@ -105,24 +105,12 @@ def to_tsquery(node: Node | None, pinyin: bool = False, grams: bool = True) -> s
             return None
         return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
 
-    def emit(n: Node | None) -> str | None:
-        if n is None:
-            return None
-        if isinstance(n, Term):
-            return term(n)
-        left, right = emit(n.left), emit(n.right)
-        if left is None:
-            return None if n.op == "NOT" else right
-        if right is None:
-            return left
-        if n.op == "NOT":
+    def combine(op: str, left: str, right: str) -> str:
+        if op == "NOT":
             return f"({left} & !{right})"
-        return f"({left} {'&' if n.op == 'AND' else '|'} {right})"
+        return f"({left} {'&' if op == 'AND' else '|'} {right})"
 
-    expr = emit(node)
-    if not expr:
-        raise QueryError("the query has no searchable words")
-    return expr
+    return render_query(node, term, combine)
 
 
 class PgFts:

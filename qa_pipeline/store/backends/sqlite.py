@@ -20,7 +20,15 @@ import sqlalchemy as sa
 
 from .. import schema as S
 from ..filters import CallFilter
-from ..query import Node, QueryError, Term, joined_alternative, parse_query, short_term_words, term_tokens
+from ..query import (
+    Node,
+    Term,
+    joined_alternative,
+    parse_query,
+    render_query,
+    short_term_words,
+    term_tokens,
+)
 from ..tokens import grams_column, index_columns, query_grams
 
 FTS_TABLE = "utterance_fts"
@@ -147,22 +155,7 @@ def to_fts5(
             return None
         return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
 
-    def emit(n: Node | None) -> str | None:
-        if n is None:
-            return None
-        if isinstance(n, Term):
-            return term(n)
-        left, right = emit(n.left), emit(n.right)
-        if left is None:
-            return None if n.op == "NOT" else right
-        if right is None:
-            return left
-        return f"({left} {n.op} {right})"
-
-    expr = emit(node)
-    if not expr:
-        raise QueryError("the query has no searchable words")
-    return expr
+    return render_query(node, term, lambda op, left, right: f"({left} {op} {right})")
 
 
 def build_match(query: str, pinyin: bool = False, doc_count: Callable[[str], int] | None = None) -> str:
