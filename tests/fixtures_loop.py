@@ -3,13 +3,11 @@ the review fixture database with one user per role, a reviewed call, and logged-
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-from fixtures_review import CALL_A, RUBRIC, build_db
+from fixtures_review import CALL_A, PW, RUBRIC, build_db, client, csrf_of, login  # noqa: F401  (re-exported)
 
 from qa_pipeline.review import service as R
 from qa_pipeline.review.access import User
@@ -19,7 +17,6 @@ from qa_pipeline.store.db import Store
 from qa_pipeline.web import create_app
 from qa_pipeline.web.settings import WebSettings
 
-PW = "password-1"
 MANUAL_IDS = [i.id for i in RUBRIC.items if i.manual]
 USERS = [
     ("admin", "admin", {}),
@@ -77,20 +74,3 @@ def loop_env(tmp_path, loop_template):
     app = create_app(settings, store)
     yield app, store
     store.close()
-
-
-def client(app) -> TestClient:
-    return TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def login(app, username: str, password: str = PW) -> tuple[TestClient, str]:
-    c = client(app)
-    tok = csrf_of(c.get("/login").text)
-    r = c.post("/login", data={"username": username, "password": password, "csrf_token": tok})
-    assert r.status_code == 303, r.text
-    page = c.get(r.headers["location"])
-    return c, csrf_of(page.text) if page.status_code == 200 else ""

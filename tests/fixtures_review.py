@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from fastapi.testclient import TestClient
 
 from qa_pipeline.result import SCHEMA_VERSION
 from qa_pipeline.rubric import load_rubric, score_findings
@@ -130,3 +132,25 @@ def build_db(tmp_path: Path) -> Store:
     store.upsert_call(make_result(CALL_A2, "A017", "王芳", "一组", "2026-11-20T10:00:00", FINDINGS_B, audio))
     store.upsert_call(make_result(CALL_B, "A020", "李娜", "二组", "2026-11-20T11:00:00", FINDINGS_B, audio))
     return store
+
+
+# ------------------------------------------------------------------ the workstation through FastAPI's TestClient
+
+PW = "password-1"
+
+
+def client(app) -> TestClient:
+    return TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def login(app, username: str, password: str = PW) -> tuple[TestClient, str]:
+    c = client(app)
+    tok = csrf_of(c.get("/login").text)
+    r = c.post("/login", data={"username": username, "password": password, "csrf_token": tok})
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["location"])
+    return c, csrf_of(page.text) if page.status_code == 200 else ""

@@ -6,8 +6,7 @@ import re
 import shutil
 
 import pytest
-from fastapi.testclient import TestClient
-from fixtures_review import CALL_A, CALL_A2, CALL_B, RUBRIC, build_db
+from fixtures_review import CALL_A, CALL_A2, CALL_B, PW, RUBRIC, build_db, client, csrf_of, login
 
 from qa_pipeline.review import service as R
 from qa_pipeline.review.users import create_user
@@ -15,7 +14,6 @@ from qa_pipeline.store import open_store
 from qa_pipeline.web import create_app
 from qa_pipeline.web.settings import WebSettings
 
-PW = "password-1"
 MANUAL_IDS = [i.id for i in RUBRIC.items if i.manual]
 
 
@@ -49,23 +47,6 @@ def env(tmp_path, template_db):
     app = create_app(settings, store)
     yield app, store
     store.close()
-
-
-def client(app) -> TestClient:
-    return TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def login(app, username: str, password: str = PW) -> tuple[TestClient, str]:
-    c = client(app)
-    tok = csrf_of(c.get("/login").text)
-    r = c.post("/login", data={"username": username, "password": password, "csrf_token": tok})
-    assert r.status_code == 303, r.text
-    page = c.get(r.headers["location"])
-    return c, csrf_of(page.text) if page.status_code == 200 else ""
 
 
 def final_total(html: str) -> str:
