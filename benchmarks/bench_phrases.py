@@ -23,10 +23,12 @@ from pathlib import Path
 import yaml
 
 from qa_pipeline.phrasing import CATEGORIES, find_in_utterance, get_model, prime, thresholds
+from qa_pipeline.phrasing.categories import FORBIDDEN
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "benchmarks" / "data" / "heldout_phrases.yaml"
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
+BATCHES = (2, 3)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
 
 
@@ -45,11 +47,21 @@ def load_heldout() -> dict[str, dict[str, list[tuple[str, str, int]]]]:
     return out
 
 
+def limits(cat: str) -> tuple[float, float]:
+    """(hit, review) as the checks apply them: the category's calibrated thresholds; on an older tree without
+    calibration ("before" runs), the fixed check defaults of that time (forbidden 0.7 / 0.55, others 0.6 / 0.5)."""
+    try:
+        lim = thresholds(category=cat)  # type: ignore[call-arg]
+    except TypeError:
+        return (0.7, 0.55) if cat in FORBIDDEN else (0.6, 0.5)
+    return lim.hit, lim.review
+
+
 def decide(cat: str, text: str, speaker: str, model: bool) -> str:
     """'hit' / 'review' / 'miss' for one turn."""
-    hits = find_in_utterance(cat, text, speaker, model=model)
-    lim = thresholds()
-    if any(m.method != "model" or m.score >= lim.hit for m in hits):
+    hit, review = limits(cat)
+    hits = [m for m in find_in_utterance(cat, text, speaker, model=model) if m.method != "model" or m.score >= review]
+    if any(m.method != "model" or m.score >= hit for m in hits):
         return "hit"
     return "review" if hits else "miss"
 
@@ -59,15 +71,19 @@ def heldout_table(model: bool) -> dict[str, dict[str, object]]:
     for cat, sets in load_heldout().items():
         pos = [decide(cat, t, s, model) for t, s, _ in sets["positives"]]
         neg = [decide(cat, t, s, model) for t, s, _ in sets["negatives"]]
-        # batch 2 was written after the first batch had been seen during development: its figures are the
-        # clean ones (see the file's header)
-        pos_f = [d for (_, _, b), d in zip(sets["positives"], pos, strict=True) if b == 2]
-        neg_f = [d for (_, _, b), d in zip(sets["negatives"], neg, strict=True) if b == 2]
-        res[cat] = {
-            "n_pos_batch2": len(pos_f),
-            "n_neg_batch2": len(neg_f),
-            "recall_batch2": round(pos_f.count("hit") / max(1, len(pos_f)), 3),
-            "false_alarm_batch2": round(neg_f.count("hit") / max(1, len(neg_f)), 3),
+        res[cat] = {}
+        # batches 2 and 3 were written blind at different points of development: each is the clean figure for
+        # one model (see the file's header)
+        for b in BATCHES:
+            pos_b = [d for (_, _, bb), d in zip(sets["positives"], pos, strict=True) if bb == b]
+            neg_b = [d for (_, _, bb), d in zip(sets["negatives"], neg, strict=True) if bb == b]
+            res[cat] |= {
+                f"n_pos_batch{b}": len(pos_b),
+                f"n_neg_batch{b}": len(neg_b),
+                f"recall_batch{b}": round(pos_b.count("hit") / max(1, len(pos_b)), 3),
+                f"false_alarm_batch{b}": round(neg_b.count("hit") / max(1, len(neg_b)), 3),
+            }
+        res[cat] |= {
             "n_pos": len(pos),
             "n_neg": len(neg),
             "recall": round(pos.count("hit") / len(pos), 3),
@@ -130,7 +146,22 @@ def main() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     get_model()
     t_model = time.perf_counter() - t0
-    report: dict[str, object] = {"model_load_s": round(t_model, 2), "thresholds": vars(thresholds())}
+    report: dict[str, object] = {
+        "model_load_s": round(t_model, 2),
+        "thresholds": {c: limits(c) for c in CATEGORIES},
+        "validation": getattr(get_model(), "validation", {}),
+    }
+    print("thresholds (hit, review) per category:", report["thresholds"])
+    val = report["validation"]
+    if val:
+        print("\n## calibration on the generated validation folds (grouped by template; not the held-out set)\n")
+        print("| category | hit | recall | false-alarm own hard negatives | false-alarm other sentences |")
+        print("|---|---|---|---|---|")
+        for c, v in val.items():  # type: ignore[attr-defined]
+            print(
+                f"| {c} | {v['hit']:.2f} | {v['recall']:.2f} | {v['false_alarm_hard']:.3f} "
+                f"| {v['false_alarm_other']:.4f} |"
+            )
     overlap = verbatim_overlap()
     report["verbatim_overlap"] = overlap
     print(f"held-out sentences the training generator can produce: {sum(overlap.values())} {overlap}")
@@ -141,24 +172,43 @@ def main() -> None:
         report[label] = {"heldout": table, "real_hits": hits, "seconds": round(time.perf_counter() - t, 2)}
         print(f"\n## {label}  ({report[label]['seconds']} s)\n")
         print(
-            "| category | recall | recall incl. review | false-alarm rate | precision | n+ / n− "
-            "| recall batch 2 | false-alarm batch 2 | batch 2 n+ / n− |"
+            "| category | recall | recall incl. review | false-alarm rate | precision | n+ / n− |"
+            + "".join(f" recall b{b} | false-alarm b{b} | b{b} n+ / n− |" for b in BATCHES)
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---" * (6 + 3 * len(BATCHES)) + "|")
         for cat in CATEGORIES:
             r = table[cat]
             print(
                 f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
-                f"{r['precision']:.2f} | {r['n_pos']} / {r['n_neg']} | {r['recall_batch2']:.2f} | "
-                f"{r['false_alarm_batch2']:.2f} | {r['n_pos_batch2']} / {r['n_neg_batch2']} |"
+                f"{r['precision']:.2f} | {r['n_pos']} / {r['n_neg']} |"
+                + "".join(
+                    f" {r[f'recall_batch{b}']:.2f} | {r[f'false_alarm_batch{b}']:.2f} | "
+                    f"{r[f'n_pos_batch{b}']} / {r[f'n_neg_batch{b}']} |"
+                    for b in BATCHES
+                )
             )
         macro_r = sum(float(table[c]["recall"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
         macro_f = sum(float(table[c]["false_alarm"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
-        macro_ru = sum(float(table[c]["recall_batch2"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
+        macro_b = {
+            b: sum(float(table[c][f"recall_batch{b}"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
+            for b in BATCHES
+        }
+        met_b = {
+            b: sum(
+                1
+                for c in CATEGORIES
+                if float(table[c][f"recall_batch{b}"]) >= 0.9  # type: ignore[arg-type]
+                and float(table[c][f"false_alarm_batch{b}"]) <= 0.05  # type: ignore[arg-type]
+            )
+            for b in BATCHES
+        }
         met = sum(1 for c in CATEGORIES if table[c]["recall"] >= 0.9 and table[c]["false_alarm"] <= 0.05)
         print(
-            f"\nmean recall {macro_r:.3f} (batch 2 {macro_ru:.3f}) · mean false-alarm rate {macro_f:.3f} · "
-            f"categories meeting both targets {met}/{len(CATEGORIES)}"
+            f"\nmean recall {macro_r:.3f} · mean false-alarm rate {macro_f:.3f} · "
+            f"categories meeting both targets {met}/{len(CATEGORIES)}; "
+            + "; ".join(
+                f"batch {b}: mean recall {macro_b[b]:.3f}, meeting both {met_b[b]}/{len(CATEGORIES)}" for b in BATCHES
+            )
         )
         print(
             f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: "

@@ -45,6 +45,11 @@ CATEGORIES: dict[str, Category] = {
 FORBIDDEN = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient")
 
 
+def by_hit_category(hit_category: str) -> str | None:
+    """The phrase category whose classifier hits carry `hit_category` (PhraseMatch.category)."""
+    return next((c.name for c in CATEGORIES.values() if c.hit_category == hit_category), None)
+
+
 def category(name: str) -> Category:
     try:
         return CATEGORIES[name]

@@ -41,6 +41,9 @@ BARE = (
 class Example:
     text: str
     label: str
+    group: str = ""
+    """Where the sentence comes from (one template, one lexicon entry…): calibration splits by group, so
+    that validation sentences are paraphrases the fold's model never saw any expansion of."""
 
 
 @cache
@@ -83,17 +86,22 @@ def vary(text: str, rng: random.Random, fillers: Sequence[str], particles: Seque
     return text
 
 
-def _lexicon_forms(name: str) -> list[str]:
+def _lexicon_entries(name: str) -> list[list[str]]:
+    """The lexicon forms of a category, one list (phrase + variants) per entry."""
     cat = CATEGORIES[name]
     lex = load_lexicon(cat.lexicon)
-    forms = []
+    out = []
     for e in lex.entries:
         if cat.lexicon_categories and e.category not in cat.lexicon_categories:
             continue
         if name == "greeting" and e.category in ("hello", "service"):
             continue  # a bare 您好 or service phrase is half an opening; full openings come from the templates
-        forms += [e.phrase, *e.variants]
-    return forms
+        out.append([e.phrase, *e.variants])
+    return out
+
+
+def _lexicon_forms(name: str) -> list[str]:
+    return [f for entry in _lexicon_entries(name) for f in entry]
 
 
 def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[Example]:
@@ -104,23 +112,24 @@ def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[
     fillers, particles = data.get("fillers", []), data.get("particles", [])
     out: list[Example] = []
 
-    def add(texts: Iterable[str], label: str, copies: int = 1) -> None:
+    def add(texts: Iterable[str], label: str, group: str, copies: int = 1) -> None:
         for t in texts:
-            out.append(Example(t, label))
+            out.append(Example(t, label, group))
             for _ in range(copies):
-                out.append(Example(vary(t, rng, fillers, particles), label))
+                out.append(Example(vary(t, rng, fillers, particles), label, group))
 
     for name in CATEGORIES:
         spec = data.get("categories", {}).get(name, {})
-        add(_lexicon_forms(name), name, copies=3)
-        add((extra or {}).get(name, ()), name, copies=3)
-        for tpl in spec.get("templates", []):
-            add(expand(tpl, rng, PER_TEMPLATE), name)
-        for tpl in spec.get("negatives", []):
-            add(expand(tpl, rng, PER_TEMPLATE // 2), NONE)
-    for tpl in data.get("neutral", []):
-        add(expand(tpl, rng, PER_TEMPLATE), NONE)
-    add(BARE, NONE, copies=2)
+        for k, entry in enumerate(_lexicon_entries(name)):
+            add(entry, name, f"{name}:lexicon{k}", copies=3)
+        add((extra or {}).get(name, ()), name, f"{name}:extra", copies=3)
+        for k, tpl in enumerate(spec.get("templates", [])):
+            add(expand(tpl, rng, PER_TEMPLATE), name, f"{name}:template{k}")
+        for k, tpl in enumerate(spec.get("negatives", [])):
+            add(expand(tpl, rng, PER_TEMPLATE // 2), NONE, f"{name}:negative{k}")
+    for k, tpl in enumerate(data.get("neutral", [])):
+        add(expand(tpl, rng, PER_TEMPLATE), NONE, f"neutral{k}")
+    add(BARE, NONE, "bare", copies=2)
     # the same text can come out of two templates; keep its first label so the classes stay consistent
     seen: dict[str, str] = {}
     uniq = []
