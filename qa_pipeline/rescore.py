@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,12 +25,12 @@ from .archive import CallFilter, StoredCall, load_calls, select_call_ids
 from .baseline import Baselines
 from .checks.registry import all_checks
 from .judge_pool import PoolStats
-from .judging import Judgement, check_fingerprints, judge
+from .judging import Judgement, check_fingerprints, inputs_from_result, judge
 from .result import CallResult, tag_json
 from .rubric import Rubric
 from .store import schema as S
 from .store.db import Store, check_rows, item_rows, tag_rows
-from .types import CallMetadata
+from .types import CallMetadata, Finding
 
 
 def rubric_sha256(rubric: Rubric) -> str:
@@ -285,3 +286,62 @@ def _done_with(conn: sa.Connection, sha: str) -> set[str]:
     latest = sa.select(h.c.call_id, sa.func.max(h.c.history_id).label("hid")).group_by(h.c.call_id).subquery()
     q = sa.select(h.c.call_id).join(latest, latest.c.hid == h.c.history_id).where(h.c.rubric_sha256 == sha)
     return set(conn.execute(q).scalars())
+
+
+# ----------------------------------------------------------------------- `callqa score --db`: the archive
+
+
+def finding_from_json(c: Mapping[str, Any]) -> Finding:
+    """A finding as a result JSON's `checks` holds it (the inverse of CallResult.to_json)."""
+    return Finding(
+        c["check"],
+        c["status"],
+        c.get("start"),
+        c.get("end"),
+        c.get("speaker"),
+        c.get("evidence") or "",
+        c.get("detail") or {},
+    )
+
+
+class ArchiveJudge:
+    """What scoring a call can only do with the database at hand: 四(二) 办理时长 against the average of the stored
+    calls of its queue or topic (`checks.handling_time.baseline`). The pipeline judges each call on its own (in
+    worker processes or on Ray, without the database); `callqa score --db` passes each result through this at
+    the moment the batch writes it, like a rescore would judge it: every other check keeps its findings, the
+    handling-time check is judged again with the stored average, rules and the score follow.
+
+    The averages are those of the calls stored when the batch started (as in a rescore), so a batch's own calls
+    do not move each other's yardstick; `callqa rescore` later judges them against the whole archive."""
+
+    def __init__(self, rubric: Rubric, baseline: Baselines):
+        self.rubric = rubric
+        self.baseline = baseline
+        self._own = frozenset(all_checks())
+
+    @classmethod
+    def for_store(cls, store: Store, rubric: Rubric) -> ArchiveJudge | None:
+        """None when the rubric judges nothing against the archive."""
+        ht = rubric.check_params.get("handling_time") or {}
+        if not (ht.get("baseline") and "handling_time" in rubric.check_names):
+            return None
+        with store.read() as conn:
+            return cls(rubric, Baselines.from_store(conn, ht["baseline"].get("by", "queue")))
+
+    def __call__(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The result with its handling-time finding, rules, tags and score judged against the archive
+        (unchanged when it is not an "ok" result with a stored timeline)."""
+        if result.get("status") != "ok" or not result.get("timeline"):
+            return result
+        inputs = replace(inputs_from_result(result), baseline=self.baseline)
+        findings = [finding_from_json(c) for c in result.get("checks") or []]
+        reuse: dict[str, list[Finding]] = {n: [] for n in self.rubric.check_names if n != "handling_time"}
+        for f in findings:
+            if f.check in reuse:
+                reuse[f.check].append(f)
+        j = judge(inputs, self.rubric, reuse=reuse, with_events=False)
+        kept = [f for f in findings if f.check not in self._own and not f.detail.get("rule")]
+        if kept:
+            j = replace(j, findings=(*j.findings, *kept))
+        cj, sj, tj = _judged_json(str(result["call_id"]), j)
+        return {**result, "checks": cj, "score": sj, "tags": tj}

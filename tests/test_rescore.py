@@ -313,3 +313,53 @@ def test_parallel_workers_give_the_same_stored_results_and_stay_resumable(
     # the trial report: same tallies per rule, agent and team, same examples in the same order
     assert t1.calls == t2.calls == 12
     assert t1.rules == t2.rules and any(tr.total.hits for tr in t1.rules)
+
+
+@pytest.mark.slow  # the real pipeline on a sample (VAD on the audio, its transcript)
+def test_score_with_a_database_judges_handling_time_against_the_stored_average(tmp_path: Path) -> None:
+    from qa_pipeline.asr import AsrOptions
+    from qa_pipeline.batch import call_path, run_batch
+    from qa_pipeline.manifest import CallJob
+    from qa_pipeline.pipeline import PipelineOptions
+
+    rubric_file = tmp_path / "ht.yaml"
+    rubric_file.write_text(HT_RUBRIC, encoding="utf-8")
+    rub = parse_rubric(HT_RUBRIC, str(rubric_file))
+    opts = PipelineOptions(asr=AsrOptions(engine="transcript"), rubric=str(rubric_file))
+    short = [("agent", 0.5, 2.0, "您好"), ("customer", 2.5, 4.0, "查话费")]
+    store = open_store(tmp_path / "x.db")
+    # three calls of 20 s in queue Q1 ten days earlier: the sample (over a minute) is far over that average
+    store.upsert_many(
+        [stored_result(f"old{i}", short, rub, day="2026-11-10", queue="Q1", duration=20.0) for i in range(3)]
+    )
+    md = CallMetadata("s04", agent_id="A1", started_at="2026-11-20T09:00:00", queue="Q1")
+    job = CallJob(SAMPLES / "04_broadband_hold_announced.flac", md)
+    summary = run_batch([job], tmp_path / "out", opts, store=store)
+    assert summary.ok == 1, summary.failures
+    result = json.loads(call_path(tmp_path / "out", "s04").read_text(encoding="utf-8"))
+    (ht,) = [c for c in result["checks"] if c["check"] == "handling_time"]
+    assert ht["status"] == "fail" and ht["detail"]["average_s"] == 20.0 and ht["detail"]["average_calls"] == 3
+    assert ht["detail"]["deduction"] == 10 and result["score"]["total"] == 0.0
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(S.checks.c.status).where(S.checks.c.call_id == "s04", S.checks.c.check == "handling_time")
+        ).scalar()
+        total = conn.execute(sa.select(S.calls.c.score_total).where(S.calls.c.call_id == "s04")).scalar()
+    assert (row, total) == ("fail", 0.0)
+    # the same call in queue Q2 (no stored calls): needs_review, as without a database
+    job2 = CallJob(job.path, CallMetadata("s04b", agent_id="A1", started_at="2026-11-20T09:00:00", queue="Q2"))
+    assert run_batch([job2], tmp_path / "out", opts, store=store).ok == 1
+    store.close()
+    result = json.loads(call_path(tmp_path / "out", "s04b").read_text(encoding="utf-8"))
+    (ht,) = [c for c in result["checks"] if c["check"] == "handling_time"]
+    assert ht["status"] == "needs_review" and "Q2" in ht["detail"]["reason"]
+    assert [it["status"] for it in result["score"]["items"]] == ["needs_review"]
+    # with that rescore gives the same: the batch judged it as a rescore would
+    store = open_store(tmp_path / "x.db")
+    with store.read() as conn:
+        before = conn.execute(sa.select(S.checks).where(S.checks.c.call_id == "s04").order_by(S.checks.c.idx)).all()
+    rep = rescore(store, rub, CallFilter("2026-11-20", "2026-11-20"), force=True)
+    with store.read() as conn:
+        after = conn.execute(sa.select(S.checks).where(S.checks.c.call_id == "s04").order_by(S.checks.c.idx)).all()
+    assert rep.rescored == 2 and rep.changed == 0 and after == before
+    store.close()
