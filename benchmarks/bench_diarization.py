@@ -166,6 +166,7 @@ def role_row(stem: str, result: Any) -> dict[str, Any]:
 def similar_report(dirs: list[Path], tmp: Path) -> dict[str, Any]:
     """Similar-voice mono calls: DER, agent found, F1 stereo vs mono, per folder (see the module docstring)."""
     out: dict[str, Any] = {"folders": {}}
+    tally: dict[str, dict[str, list[int]]] = {"stereo": {}, "mono": {}}  # check → [tp, fp, fn] over all folders
     for k, d in enumerate(dirs):
         jobs = [j for j in sample_jobs(d) if not j.path.name.endswith(".mono.flac")]
         mono_jobs = [replace(j, path=j.path.with_name(f"{j.metadata.call_id}.mono.flac")) for j in jobs]
@@ -206,6 +207,13 @@ def similar_report(dirs: list[Path], tmp: Path) -> dict[str, Any]:
             )
         f1 = {c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)} for c in PHRASE_CHECKS}
         valid = [v for v in f1.values() if v["stereo"] is not None and v["mono"] is not None]
+        for side, ev in (("stereo", ev_s), ("mono", ev_m)):
+            for c in PHRASE_CHECKS:
+                prf = ev.occurrences.get(c) or ev.check_status.get(c)
+                if prf:
+                    t = tally[side].setdefault(c, [0, 0, 0])
+                    for j, key in enumerate(("tp", "fp", "fn")):
+                        t[j] += int(prf[key])
         out["folders"][str(d)] = {
             "calls": rows,
             "agent_found": sum(r["agent_found"] for r in rows),
@@ -219,10 +227,35 @@ def similar_report(dirs: list[Path], tmp: Path) -> dict[str, Any]:
             },
             "status_accuracy": {"stereo": ev_s.status_accuracy, "mono": ev_m.status_accuracy},
         }
+    # pooled over every folder: a folder of 6 calls has a check's only failing call in one call, so its
+    # per-folder F1 is 0 or 1; the tallies added up give the F1 over all similar-voice calls
+    pooled_f1: dict[str, dict[str, float]] = {}
+    for side, per_check in tally.items():
+        for c, (tp, fp, fn) in per_check.items():
+            pooled_f1.setdefault(c, {})[side] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    both = [v for v in pooled_f1.values() if len(v) == 2]
+    calls = [r for f in out["folders"].values() for r in f["calls"]]
+    out["pooled"] = {
+        "n": len(calls),
+        "agent_found": sum(r["agent_found"] for r in calls),
+        "wrong_agent": sum(r["wrong_agent"] for r in calls),
+        "mean_der_roles": statistics.mean(r["der_roles"] for r in calls) if calls else None,
+        "phrase_f1": pooled_f1,
+        "phrase_f1_macro": {side: statistics.mean(v[side] for v in both) if both else None for side in tally},
+    }
     return out
 
 
 def _print_similar(rep: dict[str, Any]) -> None:
+    p = rep["pooled"]
+    m = p["phrase_f1_macro"]
+    print(
+        f"similar voices, all {p['n']} calls: agent found {p['agent_found']}/{p['n']}, wrong agent "
+        f"{p['wrong_agent']}, mean DER (roles) {p['mean_der_roles']:.3f}, "
+        f"pooled phrase F1 stereo {m['stereo']:.3f} → mono {m['mono']:.3f}"
+    )
+    for c, v in p["phrase_f1"].items():
+        print(f"  {c:24s} {v.get('stereo', float('nan')):.3f} → {v.get('mono', float('nan')):.3f}")
     for d, f in rep["folders"].items():
         print(f"similar voices {d}: agent found {f['agent_found']}/{f['n']}, wrong agent {f['wrong_agent']}, ", end="")
         m = f["phrase_f1_macro"]
