@@ -15,7 +15,7 @@ The held-out measurement set (benchmarks/data/heldout_phrases.yaml) is never rea
 from __future__ import annotations
 
 from .categories import CATEGORIES, Category, category
-from .detect import find, find_in_utterance, prime, thresholds
+from .detect import find, find_in_utterance, is_sure, prime, thresholds
 from .model import MATCH, PhraseModel, example_matcher, get_model, train_model
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "example_matcher",
     "find",
     "find_in_utterance",
+    "is_sure",
     "get_model",
     "prime",
     "thresholds",
