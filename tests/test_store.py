@@ -259,3 +259,33 @@ def test_v5_score_indexes(tmp_path):
         names = {ix["name"] for ix in sa.inspect(conn).get_indexes("calls")}
     assert {n for n, _, _ in V5_INDEXES} <= names and store.version >= 5
     store.close()
+
+
+def test_bulk_insert_rows_same_as_core(tmp_path):
+    """`insert_rows` (SQLite: tuples straight to the driver) stores what a Core insert stores, reserved-word
+    columns ("check", "end") and NULLs included."""
+    from qa_pipeline.store.bulk import insert_rows
+
+    store = open_store(tmp_path / "b.db")
+    store.upsert_call(fixture_results()[0])
+    cid = fixture_results()[0]["call_id"]
+    rows = [
+        {
+            "call_id": cid,
+            "idx": 100 + i,
+            "check": "greeting",
+            "status": st,
+            "start": 1.5 * i,
+            "end": None,
+            "speaker": "agent",
+            "evidence": "您好",
+            "detail_json": "{}",
+        }
+        for i, st in enumerate(["pass", "fail"])
+    ]
+    with store.engine.begin() as conn:
+        insert_rows(conn, S.checks, rows)
+    with store.read() as conn:
+        got = conn.execute(sa.select(S.checks).where(S.checks.c.idx >= 100).order_by(S.checks.c.idx)).mappings().all()
+    assert [{k: r[k] for k in rows[0]} for r in got] == rows
+    store.close()
