@@ -7,6 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from fixtures_store import build_fixture_db, fixture_results, make_result, write_results_dir
+from pg_server import BACKENDS, backend_db
 
 from qa_pipeline.store import ImportReport, import_results, open_store
 from qa_pipeline.store import schema as S
@@ -261,12 +262,13 @@ def test_v5_score_indexes(tmp_path):
     store.close()
 
 
-def test_bulk_insert_rows_same_as_core(tmp_path):
-    """`insert_rows` (SQLite: tuples straight to the driver) stores what a Core insert stores, reserved-word
-    columns ("check", "end") and NULLs included."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bulk_insert_rows_same_as_core(request, tmp_path_factory, backend):
+    """`insert_rows` (SQLite: tuples straight to the driver; PostgreSQL: COPY) stores what a Core insert stores,
+    reserved-word columns ("check", "end"), quotes, tabs, backslashes and NULLs included."""
     from qa_pipeline.store.bulk import insert_rows
 
-    store = open_store(tmp_path / "b.db")
+    store = open_store(backend_db(request, tmp_path_factory, "bulk", backend))
     store.upsert_call(fixture_results()[0])
     cid = fixture_results()[0]["call_id"]
     rows = [
@@ -278,8 +280,8 @@ def test_bulk_insert_rows_same_as_core(tmp_path):
             "start": 1.5 * i,
             "end": None,
             "speaker": "agent",
-            "evidence": "您好",
-            "detail_json": "{}",
+            "evidence": "您好\t'\"\\N\n第二行",
+            "detail_json": '{"path": "C:\\\\calls"}',
         }
         for i, st in enumerate(["pass", "fail"])
     ]

@@ -1,4 +1,4 @@
-"""Bulk INSERT for the store's writers (import, rescore): one executemany per table and batch."""
+"""Bulk INSERT for the store's writers (import, rescore): one statement per table and batch."""
 
 from __future__ import annotations
 
@@ -8,17 +8,27 @@ import sqlalchemy as sa
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table | sa.TableClause, rows: list[dict[str, Any]]) -> None:
-    """INSERT `rows` (dicts with the same keys) as one executemany.
+    """INSERT `rows` (dicts with the same keys; plain values: str, int, float, bool, None) into `table`.
 
-    On SQLite the rows go to the driver as tuples: SQLAlchemy's per-row parameter processing was most of an
-    import's Python time in the writes, and the values written here need no conversion (str, int, float, bool,
-    None). Other dialects go through Core (PostgreSQL batches the rows itself)."""
+    SQLite: one executemany with the rows as tuples, straight to the driver (SQLAlchemy's per-row parameter
+    processing was most of an import's Python time in the writes). PostgreSQL: ``COPY … FROM STDIN`` in the
+    transaction of `conn` (psycopg 3 adapts the values; several times faster than INSERTs, client and server).
+    Other dialects: a Core executemany."""
     if not rows:
-        return
-    if conn.dialect.name != "sqlite":
-        conn.execute(table.insert(), rows)
         return
     keys = list(rows[0])
     q = conn.dialect.identifier_preparer.quote
-    sql = f"INSERT INTO {q(table.name)} ({', '.join(q(k) for k in keys)}) VALUES ({', '.join('?' * len(keys))})"
-    conn.exec_driver_sql(sql, [tuple(r[k] for k in keys) for r in rows])
+    cols = ", ".join(q(k) for k in keys)
+    if conn.dialect.name == "sqlite":
+        sql = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({', '.join('?' * len(keys))})"
+        conn.exec_driver_sql(sql, [tuple(r[k] for k in keys) for r in rows])
+    elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cur.copy(f"COPY {q(table.name)} ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(tuple(r[k] for k in keys))
+        finally:
+            cur.close()
+    else:
+        conn.execute(table.insert(), rows)

@@ -546,9 +546,20 @@ class Store:
                 conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
         utts = [x for p in calls for x in p.utterances]
         if utts:
+            # ids drawn from the column's sequence in one round trip, then the rows COPied (no RETURNING)
             new_ids = (
-                conn.execute(u.insert().returning(u.c.utterance_id, sort_by_parameter_order=True), utts).scalars().all()
+                conn.execute(
+                    sa.text(
+                        "SELECT nextval(pg_get_serial_sequence('utterances', 'utterance_id'))"
+                        " FROM generate_series(1, :n)"
+                    ),
+                    {"n": len(utts)},
+                )
+                .scalars()
+                .all()
             )
+            utts = [{**x, "utterance_id": k} for x, k in zip(utts, new_ids, strict=True)]
+            insert_rows(conn, u, utts)
             if self.fts is not None:
                 cols = [col for p in calls for col in p.fts_cols]
                 self.fts.insert(conn, [{"rowid": k, **col} for k, col in zip(new_ids, cols, strict=True)])
