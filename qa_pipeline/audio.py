@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +16,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .i18n import t
+from .safe import readable
 from .types import SAMPLE_RATE, AudioSource, CallAudio, CallMetadata, Layout, Speaker
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".wma", ".amr")
@@ -86,8 +94,64 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
     return CallAudio(metadata=metadata, source=source, parties=parties)
 
 
+_NATIVE_STDERR = threading.Lock()
+MAX_DECODER_MESSAGES = 20
+"""Decoder messages re-emitted per file (a badly damaged MP3 makes libmpg123 write one per frame)."""
+
+
+@contextmanager
+def decoder_messages(path: Path) -> Iterator[None]:
+    """Re-emit what native decoders write to standard error, each line prefixed with the file it is about.
+
+    libmpg123 (inside libsndfile) and FFmpeg write warnings ("Note: Illegal Audio-MPEG-Header …") straight to
+    file descriptor 2, where nobody can tell which of a batch's files they concern. During the decode call fd 2
+    goes to a temporary file; Python's own `sys.stderr` (where the progress bar of an in-process batch writes) is
+    pointed at the real standard error for that time, so only the native libraries' output is caught."""
+    with _NATIVE_STDERR:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        saved = os.dup(2)
+        py_err = sys.stderr
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            passthrough = os.fdopen(
+                os.dup(saved), "w", buffering=1, encoding=getattr(py_err, "encoding", None) or "utf-8", errors="replace"
+            )
+            sys.stderr = passthrough
+            try:
+                yield
+            finally:
+                sys.stderr = py_err
+                passthrough.close()
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                lines = [x.strip() for x in capture.read(1 << 20).decode("utf-8", "replace").splitlines()]
+                _report(path, [x for x in lines if x])
+
+
+def _report(path: Path, lines: list[str]) -> None:
+    if not lines:
+        return
+    name = readable(str(path))
+    out = [t("audio.decoder_message", file=name, message=x) for x in lines[:MAX_DECODER_MESSAGES]]
+    if len(lines) > MAX_DECODER_MESSAGES:
+        out.append(t("audio.decoder_more", file=name, count=len(lines) - MAX_DECODER_MESSAGES))
+    try:
+        print("\n".join(out), file=sys.stderr, flush=True)
+    except (AttributeError, OSError, ValueError):
+        pass  # no standard error to speak to (a daemon): the decode result itself is unaffected
+
+
 def _decode(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
     """(frames × channels float32, sample rate, codec) via libsndfile, PyAV for what it cannot read."""
+    with decoder_messages(path):
+        return _decode_native(path, max_duration_s)
+
+
+def _decode_native(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
     try:
         info = sf.info(str(path))
     except Exception:

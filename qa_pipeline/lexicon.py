@@ -16,13 +16,17 @@ Offsets in `PhraseMatch` are into the ORIGINAL text.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .text import _near_syllable, fuzzy_syllables, normalize, normalize_with_map, orig_span
@@ -32,6 +36,8 @@ __all__ = ["PhraseMatch", "LexiconEntry", "Lexicon", "load_lexicon", "available_
 DEFAULT_MIN_FUZZY_LEN = 4
 DEFAULT_MAX_COST_RATIO = 0.15
 NEAR_COST = 0.5
+FIND_CACHE_SIZE = 512
+"""Utterances whose matches a lexicon remembers (a call's agent turns are asked about several times)."""
 
 
 @dataclass(frozen=True)
@@ -94,19 +100,110 @@ def _sub_cost(a: str, b: str) -> float:
     return NEAR_COST if _near_syllable(a, b) else 1.0
 
 
-def approx_find(pattern: tuple[str, ...], text: Sequence[str], max_cost: float) -> list[tuple[int, int, float]]:
-    """Approximate substring search (Sellers): non-overlapping (start, end, cost) with cost ≤ max_cost."""
-    m, n = len(pattern), len(text)
-    if m == 0 or n == 0:
+# -- approximate matching -------------------------------------------------------------------------------
+# Linear in the text: a syllable-count filter finds the few windows where a match within the allowed cost is
+# possible at all, and the Sellers DP runs only over those (issue 15: the DP over every utterance × every long
+# phrase was ~10 ms per character). The windows are chosen so that the DP gives exactly what a DP over the
+# whole text gives (see `_regions`).
+
+NUMPY_DP_MIN_LEN = 48
+"""Regions at least this long run the DP row by row in numpy; shorter ones (the usual case) in plain Python,
+where numpy's per-call overhead would dominate."""
+
+
+@dataclass
+class MatchStats:
+    """Work done by approximate matching (a test bounds it per character without timing anything)."""
+
+    calls: int = 0
+    regions: int = 0
+    dp_cells: int = 0
+
+
+STATS = MatchStats()
+
+
+class _Encoded:
+    """A syllable sequence as integer ids into its own vocabulary, with the substitution cost of a phrase
+    syllable against every vocabulary syllable computed once per syllable (not once per DP cell)."""
+
+    __slots__ = ("ids", "index", "by_prefix", "_rows")
+
+    def __init__(self, text: Sequence[str]):
+        index: dict[str, int] = {}
+        self.ids = np.fromiter((index.setdefault(t, len(index)) for t in text), dtype=np.int64, count=len(text))
+        self.index = index
+        by_prefix: dict[str, list[int]] = {}
+        for syl, i in index.items():
+            if len(syl) >= 3 and syl.isalpha():
+                by_prefix.setdefault(syl[:-1], []).append(i)
+        self.by_prefix = by_prefix
+        self._rows: dict[str, np.ndarray] = {}
+
+    def cost_row(self, p: str) -> np.ndarray:
+        """`_sub_cost(p, v)` for every vocabulary syllable v (0 equal, NEAR_COST near, 1 otherwise)."""
+        row = self._rows.get(p)
+        if row is None:
+            row = np.ones(len(self.index))
+            if len(p) >= 2 and p.isalpha():  # _near_syllable: one extra final letter either way
+                for i in self.by_prefix.get(p, ()):
+                    row[i] = NEAR_COST
+                shorter = self.index.get(p[:-1]) if len(p) >= 3 else None
+                if shorter is not None:
+                    row[shorter] = NEAR_COST
+            same = self.index.get(p)
+            if same is not None:
+                row[same] = 0.0
+            self._rows[p] = row
+        return row
+
+
+@lru_cache(maxsize=256)
+def _encoded_norm(norm: str) -> _Encoded:
+    return _Encoded(_fuzzy(norm))
+
+
+def _regions(pattern: tuple[str, ...], enc: _Encoded, max_cost: float) -> list[tuple[int, int]]:
+    """Stretches of the text that can hold a match of cost ≤ max_cost, as maximal unions of windows.
+
+    A match aligns the m phrase syllables to a text span of at most m + ⌊max_cost⌋ syllables (each extra text
+    syllable costs 1), and at most 2·max_cost phrase syllables are not matched by an EQUAL text syllable (a
+    near substitution costs 0.5): so some window of W = m + ⌊max_cost⌋ syllables around it holds at least
+    m − 2·max_cost syllables that occur in the phrase. Two matches with a common end lie in one union, and a
+    cheaper path from outside a union would itself be such a match: the DP inside each union therefore gives
+    the same (cost, start) at every end of cost ≤ max_cost as the DP over the whole text."""
+    n, m = len(enc.ids), len(pattern)
+    need = m - 2 * max_cost - 1e-9
+    width = m + int(np.floor(max_cost + 1e-9))
+    member = np.zeros(len(enc.index), dtype=bool)
+    for p in pattern:
+        i = enc.index.get(p)
+        if i is not None:
+            member[i] = True
+    counts = np.concatenate(([0], np.cumsum(member[enc.ids])))
+    if n <= width:
+        return [(0, n)] if counts[n] >= need else []
+    ok = np.flatnonzero(counts[width:] - counts[:-width] >= need)
+    if ok.size == 0:
         return []
+    breaks = np.flatnonzero(np.diff(ok) > width)
+    starts = np.concatenate((ok[:1], ok[breaks + 1]))
+    ends = np.concatenate((ok[breaks], ok[-1:])) + width
+    return [(int(a), min(int(b), n)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _dp_python(
+    rows: list[list[float]], ids: list[int], m: int, max_cost: float
+) -> tuple[list[float], list[int]] | None:
+    n = len(ids)
     prev = [0.0] * (n + 1)  # row i=0: free start anywhere
     prev_s = list(range(n + 1))
     for i in range(1, m + 1):
         cur = [float(i)] + [0.0] * n
         cur_s = [0] * (n + 1)
-        p = pattern[i - 1]
+        cost = rows[i - 1]
         for j in range(1, n + 1):
-            best, bs = prev[j - 1] + _sub_cost(p, text[j - 1]), prev_s[j - 1]
+            best, bs = prev[j - 1] + cost[ids[j - 1]], prev_s[j - 1]
             c = prev[j] + 1.0  # phrase char missing in text
             if c < best:
                 best, bs = c, prev_s[j]
@@ -115,17 +212,112 @@ def approx_find(pattern: tuple[str, ...], text: Sequence[str], max_cost: float) 
                 best, bs = c, cur_s[j - 1]
             cur[j], cur_s[j] = best, bs
         if min(cur) > max_cost:
-            return []
+            return None
         prev, prev_s = cur, cur_s
-    cands = [(prev[j], abs((j - prev_s[j]) - m), prev_s[j], j) for j in range(1, n + 1) if prev[j] <= max_cost + 1e-9]
-    cands.sort()
-    taken: list[tuple[int, int, float]] = []
-    for cost, _, s, e in cands:
-        if e <= s:
+    return prev, prev_s
+
+
+def _dp_numpy(rows: list[np.ndarray], ids: np.ndarray, m: int, max_cost: float) -> tuple[list[float], list[int]] | None:
+    """The same recurrence and tie-breaking as `_dp_python` (diagonal, then up, then left only when strictly
+    cheaper), one row at a time: cur[j] = min(base[j], cur[j−1] + 1) is a running minimum of base[j] − j."""
+    n = len(ids)
+    cols = np.arange(n + 1)
+    prev: np.ndarray = np.zeros(n + 1)
+    prev_s: np.ndarray = cols.copy()
+    for i in range(1, m + 1):
+        diag = prev[:-1] + rows[i - 1][ids]
+        up = prev[1:] + 1.0
+        use_up = up < diag
+        vals = np.concatenate(([float(i)], np.where(use_up, up, diag)))
+        srcs = np.concatenate(([0], np.where(use_up, prev_s[1:], prev_s[:-1])))
+        v = vals - cols
+        run = np.minimum.accumulate(v)
+        src = np.maximum.accumulate(np.where(v == run, cols, 0))  # latest column whose own value is kept
+        cur = run + cols
+        if cur.min() > max_cost:
+            return None
+        prev, prev_s = cur, srcs[src]
+    return prev.tolist(), prev_s.tolist()
+
+
+def _approx_encoded(pattern: tuple[str, ...], enc: _Encoded, max_cost: float) -> list[tuple[int, int, float]]:
+    m, n = len(pattern), len(enc.ids)
+    if m == 0 or n == 0:
+        return []
+    STATS.calls += 1
+    cands: list[tuple[float, int, int, int]] = []
+    rows_np = [enc.cost_row(p) for p in pattern]
+    rows_py: list[list[float]] | None = None
+    for a, b in _regions(pattern, enc, max_cost):
+        STATS.regions += 1
+        STATS.dp_cells += m * (b - a)
+        if b - a >= NUMPY_DP_MIN_LEN:
+            out = _dp_numpy(rows_np, enc.ids[a:b], m, max_cost)
+        else:
+            rows_py = rows_py or [r.tolist() for r in rows_np]
+            out = _dp_python(rows_py, enc.ids[a:b].tolist(), m, max_cost)
+        if out is None:
             continue
-        if all(e <= ts or s >= te for ts, te, _ in taken):
-            taken.append((s, e, cost))
-    return sorted(taken)
+        last, last_s = out
+        cands += [
+            (last[j], abs((j - last_s[j]) - m), a + last_s[j], a + j)
+            for j in range(1, b - a + 1)
+            if last[j] <= max_cost + 1e-9
+        ]
+    cands.sort()
+    taken = _Disjoint()
+    for cost, _, s, e in cands:
+        if e > s and taken.add_if_free(s, e, cost):
+            pass
+    return taken.items()
+
+
+class _Disjoint:
+    """Non-overlapping half-open spans kept sorted: `add_if_free` is O(log n) (a list scan was quadratic in
+    the number of hits of a long utterance)."""
+
+    __slots__ = ("_starts", "_items")
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._items: list[tuple[int, int, Any]] = []
+
+    def free(self, s: int, e: int) -> bool:
+        k = bisect.bisect_left(self._starts, s)
+        if k < len(self._items) and self._items[k][0] < e:
+            return False
+        return not (k > 0 and self._items[k - 1][1] > s)
+
+    def add_if_free(self, s: int, e: int, value: Any) -> bool:
+        if not self.free(s, e):
+            return False
+        k = bisect.bisect_left(self._starts, s)
+        self._starts.insert(k, s)
+        self._items.insert(k, (s, e, value))
+        return True
+
+    def items(self) -> list[Any]:
+        return list(self._items)
+
+
+class _Overlaps:
+    """Does [s, e) overlap any of some (possibly overlapping) spans? O(log n) per question."""
+
+    __slots__ = ("_starts", "_max_end")
+
+    def __init__(self, spans: Sequence[tuple[int, int]]):
+        ordered = sorted(spans)
+        self._starts = [s for s, _ in ordered]
+        self._max_end = list(itertools.accumulate((e for _, e in ordered), max))
+
+    def __call__(self, s: int, e: int) -> bool:
+        k = bisect.bisect_left(self._starts, e)  # spans starting before e
+        return k > 0 and self._max_end[k - 1] > s
+
+
+def approx_find(pattern: tuple[str, ...], text: Sequence[str], max_cost: float) -> list[tuple[int, int, float]]:
+    """Approximate substring search (Sellers): non-overlapping (start, end, cost) with cost ≤ max_cost, sorted."""
+    return _approx_encoded(tuple(pattern), _Encoded(text), max_cost)
 
 
 # One utterance is matched against every lexicon of every phrase check: normalise it and take its pinyin once
@@ -158,6 +350,7 @@ class Lexicon:
         self.description = description
         self.min_fuzzy_len = min_fuzzy_len
         self.max_cost_ratio = max_cost_ratio
+        self._found: OrderedDict[tuple[str, bool], tuple[PhraseMatch, ...]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Lexicon({self.name!r}, {len(self.entries)} entries)"
@@ -170,6 +363,20 @@ class Lexicon:
 
     # -- matching -------------------------------------------------------------------------------------
     def find(self, text: str, *, fuzzy: bool = True) -> list[PhraseMatch]:
+        # several checks and phrase categories ask the same lexicon about the same utterance (the six forbidden
+        # categories share one lexicon): match once
+        key = (text, fuzzy)
+        hit = self._found.get(key)
+        if hit is None:
+            hit = tuple(self._find(text, fuzzy))
+            self._found[key] = hit
+            if len(self._found) > FIND_CACHE_SIZE:
+                self._found.popitem(last=False)
+        else:
+            self._found.move_to_end(key)
+        return list(hit)
+
+    def _find(self, text: str, fuzzy: bool) -> list[PhraseMatch]:
         norm, imap = _normalized(text)
         if not norm:
             return []
@@ -177,7 +384,8 @@ class Lexicon:
         cands: list[
             tuple[int, float, int, int, int, LexiconEntry, str]
         ] = []  # (rank, -score, -len, s, e, entry, method)
-        syl: tuple[str, ...] | None = None
+        enc: _Encoded | None = None
+        present: set[str] = set()
         for entry in self.entries:
             if entry.question_only and not is_question:
                 continue
@@ -200,19 +408,20 @@ class Lexicon:
                 cands.append((0, -1.0, -(e - s), s, e, entry, "exact"))
             if not (fuzzy and entry.fuzzy and not entry.whole):
                 continue
+            overlaps_exact = _Overlaps(exact)
             for key in entry.keys:
                 if len(key) < self.min_fuzzy_len:
                     continue
-                if syl is None:
-                    syl = _fuzzy(norm)
+                if enc is None:
+                    enc = _encoded_norm(norm)
+                    present = set(enc.index)
                 max_cost = self.max_cost_ratio * len(key)
                 # cheap prefilter: enough of the phrase's syllables must occur in the utterance
-                present = set(syl)
                 # near-substitutions (cost 0.5) can stand in for a missing syllable, hence 2 × max_cost
                 if sum(1 for k in key if k in present) < len(key) - 2 * max_cost:
                     continue
-                for s, e, cost in approx_find(key, syl, max_cost):
-                    if any(not (e <= xs or s >= xe) for xs, xe in exact):
+                for s, e, cost in _approx_encoded(key, enc, max_cost):
+                    if overlaps_exact(s, e):
                         continue
                     if not self._context_ok(entry, norm, s, e):
                         continue
@@ -220,22 +429,21 @@ class Lexicon:
                     cands.append((1, -score, -(e - s), s, e, entry, "pinyin"))
         # longest well-scored coverage first (a long pinyin hit beats a short exact one inside it)
         cands.sort(key=lambda c: (c[2] * -c[1], c[0], c[1], c[3]))
-        chosen: list[tuple[int, int, LexiconEntry, str, float]] = []
+        chosen = _Disjoint()
         for _, nscore, _, s, e, entry, method in cands:
-            if all(e <= cs or s >= ce for cs, ce, *_ in chosen):
-                chosen.append((s, e, entry, method, -nscore))
+            chosen.add_if_free(s, e, (entry, method, -nscore))
         out = []
-        for s, e, entry, method, score in sorted(chosen, key=lambda c: c[0]):
-            os_, oe = orig_span(list(imap), s, e, len(text))
+        for s, e, (entry, method, score) in chosen.items():
+            os_, oe = orig_span(imap, s, e, len(text))
             out.append(PhraseMatch(self.name, entry.category, entry.phrase, os_, oe, method, float(score)))
         return out
 
     @staticmethod
     def _context_ok(entry: LexiconEntry, norm: str, s: int, e: int) -> bool:
-        after, before = norm[e:], norm[:s]
-        if any(after.startswith(x) for x in entry.exclude_after):
+        # startswith/endswith at an offset: slicing norm[e:] per hit made a long utterance quadratic
+        if any(norm.startswith(x, e) for x in entry.exclude_after):
             return False
-        if any(before.endswith(x) for x in entry.exclude_before):
+        if any(norm.endswith(x, 0, s) for x in entry.exclude_before):
             return False
         return True
 

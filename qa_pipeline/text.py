@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -99,7 +100,7 @@ def normalize(text: str) -> str:
     return normalize_with_map(text)[0]
 
 
-def orig_span(index_map: list[int], start: int, end: int, orig_len: int) -> tuple[int, int]:
+def orig_span(index_map: Sequence[int], start: int, end: int, orig_len: int) -> tuple[int, int]:
     """Map a half-open span [start, end) of normalised text to a half-open span of the original text."""
     if not index_map or start >= len(index_map):
         return orig_len, orig_len

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,48 @@ def test_huge_file_refused_before_decoding(tmp_path: Path) -> None:
     sf.write(str(path), np.full((8000 * 10, 1), 0.1, np.float32), 8000)
     with pytest.raises(AudioError, match="refusing"):
         load_call(path, _md(), IngestOptions(max_duration_s=5))
+
+
+def _damaged(path: Path, fmt: str) -> Path:
+    """A 5 s tone written as `fmt`, 400 bytes in its first third overwritten with noise."""
+    x = (0.3 * np.sin(np.arange(8000 * 5) / 10)).astype(np.float32)
+    sf.write(str(path), np.stack([x, x[::-1]], axis=1), 8000, format=fmt)
+    raw = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    k = len(raw) // 3
+    raw[k : k + 400] = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("fmt,name", [("MP3", "坏的 录音.mp3"), ("FLAC", "damaged.flac")])
+def test_decoder_messages_name_the_file(tmp_path, capfd, fmt, name):
+    """libmpg123 / libFLAC / FFmpeg write to file descriptor 2 themselves: every line that reaches standard
+    error names the recording it is about (a batch decodes hundreds of files)."""
+    path = _damaged(tmp_path / name, fmt)
+    try:
+        load_call(path, _md())
+    except AudioError as exc:
+        assert str(path) in str(exc)  # a refused file says so by name
+    err = capfd.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    if fmt == "MP3":
+        assert lines, "libmpg123 says nothing about a damaged MP3 any more: this test needs another fixture"
+    assert all(str(path) in x for x in lines), err
+
+
+def test_decoder_messages_leave_python_stderr_alone(tmp_path, capfd):
+    """Only what native code writes to fd 2 is caught: Python's own stderr (the progress bar of an in-process
+    batch) still reaches the terminal while a file is being decoded."""
+    import sys
+
+    from qa_pipeline.audio import decoder_messages
+    from qa_pipeline.i18n import t
+
+    with decoder_messages(tmp_path / "x.mp3"):
+        print("progress 3/10", file=sys.stderr)
+        os.write(2, b"Note: native says hello\n")
+    err = capfd.readouterr().err.splitlines()
+    assert "progress 3/10" in err
+    expected = t("audio.decoder_message", file=str(tmp_path / "x.mp3"), message="Note: native says hello")
+    assert [x for x in err if "native says hello" in x] == [expected]

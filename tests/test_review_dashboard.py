@@ -141,3 +141,83 @@ def pd_isna(x) -> bool:
     import pandas as pd
 
     return bool(pd.isna(x))
+
+
+def test_folded_numbers_equal_a_call_by_call_count(tmp_path):
+    """The vectorised fold against a plain count over the calls themselves, on generated calls spread over teams,
+    agents (one of them moving team), days and weeks, for several ranges and filters, cached and uncached."""
+    import random
+
+    import sqlalchemy as sa
+
+    from qa_pipeline.review.dashboard import DashboardCache
+    from qa_pipeline.store import open_store
+    from qa_pipeline.store import schema as S
+
+    rng = random.Random(3)
+    store = open_store(tmp_path / "dash.db")
+    wav = tmp_path / "call.wav"
+    wav.touch()
+    checks = ["greeting", "closing", "forbidden_phrase", "interruption", "silence_over_30s"]
+    for i in range(90):
+        agent = rng.choice(["A1", "A2", "A3", "A4", "A5"])
+        team = {"A1": "一组", "A2": "一组", "A3": "二组", "A4": "三组"}.get(agent) or rng.choice(["二组", "三组"])
+        findings = [
+            Finding(c, rng.choice(["pass", "pass", "fail", "not_applicable"]), 1.0, 2.0, "agent", "", {})
+            for c in checks
+        ]
+        day = date(2026, 11, 1 + rng.randrange(30)).isoformat()
+        store.upsert_call(make_result(f"C{i:03d}", agent, agent, team, f"{day}T09:00:00", findings, wav))
+    with store.read() as conn:
+        calls = conn.execute(
+            sa.select(
+                S.calls.c.call_id,
+                S.calls.c.team,
+                S.calls.c.agent_id,
+                S.calls.c.call_date,
+                S.calls.c.score_total,
+                S.calls.c.score_max,
+                S.calls.c.fatal,
+            )
+        ).all()
+        item_rows = conn.execute(
+            sa.select(S.item_scores.c.call_id, S.item_scores.c.item_id, S.item_scores.c.status)
+        ).all()
+    cache = DashboardCache()
+    for d0, d1, team, agent in [
+        ("2026-11-01", "2026-11-30", None, None),
+        ("2026-11-05", "2026-11-19", None, None),
+        ("2026-11-03", "2026-11-24", "二组", None),
+        ("2026-11-01", "2026-11-30", None, "A5"),
+        ("2026-11-10", "2026-11-10", "三组", None),
+        ("2026-11-01", "2026-11-30", "没有这个组", None),
+    ]:
+        sel = [c for c in calls if d0 <= c.call_date <= d1 and team in (None, c.team) and agent in (None, c.agent_id)]
+        passes = [c for c in sel if not c.fatal and c.score_max > 0 and c.score_total * 100 >= c.score_max * 80 - 1e-9]
+        for use_cache in (None, cache):
+            d = dashboard(store, DashFilter(d0, d1, team, agent), ITEMS, 80.0, use_cache)
+            assert (d.total.calls, d.total.passed, d.total.fatal) == (
+                len(sel),
+                len(passes),
+                sum(bool(c.fatal) for c in sel),
+            )
+            assert d.total.score_sum == pytest.approx(sum(100 * c.score_total / c.score_max for c in sel))
+            assert {name: x.calls for name, x in d.teams} == {
+                tm: sum(c.team == tm for c in sel) for tm in {c.team for c in sel}
+            }
+            for aid, _, _, tallies in d.agents:
+                for w, x in zip(d.weeks, tallies, strict=True):
+                    assert x.calls == sum(c.agent_id == aid and w.start <= c.call_date <= w.end for c in sel)
+            assert {a[0] for a in d.agents} == {c.agent_id for c in sel}
+            ids = {c.call_id for c in sel}
+            want: dict[str, list[int]] = {}
+            for r in item_rows:
+                if r.call_id in ids and r.status in ("pass", "fail"):
+                    want.setdefault(r.item_id, [0, 0])[r.status == "fail"] += 1
+            assert {i.item_id: [i.passed, i.failed] for i in d.items} == want
+            lw_from = (date.fromisoformat(d1) - __import__("datetime").timedelta(days=13)).isoformat()
+            tw_from = (date.fromisoformat(d1) - __import__("datetime").timedelta(days=6)).isoformat()
+            in_scope = [c for c in calls if team in (None, c.team) and agent in (None, c.agent_id)]
+            assert d.this_week.tally.calls == sum(tw_from <= c.call_date <= d1 for c in in_scope)
+            assert d.last_week.tally.calls == sum(lw_from <= c.call_date < tw_from for c in in_scope)
+    store.close()
