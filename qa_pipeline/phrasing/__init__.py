@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from .categories import CATEGORIES, Category, category
 from .detect import find, find_in_utterance, is_sure, prime, thresholds
-from .model import PhraseModel, get_model, train_model
+from .model import MATCH, PhraseModel, example_matcher, get_model, train_model
 
 __all__ = [
     "CATEGORIES",
+    "MATCH",
     "Category",
     "PhraseModel",
     "category",
+    "example_matcher",
     "find",
     "find_in_utterance",
     "is_sure",

@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -112,6 +113,8 @@ class PhraseModel:
         if not units:
             return np.zeros((0, len(self.classes)))
         margin = self._clf.decision_function(self._features.transform([features_text(u) for u in units]))
+        if margin.ndim == 1:  # two classes (an example matcher): sklearn gives the margin of classes[1] only
+            margin = np.column_stack([-margin, margin])
         return _squash(margin)
 
     def scores(self, text: str) -> dict[str, float]:
@@ -120,7 +123,7 @@ class PhraseModel:
         return {c: float(p) for c, p in zip(self.classes, row, strict=True) if c != NONE}
 
 
-def _fit(texts: Sequence[str], labels: Sequence[str]) -> tuple[FeatureUnion, LinearSVC]:
+def _fit(texts: Sequence[str], labels: Sequence[str], **svc: Any) -> tuple[FeatureUnion, LinearSVC]:
     features = FeatureUnion(
         [
             ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)),
@@ -128,7 +131,7 @@ def _fit(texts: Sequence[str], labels: Sequence[str]) -> tuple[FeatureUnion, Lin
         ]
     )
     x = features.fit_transform(texts)
-    clf = LinearSVC(C=C, random_state=0)
+    clf = LinearSVC(C=C, random_state=0, **svc)
     clf.fit(x, labels)
     return features, clf
 
@@ -219,6 +222,10 @@ def _content_key(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
 @lru_cache(maxsize=8)
 def _cached(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> PhraseModel:
     path = cache_dir() / f"phrase_model-{_content_key(extra_key)}.pkl"
+    return _load_or_train(path, lambda: train_model({k: v for k, v in extra_key} or None))
+
+
+def _load_or_train(path: Path, train: Callable[[], PhraseModel]) -> PhraseModel:
     try:
         with path.open("rb") as fh:
             model = pickle.load(fh)  # our own file, written below from the same content key
@@ -226,7 +233,7 @@ def _cached(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> PhraseModel:
             return model
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
         pass
-    model = train_model({k: v for k, v in extra_key} or None)
+    model = train()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -241,3 +248,38 @@ def get_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel:
     """The process-wide model (trained once), or one that also learns `extra` phrases per category."""
     key = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (extra or {}).items() if v))
     return _cached(key)
+
+
+# ------------------------------------------------------------ one new category from examples (rules' `similar`)
+
+MATCH = "match"
+
+
+def _train_example_matcher(examples: tuple[str, ...]) -> PhraseModel:
+    from .detect import units
+    from .generate import SEED, templates, vary
+
+    data = templates()
+    rng = random.Random(SEED)
+    fillers, particles = data.get("fillers", []), data.get("particles", [])
+    # each example, and each of its clauses and clause pairs (the units a sentence is classified by)
+    base = list(dict.fromkeys([*examples, *(e[a:b] for e in examples for a, b in units(e))]))
+    positives = [v for e in base for v in (e, *(vary(e, rng, fillers, particles) for _ in range(3)))]
+    own = set(positives)
+    pool = [e.text for e in training_examples() if e.text not in own]
+    texts = [features_text(t) for t in (*positives, *pool)]
+    # few examples against thousands of other sentences: weigh the classes, or the examples are outvoted
+    features, clf = _fit(texts, [MATCH] * len(positives) + [NONE] * len(pool), class_weight="balanced", max_iter=5000)
+    return PhraseModel(features, clf)
+
+
+@lru_cache(maxsize=32)
+def example_matcher(examples: tuple[str, ...]) -> PhraseModel:
+    """A classifier for ONE category no phrase category covers (a rule's `similar` with bare example
+    sentences, e.g. a new marketing offer): the examples, their clauses and surface variations against the
+    shared pool of every built-in training sentence (greetings, closings, forbidden wordings, neutral talk …),
+    with the phrase model's features. Classes `match` / `none`; cached on disk by content like the phrase
+    model."""
+    ex = tuple(sorted(set(examples)))
+    key = _content_key((("<examples>", ex),))
+    return _load_or_train(cache_dir() / f"example_matcher-{key}.pkl", lambda: _train_example_matcher(ex))

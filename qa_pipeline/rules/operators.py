@@ -260,22 +260,57 @@ def _phrase_categories() -> list[str]:
         "category": {"type": "string"},
         "threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "pinyin": {"type": "boolean"},
+        "model": {"type": "boolean"},
+        "model_threshold": {"type": "number", "minimum": 0, "maximum": 1},
     },
 )
 def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: str) -> list[Hit]:
-    """Sentences that say what one of the example sentences says (score ≥ threshold, default 0.8); with
-    `category` (a phrase category of `qa_pipeline.phrasing`: closing_ask, hold_notice …), the paraphrase
-    classifier judges, the examples added to that category's training phrases."""
+    """Sentences that say what one of the example sentences says. Bare examples: the wording score (≥
+    threshold, default 0.8) or a paraphrase classifier learnt from the examples (`phrasing.example_matcher`,
+    score ≥ model_threshold, default 0.25: learnt from a handful of sentences, its scores run lower than the
+    phrase model's; `model: false` turns it off). With `category` (a phrase
+    category of `qa_pipeline.phrasing`: closing_ask, hold_notice …), that category's classifier judges, the
+    examples added to its training phrases."""
     if p.get("category"):
         return _similar_category(view, p, scope)
     threshold = float(p.get("threshold", 0.8))
+    probs = _example_model_scores(view, p, scope) if p.get("model", True) else {}
+    model_threshold = float(p.get("model_threshold", EXAMPLE_MODEL_THRESHOLD))
     hits = []
     for i in scope:
         text = view.utts[i].text
         best = max((similarity(ex, text, pinyin=bool(p.get("pinyin"))), ex) for ex in p["examples"])
         if best[0] >= threshold:
             hits.append(_sentence_hit(view, i, example=best[1], similarity=round(best[0], 3)))
+        elif probs.get(i, 0.0) >= model_threshold:
+            hits.append(_sentence_hit(view, i, method="model", similarity=round(probs[i], 3)))
     return hits
+
+
+EXAMPLE_MODEL_THRESHOLD = 0.25
+"""Default score from which the examples' classifier counts a sentence (on constructed marketing offers:
+paraphrases 0.3–0.65, unrelated agent and customer turns ≤ 0.12; `callqa rules test` shows a rule's hits)."""
+
+
+def _example_model_scores(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> dict[int, float]:
+    """Per sentence in scope: the highest probability the examples' classifier gives one of its units
+    (clauses, adjacent clause pairs, the whole short sentence — as the phrase checks classify), in one batch."""
+    from ..phrasing import MATCH, example_matcher
+    from ..phrasing.detect import units
+
+    if not scope:
+        return {}
+    model = example_matcher(tuple(str(e) for e in p["examples"]))
+    spans = {i: units(view.utts[i].text) for i in scope}
+    flat = [(i, view.utts[i].text[s:e]) for i in scope for s, e in spans[i]]
+    if not flat:
+        return {}
+    col = model.classes.index(MATCH)
+    probs = model.predict([u for _, u in flat])[:, col]
+    out: dict[int, float] = {}
+    for (i, _), pr in zip(flat, probs, strict=True):
+        out[i] = max(out.get(i, 0.0), float(pr))
+    return out
 
 
 def _similar_category(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> list[Hit]:
