@@ -30,6 +30,8 @@ RATE = 8000
 
 CHILD = r"""
 import json, os, resource, sys, threading, time
+import qa_pipeline
+print("code:", qa_pipeline.__file__, file=sys.stderr)
 from pathlib import Path
 peak_anon = [0]
 def sample():
@@ -111,12 +113,12 @@ def main() -> None:
         load0 = os.getloadavg()[0]
         env = {**os.environ, "PYTHONPATH": str(args.code)}
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(audio)], env=env, capture_output=True, text=True, check=False
-        )
+            [sys.executable, "-c", CHILD, str(audio)], env=env, capture_output=True, text=True, check=False, cwd=tmp
+        )  # cwd: `python -c` puts the current folder first on the path, which must not shadow --code
         if out.returncode:
             raise SystemExit(out.stderr[-3000:])
         res = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"code: {args.code}")
+        print(out.stderr.strip().splitlines()[0] if out.stderr.strip() else f"code: {args.code}")
         print(f"recording: {audio.name}, {size:.0f} MB, {res['duration_s']} s")
         print(f"status {res['status']} {res['error'] or ''}")
         print(f"peak RSS {res['peak_rss_mb']} MB (VmHWM {res['hwm']}), peak anonymous {res['peak_anon_mb']} MB")
