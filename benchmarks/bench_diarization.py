@@ -15,15 +15,25 @@ mono FLAC at benchmark time (written to a temp dir, never committed), then:
       F1 drop isolates diarization + role errors from ASR errors;
     - `whisper`: faster-whisper base (the default engine) on both, real end-to-end;
 * wall-time overhead (`--overhead N`): `score_call` on N mono mixdowns with faster-whisper, with and
-  without diarization (`PipelineOptions(diarize=None)`), overhead = extra wall time / time without.
+  without diarization (`PipelineOptions(diarize=None)`), overhead = extra wall time / time without;
+* similar voices (`--similar DIR ...`, issue 9): folders rendered by `synth` with `similar=True` (or another
+  customer shift, `synth.render.similar_voices`), each holding `<stem>.flac` (stereo), `<stem>.mono.flac`,
+  transcript and truth: per call speakers, roles, DER of the role-labelled speech (collar 0.25 s), agent
+  found (agent-labelled speech overlaps the true agent ≥ 2× the true customer), wrong agent, diarization
+  share of the wall time; per folder the check F1 of the stereo original (true labels) vs. the mono
+  mixdown (text re-attributed by time), both with the transcript text, so no ASR error is in it.
+
+Every run prints wall and process CPU time and the load average (the machine is shared).
 
 Run:  python benchmarks/bench_diarization.py [--asr text|whisper] [--limit N] [--overhead 3] [--out benchmarks/out]
+      python benchmarks/bench_diarization.py --similar /tmp/sim/p6 /tmp/sim/p4   (only the similar-voice part)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -153,13 +163,135 @@ def role_row(stem: str, result: Any) -> dict[str, Any]:
     }
 
 
+def similar_report(dirs: list[Path], tmp: Path) -> dict[str, Any]:
+    """Similar-voice mono calls: DER, agent found, F1 stereo vs mono, per folder (see the module docstring)."""
+    out: dict[str, Any] = {"folders": {}}
+    tally: dict[str, dict[str, list[int]]] = {"stereo": {}, "mono": {}}  # check → [tp, fp, fn] over all folders
+    for k, d in enumerate(dirs):
+        jobs = [j for j in sample_jobs(d) if not j.path.name.endswith(".mono.flac")]
+        mono_jobs = [replace(j, path=j.path.with_name(f"{j.metadata.call_id}.mono.flac")) for j in jobs]
+        base = tmp / f"similar{k}"
+        run_set(jobs, PipelineOptions(asr=AsrOptions(engine="transcript")), base / "stereo")
+        mono = run_set(mono_jobs, PipelineOptions(), base / "mono", engine=ReattributedTextEngine(d))
+        ev_s, ev_m = evaluate(base / "stereo", d), evaluate(base / "mono", d)
+        rows = []
+        for cid, r in mono.items():
+            truth = json.loads((d / f"{cid}.truth.json").read_text(encoding="utf-8"))
+            ref = [(t["speaker"], t["start"], t["end"]) for t in truth["turns"]]
+            hyp = [(e.speaker, e.start, e.end) for e in r.events if e.type == "speech"]
+
+            def on_truth(role: str, hyp: list[tuple[str, float, float]] = hyp, truth: dict = truth) -> float:
+                return sum(
+                    max(0.0, min(b, t["end"]) - max(a, t["start"]))
+                    for s, a, b in hyp
+                    if s == "agent"
+                    for t in truth["turns"]
+                    if t["speaker"] == role
+                )
+
+            has_agent = any(s == "agent" for s, _, _ in hyp)
+            found = has_agent and on_truth("agent") > 2 * on_truth("customer")
+            info = r.diarization
+            rows.append(
+                {
+                    "call": cid,
+                    "n_speakers": info.n_speakers if info else None,
+                    "method": info.method if info else None,
+                    "roles": sorted(info.roles.values()) if info else [],
+                    "role_confidence": info.role_confidence if info else None,
+                    "der_roles": round(diarization_error_rate(ref, hyp)["der"], 4),
+                    "agent_found": found,
+                    "wrong_agent": has_agent and not found,
+                    "diarize_share": r.timings.get("diarize", 0.0) / max(1e-9, sum(r.timings.values())),
+                }
+            )
+        f1 = {c: {"stereo": ev_s.f1(c), "mono": ev_m.f1(c)} for c in PHRASE_CHECKS}
+        valid = [v for v in f1.values() if v["stereo"] is not None and v["mono"] is not None]
+        for side, ev in (("stereo", ev_s), ("mono", ev_m)):
+            for c in PHRASE_CHECKS:
+                prf = ev.occurrences.get(c) or ev.check_status.get(c)
+                if prf:
+                    t = tally[side].setdefault(c, [0, 0, 0])
+                    for j, key in enumerate(("tp", "fp", "fn")):
+                        t[j] += int(prf[key])
+        out["folders"][str(d)] = {
+            "calls": rows,
+            "agent_found": sum(r["agent_found"] for r in rows),
+            "wrong_agent": sum(r["wrong_agent"] for r in rows),
+            "n": len(rows),
+            "mean_der_roles": statistics.mean(r["der_roles"] for r in rows) if rows else None,
+            "phrase_f1": f1,
+            "phrase_f1_macro": {
+                "stereo": statistics.mean(v["stereo"] for v in valid) if valid else None,
+                "mono": statistics.mean(v["mono"] for v in valid) if valid else None,
+            },
+            "status_accuracy": {"stereo": ev_s.status_accuracy, "mono": ev_m.status_accuracy},
+        }
+    # pooled over every folder: a folder of 6 calls has a check's only failing call in one call, so its
+    # per-folder F1 is 0 or 1; the tallies added up give the F1 over all similar-voice calls
+    pooled_f1: dict[str, dict[str, float]] = {}
+    for side, per_check in tally.items():
+        for c, (tp, fp, fn) in per_check.items():
+            pooled_f1.setdefault(c, {})[side] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    both = [v for v in pooled_f1.values() if len(v) == 2]
+    calls = [r for f in out["folders"].values() for r in f["calls"]]
+    out["pooled"] = {
+        "n": len(calls),
+        "agent_found": sum(r["agent_found"] for r in calls),
+        "wrong_agent": sum(r["wrong_agent"] for r in calls),
+        "mean_der_roles": statistics.mean(r["der_roles"] for r in calls) if calls else None,
+        "phrase_f1": pooled_f1,
+        "phrase_f1_macro": {side: statistics.mean(v[side] for v in both) if both else None for side in tally},
+    }
+    return out
+
+
+def _print_similar(rep: dict[str, Any]) -> None:
+    p = rep["pooled"]
+    m = p["phrase_f1_macro"]
+    print(
+        f"similar voices, all {p['n']} calls: agent found {p['agent_found']}/{p['n']}, wrong agent "
+        f"{p['wrong_agent']}, mean DER (roles) {p['mean_der_roles']:.3f}, "
+        f"pooled phrase F1 stereo {m['stereo']:.3f} → mono {m['mono']:.3f}"
+    )
+    for c, v in p["phrase_f1"].items():
+        print(f"  {c:24s} {v.get('stereo', float('nan')):.3f} → {v.get('mono', float('nan')):.3f}")
+    for d, f in rep["folders"].items():
+        print(f"similar voices {d}: agent found {f['agent_found']}/{f['n']}, wrong agent {f['wrong_agent']}, ", end="")
+        m = f["phrase_f1_macro"]
+        print(f"mean DER (roles) {f['mean_der_roles']:.3f}, phrase F1 stereo {m['stereo']:.3f} → mono {m['mono']:.3f}")
+        for r in f["calls"]:
+            print(
+                f"  {r['call'][:32]:32s} k={r['n_speakers']} roles={'/'.join(r['roles'])} "
+                f"conf={r['role_confidence']} DER={r['der_roles']:.3f} agent={'yes' if r['agent_found'] else 'no'}"
+                f"{' WRONG' if r['wrong_agent'] else ''}"
+            )
+
+
+def _clock() -> tuple[float, float]:
+    ru = os.times()
+    return time.perf_counter(), ru.user + ru.system + ru.children_user + ru.children_system
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--similar", type=Path, nargs="*", default=[], help="rendered similar-voice folders only")
     ap.add_argument("--asr", choices=["text", "whisper"], default="text")
     ap.add_argument("--overhead", type=int, default=0, help="mono calls to time with/without diarization")
     ap.add_argument("--limit", type=int, default=0, help="only the first N samples (whisper is slow on CPU)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = ap.parse_args()
+    wall0, cpu0 = _clock()
+
+    if args.similar:
+        rep = similar_report(args.similar, Path(tempfile.mkdtemp(prefix="bench_diar_sim_")))
+        _print_similar(rep)
+        _print_cost(wall0, cpu0)
+        args.out.mkdir(parents=True, exist_ok=True)
+        out = args.out / "bench_diarization_similar.json"
+        out.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=float), encoding="utf-8")
+        print(f"→ {out}")
+        return
 
     jobs = [j for j in sample_jobs(SAMPLES) if not j.path.name.endswith(".mono.flac")]
     jobs = jobs[: args.limit] if args.limit else jobs
@@ -243,7 +375,14 @@ def main() -> None:
     )
     if "overhead" in report:
         print(f"overhead {report['overhead']['overhead']:.1%}  {report['overhead']}")
+    _print_cost(wall0, cpu0)
     print(f"→ {out}")
+
+
+def _print_cost(wall0: float, cpu0: float) -> None:
+    wall, cpu = _clock()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"wall {wall - wall0:.1f} s, process CPU {cpu - cpu0:.1f} s, load average {load}")
 
 
 if __name__ == "__main__":

@@ -23,57 +23,67 @@ from pathlib import Path
 import yaml
 
 from qa_pipeline.phrasing import CATEGORIES, find_in_utterance, get_model, prime, thresholds
+from qa_pipeline.phrasing.categories import FORBIDDEN
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "benchmarks" / "data" / "heldout_phrases.yaml"
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
+BATCHES = (2, 3)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
 
 
-def load_heldout() -> dict[str, dict[str, list[tuple[str, str]]]]:
+def load_heldout() -> dict[str, dict[str, list[tuple[str, str, int]]]]:
+    """category → positives/negatives → (text, speaker, batch)."""
     data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
-    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    out: dict[str, dict[str, list[tuple[str, str, int]]]] = {}
     for cat, spec in data["categories"].items():
         out[cat] = {
-            kind: [(e, "agent") if isinstance(e, str) else (e["text"], e.get("speaker", "agent")) for e in spec[kind]]
+            kind: [
+                (e, "agent", 1) if isinstance(e, str) else (e["text"], e.get("speaker", "agent"), e.get("batch", 1))
+                for e in spec[kind]
+            ]
             for kind in ("positives", "negatives")
         }
     return out
 
 
+def limits(cat: str) -> tuple[float, float]:
+    """(hit, review) as the checks apply them: the category's calibrated thresholds; on an older tree without
+    calibration ("before" runs), the fixed check defaults of that time (forbidden 0.7 / 0.55, others 0.6 / 0.5)."""
+    try:
+        lim = thresholds(category=cat)  # type: ignore[call-arg]
+    except TypeError:
+        return (0.7, 0.55) if cat in FORBIDDEN else (0.6, 0.5)
+    return lim.hit, lim.review
+
+
 def decide(cat: str, text: str, speaker: str, model: bool) -> str:
     """'hit' / 'review' / 'miss' for one turn."""
-    hits = find_in_utterance(cat, text, speaker, model=model)
-    lim = thresholds()
-    if any(m.method != "model" or m.score >= lim.hit for m in hits):
+    hit, review = limits(cat)
+    hits = [m for m in find_in_utterance(cat, text, speaker, model=model) if m.method != "model" or m.score >= review]
+    if any(m.method != "model" or m.score >= hit for m in hits):
         return "hit"
     return "review" if hits else "miss"
 
 
-def _training_norms() -> set[str]:
-    from qa_pipeline.phrasing.generate import training_examples
-    from qa_pipeline.text import normalize
-
-    return {normalize(e.text) for e in training_examples()}
-
-
 def heldout_table(model: bool) -> dict[str, dict[str, object]]:
-    from qa_pipeline.text import normalize
-
-    seen = _training_norms()
     res: dict[str, dict[str, object]] = {}
     for cat, sets in load_heldout().items():
-        pos = [decide(cat, t, s, model) for t, s in sets["positives"]]
-        neg = [decide(cat, t, s, model) for t, s in sets["negatives"]]
-        # the same person wrote the templates and this set: sentences that the generator happens to produce
-        # verbatim are scored apart ("unseen" = the rest), so that overlap cannot flatter the figures
-        pos_u = [d for (t, _), d in zip(sets["positives"], pos, strict=True) if normalize(t) not in seen]
-        neg_u = [d for (t, _), d in zip(sets["negatives"], neg, strict=True) if normalize(t) not in seen]
-        res[cat] = {
-            "n_pos_unseen": len(pos_u),
-            "n_neg_unseen": len(neg_u),
-            "recall_unseen": round(pos_u.count("hit") / max(1, len(pos_u)), 3),
-            "false_alarm_unseen": round(neg_u.count("hit") / max(1, len(neg_u)), 3),
+        pos = [decide(cat, t, s, model) for t, s, _ in sets["positives"]]
+        neg = [decide(cat, t, s, model) for t, s, _ in sets["negatives"]]
+        res[cat] = {}
+        # batches 2 and 3 were written blind at different points of development: each is the clean figure for
+        # one model (see the file's header)
+        for b in BATCHES:
+            pos_b = [d for (_, _, bb), d in zip(sets["positives"], pos, strict=True) if bb == b]
+            neg_b = [d for (_, _, bb), d in zip(sets["negatives"], neg, strict=True) if bb == b]
+            res[cat] |= {
+                f"n_pos_batch{b}": len(pos_b),
+                f"n_neg_batch{b}": len(neg_b),
+                f"recall_batch{b}": round(pos_b.count("hit") / max(1, len(pos_b)), 3),
+                f"false_alarm_batch{b}": round(neg_b.count("hit") / max(1, len(neg_b)), 3),
+            }
+        res[cat] |= {
             "n_pos": len(pos),
             "n_neg": len(neg),
             "recall": round(pos.count("hit") / len(pos), 3),
@@ -81,8 +91,8 @@ def heldout_table(model: bool) -> dict[str, dict[str, object]]:
             "false_alarm": round(neg.count("hit") / len(neg), 3),
             "review_on_neg": round(neg.count("review") / len(neg), 3),
             "precision": round(pos.count("hit") / max(1, pos.count("hit") + neg.count("hit")), 3),
-            "missed": [t for (t, _), d in zip(sets["positives"], pos, strict=True) if d != "hit"],
-            "false_alarms": [t for (t, _), d in zip(sets["negatives"], neg, strict=True) if d == "hit"],
+            "missed": [t for (t, _, _), d in zip(sets["positives"], pos, strict=True) if d != "hit"],
+            "false_alarms": [t for (t, _, _), d in zip(sets["negatives"], neg, strict=True) if d == "hit"],
         }
     return res
 
@@ -111,13 +121,14 @@ def real_hits(model: bool) -> list[dict[str, object]]:
 
 
 def verbatim_overlap() -> dict[str, int]:
-    """Held-out sentences that also occur, normalised, among the training sentences (leakage check)."""
-    from qa_pipeline.phrasing.generate import training_examples
-    from qa_pipeline.text import normalize
+    """Held-out sentences the training generator can produce (leakage check; the test keeps it at 0)."""
+    try:
+        from qa_pipeline.phrasing.generate import could_generate
+    except ImportError:  # measuring an older tree ("before") that has no such function
+        return {}
 
-    train = {normalize(e.text) for e in training_examples()}
     return {
-        cat: sum(1 for t, _ in sets["positives"] + sets["negatives"] if normalize(t) in train)
+        cat: sum(1 for t, _, _ in sets["positives"] + sets["negatives"] if could_generate(t))
         for cat, sets in load_heldout().items()
     }
 
@@ -125,14 +136,35 @@ def verbatim_overlap() -> dict[str, int]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--no-lists",
+        action="store_true",
+        help="print only the figures, not the missed / falsely flagged held-out sentences (so that a developer "
+        "tuning the matchers does not read the held-out failures)",
+    )
     args = ap.parse_args()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     get_model()
     t_model = time.perf_counter() - t0
-    report: dict[str, object] = {"model_load_s": round(t_model, 2), "thresholds": vars(thresholds())}
+    report: dict[str, object] = {
+        "model_load_s": round(t_model, 2),
+        "thresholds": {c: limits(c) for c in CATEGORIES},
+        "validation": getattr(get_model(), "validation", {}),
+    }
+    print("thresholds (hit, review) per category:", report["thresholds"])
+    val = report["validation"]
+    if val:
+        print("\n## calibration on the generated validation folds (grouped by template; not the held-out set)\n")
+        print("| category | hit | recall | false-alarm own hard negatives | false-alarm other sentences |")
+        print("|---|---|---|---|---|")
+        for c, v in val.items():  # type: ignore[attr-defined]
+            print(
+                f"| {c} | {v['hit']:.2f} | {v['recall']:.2f} | {v['false_alarm_hard']:.3f} "
+                f"| {v['false_alarm_other']:.4f} |"
+            )
     overlap = verbatim_overlap()
     report["verbatim_overlap"] = overlap
-    print(f"held-out sentences found verbatim among training sentences: {sum(overlap.values())} {overlap}")
+    print(f"held-out sentences the training generator can produce: {sum(overlap.values())} {overlap}")
     for label, model in (("lexicon", False), ("lexicon+model", True)):
         t = time.perf_counter()
         table = heldout_table(model)
@@ -140,24 +172,43 @@ def main() -> None:
         report[label] = {"heldout": table, "real_hits": hits, "seconds": round(time.perf_counter() - t, 2)}
         print(f"\n## {label}  ({report[label]['seconds']} s)\n")
         print(
-            "| category | recall | recall incl. review | false-alarm rate | precision | n+ / n− "
-            "| recall unseen | false-alarm unseen | unseen n+ / n− |"
+            "| category | recall | recall incl. review | false-alarm rate | precision | n+ / n− |"
+            + "".join(f" recall b{b} | false-alarm b{b} | b{b} n+ / n− |" for b in BATCHES)
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---" * (6 + 3 * len(BATCHES)) + "|")
         for cat in CATEGORIES:
             r = table[cat]
             print(
                 f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
-                f"{r['precision']:.2f} | {r['n_pos']} / {r['n_neg']} | {r['recall_unseen']:.2f} | "
-                f"{r['false_alarm_unseen']:.2f} | {r['n_pos_unseen']} / {r['n_neg_unseen']} |"
+                f"{r['precision']:.2f} | {r['n_pos']} / {r['n_neg']} |"
+                + "".join(
+                    f" {r[f'recall_batch{b}']:.2f} | {r[f'false_alarm_batch{b}']:.2f} | "
+                    f"{r[f'n_pos_batch{b}']} / {r[f'n_neg_batch{b}']} |"
+                    for b in BATCHES
+                )
             )
         macro_r = sum(float(table[c]["recall"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
         macro_f = sum(float(table[c]["false_alarm"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
-        macro_ru = sum(float(table[c]["recall_unseen"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
+        macro_b = {
+            b: sum(float(table[c][f"recall_batch{b}"]) for c in CATEGORIES) / len(CATEGORIES)  # type: ignore[arg-type]
+            for b in BATCHES
+        }
+        met_b = {
+            b: sum(
+                1
+                for c in CATEGORIES
+                if float(table[c][f"recall_batch{b}"]) >= 0.9  # type: ignore[arg-type]
+                and float(table[c][f"false_alarm_batch{b}"]) <= 0.05  # type: ignore[arg-type]
+            )
+            for b in BATCHES
+        }
         met = sum(1 for c in CATEGORIES if table[c]["recall"] >= 0.9 and table[c]["false_alarm"] <= 0.05)
         print(
-            f"\nmean recall {macro_r:.3f} (unseen {macro_ru:.3f}) · mean false-alarm rate {macro_f:.3f} · "
-            f"categories meeting both targets {met}/{len(CATEGORIES)}"
+            f"\nmean recall {macro_r:.3f} · mean false-alarm rate {macro_f:.3f} · "
+            f"categories meeting both targets {met}/{len(CATEGORIES)}; "
+            + "; ".join(
+                f"batch {b}: mean recall {macro_b[b]:.3f}, meeting both {met_b[b]}/{len(CATEGORIES)}" for b in BATCHES
+            )
         )
         print(
             f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: "
@@ -165,9 +216,12 @@ def main() -> None:
         )
         for h in hits:
             print(f"  - {h['category']} ({h['method']} {h['score']}): “{h['matched']}” in “{str(h['line'])[:60]}”")
-        for cat in CATEGORIES:
+        for cat in () if args.no_lists else CATEGORIES:
             if table[cat]["missed"] or table[cat]["false_alarms"]:
                 print(f"  {cat}: missed {table[cat]['missed']}; false alarms {table[cat]['false_alarms']}")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    report["wall_s"], report["cpu_s"], report["loadavg"] = round(wall, 2), round(cpu, 2), os.getloadavg()
+    print(f"\nwall {wall:.1f} s · process CPU {cpu:.1f} s · load average {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -239,9 +239,15 @@ def run_batch(
     jobs = unique_ids(jobs)
     remove_orphan_temps(out / "calls")
     remove_orphan_temps(out)
-    expected = engine_info(options, load_rubric(options.rubric)).__dict__
+    rubric = load_rubric(options.rubric)
+    expected = engine_info(options, rubric).__dict__
     summary = BatchSummary()
     stored: dict[str, str | None] = store.source_hashes() if store is not None else {}
+    archive_judge = None
+    if store is not None:  # 四(二) 办理时长 against the stored calls' average (rescore.ArchiveJudge)
+        from .rescore import ArchiveJudge
+
+        archive_judge = ArchiveJudge.for_store(store, rubric)
     todo: list[tuple[CallJob, dict[str, Any]]] = []
     for job in jobs:
         inputs = job_inputs(job, options) if not job.error else {}
@@ -263,6 +269,8 @@ def run_batch(
     def record(result: dict[str, Any], done: int) -> None:
         if result.get("status") == "ok":
             result["inputs"] = inputs_of.get(result["call_id"])
+            if archive_judge is not None:
+                result = archive_judge(result)
         write_json_atomic(call_path(out, result["call_id"]), result)
         problem = _store_write(store, result) if store is not None else None
         if on_result and not problem:

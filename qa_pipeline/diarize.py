@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -35,11 +35,15 @@ FRAME_S = 0.01  # mel hop of the voice encoder (10 ms)
 WIN_FRAMES = 160  # 1.6 s partials, what the encoder was trained on
 
 
-DIARIZER_VERSION = "resemblyzer-0.1.4+agglomerative/2"
+DIARIZER_VERSION = "resemblyzer-0.1.4+agglomerative/3"
 """Recorded in results: calls diarized by another version are re-scored on resume."""
 
 
 FORCED_SPLIT_METHOD = "resemblyzer+agglomerative+two-speaker-default"
+"""The voices formed one cluster, but a 2-way split of the speech separates and alternates like two parties."""
+ONE_CLUSTER_METHOD = "resemblyzer+agglomerative+one-cluster"
+"""The voices formed one cluster and no audio split stands out: whether there are two parties is decided from
+turn-taking and the text after ASR (`turntaking.resolve_speakers`)."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,6 @@ class DiarizeOptions:
     one_speaker_similarity: float = 0.9
     """A forced split whose halves are at least this similar (cosine of the centroids) and that does not alternate
     more than chance is one voice (IVR, one party only)."""
-    forced_split_min_confidence: float = 0.7
-    """Roles on a forced split (similar voices) must be this certain, above `role_min_confidence`: the voices
-    alone did not separate the speakers, so a weak text signal goes to review rather than to a guess."""
     alternation_margin: float = 0.15
     """A forced split is two speakers when consecutive speech segments change side this much more often than a
     random split with the same proportions would (turn-taking)."""
@@ -74,6 +75,18 @@ class DiarizeOptions:
     """Below this role confidence the speakers stay "unknown" (role-dependent checks → needs_review)."""
     opening_s: float = 30.0
     """The greeting is looked for in the first utterances that start within this many seconds."""
+    # --- one-cluster calls (similar voices): the turn-taking decoder (`turntaking.decode_turns`)
+    turn_switch_prob: float = 0.65
+    """Prior probability that the next speech unit is the other party (conversation = turn-taking); overlapping
+    units switch with 0.9, units after a long pause (> 1.5 s) with 0.5."""
+    turn_agent_first_prob: float = 0.7
+    """Prior probability that the agent speaks first (the agent answers the call)."""
+    turn_text_weight: float = 1.0
+    """Log-odds per point of a unit's text role score (`roles.TextCues.score`)."""
+    turn_iterations: int = 5
+    """Rounds of decode → refit the two voices' centroids from the posteriors → decode."""
+    turn_min_confidence: float = 0.75
+    """Roles of a decoded call need this mean posterior (speech-weighted), else "unknown" → needs_review."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,11 @@ class Diarization:
     """Highest cosine similarity between two speaker centroids (lower = better separated)."""
     overlap_suspects: tuple[tuple[float, float], ...] = ()
     method: str = "resemblyzer+agglomerative"
-    """"…+two-speaker-default" when the voices formed one cluster and the call was split in two anyway."""
+    """"…+two-speaker-default" / "…+one-cluster" when the voices formed one cluster (see the constants)."""
+    units: tuple[SpeechSegment, ...] = ()
+    """One-cluster calls only: the VAD speech segments, the units `turntaking` labels."""
+    unit_embeddings: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """One-cluster calls only: (len(units), 256) mean voice embedding per unit (zeros: too short to embed)."""
 
     @property
     def labels(self) -> list[str]:
@@ -265,6 +282,8 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
         two = _split_two(win.emb, weights, win.seg, o)
         if two is not None:
             labels, method = two, FORCED_SPLIT_METHOD
+        else:
+            method = ONE_CLUSTER_METHOD
     k = int(labels.max()) + 1
     cents = np.stack([_unit(win.emb[labels == c].mean(0)) for c in range(k)])
     sims = win.emb @ cents.T  # (n, k)
@@ -329,7 +348,14 @@ def diarize(samples: np.ndarray, timeline: Timeline, options: DiarizeOptions = D
     secs: dict[str, float] = {}
     for s in out:
         secs[s.speaker] = round(secs.get(s.speaker, 0.0) + s.duration, 2)
-    return Diarization(tuple(out), len(secs), secs, centroid_sim, tuple(suspects), method)
+    units: tuple[SpeechSegment, ...] = ()
+    unit_emb = None
+    if method != "resemblyzer+agglomerative":
+        units = tuple(speech)
+        unit_emb = np.zeros((len(speech), win.emb.shape[1]), np.float32)
+        for i in np.unique(win.seg):
+            unit_emb[i] = _unit(win.emb[win.seg == i].mean(0))
+    return Diarization(tuple(out), len(secs), secs, centroid_sim, tuple(suspects), method, units, unit_emb)
 
 
 def _runs(lab: np.ndarray) -> list[tuple[int, int, int]]:

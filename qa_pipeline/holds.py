@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .phrasing import find as find_phrase
-from .phrasing import thresholds
+from .phrasing import is_sure
 from .types import CallMetadata, SpeechSegment, Timeline, Transcript, Utterance
 
 WAIT_MIN_S = 5.0
@@ -42,7 +42,7 @@ class Wait:
 def said(category: str, text: str) -> str:
     """ "yes" / "maybe" (borderline classifier hit only) / "no": does `text` contain the phrase category?"""
     hits = find_phrase(category, text)
-    if any(m.method != "model" or m.score >= thresholds().hit for m in hits):
+    if any(is_sure(category, m) for m in hits):
         return "yes"
     return "maybe" if hits else "no"
 

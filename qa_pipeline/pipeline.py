@@ -8,7 +8,7 @@ now, or a distributed engine later, can run it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
@@ -33,9 +33,10 @@ from .judging import (
 )
 from .privacy import RedactOptions, redact_result, redaction_info
 from .result import CallResult, EngineInfo
-from .roles import apply_roles, assign_roles
+from .roles import apply_roles
 from .rubric import Rubric, RubricError, load_rubric
 from .timeline import NoSpeechError, VadOptions, build_timeline
+from .turntaking import resolve_speakers
 from .types import CallAudio, CallMetadata, DiarizationInfo, Timeline, Transcript
 
 EXPECTED_ERRORS = (AudioError, NoSpeechError, TranscriptError, ModelNotInstalledError, RubricError)
@@ -99,8 +100,9 @@ def transcribe_call(
     t1 = time.perf_counter()
     transcript = engine.transcribe(audio, provisional_timeline(timeline, diar))
     t2 = time.perf_counter()
-    roles = assign_roles(transcript.utterances, diar, diarize_options)
-    timeline, transcript = apply_roles(timeline, diar, transcript, roles)
+    # one-cluster calls (similar voices): turns decoded from turn-taking + text cues + voices (turntaking.py)
+    diar, utterances, roles = resolve_speakers(diar, transcript.utterances, diarize_options)
+    timeline, transcript = apply_roles(timeline, diar, replace(transcript, utterances=utterances), roles)
     info = DiarizationInfo(
         method=diar.method,
         n_speakers=diar.n_speakers,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from .diarize import FORCED_SPLIT_METHOD, Diarization, DiarizeOptions
+from .diarize import Diarization, DiarizeOptions
 from .types import Speaker, Timeline, Transcript, Utterance
 
 AGENT_LEXICONS = ("greeting", "closing", "polite", "hold_notice")
@@ -39,8 +39,11 @@ AGENT_CATEGORIES = {
     "polite": {"please_wait", "please", "welcome", "sorry"},
     "hold_notice": None,  # every category
 }
-CUSTOMER_CUES = ("你们", "我想", "我要", "投诉", "我的号码", "我这个", "帮我")
-"""Customer-side wording: the company addressed as 你们, requests in the first person, complaints."""
+AGENT_CUES = ("为您", "帮您", "给您", "先生", "女士")
+"""Agent-side wording outside the lexicons: serving the caller (为您/帮您/给您办理…), addressing them as 先生/女士."""
+CUSTOMER_CUES = ("你们", "我想", "我要", "投诉", "我的号码", "我这个", "帮我", "我家")
+"""Customer-side wording: the company addressed as 你们, requests in the first person, complaints, 我家 (their
+home line / broadband)."""
 
 
 def _lex_hits(text: str) -> dict[str, list[str]]:
@@ -52,6 +55,47 @@ def _lex_hits(text: str) -> dict[str, list[str]]:
         if ms:
             hits[name] = sorted({m.category for m in ms})
     return hits
+
+
+@dataclass(frozen=True)
+class TextCues:
+    """Role cues in one piece of text (the one source of them: `assign_roles` per speaker,
+    `turntaking.decode_turns` per speech unit)."""
+
+    service_greeting: bool
+    """很高兴为您服务 / 请问有什么可以帮您 / 工号…为您服务 / VIP greeting."""
+    hello: bool
+    """Any greeting (a bare 您好/你好 counts only for whoever speaks first)."""
+    agent_phrase: bool
+    """Agent-only phrasing: closing "anything else", polite 请您稍等/麻烦您/不客气/抱歉, hold notices."""
+    nin: bool
+    """The polite 您."""
+    customer: bool
+    """Customer wording: 你们, 我想, 我要, 投诉, 帮我 …"""
+
+    def score(self, *, opening: bool, first: bool) -> float:
+        """Agent evidence minus customer evidence: +3 service greeting in the opening, +1 (bare hello) for the
+        first speaker, +1 agent phrasing, +0.5 您, −1 customer wording."""
+        s = 0.0
+        if opening and self.service_greeting:
+            s += 3
+        elif first and self.hello:
+            s += 1
+        return s + self.agent_phrase + 0.5 * self.nin - self.customer
+
+
+def text_cues(text: str) -> TextCues:
+    hits = _lex_hits(text)
+    g = hits.get("greeting", [])
+    agent = any(cats is None or set(hits.get(lex, ())) & cats for lex, cats in AGENT_CATEGORIES.items() if lex in hits)
+    agent = agent or any(c in text for c in AGENT_CUES)
+    return TextCues(
+        service_greeting=any(c in ("service", "vip") for c in g),
+        hello=bool(g),
+        agent_phrase=agent,
+        nin="您" in text,
+        customer=any(c in text for c in CUSTOMER_CUES),
+    )
 
 
 def assign_roles(
@@ -82,26 +126,25 @@ def assign_roles(
         lab = str(u.speaker)
         e = ev[lab]
         e["utterances"] += 1
-        hits = _lex_hits(u.text)
+        cues = text_cues(u.text)
         if k == 0:
             e["score"] += 1
             e["opening"] = "first speaker"
         if lab not in first_seen and u.start <= o.opening_s:
             first_seen.add(lab)
-            g = hits.get("greeting", [])
-            if any(c in ("service", "vip") for c in g):
+            if cues.service_greeting:
                 e["score"] += 3
                 e["opening"] = "service greeting"
-            elif g and k == 0:
+            elif cues.hello and k == 0:
                 e["score"] += 1
                 e["opening"] = "first speaker, hello"
-        if any(cats is None or set(hits.get(lex, ())) & cats for lex, cats in AGENT_CATEGORIES.items() if lex in hits):
+        if cues.agent_phrase:
             e["agent_phrases"] += 1
             e["score"] += 1
-        if "您" in u.text:
+        if cues.nin:
             e["nin"] += 1
             e["score"] += 0.5
-        if any(c in u.text for c in CUSTOMER_CUES):
+        if cues.customer:
             e["customer_cues"] += 1
             e["score"] -= 1
     if len(labels) < 2:
@@ -125,12 +168,7 @@ def assign_roles(
         roles[ranked[0]] = "agent"
         reason = "agent = speaker with the greeting / agent phrasing"
     conf = round(max(0.0, conf), 3)
-    # similar voices split by the two-speaker default: the text must carry more of the decision
-    need = (
-        max(o.role_min_confidence, o.forced_split_min_confidence)
-        if diar.method == FORCED_SPLIT_METHOD
-        else o.role_min_confidence
-    )
+    need = o.role_min_confidence
     if conf < need:
         return RoleAssignment(
             {lab: "unknown" for lab in labels},

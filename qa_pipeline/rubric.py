@@ -356,7 +356,9 @@ def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> s
 
 def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
     """Item deductions from the findings; manual and needs-review items are reported but not in `max`."""
-    findings = list(findings)
+    by_check: dict[str, list[Finding]] = {}
+    for f in findings:  # grouped once: items × bindings × findings dominated re-scoring an archive
+        by_check.setdefault(f.check, []).append(f)
     items: list[ItemScore] = []
     for item in rubric.items:
         if item.manual:
@@ -378,7 +380,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
         charged: list[tuple[Finding, float]] = []
         for b in item.bindings:
             deducted = False
-            for f in (f for f in findings if f.check == b.check):
+            for f in by_check.get(b.check, ()):
                 if not b.selects(f):
                     # the check ran but this finding is outside the item's filter (another category of
                     # forbidden phrase, an announced silence): for this item it is not a violation

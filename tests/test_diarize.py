@@ -15,12 +15,13 @@ import qa_pipeline.pipeline as pipeline
 from qa_pipeline.asr.transcript import read_transcript
 from qa_pipeline.audio import load_call
 from qa_pipeline.detect import qualify_mono_findings
-from qa_pipeline.diarize import Diarization, diarize
+from qa_pipeline.diarize import FORCED_SPLIT_METHOD, ONE_CLUSTER_METHOD, Diarization, DiarizeOptions, diarize
 from qa_pipeline.evaluate.metrics import diarization_error_rate
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.roles import assign_roles
 from qa_pipeline.timeline import build_timeline, detect_speech, timeline_from_segments
-from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Transcript, Utterance
+from qa_pipeline.turntaking import TURN_DECODE_METHOD, decode_turns
+from qa_pipeline.types import CallMetadata, Finding, SpeechSegment, Transcript, Utterance, Word
 
 pytest.importorskip("resemblyzer")
 
@@ -225,14 +226,25 @@ def test_one_voice_only_stays_one_speaker() -> None:
 
 
 @pytest.mark.slow
-def test_similar_voice_mono_call_gets_two_speakers_and_the_agent(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Agent and customer with nearly the same voice (TTS voice, customer −6 % pitch, −3 % formants) in a mono
-    mixdown: the diarizer still finds two speakers, and the roles put the agent on the agent's speech."""
+@pytest.mark.parametrize(
+    ("stem", "pitch", "formant"),
+    [
+        ("01_bill_query_perfect", 0.94, 0.97),  # voices.SIMILAR_CUSTOMER
+        ("13_long_monologue_no_response", 0.91, 0.955),  # another call and shift, not used while tuning
+    ],
+)
+def test_similar_voice_mono_call_gets_two_speakers_and_the_agent(  # type: ignore[no-untyped-def]
+    stem: str, pitch: float, formant: float, tmp_path: Path, monkeypatch
+) -> None:
+    """Agent and customer with nearly the same voice (the TTS agent voice, the customer a few % lower in pitch
+    and formants) in a mono mixdown: the voices form one cluster, the turn-taking decoder still finds two
+    speakers, and the agent label lies on the agent's speech."""
     from qa_pipeline.synth import SPECS_DIR
-    from qa_pipeline.synth.render import render_spec
+    from qa_pipeline.synth.render import render, similar_voices
+    from qa_pipeline.synth.spec import load_spec
+    from qa_pipeline.synth.voices import Voice
 
-    stem = "01_bill_query_perfect"
-    render_spec(SPECS_DIR / f"{stem}.yaml", tmp_path, mono=True, similar=True)
+    render(similar_voices(load_spec(SPECS_DIR / f"{stem}.yaml"), Voice(pitch, formant)), tmp_path, mono=True)
     engine = _TextByTime(stem)
     engine.utts = read_transcript(tmp_path / f"{stem}.transcript.json")
     monkeypatch.setattr(pipeline, "load_engine", lambda _o: engine)
@@ -242,3 +254,70 @@ def test_similar_voice_mono_call_gets_two_speakers_and_the_agent(tmp_path: Path,
     assert sorted(info.roles.values()) == ["agent", "customer"]
     truth = json.loads((tmp_path / f"{stem}.truth.json").read_text(encoding="utf-8"))
     assert _speech_overlap(r, "agent", truth, "agent") > 3 * _speech_overlap(r, "customer", truth, "agent")
+
+
+def _one_cluster(
+    spans: list[tuple[float, float]], emb: np.ndarray | None = None, *, forced: bool = False
+) -> Diarization:
+    units = tuple(SpeechSegment("spk0", a, b) for a, b in spans)  # type: ignore[arg-type]
+    return Diarization(
+        units,
+        1,
+        {"spk0": round(sum(b - a for a, b in spans), 2)},
+        None,
+        method=FORCED_SPLIT_METHOD if forced else ONE_CLUSTER_METHOD,
+        units=units,
+        unit_embeddings=emb,
+    )
+
+
+def test_turn_decoder_labels_turns_from_text_and_turn_taking() -> None:
+    """Similar voices (embeddings all alike): the text's role cues anchor some turns, turn-taking fills in the
+    ones without cues, and an utterance with word times that spans two turns is cut between them."""
+    spans = [(0.5, 3.0), (3.6, 6.0), (6.7, 9.0), (9.6, 11.0), (11.8, 14.0), (14.6, 15.5), (16.1, 18.0)]
+    texts = [
+        "您好，很高兴为您服务，请问有什么可以帮您？",
+        "我想查一下这个月的话费。",
+        "好的，请您稍等，我帮您查询一下。",
+        "嗯，行。",  # no cue: turn-taking says customer
+        "您本月话费是八十六元。",
+        "那我先考虑一下。",  # no cue
+        "好的，感谢您的来电，再见。",
+    ]
+    utts = [Utterance("spk0", a, b, t) for (a, b), t in zip(spans, texts, strict=True)]  # type: ignore[arg-type]
+    # units 4 and 5 transcribed as one utterance (one provisional speaker): word times separate them
+    w4 = tuple(Word(c, 11.8 + k * 0.2, 12.0 + k * 0.2) for k, c in enumerate(texts[4]))
+    w5 = tuple(Word(c, 14.6 + k * 0.1, 14.7 + k * 0.1) for k, c in enumerate(texts[5]))
+    utts[4:6] = [Utterance("spk0", 11.8, 15.5, texts[4] + texts[5], w4 + w5)]  # type: ignore[arg-type]
+    dec = decode_turns(_one_cluster(spans), utts, DiarizeOptions())  # no voice evidence either way
+    assert dec.diarization.n_speakers == 2 and dec.diarization.method == TURN_DECODE_METHOD
+    roles = dec.roles.roles
+    assert sorted(roles.values()) == ["agent", "customer"], dec.roles
+    by_unit = [roles[s.speaker] for s in dec.diarization.segments]
+    assert by_unit == ["agent", "customer", "agent", "customer", "agent", "customer", "agent"]
+    cut = [(roles[u.speaker], u.text) for u in dec.utterances if 11.0 < u.start < 16.0]
+    assert cut == [("agent", texts[4]), ("customer", texts[5])]
+
+
+def test_turn_decoder_keeps_one_voice_with_one_role_as_one_speaker() -> None:
+    """IVR / voicemail: one voice, only agent-side wording (no customer anywhere) → one speaker, roles unknown."""
+    spans = [(0.5, 4.0), (4.6, 8.0), (8.7, 12.0), (12.6, 15.0)]
+    texts = [
+        "您好，欢迎致电中国移动。",
+        "查询话费请按一，办理业务请按二。",
+        "请您稍等，正在为您转接。",
+        "感谢您的耐心等待。",
+    ]
+    utts = [Utterance("spk0", a, b, t) for (a, b), t in zip(spans, texts, strict=True)]  # type: ignore[arg-type]
+    dec = decode_turns(_one_cluster(spans), utts, DiarizeOptions())
+    assert dec.diarization.n_speakers == 1 and set(dec.roles.roles.values()) == {"unknown"}
+
+
+def test_turn_decoder_unclear_call_goes_to_review() -> None:
+    """Two parties, but the text barely says who is who and the voices do not help: roles stay unknown."""
+    spans = [(0.5, 2.0), (2.6, 4.0), (4.6, 6.0), (6.6, 8.0), (8.6, 10.0), (10.6, 12.0)]
+    texts = ["喂？", "嗯。", "对。", "我要问个事。", "好。", "行吧。"]
+    utts = [Utterance("spk0", a, b, t) for (a, b), t in zip(spans, texts, strict=True)]  # type: ignore[arg-type]
+    dec = decode_turns(_one_cluster(spans, forced=True), utts, DiarizeOptions())
+    assert set(dec.roles.roles.values()) == {"unknown"}
+    assert dec.roles.confidence < DiarizeOptions().turn_min_confidence

@@ -7,9 +7,12 @@ import io
 from pathlib import Path
 
 import pytest
+import yaml
 
+from qa_pipeline.lexicon import available_lexicons, load_lexicon
 from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, train_model
 from qa_pipeline.phrasing.detect import units
+from qa_pipeline.text import normalize
 
 # a few paraphrases per category that no lexicon lists (the full held-out set is benchmarks' business)
 POSITIVES = {
@@ -94,3 +97,40 @@ def test_training_never_reads_the_heldout_set(monkeypatch: pytest.MonkeyPatch) -
     train_model()
     assert opened, "the spy saw no file at all"
     assert not [f for f in opened if "heldout" in f or "benchmarks" in f]
+
+
+HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "heldout_phrases.yaml"
+
+
+def _heldout_sentences() -> list[str]:
+    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    return [
+        e if isinstance(e, str) else e["text"]
+        for spec in data["categories"].values()
+        for kind in ("positives", "negatives")
+        for e in spec[kind]
+    ]
+
+
+def test_could_generate_covers_every_expansion_not_only_the_sampled_ones() -> None:
+    assert all(generate.could_generate(e.text) for e in generate.training_examples())
+    # an expansion the seeded sampler need not draw, with filler, particle and 你 for 您
+    assert generate.could_generate("那个，您好，10086热线，请问有什么需要我帮忙的啊")
+    assert not generate.could_generate("您好，10086热线，今天天气不错")
+
+
+def test_heldout_set_is_truly_held_out() -> None:
+    """No held-out sentence may be one the generator can produce (any seed) or a lexicon phrase: the
+    benchmark would then measure memory, not generalisation."""
+    fold = {
+        normalize(form).replace("您", "你")
+        for name in available_lexicons()
+        for entry in load_lexicon(name).entries
+        for form in (entry.phrase, *entry.variants)
+    }
+    sentences = _heldout_sentences()
+    assert len(sentences) > 300
+    generated = [s for s in sentences if generate.could_generate(s)]
+    in_lexicon = [s for s in sentences if normalize(s).replace("您", "你") in fold]
+    assert not generated, f"held-out sentences the training generator produces: {generated}"
+    assert not in_lexicon, f"held-out sentences that are lexicon phrases: {in_lexicon}"

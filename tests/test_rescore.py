@@ -226,3 +226,140 @@ def test_rescore_keeps_findings_no_check_produces(tmp_path: Path) -> None:
         kept = conn.execute(sa.select(S.checks.c.start).where(S.checks.c.check == "pii_masked")).scalars().all()
     assert kept == [3.6]
     store.close()
+
+
+def _archive(db: Path) -> None:
+    """A dozen stored calls of two queues over three days, some with an escalation, for parallel runs."""
+    store = open_store(db)
+    angry = [NORMAL[0], ("customer", 3.5, 7.0, "你们乱扣费，我要去工信部投诉你们！"), *NORMAL[2:]]
+    results = []
+    for i in range(12):
+        turns = angry if i % 3 == 0 else NORMAL
+        results.append(
+            stored_result(
+                f"p{i:02d}",
+                turns,
+                BASE,
+                day=f"2026-11-{17 + i % 3}",
+                queue=f"Q{i % 2}",
+                duration=60.0 + 7 * i,
+                agent=f"A{i % 4}",
+            )
+        )
+    store.upsert_many(results)
+    store.close()
+
+
+def _judgement_rows(db: Path) -> dict[str, list[tuple]]:
+    """Everything rescore writes (but the time it wrote it)."""
+    store = open_store(db)
+    h = S.score_history
+    out = {}
+    with store.read() as conn:
+        for name, q in {
+            "checks": sa.select(S.checks).order_by(S.checks.c.call_id, S.checks.c.idx),
+            "items": sa.select(S.item_scores).order_by(S.item_scores.c.call_id, S.item_scores.c.idx),
+            "tags": sa.select(S.call_tags).order_by(S.call_tags.c.call_id, S.call_tags.c.idx),
+            "calls": sa.select(S.calls.c.call_id, S.calls.c.score_total, S.calls.c.fatal, S.calls.c.needs_review),
+            "timelines": sa.select(S.call_timelines).order_by(S.call_timelines.c.call_id),
+            "history": sa.select(h.c.call_id, h.c.rubric, h.c.rubric_sha256, h.c.score_total, h.c.source).order_by(
+                h.c.call_id, h.c.history_id
+            ),
+        }.items():
+            out[name] = [tuple(r) for r in conn.execute(q)]
+    store.close()
+    return out
+
+
+@pytest.mark.slow  # starts worker processes (each imports the package)
+def test_parallel_workers_give_the_same_stored_results_and_stay_resumable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_pipeline import judge_pool
+
+    # a dozen calls in batches of 2–3: let them go to the workers (an archive's size would by itself)
+    monkeypatch.setattr(judge_pool, "MIN_PARALLEL_CALLS", 0)
+    monkeypatch.setattr(judge_pool, "MIN_PARALLEL_BATCH", 3)  # both runs stop after the same 3 calls
+    mine = load_rubric(ROOT / "scoring_rubrics" / "examples" / "my_rubric.yaml")
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    _archive(one)
+    _archive(two)
+
+    # each run interrupted after the first batch it wrote, then run again: picks up where it stopped (the
+    # topic baseline of the second run sees the first run's tags, so both sides are interrupted alike)
+    def stop_after_first_batch(done: int, total: int) -> None:
+        seen.append(done)
+        if done > 0:
+            raise KeyboardInterrupt
+
+    reports, trials = [], []
+    for db, workers in ((one, 1), (two, 2)):
+        seen: list[int] = []
+        store = open_store(db)
+        with pytest.raises(KeyboardInterrupt):
+            rescore(store, mine, batch_size=3, workers=workers, progress=stop_after_first_batch)
+        assert seen == [0, 3]
+        reports.append(rescore(store, mine, batch_size=3, workers=workers))
+        trials.append(run_trial(store, mine.rules, batch_size=2, workers=workers, max_examples=3))
+        store.close()
+    r1, r2 = reports
+    t1, t2 = trials
+    assert (r1.already_done, r1.rescored) == (r2.already_done, r2.rescored) == (3, 9)
+    assert r1.changed == r2.changed
+    rows1, rows2 = _judgement_rows(one), _judgement_rows(two)
+    for name in rows1:
+        assert rows1[name] == rows2[name], name
+    assert any(tag == "升级风险" for *_, tag, _, _, _, _ in rows1["tags"])
+    # the trial report: same tallies per rule, agent and team, same examples in the same order
+    assert t1.calls == t2.calls == 12
+    assert t1.rules == t2.rules and any(tr.total.hits for tr in t1.rules)
+
+
+@pytest.mark.slow  # the real pipeline on a sample (VAD on the audio, its transcript)
+def test_score_with_a_database_judges_handling_time_against_the_stored_average(tmp_path: Path) -> None:
+    from qa_pipeline.asr import AsrOptions
+    from qa_pipeline.batch import call_path, run_batch
+    from qa_pipeline.manifest import CallJob
+    from qa_pipeline.pipeline import PipelineOptions
+
+    rubric_file = tmp_path / "ht.yaml"
+    rubric_file.write_text(HT_RUBRIC, encoding="utf-8")
+    rub = parse_rubric(HT_RUBRIC, str(rubric_file))
+    opts = PipelineOptions(asr=AsrOptions(engine="transcript"), rubric=str(rubric_file))
+    short = [("agent", 0.5, 2.0, "您好"), ("customer", 2.5, 4.0, "查话费")]
+    store = open_store(tmp_path / "x.db")
+    # three calls of 20 s in queue Q1 ten days earlier: the sample (over a minute) is far over that average
+    store.upsert_many(
+        [stored_result(f"old{i}", short, rub, day="2026-11-10", queue="Q1", duration=20.0) for i in range(3)]
+    )
+    md = CallMetadata("s04", agent_id="A1", started_at="2026-11-20T09:00:00", queue="Q1")
+    job = CallJob(SAMPLES / "04_broadband_hold_announced.flac", md)
+    summary = run_batch([job], tmp_path / "out", opts, store=store)
+    assert summary.ok == 1, summary.failures
+    result = json.loads(call_path(tmp_path / "out", "s04").read_text(encoding="utf-8"))
+    (ht,) = [c for c in result["checks"] if c["check"] == "handling_time"]
+    assert ht["status"] == "fail" and ht["detail"]["average_s"] == 20.0 and ht["detail"]["average_calls"] == 3
+    assert ht["detail"]["deduction"] == 10 and result["score"]["total"] == 0.0
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(S.checks.c.status).where(S.checks.c.call_id == "s04", S.checks.c.check == "handling_time")
+        ).scalar()
+        total = conn.execute(sa.select(S.calls.c.score_total).where(S.calls.c.call_id == "s04")).scalar()
+    assert (row, total) == ("fail", 0.0)
+    # the same call in queue Q2 (no stored calls): needs_review, as without a database
+    job2 = CallJob(job.path, CallMetadata("s04b", agent_id="A1", started_at="2026-11-20T09:00:00", queue="Q2"))
+    assert run_batch([job2], tmp_path / "out", opts, store=store).ok == 1
+    store.close()
+    result = json.loads(call_path(tmp_path / "out", "s04b").read_text(encoding="utf-8"))
+    (ht,) = [c for c in result["checks"] if c["check"] == "handling_time"]
+    assert ht["status"] == "needs_review" and "Q2" in ht["detail"]["reason"]
+    assert [it["status"] for it in result["score"]["items"]] == ["needs_review"]
+    # with that rescore gives the same: the batch judged it as a rescore would
+    store = open_store(tmp_path / "x.db")
+    with store.read() as conn:
+        before = conn.execute(sa.select(S.checks).where(S.checks.c.call_id == "s04").order_by(S.checks.c.idx)).all()
+    rep = rescore(store, rub, CallFilter("2026-11-20", "2026-11-20"), force=True)
+    with store.read() as conn:
+        after = conn.execute(sa.select(S.checks).where(S.checks.c.call_id == "s04").order_by(S.checks.c.idx)).all()
+    assert rep.rescored == 2 and rep.changed == 0 and after == before
+    store.close()

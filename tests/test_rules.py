@@ -84,9 +84,52 @@ def test_regex_and_not_regex() -> None:
 
 
 def test_similar_examples_threshold() -> None:
-    hits = one("similar: {examples: [请问还有什么可以帮您的吗], threshold: 0.7}\nrole: agent")
+    # the wording score alone (model: false); the examples' classifier is tested below (it trains a model)
+    hits = one("similar: {examples: [请问还有什么可以帮您的吗], threshold: 0.7, model: false}\nrole: agent")
     assert hits and "还有其他" in hits[0].evidence
-    assert one("similar: {examples: [您的宽带已经为您报修], threshold: 0.6}") == []
+    assert one("similar: {examples: [您的宽带已经为您报修], threshold: 0.6, model: false}") == []
+
+
+# a category no phrase category covers: a QA lead's five example sentences of a marketing offer (营销推荐)
+OFFER = """
+similar:
+  examples:
+    - 现在有个流量优惠活动，每月只要十元就能多送五个G
+    - 给您推荐一个新的套餐，月费比您现在的还便宜
+    - 我们最近推出了宽带加装优惠，您要不要了解一下
+    - 您可以办理一个副卡，家里人一起用更划算
+    - 现在升级五G套餐可以免费送三个月视频会员
+"""
+
+
+@pytest.mark.slow  # trains the examples' classifier (cached by content afterwards)
+def test_similar_from_bare_examples_learns_a_paraphrase_matcher() -> None:
+    offers = [  # paraphrases: none of them is an example, and their wording overlaps the examples' little
+        "正好我们这个月有个优惠活动，充一百送五十，您考虑一下吗",
+        "您要不要办一个流量包，每个月多送十个G",
+    ]
+    unrelated = [  # agent turns of an ordinary call, and customers talking about packages and offers
+        ("agent", "您好，很高兴为您服务"),
+        ("agent", "请您稍等，我帮您查询一下"),
+        ("agent", "您的话费余额还有三十二元"),
+        ("agent", "这个套餐的月费是五十八元"),
+        ("agent", "好的，已经帮您登记了，师傅明天上门"),
+        ("agent", "请问还有其他可以帮您的吗"),
+        ("customer", "我不要什么套餐，别给我推销了"),
+        ("customer", "我想查一下我的话费"),
+        ("customer", "您这个月的流量已经用完了吗"),
+    ]
+    turns = [(who, 5.0 * k, 5.0 * k + 4, text) for k, (who, text) in enumerate(unrelated)]
+    assert one(OFFER, turns) == []  # no unrelated turn, agent or customer, counts as an offer
+    for text in offers:
+        with_offer = [*turns, ("agent", 60.0, 64.0, text)]
+        hits = one(OFFER + "role: agent", with_offer)
+        assert [h.evidence for h in hits] == [text], text
+        assert hits[0].detail["method"] == "model"
+        # the wording score alone does not see these paraphrases: the classifier does
+        assert one(OFFER + "  model: false\nrole: agent", with_offer) == []
+    # role scope: the same offer said by the customer is not the agent's offer
+    assert one(OFFER + "role: agent", [*turns, ("customer", 60.0, 64.0, offers[0])]) == []
 
 
 @pytest.mark.slow

@@ -226,3 +226,37 @@ def test_substrings_across_jieba_words(request, tmp_path_factory, backend):
         assert [h.text for h in search(s, "不归")][0] == "不归"
     finally:
         s.close()
+
+
+def test_highlighter_built_once_marks_as_highlight():
+    from qa_pipeline.store.query import highlight, highlighter, positive_terms
+
+    texts = ["这个我不知道，你自己去营业厅问吧。", "我不清楚，这不归我们管", "ＡＢＣ套餐 5G 流量包", "没有"]
+    for q, pinyin in (
+        ("我不知道 OR 营业厅", False),
+        ("不归我们管 NOT 取消", False),
+        ('"5g" 流量', False),
+        ("wo bu zhi dao", True),
+    ):
+        terms = positive_terms(parse_query(q))
+        mark = highlighter(terms, pinyin)
+        assert [mark(t) for t in texts] == [highlight(t, terms, pinyin) for t in texts]
+    assert highlighter(positive_terms(parse_query("不归我们管")))(texts[1]) == "我不清楚，这【不归我们管】"
+
+
+def test_vocabulary_words_found_are_remembered_missing_ones_asked_again(store):
+    """The joined single-word alternative (我不知道) is asked of fts5vocab only until it is found: a word once in
+    the index is remembered, a missing one is asked again (a later import may add it)."""
+    sqlite_only(store, "fts5vocab")
+    asked: list[set[str]] = []
+    present = {"我不知道": 0}
+    store.fts.doc_counts = lambda conn, tokens: asked.append(set(tokens)) or {t: present.get(t, 0) for t in tokens}
+    without = [(h.call_id, h.rank) for h in search(store, "我不知道")]
+    search(store, "我不知道")
+    assert asked == [{"我不知道"}, {"我不知道"}]  # not in the index: asked each time
+    present["我不知道"] = 3  # as after an import that brought the word
+    search(store, "我不知道")
+    search(store, "我不知道 OR 营业厅")
+    assert len(asked) == 3  # found once: remembered
+    # a remembered word whose utterances are gone matches nothing: the same hits and ranks as without it
+    assert [(h.call_id, h.rank) for h in search(store, "我不知道")] == without

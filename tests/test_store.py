@@ -7,6 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from fixtures_store import build_fixture_db, fixture_results, make_result, write_results_dir
+from pg_server import BACKENDS, backend_db
 
 from qa_pipeline.store import ImportReport, import_results, open_store
 from qa_pipeline.store import schema as S
@@ -258,4 +259,35 @@ def test_v5_score_indexes(tmp_path):
     with store.engine.connect() as conn:
         names = {ix["name"] for ix in sa.inspect(conn).get_indexes("calls")}
     assert {n for n, _, _ in V5_INDEXES} <= names and store.version >= 5
+    store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bulk_insert_rows_same_as_core(request, tmp_path_factory, backend):
+    """`insert_rows` (SQLite: tuples straight to the driver; PostgreSQL: COPY) stores what a Core insert stores,
+    reserved-word columns ("check", "end"), quotes, tabs, backslashes and NULLs included."""
+    from qa_pipeline.store.bulk import insert_rows
+
+    store = open_store(backend_db(request, tmp_path_factory, "bulk", backend))
+    store.upsert_call(fixture_results()[0])
+    cid = fixture_results()[0]["call_id"]
+    rows = [
+        {
+            "call_id": cid,
+            "idx": 100 + i,
+            "check": "greeting",
+            "status": st,
+            "start": 1.5 * i,
+            "end": None,
+            "speaker": "agent",
+            "evidence": "您好\t'\"\\N\n第二行",
+            "detail_json": '{"path": "C:\\\\calls"}',
+        }
+        for i, st in enumerate(["pass", "fail"])
+    ]
+    with store.engine.begin() as conn:
+        insert_rows(conn, S.checks, rows)
+    with store.read() as conn:
+        got = conn.execute(sa.select(S.checks).where(S.checks.c.idx >= 100).order_by(S.checks.c.idx)).mappings().all()
+    assert [{k: r[k] for k in rows[0]} for r in got] == rows
     store.close()

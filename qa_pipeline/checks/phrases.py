@@ -3,9 +3,10 @@ colloquialisms, transfer phrasing, understanding confirmation, repeated question
 
 Phrase categories go through `qa_pipeline.phrasing.find`: the lexicons (exact, then homophone-tolerant pinyin)
 first, then a paraphrase classifier on the clauses no lexicon covered (method "model", score 0–1). A model hit
-scoring at least `model_fail_score` counts; one between `model_review_score` and that makes the check
-`needs_review` instead of silently passing or failing. Only agent turns are read. Every threshold is a
-`defaults=` parameter (the rubric may override).
+scoring at least the hit threshold counts; one between the review threshold and that makes the check
+`needs_review` instead of silently passing or failing. The thresholds are calibrated per category on generated
+validation data (phrasing.model.calibrate; stricter for the forbidden categories, whose hit can zero a call);
+a rubric may fix them with `model_fail_score` / `model_review_score`. Only agent turns are read.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from typing import Any
 from ..lexicon import PhraseMatch, load_lexicon
 from ..phrasing import find as find_phrase
 from ..phrasing import prime, thresholds
-from ..phrasing.categories import FORBIDDEN
+from ..phrasing.categories import FORBIDDEN, by_hit_category
 from ..text import fuzzy_syllables, normalize, syllable_distance
 from ..types import Finding, Status, Utterance
 from .registry import CheckContext, register
 
 MODEL_DEFAULTS: dict[str, Any] = {
     "model": True,
-    "model_fail_score": 0.6,
-    "model_review_score": 0.5,
+    "model_fail_score": None,
+    "model_review_score": None,
     "extra_phrases": {},
 }
 """Classifier switches shared by every phrase-category check (rubric-overridable per check). `extra_phrases`
@@ -69,7 +70,7 @@ def _cat_matches(
     extra = params.get("extra_phrases") or None
     if use_model:
         prime([u.text for u in utts], extra)
-    lim = thresholds(params.get("model_fail_score"), params.get("model_review_score"))
+    lim = thresholds(params.get("model_fail_score"), params.get("model_review_score"), category, extra)
     out = []
     for u in utts:
         for m in find_phrase(category, u.text, model=use_model, limits=lim, extra=extra):
@@ -82,7 +83,9 @@ def _cat_matches(
 def _borderline(m: PhraseMatch, params: Any) -> bool:
     """A hit that is not sure enough to fail or pass on: a weak homophone or a borderline classifier score."""
     if m.method == "model":
-        return m.score < float(params.get("model_fail_score", MODEL_DEFAULTS["model_fail_score"]))
+        cat = by_hit_category(m.category)
+        extra = params.get("extra_phrases") or None
+        return m.score < thresholds(params.get("model_fail_score"), params.get("model_review_score"), cat, extra).hit
     return m.method == "pinyin" and m.score < float(params.get("min_fail_score", 0.85))
 
 
@@ -282,11 +285,9 @@ def honorific(ctx: CheckContext) -> list[Finding]:
         "lexicon": "forbidden",
         "default_lexicon": "forbidden",
         "min_fail_score": 0.85,
+        # a forbidden phrase can zero a call (红线): calibration holds these categories to stricter
+        # false-alarm targets (phrasing.model.FORBIDDEN_TARGETS)
         **MODEL_DEFAULTS,
-        # a forbidden phrase can zero a call (红线): a paraphrase must be surer than elsewhere to fail or even
-        # to be put in front of a reviewer
-        "model_fail_score": 0.7,
-        "model_review_score": 0.55,
     },
 )
 def forbidden_phrase(ctx: CheckContext) -> list[Finding]:

@@ -25,6 +25,40 @@ def _status(st: str) -> str:
     return f"[{style}]{escape(t('status.' + st))}[/{style}]" if style else escape(st)
 
 
+SEVERITY_STYLE = {"red_line": "bold red", "severe": "red", "minor": ""}
+
+
+def _severity(sev: str | None, failed: bool) -> str:
+    """An item's severity class (红线 / 严重 / 一般); highlighted only where the item failed."""
+    if not sev:
+        return ""
+    style = SEVERITY_STYLE.get(sev, "") if failed else "dim"
+    text = escape(t(f"judge.severity.{sev}"))
+    return f"[{style}]{text}[/{style}]" if style else text
+
+
+def _print_judgement(score: dict[str, Any], console: Console) -> None:
+    """The rubric's per-call verdict (合格 / 不合格) with the worst severity that failed, then every item with
+    sub-clauses no check covers: what a person still has to check."""
+    verdict = score.get("verdict")
+    if verdict:
+        sev = score.get("severity")
+        line = t(
+            "judge.verdict_line",
+            verdict=t(f"judge.verdict.{verdict}"),
+            severity=t(f"judge.severity.{sev}") if sev else t("judge.severity.none"),
+        )
+        style = "bold red" if verdict == "fail" else "bold green"
+        console.print(f"[{style}]{escape(line)}[/{style}]")
+    partial = [i for i in score.get("items", []) if i.get("unjudged")]
+    if partial:
+        console.print(escape(t("judge.unjudged_title", n=len(partial))))
+        for i in partial:
+            items = t("judge.list_sep").join(i["unjudged"])
+            text = t("judge.partially_judged", items=items)
+            console.print(escape("  " + t("judge.item_line", id=i["id"], title=i["title"], text=text)))
+
+
 def print_call_report(result: dict[str, Any], console: Console, *, show_passed: bool = False) -> None:
     audio = result.get("audio") or {}
     console.rule(f"[bold]{escape(result['call_id'])}[/bold]")
@@ -74,8 +108,10 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
 
     score = result.get("score") or {}
     it = Table(title=t("cli.report.items"), title_justify="left")
-    for col in ("item", "title", "points", "deduction", "status", "reasons"):
+    for col in ("item", "title", "points", "deduction", "status"):
         it.add_column(t("cli.report.col." + col))
+    it.add_column(t("judge.col.severity"))
+    it.add_column(t("cli.report.col.reasons"))
     for i in score.get("items", []):
         st = i["status"]
         fatal = f" {t('cli.report.fatal_mark')}" if i.get("fatal") and st == "fail" else ""
@@ -85,9 +121,11 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
             f"{i['points']:g}",
             f"{-i['deduction']:g}" if i["deduction"] else "",
             _status(st) + fatal,
+            _severity(i.get("severity"), st == "fail"),
             escape("; ".join(i.get("reasons", []))[:120]),
         )
     console.print(it)
+    _print_judgement(score, console)
     from ..review.final import scale_from_score, scale_text
 
     # the one score scale (same words as the workstation): 100-point total, automatic part, manual part, verdict

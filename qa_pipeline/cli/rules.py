@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..i18n import t
+from ..judge_pool import default_workers
 from .app import app
 from .console import console, err, fail
 from .store import (  # one --db / --from / --to for every database command
@@ -29,6 +30,7 @@ app.add_typer(rules_app, name="rules")
 
 TeamOpt = Annotated[str | None, typer.Option("--team", help=t("rules.opt.team"))]
 AgentOpt = Annotated[str | None, typer.Option("--agent", help=t("rules.opt.agent"))]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", "-j", min=1, help=t("rules.opt.workers"))]
 
 
 def _progress() -> Progress:
@@ -52,6 +54,7 @@ def rules_test(
     team: TeamOpt = None,
     agent: AgentOpt = None,
     examples: Annotated[int, typer.Option("--examples", min=0, help=t("rules.opt.examples"))] = 10,
+    workers: WorkersOpt = None,
 ) -> None:
     from ..rules.loader import RuleError, load_rule_file
     from ..rules.trial import run_trial
@@ -70,6 +73,7 @@ def rules_test(
                 rules,
                 CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
                 max_examples=examples,
+                workers=workers or default_workers(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     finally:
@@ -130,6 +134,7 @@ def rescore_command(
     team: TeamOpt = None,
     force: Annotated[bool, typer.Option("--force", help=t("rescore.opt.force"))] = False,
     full: Annotated[bool, typer.Option("--full", help=t("rescore.opt.full"))] = False,
+    workers: WorkersOpt = None,
 ) -> None:
     from ..rescore import rescore, rubric_sha256
     from ..rubric import RubricError, load_rubric
@@ -150,6 +155,7 @@ def rescore_command(
                 CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
                 force=force,
                 full=full,
+                workers=workers or default_workers(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     finally:

@@ -15,16 +15,19 @@ The held-out measurement set (benchmarks/data/heldout_phrases.yaml) is never rea
 from __future__ import annotations
 
 from .categories import CATEGORIES, Category, category
-from .detect import find, find_in_utterance, prime, thresholds
-from .model import PhraseModel, get_model, train_model
+from .detect import find, find_in_utterance, is_sure, prime, thresholds
+from .model import MATCH, PhraseModel, example_matcher, get_model, train_model
 
 __all__ = [
     "CATEGORIES",
+    "MATCH",
     "Category",
     "PhraseModel",
     "category",
+    "example_matcher",
     "find",
     "find_in_utterance",
+    "is_sure",
     "get_model",
     "prime",
     "thresholds",

@@ -14,6 +14,10 @@ class Category:
     agent_only: bool = True
     seed: str = ""
     """Where the 10086 standard asks for (or forbids) it."""
+    positional: bool = False
+    """The checks look for this category only at one moment (the call's opening or end, around a wait or a
+    transfer), so a wording elsewhere that merely resembles it costs nothing: calibration may accept more
+    false alarms on look-alikes (phrasing.model.POSITIONAL_TARGETS) for more recall."""
     model_questions_only: bool = False
     """The classifier only judges clauses ending in ？ for this category: 哦/嗯 as a one-word answer are the
     lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26), a bare 啥？/你说啥？ the model's."""
@@ -26,11 +30,13 @@ class Category:
 CATEGORIES: dict[str, Category] = {
     c.name: c
     for c in (
-        Category("greeting", "greeting", (), seed="10086-hotline-service-standard.txt:5 标准开头语"),
-        Category("closing_ask", "closing", ("anything_else",), seed=":5 结束语 (请问还有其他可以帮您的吗)"),
-        Category("closing_thanks", "closing", ("thanks", "goodbye"), seed=":5-6 结束语, 谢谢/再见"),
-        Category("hold_notice", "hold_notice", (), seed=":7 请稍等, 我帮您查询一下"),
-        Category("hold_apology", "hold_apology", (), seed=":8 对不起, 让您久等了"),
+        Category("greeting", "greeting", (), seed="10086-hotline-service-standard.txt:5 标准开头语", positional=True),
+        Category(
+            "closing_ask", "closing", ("anything_else",), seed=":5 结束语 (请问还有其他可以帮您的吗)", positional=True
+        ),
+        Category("closing_thanks", "closing", ("thanks", "goodbye"), seed=":5-6 结束语, 谢谢/再见", positional=True),
+        Category("hold_notice", "hold_notice", (), seed=":7 请稍等, 我帮您查询一下", positional=True),
+        Category("hold_apology", "hold_apology", (), seed=":8 对不起, 让您久等了", positional=True),
         Category("dont_know", "forbidden", ("dont_know",), seed=":47 禁止“我不知道、我不清楚”"),
         Category("shirking", "forbidden", ("shirking",), seed=":44-46 禁止推诿"),
         Category("rhetorical", "forbidden", ("rhetorical",), seed=":25 禁止反问、质问、责备、训斥"),
@@ -38,11 +44,16 @@ CATEGORIES: dict[str, Category] = {
         Category("argue", "forbidden", ("argue",), seed=":25 不应与客户争辩"),
         Category("impatient", "forbidden", ("impatient",), seed=":30-31 回答耐心, 禁止不耐烦"),
         Category("colloquial", "colloquial", (), seed=":9 口语化/口头禅, 反问式请重复", model_questions_only=True),
-        Category("transfer", "transfer", (), seed=":16-22 转接用语"),
+        Category("transfer", "transfer", (), seed=":16-22 转接用语", positional=True),
         Category("confirm", "confirm", ("understood", "anything_unclear"), seed=":39 解释后询问客户是否清楚"),
     )
 }
 FORBIDDEN = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient")
+
+
+def by_hit_category(hit_category: str) -> str | None:
+    """The phrase category whose classifier hits carry `hit_category` (PhraseMatch.category)."""
+    return next((c.name for c in CATEGORIES.values() if c.hit_category == hit_category), None)
 
 
 def category(name: str) -> Category:

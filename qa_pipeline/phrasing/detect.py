@@ -24,18 +24,28 @@ MAX_WHOLE_CHARS = 40
 @dataclass(frozen=True)
 class Thresholds:
     hit: float = 0.6
-    """Classifier probability from which a unit counts as the category."""
+    """Classifier score from which a unit counts as the category."""
     review: float = 0.5
     """From here up to `hit` the unit is a borderline hit (the checks report `needs_review`)."""
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+"""Only for a category the model has no calibration for (model.calibrate sets one per category)."""
 
 
-def thresholds(hit: float | None = None, review: float | None = None) -> Thresholds:
-    return Thresholds(
-        DEFAULT_THRESHOLDS.hit if hit is None else hit, DEFAULT_THRESHOLDS.review if review is None else review
-    )
+def thresholds(
+    hit: float | None = None,
+    review: float | None = None,
+    category: str | None = None,
+    extra: Mapping[str, Iterable[str]] | None = None,
+) -> Thresholds:
+    """The thresholds for `category`: the ones calibrated on the generated validation folds
+    (`model.calibrate`), unless the rubric sets `hit` / `review` itself."""
+    cal = get_model(extra).limits.get(category) if category else None
+    base = Thresholds(*cal) if cal else DEFAULT_THRESHOLDS
+    h = base.hit if hit is None else float(hit)
+    r = base.review if review is None else float(review)
+    return Thresholds(h, min(r, h))
 
 
 def units(text: str) -> list[tuple[int, int]]:
@@ -109,14 +119,16 @@ def find(
     *,
     model: bool = True,
     extra: Mapping[str, Iterable[str]] | None = None,
-    limits: Thresholds = DEFAULT_THRESHOLDS,
+    limits: Thresholds | None = None,
 ) -> list[PhraseMatch]:
     """Hits of phrase category `name` in `text`: lexicon matches, plus classifier hits (method "model",
-    score = probability ≥ `limits.review`) on clauses no lexicon hit covers. Offsets index `text`."""
+    score ≥ `limits.review`, by default the category's calibrated thresholds) on clauses no lexicon hit
+    covers. Offsets index `text`."""
     cat = category(name)
     hits = _lexicon_hits(name, text)
     if not model or not normalize(text):
         return hits
+    limits = limits or thresholds(category=name, extra=extra)
     spans, scores = _unit_scores(text, extra)
     if not spans:
         return hits
@@ -136,6 +148,11 @@ def find(
         taken.append((s, e))
         hits.append(PhraseMatch(cat.lexicon, cat.hit_category, text[s:e], s, e, "model", round(p, 3)))
     return sorted(hits, key=lambda m: m.start)
+
+
+def is_sure(name: str, m: PhraseMatch, extra: Mapping[str, Iterable[str]] | None = None) -> bool:
+    """A lexicon hit, or a classifier hit at or above the category's calibrated hit threshold."""
+    return m.method != "model" or m.score >= thresholds(category=name, extra=extra).hit
 
 
 def find_in_utterance(name: str, text: str, speaker: str | None, **kw: object) -> list[PhraseMatch]:

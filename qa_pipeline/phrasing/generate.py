@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..lexicon import load_lexicon
+from ..text import normalize
 from .categories import CATEGORIES
 
 NONE = "none"
@@ -26,10 +27,23 @@ SEED = 20261202
 _GROUP = re.compile(r"\{([^{}]*)\}")
 
 
+# single characters and bare courtesy words on their own are no category either
+# (a bare apology is no *hold* apology; a bare 嗯 is the backchannel the rubric asks for, l.26);
+# question tags that end a restatement (您说的是…，对吧？) ask for confirmation, nothing else
+BARE = (
+    *("您好", "你好", "喂", "好的", "对", "是的", "嗯", "嗯嗯", "嗯好", "谢谢您", "明白", "可以", "行", "好"),
+    *("抱歉", "不好意思", "对不起", "很抱歉", "非常抱歉", "真不好意思", "哦好的", "嗯对", "啊对"),
+    *("对吧？", "是吧？", "对吗？", "好吗？", "是吗？", "对不对？", "是不是？", "可以吗？", "行吗？"),
+)
+
+
 @dataclass(frozen=True)
 class Example:
     text: str
     label: str
+    group: str = ""
+    """Where the sentence comes from (one template, one lexicon entry…): calibration splits by group, so
+    that validation sentences are paraphrases the fold's model never saw any expansion of."""
 
 
 @cache
@@ -52,7 +66,10 @@ def expand(template: str, rng: random.Random, n: int) -> list[str]:
     for _ in range(min(n, total) * 3):
         if len(out) >= min(n, total):
             break
-        out[_GROUP.sub(lambda m: rng.choice(m.group(1).split("|")), template)] = None
+        text = template
+        while _GROUP.search(text):  # innermost groups first, so a nested group is expanded too
+            text = _GROUP.sub(lambda m: rng.choice(m.group(1).split("|")), text)
+        out[text] = None
     return list(out)
 
 
@@ -69,17 +86,22 @@ def vary(text: str, rng: random.Random, fillers: Sequence[str], particles: Seque
     return text
 
 
-def _lexicon_forms(name: str) -> list[str]:
+def _lexicon_entries(name: str) -> list[list[str]]:
+    """The lexicon forms of a category, one list (phrase + variants) per entry."""
     cat = CATEGORIES[name]
     lex = load_lexicon(cat.lexicon)
-    forms = []
+    out = []
     for e in lex.entries:
         if cat.lexicon_categories and e.category not in cat.lexicon_categories:
             continue
         if name == "greeting" and e.category in ("hello", "service"):
             continue  # a bare 您好 or service phrase is half an opening; full openings come from the templates
-        forms += [e.phrase, *e.variants]
-    return forms
+        out.append([e.phrase, *e.variants])
+    return out
+
+
+def _lexicon_forms(name: str) -> list[str]:
+    return [f for entry in _lexicon_entries(name) for f in entry]
 
 
 def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[Example]:
@@ -90,29 +112,24 @@ def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[
     fillers, particles = data.get("fillers", []), data.get("particles", [])
     out: list[Example] = []
 
-    def add(texts: Iterable[str], label: str, copies: int = 1) -> None:
+    def add(texts: Iterable[str], label: str, group: str, copies: int = 1) -> None:
         for t in texts:
-            out.append(Example(t, label))
+            out.append(Example(t, label, group))
             for _ in range(copies):
-                out.append(Example(vary(t, rng, fillers, particles), label))
+                out.append(Example(vary(t, rng, fillers, particles), label, group))
 
     for name in CATEGORIES:
         spec = data.get("categories", {}).get(name, {})
-        add(_lexicon_forms(name), name, copies=3)
-        add((extra or {}).get(name, ()), name, copies=3)
-        for tpl in spec.get("templates", []):
-            add(expand(tpl, rng, PER_TEMPLATE), name)
-        for tpl in spec.get("negatives", []):
-            add(expand(tpl, rng, PER_TEMPLATE // 2), NONE)
-    for tpl in data.get("neutral", []):
-        add(expand(tpl, rng, PER_TEMPLATE), NONE)
-    # single characters and bare courtesy words on their own are no category either
-    # (a bare apology is no *hold* apology; a bare 嗯 is the backchannel the rubric asks for, l.26)
-    bare = ["您好", "你好", "喂", "好的", "对", "是的", "嗯", "嗯嗯", "嗯好", "谢谢您", "明白", "可以", "行", "好"]
-    bare += ["抱歉", "不好意思", "对不起", "很抱歉", "非常抱歉", "真不好意思", "哦好的", "嗯对", "啊对"]
-    # question tags that end a restatement (您说的是…，对吧？) ask for confirmation, nothing else
-    bare += ["对吧？", "是吧？", "对吗？", "好吗？", "是吗？", "对不对？", "是不是？", "可以吗？", "行吗？"]
-    add(bare, NONE, copies=2)
+        for k, entry in enumerate(_lexicon_entries(name)):
+            add(entry, name, f"{name}:lexicon{k}", copies=3)
+        add((extra or {}).get(name, ()), name, f"{name}:extra", copies=3)
+        for k, tpl in enumerate(spec.get("templates", [])):
+            add(expand(tpl, rng, PER_TEMPLATE), name, f"{name}:template{k}")
+        for k, tpl in enumerate(spec.get("negatives", [])):
+            add(expand(tpl, rng, PER_TEMPLATE // 2), NONE, f"{name}:negative{k}")
+    for k, tpl in enumerate(data.get("neutral", [])):
+        add(expand(tpl, rng, PER_TEMPLATE), NONE, f"neutral{k}")
+    add(BARE, NONE, "bare", copies=2)
     # the same text can come out of two templates; keep its first label so the classes stay consistent
     seen: dict[str, str] = {}
     uniq = []
@@ -121,3 +138,48 @@ def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[
             seen[ex.text] = ex.label
             uniq.append(ex)
     return uniq
+
+
+def _fold(text: str) -> str:
+    """Normalised text with 您 folded into 你 (the generator swaps them at random)."""
+    return normalize(text).replace("您", "你")
+
+
+def _template_regex(template: str) -> str:
+    """A regex over folded text that matches EVERY expansion of `template` (nested groups included), not
+    only the ones the seeded sampler happened to draw."""
+    stack: list[list[list[str]]] = [[[]]]  # open groups → their alternatives → regex pieces
+    for ch in template:
+        if ch == "{":
+            stack.append([[]])
+        elif ch == "|" and len(stack) > 1:
+            stack[-1].append([])
+        elif ch == "}" and len(stack) > 1:
+            alts = stack.pop()
+            stack[-1][-1].append("(?:" + "|".join("".join(a) for a in alts) + ")")
+        elif folded := _fold(ch):
+            stack[-1][-1].append(re.escape(folded))
+    if len(stack) != 1:
+        raise ValueError(f"phrasing/templates.yaml: unbalanced braces in {template!r}")
+    return "".join(stack[0][0])
+
+
+@cache
+def _generator_regex() -> re.Pattern[str]:
+    data = templates()
+    bodies = [re.escape(_fold(t)) for t in BARE]
+    for name in CATEGORIES:
+        spec = data.get("categories", {}).get(name, {})
+        bodies += [re.escape(_fold(t)) for t in _lexicon_forms(name)]
+        bodies += [_template_regex(t) for t in (*spec.get("templates", []), *spec.get("negatives", []))]
+    bodies += [_template_regex(t) for t in data.get("neutral", [])]
+    fillers = "|".join(re.escape(_fold(f)) for f in data.get("fillers", []) if _fold(f))
+    particles = "|".join(re.escape(_fold(p)) for p in data.get("particles", []) if _fold(p))
+    return re.compile(f"(?:{fillers})?(?:{'|'.join(bodies)})(?:{particles})?")
+
+
+def could_generate(text: str) -> bool:
+    """Whether the training generator can produce `text` (after normalisation, 您/你 folded), whatever the
+    seed: any expansion of any template, lexicon form or bare word, with or without a filler / particle.
+    The held-out set must contain no such sentence (tests/test_phrasing.py)."""
+    return _generator_regex().fullmatch(_fold(text)) is not None

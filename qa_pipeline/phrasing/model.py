@@ -8,8 +8,13 @@ downloaded, nothing is read from the held-out set.
 
 The score is the SVM margin squashed by a logistic (`1 / (1 + exp(-3·margin))`): 0.5 is the decision
 boundary. It orders hits by confidence and separates clear hits from borderline ones; it is not a
-calibrated probability. Inputs are short units of an utterance (clauses, adjacent clause pairs, the whole
-short utterance, see `detect.units`): the classifier sees roughly what it was trained on, and a hit keeps a tight span.
+calibrated probability. The hit / review thresholds ARE calibrated, per category, on a validation split of
+the generated data (`calibrate`): 5-fold cross-validation grouped by template, so every validation sentence is
+a paraphrase whose template (or lexicon entry) the fold's model never saw — the closest the training data
+gets to "wording nobody scripted". The held-out set plays no part in it.
+
+Inputs are short units of an utterance (clauses, adjacent clause pairs, the whole short utterance, see
+`detect.units`): the classifier sees roughly what it was trained on, and a hit keeps a tight span.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,16 +34,35 @@ import numpy as np
 import sklearn
 from pypinyin import Style, lazy_pinyin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from ..text import fuzzy_syllable, normalize
-from .generate import NONE, training_examples
+from .categories import CATEGORIES, FORBIDDEN
+from .generate import NONE, Example, training_examples
 
 _QUESTION = re.compile(r"[?？]\s*$")
 C = 0.5
 MARGIN_SCALE = 3.0
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
+FOLDS = 5
+HIT_RANGE = (0.5, 0.85)
+"""Calibrated hit thresholds stay in this band: never below the classifier's own decision boundary (0.5)."""
+FORBIDDEN_MIN_HIT = 0.6
+"""A forbidden-category hit can zero a call (红线): it needs a clear margin, whatever the validation folds allow
+(a first calibration without this floor, at 0.45–0.51, flagged 2 ordinary lines of the real 10086 transcripts)."""
+REVIEW_BAND = 0.1
+"""A score this far below the hit threshold is borderline (needs_review)."""
+FALSE_ALARM_TARGETS = {"hard": 0.05, "other": 0.005}
+"""Validation false-alarm rates a hit threshold may allow: on the category's own hard negatives (the issue's
+target, ≤ 0.05), and on every other sentence (other categories, neutral talk)."""
+POSITIONAL_TARGETS = {"hard": 0.10, "other": 0.01}
+"""Looser for the categories the checks only look for at one moment (Category.positional): closing asks such as
+还有别的事吗 must not become borderline because 您还有没有收到短信 looks alike in the middle of a call."""
+FORBIDDEN_TARGETS = {"hard": 0.03, "other": 0.002}
+"""Stricter for the forbidden categories: one such hit can zero a call (红线). Their "other" sentences leave out
+the other forbidden categories: 你有完没完 taken for 反问 rather than 不耐烦 is still the same forbidden phrase."""
 """The cache key also covers generate.py, model.py and every data file by content; bump this for changes
 made elsewhere that alter training."""
 
@@ -67,19 +92,30 @@ def pinyin_tokens(text: str) -> list[str]:
 
 
 class PhraseModel:
-    """A fitted classifier; `predict` gives one probability per category for each unit."""
+    """A fitted classifier; `predict` gives one probability per category for each unit; `limits` the calibrated
+    (hit, review) thresholds per category and `validation` what they gave on the validation folds."""
 
-    def __init__(self, features: FeatureUnion, clf: LinearSVC):
+    def __init__(
+        self,
+        features: FeatureUnion,
+        clf: LinearSVC,
+        limits: Mapping[str, tuple[float, float]] | None = None,
+        validation: Mapping[str, Mapping[str, float]] | None = None,
+    ):
         self._features = features
         self._clf = clf
         self.classes: tuple[str, ...] = tuple(str(c) for c in clf.classes_)
+        self.limits: dict[str, tuple[float, float]] = dict(limits or {})
+        self.validation: dict[str, dict[str, float]] = {k: dict(v) for k, v in (validation or {}).items()}
 
     def predict(self, units: Sequence[str]) -> np.ndarray:
         """Array (len(units), len(classes)) of scores in 0–1 (0.5 = decision boundary)."""
         if not units:
             return np.zeros((0, len(self.classes)))
         margin = self._clf.decision_function(self._features.transform([features_text(u) for u in units]))
-        return np.asarray(1.0 / (1.0 + np.exp(-MARGIN_SCALE * margin)))
+        if margin.ndim == 1:  # two classes (an example matcher): sklearn gives the margin of classes[1] only
+            margin = np.column_stack([-margin, margin])
+        return _squash(margin)
 
     def scores(self, text: str) -> dict[str, float]:
         """Category → probability for one unit of text (diagnostics, benchmarks)."""
@@ -87,10 +123,7 @@ class PhraseModel:
         return {c: float(p) for c, p in zip(self.classes, row, strict=True) if c != NONE}
 
 
-def train_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel:
-    examples = training_examples(extra)
-    texts = [features_text(e.text) for e in examples]
-    labels = [e.label for e in examples]
+def _fit(texts: Sequence[str], labels: Sequence[str], **svc: Any) -> tuple[FeatureUnion, LinearSVC]:
     features = FeatureUnion(
         [
             ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)),
@@ -98,9 +131,78 @@ def train_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel
         ]
     )
     x = features.fit_transform(texts)
-    clf = LinearSVC(C=C, random_state=0)
+    clf = LinearSVC(C=C, random_state=0, **svc)
     clf.fit(x, labels)
-    return PhraseModel(features, clf)
+    return features, clf
+
+
+def _squash(margin: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-MARGIN_SCALE * margin)))
+
+
+def calibrate(
+    examples: Sequence[Example], texts: Sequence[str]
+) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, float]]]:
+    """Per-category (hit, review) thresholds from out-of-fold scores (folds grouped by template).
+
+    hit = the lowest score in `HIT_RANGE` at which the validation false alarms stay within the targets (the
+    category's own hard negatives; everything else); review = hit − `REVIEW_BAND`. Returns the thresholds and,
+    per category, the validation recall / false-alarm rates they give (reported by benchmarks/bench_phrases)."""
+    labels = np.array([e.label for e in examples])
+    groups = [e.group or e.text for e in examples]
+    classes = sorted(set(labels))
+    oof = np.zeros((len(examples), len(classes)))
+    for train, val in GroupKFold(n_splits=FOLDS).split(texts, labels, groups):
+        features, clf = _fit([texts[i] for i in train], labels[train])
+        cols = [list(clf.classes_).index(c) for c in classes]
+        oof[val] = _squash(clf.decision_function(features.transform([texts[i] for i in val])))[:, cols]
+    limits: dict[str, tuple[float, float]] = {}
+    report: dict[str, dict[str, float]] = {}
+    for name in CATEGORIES:
+        if name not in classes:
+            continue
+        col = oof[:, classes.index(name)]
+        pos = col[labels == name]
+        hard_mask = np.array([e.label == NONE and e.group.startswith(f"{name}:negative") for e in examples])
+        others = (labels != name) & ~hard_mask
+        if name in FORBIDDEN:
+            others &= ~np.isin(labels, FORBIDDEN)
+        hard, other = col[hard_mask], col[others]
+        target = (
+            FORBIDDEN_TARGETS
+            if name in FORBIDDEN
+            else POSITIONAL_TARGETS
+            if CATEGORIES[name].positional
+            else FALSE_ALARM_TARGETS
+        )
+        low = max(HIT_RANGE[0], FORBIDDEN_MIN_HIT) if name in FORBIDDEN else HIT_RANGE[0]
+        grid = np.round(np.arange(low, HIT_RANGE[1] + 1e-9, 0.01), 2)
+
+        def fa(scores: np.ndarray, t: float) -> float:
+            return float((scores >= t).mean()) if len(scores) else 0.0
+
+        hit = next(
+            (float(t) for t in grid if fa(hard, t) <= target["hard"] and fa(other, t) <= target["other"]),
+            HIT_RANGE[1],
+        )
+        limits[name] = (hit, round(hit - REVIEW_BAND, 2))
+        report[name] = {
+            "hit": hit,
+            "recall": round(float((pos >= hit).mean()), 3),
+            "false_alarm_hard": round(fa(hard, hit), 3),
+            "false_alarm_other": round(fa(other, hit), 4),
+            "n_pos": len(pos),
+            "n_hard": len(hard),
+        }
+    return limits, report
+
+
+def train_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel:
+    examples = training_examples(extra)
+    texts = [features_text(e.text) for e in examples]
+    limits, report = calibrate(examples, texts)
+    features, clf = _fit(texts, [e.label for e in examples])
+    return PhraseModel(features, clf, limits, report)
 
 
 def cache_dir() -> Path:
@@ -120,6 +222,10 @@ def _content_key(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
 @lru_cache(maxsize=8)
 def _cached(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> PhraseModel:
     path = cache_dir() / f"phrase_model-{_content_key(extra_key)}.pkl"
+    return _load_or_train(path, lambda: train_model({k: v for k, v in extra_key} or None))
+
+
+def _load_or_train(path: Path, train: Callable[[], PhraseModel]) -> PhraseModel:
     try:
         with path.open("rb") as fh:
             model = pickle.load(fh)  # our own file, written below from the same content key
@@ -127,7 +233,7 @@ def _cached(extra_key: tuple[tuple[str, tuple[str, ...]], ...]) -> PhraseModel:
             return model
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
         pass
-    model = train_model({k: v for k, v in extra_key} or None)
+    model = train()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -142,3 +248,38 @@ def get_model(extra: Mapping[str, Iterable[str]] | None = None) -> PhraseModel:
     """The process-wide model (trained once), or one that also learns `extra` phrases per category."""
     key = tuple(sorted((k, tuple(sorted(set(v)))) for k, v in (extra or {}).items() if v))
     return _cached(key)
+
+
+# ------------------------------------------------------------ one new category from examples (rules' `similar`)
+
+MATCH = "match"
+
+
+def _train_example_matcher(examples: tuple[str, ...]) -> PhraseModel:
+    from .detect import units
+    from .generate import SEED, templates, vary
+
+    data = templates()
+    rng = random.Random(SEED)
+    fillers, particles = data.get("fillers", []), data.get("particles", [])
+    # each example, and each of its clauses and clause pairs (the units a sentence is classified by)
+    base = list(dict.fromkeys([*examples, *(e[a:b] for e in examples for a, b in units(e))]))
+    positives = [v for e in base for v in (e, *(vary(e, rng, fillers, particles) for _ in range(3)))]
+    own = set(positives)
+    pool = [e.text for e in training_examples() if e.text not in own]
+    texts = [features_text(t) for t in (*positives, *pool)]
+    # few examples against thousands of other sentences: weigh the classes, or the examples are outvoted
+    features, clf = _fit(texts, [MATCH] * len(positives) + [NONE] * len(pool), class_weight="balanced", max_iter=5000)
+    return PhraseModel(features, clf)
+
+
+@lru_cache(maxsize=32)
+def example_matcher(examples: tuple[str, ...]) -> PhraseModel:
+    """A classifier for ONE category no phrase category covers (a rule's `similar` with bare example
+    sentences, e.g. a new marketing offer): the examples, their clauses and surface variations against the
+    shared pool of every built-in training sentence (greetings, closings, forbidden wordings, neutral talk …),
+    with the phrase model's features. Classes `match` / `none`; cached on disk by content like the phrase
+    model."""
+    ex = tuple(sorted(set(examples)))
+    key = _content_key((("<examples>", ex),))
+    return _load_or_train(cache_dir() / f"example_matcher-{key}.pkl", lambda: _train_example_matcher(ex))

@@ -10,6 +10,7 @@ finds sentences spoken faster than 330 characters a minute.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class CallView:
         self.utts: tuple[Utterance, ...] = transcript.utterances
         self._norm: list[str | None] = [None] * len(self.utts)
         self._syl: dict[int, list[str]] = {}
+        self._roles: dict[str, list[int]] = {}
 
     def norm(self, i: int) -> str:
         n = self._norm[i]
@@ -50,7 +52,11 @@ class CallView:
         return s
 
     def indices(self, role: str) -> list[int]:
-        return [i for i, u in enumerate(self.utts) if role == "any" or u.speaker == role]
+        """The role's sentence indices (a fresh list: callers cut it)."""
+        idx = self._roles.get(role)
+        if idx is None:
+            idx = self._roles[role] = [i for i, u in enumerate(self.utts) if role == "any" or u.speaker == role]
+        return list(idx)
 
     def sentence_at(self, t: float) -> int | None:
         """Index of the last sentence starting at or before `t` (timeline hits get a sentence position)."""
@@ -109,6 +115,9 @@ class _Keywords:
     keys: tuple[tuple[tuple[str, ...], ...], ...]  # pinyin: fuzzy syllables of each form, per word (else empty)
     pinyin: bool
     any_form: re.Pattern[str] | None = None  # one search tells whether a sentence says any form at all
+    postings: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
+    """pinyin: syllable → (word index, form index, how often the form's key has it): a sentence's syllables
+    count, for each key at once, how many of the key's syllables it carries (the prefilter of `_pinyin_hit`)."""
 
 
 def _compile_keyword(p: Mapping[str, Any], lexicons: Callable[[str], Lexicon]) -> _Keywords:
@@ -138,17 +147,39 @@ def _compile_keyword(p: Mapping[str, Any], lexicons: Callable[[str], Lexicon]) -
         match = "at_least"
     alternation = "|".join(re.escape(f) for f in sorted({f for fs in forms for f in fs}, key=len, reverse=True))
     any_form = re.compile(alternation) if alternation else None
-    return _Keywords(tuple(words), tuple(forms), match, at_least, keys, bool(p.get("pinyin")), any_form)
+    postings: dict[str, list[tuple[int, int, int]]] = {}
+    for wi, ks in enumerate(keys):
+        for ki, key in enumerate(ks):
+            for syl, n in Counter(key).items():
+                postings.setdefault(syl, []).append((wi, ki, n))
+    return _Keywords(
+        tuple(words),
+        tuple(forms),
+        match,
+        at_least,
+        keys,
+        bool(p.get("pinyin")),
+        any_form,
+        {k: tuple(v) for k, v in postings.items()},
+    )
 
 
-def _pinyin_hit(keys: Sequence[tuple[str, ...]], syl: list[str], present: set[str]) -> bool:
-    for key in keys:
+def _pinyin_words(kw: _Keywords, syl: list[str], skip: Sequence[str]) -> list[str]:
+    """Words (not in `skip`) one of whose keys the sentence says homophone-tolerantly, in word order."""
+    carried: dict[tuple[int, int], int] = {}
+    for s in set(syl):
+        for wi, ki, n in kw.postings.get(s, ()):
+            carried[wi, ki] = carried.get((wi, ki), 0) + n
+    out: list[int] = []
+    for (wi, ki), n in sorted(carried.items()):
+        if out and out[-1] == wi:
+            continue  # this word already matched through another form
+        key = kw.keys[wi][ki]
         max_cost = DEFAULT_MAX_COST_RATIO * len(key)
-        if sum(1 for k in key if k in present) < len(key) - 2 * max_cost:
-            continue  # cheap prefilter, as in lexicon.Lexicon.find
-        if approx_find(key, syl, max_cost):
-            return True
-    return False
+        # cheap prefilter, as in lexicon.Lexicon.find: too few of the key's syllables said at all
+        if n >= len(key) - 2 * max_cost and kw.words[wi] not in skip and approx_find(key, syl, max_cost):
+            out.append(wi)
+    return [kw.words[wi] for wi in out]
 
 
 @_op(
@@ -177,13 +208,7 @@ def keyword(view: CallView, kw: _Keywords, scope: Sequence[int], role: str) -> l
         else:
             found = []
         if kw.pinyin and len(found) < len(kw.words):
-            syl = view.syllables(i)
-            present = set(syl)
-            found += [
-                w
-                for w, keys in zip(kw.words, kw.keys, strict=True)
-                if w not in found and _pinyin_hit(keys, syl, present)
-            ]
+            found += _pinyin_words(kw, view.syllables(i), found)
         if found:
             per_sentence.append((i, found))
             seen.update(found)
@@ -235,22 +260,57 @@ def _phrase_categories() -> list[str]:
         "category": {"type": "string"},
         "threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "pinyin": {"type": "boolean"},
+        "model": {"type": "boolean"},
+        "model_threshold": {"type": "number", "minimum": 0, "maximum": 1},
     },
 )
 def similar(view: CallView, p: Mapping[str, Any], scope: Sequence[int], role: str) -> list[Hit]:
-    """Sentences that say what one of the example sentences says (score ≥ threshold, default 0.8); with
-    `category` (a phrase category of `qa_pipeline.phrasing`: closing_ask, hold_notice …), the paraphrase
-    classifier judges, the examples added to that category's training phrases."""
+    """Sentences that say what one of the example sentences says. Bare examples: the wording score (≥
+    threshold, default 0.8) or a paraphrase classifier learnt from the examples (`phrasing.example_matcher`,
+    score ≥ model_threshold, default 0.25: learnt from a handful of sentences, its scores run lower than the
+    phrase model's; `model: false` turns it off). With `category` (a phrase
+    category of `qa_pipeline.phrasing`: closing_ask, hold_notice …), that category's classifier judges, the
+    examples added to its training phrases."""
     if p.get("category"):
         return _similar_category(view, p, scope)
     threshold = float(p.get("threshold", 0.8))
+    probs = _example_model_scores(view, p, scope) if p.get("model", True) else {}
+    model_threshold = float(p.get("model_threshold", EXAMPLE_MODEL_THRESHOLD))
     hits = []
     for i in scope:
         text = view.utts[i].text
         best = max((similarity(ex, text, pinyin=bool(p.get("pinyin"))), ex) for ex in p["examples"])
         if best[0] >= threshold:
             hits.append(_sentence_hit(view, i, example=best[1], similarity=round(best[0], 3)))
+        elif probs.get(i, 0.0) >= model_threshold:
+            hits.append(_sentence_hit(view, i, method="model", similarity=round(probs[i], 3)))
     return hits
+
+
+EXAMPLE_MODEL_THRESHOLD = 0.25
+"""Default score from which the examples' classifier counts a sentence (on constructed marketing offers:
+paraphrases 0.3–0.65, unrelated agent and customer turns ≤ 0.12; `callqa rules test` shows a rule's hits)."""
+
+
+def _example_model_scores(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> dict[int, float]:
+    """Per sentence in scope: the highest probability the examples' classifier gives one of its units
+    (clauses, adjacent clause pairs, the whole short sentence — as the phrase checks classify), in one batch."""
+    from ..phrasing import MATCH, example_matcher
+    from ..phrasing.detect import units
+
+    if not scope:
+        return {}
+    model = example_matcher(tuple(str(e) for e in p["examples"]))
+    spans = {i: units(view.utts[i].text) for i in scope}
+    flat = [(i, view.utts[i].text[s:e]) for i in scope for s, e in spans[i]]
+    if not flat:
+        return {}
+    col = model.classes.index(MATCH)
+    probs = model.predict([u for _, u in flat])[:, col]
+    out: dict[int, float] = {}
+    for (i, _), pr in zip(flat, probs, strict=True):
+        out[i] = max(out.get(i, 0.0), float(pr))
+    return out
 
 
 def _similar_category(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> list[Hit]:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
+from .bulk import insert_rows
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -481,7 +482,7 @@ class Store:
             if p.agent is not None:
                 self._upsert_agent(conn, *p.agent)
             call_rows.append({**p.call, "run_id": self._run_id(conn, p.engine), "imported_at": now})
-        conn.execute(c.insert(), call_rows)
+        insert_rows(conn, c, call_rows)
         utts = [u for p in calls for u in p.utterances]
         if utts:
             # ids assigned here (the transaction holds the write lock): no RETURNING round trip
@@ -490,7 +491,7 @@ class Store:
             )
             for k, u in enumerate(utts, start=base + 1):
                 u["utterance_id"] = k
-            conn.execute(S.utterances.insert(), utts)
+            insert_rows(conn, S.utterances, utts)
             if self.fts is not None:
                 cols = [col for p in calls for col in p.fts_cols]
                 self.fts.insert(conn, [{"rowid": u["utterance_id"], **col} for u, col in zip(utts, cols, strict=True)])
@@ -507,7 +508,7 @@ class Store:
         ):
             rows = [x for p in calls for x in getattr(p, attr)]
             if rows:
-                conn.execute(table.insert(), rows)
+                insert_rows(conn, table, rows)
 
     def _write_prepared_pg(self, conn: sa.Connection, calls: list[_Prepared]) -> None:
         """PostgreSQL: many writers at once, row-level locking instead of SQLite's one write lock.
@@ -545,9 +546,20 @@ class Store:
                 conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
         utts = [x for p in calls for x in p.utterances]
         if utts:
+            # ids drawn from the column's sequence in one round trip, then the rows COPied (no RETURNING)
             new_ids = (
-                conn.execute(u.insert().returning(u.c.utterance_id, sort_by_parameter_order=True), utts).scalars().all()
+                conn.execute(
+                    sa.text(
+                        "SELECT nextval(pg_get_serial_sequence('utterances', 'utterance_id'))"
+                        " FROM generate_series(1, :n)"
+                    ),
+                    {"n": len(utts)},
+                )
+                .scalars()
+                .all()
             )
+            utts = [{**x, "utterance_id": k} for x, k in zip(utts, new_ids, strict=True)]
+            insert_rows(conn, u, utts)
             if self.fts is not None:
                 cols = [col for p in calls for col in p.fts_cols]
                 self.fts.insert(conn, [{"rowid": k, **col} for k, col in zip(new_ids, cols, strict=True)])

@@ -222,40 +222,61 @@ def _substring_pattern(text: str) -> str | None:
     return r"[\s\W_]*".join(re.escape(ch) for ch in chars) if chars else None
 
 
-def highlight(text: str, terms: Iterable[Term], pinyin: bool = False, mark: tuple[str, str] = ("【", "】")) -> str:
-    """Mark every occurrence of the query terms in the original text (words and substrings)."""
-    spans: list[tuple[int, int]] = []
-    norm = normalize(text)
-    if len(norm) != len(text):
-        norm = text.lower()
-    for term in terms:
-        if pinyin:
-            want = list(term_tokens(term, True))
-            units = [(i, char_pinyin(ch)) for i, ch in enumerate(text) if is_han(ch)]
-            k = len(want)
-            for s in range(0, len(units) - k + 1) if k else ():
-                if [u[1] for u in units[s : s + k]] == want:
-                    spans.append((units[s][0], units[s + k - 1][0] + 1))
-        else:
+def highlighter(
+    terms: Iterable[Term], pinyin: bool = False, mark: tuple[str, str] = ("【", "】")
+) -> Callable[[str], str]:
+    """`highlight` for many texts of one query: the terms' patterns (jieba words, substrings, pinyin syllables)
+    are built once, not once per hit."""
+    mark0, mark1 = mark
+    if pinyin:
+        wanted = [list(term_tokens(term, True)) for term in terms]
+        patterns: list[re.Pattern[str]] = []
+    else:
+        wanted = []
+        pats = []
+        for term in terms:
             toks = segment(term.text)
             if toks:
-                pat = r"[\s\W_]*".join(re.escape(t) for t in toks)
-                spans.extend(m.span() for m in re.finditer(pat, norm))
+                pats.append(r"[\s\W_]*".join(re.escape(t) for t in toks))
             sub = _substring_pattern(term.text)
             if sub:
-                spans.extend(m.span() for m in re.finditer(sub, norm))
-    if not spans:
-        return text
-    spans.sort()
-    merged: list[list[int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
+                pats.append(sub)
+        patterns = [re.compile(p) for p in dict.fromkeys(pats)]  # one pattern once
+
+    def mark_text(text: str) -> str:
+        spans: list[tuple[int, int]] = []
+        if pinyin:
+            units = [(i, char_pinyin(ch)) for i, ch in enumerate(text) if is_han(ch)]
+            for want in wanted:
+                k = len(want)
+                for s in range(0, len(units) - k + 1) if k else ():
+                    if [u[1] for u in units[s : s + k]] == want:
+                        spans.append((units[s][0], units[s + k - 1][0] + 1))
         else:
-            merged.append([s, e])
-    out, last = [], 0
-    for s, e in merged:
-        out += [text[last:s], mark[0], text[s:e], mark[1]]
-        last = e
-    out.append(text[last:])
-    return "".join(out)
+            norm = normalize(text)
+            if len(norm) != len(text):
+                norm = text.lower()
+            for pat in patterns:
+                spans.extend(m.span() for m in pat.finditer(norm))
+        if not spans:
+            return text
+        spans.sort()
+        merged: list[list[int]] = []
+        for s, e in spans:
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        out, last = [], 0
+        for s, e in merged:
+            out += [text[last:s], mark0, text[s:e], mark1]
+            last = e
+        out.append(text[last:])
+        return "".join(out)
+
+    return mark_text
+
+
+def highlight(text: str, terms: Iterable[Term], pinyin: bool = False, mark: tuple[str, str] = ("【", "】")) -> str:
+    """Mark every occurrence of the query terms in the original text (words and substrings)."""
+    return highlighter(terms, pinyin, mark)(text)

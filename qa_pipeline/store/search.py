@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from . import schema as S
 from .db import Store
 from .filters import CallFilter, resolve
-from .query import QueryError, parse_query, positive_terms
-from .query import highlight as _highlight
+from .query import QueryError, highlighter, parse_query, positive_terms
 
 __all__ = ["Hit", "search", "QueryError", "CallFilter"]
 
@@ -97,6 +96,7 @@ def search(
             c.c.audio_path,
         ).select_from(ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id))
         rows = sorted(conn.execute(stmt).all(), key=lambda r: (r.rank, r.call_id, r.idx))
+        mark = highlighter(terms, pinyin)
         hits = [
             Hit(
                 call_id=r.call_id,
@@ -105,7 +105,7 @@ def search(
                 start=r.start,
                 end=r.end,
                 text=r.text,
-                highlighted=_highlight(r.text, terms, pinyin),
+                highlighted=mark(r.text),
                 rank=float(r.rank),
                 agent_id=r.agent_id,
                 agent_name=r.agent_name,

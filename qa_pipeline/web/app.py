@@ -23,6 +23,7 @@ from ..review.access import Action, User, allowed, home_path
 from ..review.describe import check_label, clock, describe_finding
 from ..review.final import FinalScore, ScoreScale, machine_scale, scale_text
 from ..review.users import authenticate, get_user, list_users
+from ..rubric import score_findings
 from ..store import schema as S
 from ..store.clip import pii_intervals
 from ..store.db import Store, open_store
@@ -311,7 +312,10 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
             items.append({"item": item, "score": fi, "findings": mine, "added": added, "manual": manual})
         timeline = _timeline(data, duration, reviewable)
         orphans = [a for a in fs.attachments if a.conflict == "orphan"]
+        # the rubric's own verdict (合格/不合格) and worst severity on the machine's findings (issue 9)
+        judged = score_findings([f.finding for f in data.findings], data.rubric)
         return {
+            "judged": judged,
             "call": call,
             "data": data,
             "final": fs,

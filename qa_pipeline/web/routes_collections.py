@@ -67,7 +67,8 @@ def register(app: FastAPI, web: Web) -> None:
                 speaker=speaker if speaker in ("agent", "customer") else None,
             )
             try:
-                hits = search(store, q.strip()[:500], where, limit=SEARCH_LIMIT, pinyin=bool(pinyin))
+                # the page shows the hit line only: no context turns to fetch
+                hits = search(store, q.strip()[:500], where, limit=SEARCH_LIMIT, pinyin=bool(pinyin), context=0)
             except (QueryError, ValueError):
                 error = t("loop.search.bad_query")
         return web.render(

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from .. import schema as S
+from ..bulk import insert_rows
 from ..filters import CallFilter
 from ..query import Node, Term, joined_alternative, render_query, term_tokens
 from ..tokens import char_grams, pinyin_tokens, query_grams, segment
@@ -164,10 +165,8 @@ class PgFts:
         """rows: {"rowid": utterance_id, "doc": tsvector literal}."""
         if not rows:
             return
-        stmt = search_table.insert().values(
-            utterance_id=sa.bindparam("rowid"), doc=sa.cast(sa.bindparam("doc", type_=sa.Text), TSVECTOR)
-        )
-        conn.execute(stmt, [{"rowid": r["rowid"], "doc": r["doc"]} for r in rows])
+        # COPY parses each literal with tsvector's input function: the same value as the cast ``'…'::tsvector``
+        insert_rows(conn, search_table, [{"utterance_id": r["rowid"], "doc": r["doc"]} for r in rows])
 
     def delete_calls(self, conn: sa.Connection, utterance_ids_select: Any, params: dict | None = None) -> None:
         conn.execute(search_table.delete().where(search_table.c.utterance_id.in_(utterance_ids_select)), params or {})

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import schema as S
+from ..bulk import insert_rows
 from ..filters import CallFilter
 from ..query import (
     Node,
@@ -176,6 +177,10 @@ class SqliteFts:
         self.version = version
         self.tags = version >= 4
         self.grams = version >= 6
+        # words seen in the index vocabulary: a word once there is searched from then on without asking
+        # fts5vocab again (if its utterances are deleted later, its phrase matches nothing: same hits, same
+        # bm25); words not found are asked again each time, since an import may add them
+        self._present: set[str] = set()
 
     # ------------------------------------------------------------ DDL (migrations)
 
@@ -213,7 +218,7 @@ class SqliteFts:
         if not rows:
             return
         cols = ["rowid", *(k for k in rows[0] if k != "rowid")]
-        conn.execute(sa.table(FTS_TABLE, *(sa.column(c) for c in cols)).insert(), list(rows))
+        insert_rows(conn, sa.table(FTS_TABLE, *(sa.column(c) for c in cols)), [{c: r[c] for c in cols} for r in rows])
 
     def delete_calls(self, conn: sa.Connection, utterance_ids_select: Any, params: dict | None = None) -> None:
         conn.execute(fts_table.delete().where(fts_table.c.rowid.in_(utterance_ids_select)), params or {})
@@ -265,8 +270,10 @@ class SqliteFts:
         u, c = S.utterances, S.calls
         conds, date_conds = where.conditions(), where.date_conditions()
         speaker = where.speaker
-        counts = self.doc_counts(conn, short_term_words(tree, pinyin))
-        match = to_fts5(tree, pinyin, lambda t: counts.get(t, 0), grams=self.grams)
+        words = short_term_words(tree, pinyin)
+        if words - self._present:
+            self._present.update(t for t, n in self.doc_counts(conn, words - self._present).items() if n > 0)
+        match = to_fts5(tree, pinyin, lambda t: int(t in self._present), grams=self.grams)
         bm25 = self.bm25().label("brank")
         tag_expr = None
         if plan in ("auto", "tags") and self.tags and date_conds:
