@@ -136,24 +136,28 @@ class _PartySink:
     anonymous temporary file mapped back read-only-shared (copy-on-write), so that hours of audio live in the
     page cache, which the kernel can reclaim, instead of in the worker's own memory."""
 
-    def __init__(self, spill: bool):
-        self._parts: list[np.ndarray] = []
+    def __init__(self, spill: bool, expected: int):
+        # in memory: one buffer of the expected length (a list of blocks joined at the end held the audio twice)
+        self._buf = np.empty(0 if spill else max(expected, 0), np.float32)
         self._file = tempfile.TemporaryFile(prefix="callqa-audio-") if spill else None
         self._n = 0
 
     def write(self, x: np.ndarray) -> None:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        self._n += len(x)
         if self._file is not None:
-            x.tofile(self._file)
+            np.ascontiguousarray(x, dtype=np.float32).tofile(self._file)
         else:
-            self._parts.append(x)
+            if self._n + len(x) > len(self._buf):  # the header's length was short: grow by half
+                grown = np.empty(max(self._n + len(x), len(self._buf) * 3 // 2), np.float32)
+                grown[: self._n] = self._buf[: self._n]
+                self._buf = grown
+            self._buf[self._n : self._n + len(x)] = x
+        self._n += len(x)
 
     def array(self) -> np.ndarray:
         if self._file is None:
-            if len(self._parts) == 1:
-                return self._parts[0]
-            return np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
+            spare = len(self._buf) - self._n
+            # a view keeps the few spare samples of the estimate; a header that promised far more is trimmed
+            return self._buf[: self._n].copy() if spare > max(4096, self._n // 100) else self._buf[: self._n]
         try:
             self._file.flush()
             if self._n == 0:
@@ -190,7 +194,8 @@ def _stream_sndfile(path: Path, info: Any, options: IngestOptions) -> _Decoded:
                 layout = "mono"
             spill = bool(info.frames) and info.frames / rate > options.spill_after_s
             names: tuple[Speaker, ...] = ("agent", "customer") if layout == "stereo" else ("unknown",)
-            sinks = {name: _PartySink(spill) for name in names}
+            expected = int(np.ceil(info.frames * SAMPLE_RATE / rate)) + 64 if info.frames else 0
+            sinks = {name: _PartySink(spill, expected) for name in names}
             agent = options.agent_channel
             stream = (
                 None
