@@ -43,10 +43,13 @@ def sample():
         time.sleep(0.02)
 threading.Thread(target=sample, daemon=True).start()
 from qa_pipeline.asr import AsrOptions
+from qa_pipeline.audio import IngestOptions
 from qa_pipeline.pipeline import PipelineOptions, score_call
 from qa_pipeline.types import CallMetadata
+ingest = IngestOptions(**({"spill_after_s": float(sys.argv[3])} if sys.argv[3] != "default" else {}))
+opts = PipelineOptions(asr=AsrOptions(engine=sys.argv[2]), ingest=ingest)
 w0, c0 = time.perf_counter(), time.process_time()
-r = score_call(Path(sys.argv[1]), CallMetadata("long"), PipelineOptions(asr=AsrOptions(engine="transcript")))
+r = score_call(Path(sys.argv[1]), CallMetadata("long"), opts)
 wall, cpu = time.perf_counter() - w0, time.process_time() - c0
 time.sleep(0.05)
 status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
@@ -102,6 +105,8 @@ def main() -> None:
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose qa_pipeline scores the call")
     ap.add_argument("--audio", type=Path, help="use this recording (with its .transcript.json) instead")
     ap.add_argument("--keep", action="store_true", help="keep the generated recording")
+    ap.add_argument("--engine", default="transcript", help="ASR engine (faster-whisper: real ASR; use --hours 0.1)")
+    ap.add_argument("--spill-after", default="default", help="IngestOptions.spill_after_s (seconds) for the run")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="callqa-long-"))
     try:
@@ -113,7 +118,12 @@ def main() -> None:
         load0 = os.getloadavg()[0]
         env = {**os.environ, "PYTHONPATH": str(args.code)}
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(audio)], env=env, capture_output=True, text=True, check=False, cwd=tmp
+            [sys.executable, "-c", CHILD, str(audio), args.engine, args.spill_after],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp,
         )  # cwd: `python -c` puts the current folder first on the path, which must not shadow --code
         if out.returncode:
             raise SystemExit(out.stderr[-3000:])
