@@ -10,7 +10,7 @@ finds sentences spoken faster than 330 characters a minute.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,25 +292,36 @@ EXAMPLE_MODEL_THRESHOLD = 0.25
 paraphrases 0.3–0.65, unrelated agent and customer turns ≤ 0.12; `callqa rules test` shows a rule's hits)."""
 
 
+_MODEL_CACHE_SIZE = 50_000
+_model_scores: OrderedDict[tuple[tuple[str, ...], str], float] = OrderedDict()
+"""(examples, sentence) → score: scripted sentences recur across an archive (as in `phrasing.detect.prime`)."""
+
+
 def _example_model_scores(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> dict[int, float]:
-    """Per sentence in scope: the highest probability the examples' classifier gives one of its units
-    (clauses, adjacent clause pairs, the whole short sentence — as the phrase checks classify), in one batch."""
+    """Per sentence in scope: the highest score the examples' classifier gives one of its units (clauses,
+    adjacent clause pairs, the whole short sentence — as the phrase checks classify); the call's new sentences
+    in one batch."""
     from ..phrasing import MATCH, example_matcher
     from ..phrasing.detect import units
 
     if not scope:
         return {}
-    model = example_matcher(tuple(str(e) for e in p["examples"]))
-    spans = {i: units(view.utts[i].text) for i in scope}
-    flat = [(i, view.utts[i].text[s:e]) for i in scope for s, e in spans[i]]
-    if not flat:
-        return {}
-    col = model.classes.index(MATCH)
-    probs = model.predict([u for _, u in flat])[:, col]
-    out: dict[int, float] = {}
-    for (i, _), pr in zip(flat, probs, strict=True):
-        out[i] = max(out.get(i, 0.0), float(pr))
-    return out
+    examples = tuple(str(e) for e in p["examples"])
+    texts = {i: view.utts[i].text for i in scope}
+    todo = [t for t in dict.fromkeys(texts.values()) if (examples, t) not in _model_scores]
+    if todo:
+        model = example_matcher(examples)
+        flat = [(t, t[s:e]) for t in todo for s, e in units(t)]
+        col = model.classes.index(MATCH)
+        probs: list[float] = model.predict([u for _, u in flat])[:, col].tolist() if flat else []
+        best = dict.fromkeys(todo, 0.0)
+        for (t, _), pr in zip(flat, probs, strict=True):
+            best[t] = max(best[t], float(pr))
+        for t, pr in best.items():
+            _model_scores[examples, t] = pr
+        while len(_model_scores) > _MODEL_CACHE_SIZE:
+            _model_scores.popitem(last=False)
+    return {i: _model_scores.get((examples, t), 0.0) for i, t in texts.items()}
 
 
 def _similar_category(view: CallView, p: Mapping[str, Any], scope: Sequence[int]) -> list[Hit]:
