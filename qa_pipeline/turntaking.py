@@ -264,12 +264,13 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     }
     evidence["decoder"] = decoder
     if confidence < o.turn_min_confidence or not (agent_text > 0 or cust_text < 0):
-        roles = RoleAssignment(
-            {agent_lab: "unknown", cust_lab: "unknown"},
-            confidence,
-            evidence,
-            f"turn-taking decode too uncertain (confidence {confidence} < {o.turn_min_confidence})",
+        why = (
+            f"confidence {confidence} < {o.turn_min_confidence}"
+            if confidence < o.turn_min_confidence
+            else "no agent or customer wording on either side"
         )
+        unknown = {agent_lab: "unknown", cust_lab: "unknown"}
+        roles = RoleAssignment(unknown, confidence, evidence, f"turn-taking decode too uncertain ({why})")
     else:
         roles = RoleAssignment(
             {agent_lab: "agent", cust_lab: "customer"},
