@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to compare (-j)")
     ap.add_argument("--rescore-days", default="2026-11-01:2026-11-07", help="FROM:TO of the rescore")
     ap.add_argument("--full-day", default="2026-11-03", help="day whose calls get a full rescore (every check run)")
-    ap.add_argument("--full-team", default="一组", help="only this team's calls of that day (a smaller sample)")
+    ap.add_argument("--full-team", default="10组", help="only this team's calls of that day (a smaller sample)")
     args = ap.parse_args()
     if not (args.reuse and args.db.exists()):
         generate(args.db, args.calls)

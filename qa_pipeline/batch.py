@@ -270,7 +270,10 @@ def run_batch(
         if result.get("status") == "ok":
             result["inputs"] = inputs_of.get(result["call_id"])
             if archive_judge is not None:
-                result = archive_judge(result)
+                try:
+                    result = archive_judge(result)
+                except Exception:  # noqa: BLE001 - the call keeps the pipeline's judgement (handling time: needs_review)
+                    pass
         write_json_atomic(call_path(out, result["call_id"]), result)
         problem = _store_write(store, result) if store is not None else None
         if on_result and not problem:

@@ -28,6 +28,8 @@ from .judge_pool import PoolStats
 from .judging import Judgement, check_fingerprints, inputs_from_result, judge
 from .result import CallResult, tag_json
 from .rubric import Rubric
+from .rules.engine import prime
+from .rules.operators import CallView
 from .store import schema as S
 from .store.db import Store, check_rows, item_rows, tag_rows
 from .types import CallMetadata, Finding
@@ -117,6 +119,10 @@ class _RescoreJob:
                 calls = list(load_calls(conn, ids, with_findings=True))
                 stored = _stored_rows(conn, ids)
             out = _Judged()
+            prime(
+                self.rubric.rules,
+                [CallView(c.inputs.timeline, c.inputs.transcript, c.inputs.metadata) for c in calls if c.inputs],
+            )
             for call in calls:
                 _judge_one(call, self, fingerprints, own, stored, out)
             return out

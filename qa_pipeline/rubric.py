@@ -437,6 +437,17 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
     needs_review = any(
         i.status == "needs_review" for i, item in zip(items, rubric.items, strict=True) if not item.manual
     )
+    verdict, worst = verdict_of(rubric, total, max_points, failed, fatal)
+    return Score(round(total, 2), round(max_points, 2), fatal, needs_review, tuple(items), verdict, worst)
+
+
+def verdict_of(
+    rubric: Rubric, total: float, max_points: float, failed_severities: Iterable[str], fatal: bool
+) -> tuple[str, str]:
+    """(verdict, worst severity) by the rubric's rule: 不合格 ("fail") on a red-line or severe failure or a total
+    below `pass_ratio` × the judged max, else 合格 ("pass"); "" when nothing was judged. Also used on stored
+    scores (report/scorecard), so the rule lives here once."""
+    failed = set(failed_severities)
     worst = next((s for s in SEVERITIES if s in failed), "")
     if max_points <= 0:
         verdict = ""
@@ -444,7 +455,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
         verdict = "fail"
     else:
         verdict = "pass"
-    return Score(round(total, 2), round(max_points, 2), fatal, needs_review, tuple(items), verdict, worst)
+    return verdict, worst
 
 
 def charge_events_once(charged: list[tuple[Finding, float]]) -> list[tuple[Finding, float]]:

@@ -100,13 +100,19 @@ def _silences(speech: list[SpeechSegment]) -> list[Interval]:
 
 def _overlaps(speech: list[SpeechSegment]) -> list[Overlap]:
     overlaps: list[Overlap] = []
-    for i, later in enumerate(speech):
-        for earlier in speech[:i]:
-            if earlier.speaker == later.speaker or earlier.end <= later.start:
+    # earlier segments that still reach the current start, in order: speech is sorted by start, so one that
+    # ends before a start ends before every later start too (a scan of all earlier ones was quadratic: a 3 h
+    # call has thousands of segments)
+    active: list[SpeechSegment] = []
+    for later in speech:
+        active = [e for e in active if e.end > later.start]
+        for earlier in active:
+            if earlier.speaker == later.speaker:
                 continue
             end = min(earlier.end, later.end)
             if end > later.start:
                 overlaps.append(Overlap(later.start, end, later.speaker, earlier.speaker, later))
+        active.append(later)
     return overlaps
 
 

@@ -145,3 +145,52 @@ def test_decoder_messages_leave_python_stderr_alone(tmp_path, capfd):
     assert "progress 3/10" in err
     expected = t("audio.decoder_message", file=str(tmp_path / "x.mp3"), message="Note: native says hello")
     assert [x for x in err if "native says hello" in x] == [expected]
+
+
+@pytest.mark.parametrize("rate,layout", [(8000, "stereo"), (16000, "stereo"), (8000, "mono")])
+def test_streamed_decode_equals_whole_file_resampling(tmp_path, monkeypatch, rate, layout):
+    """Block-by-block decoding + soxr's stream give exactly the samples of resampling the whole file at once
+    (more than two blocks, so block edges are crossed)."""
+    import soxr
+
+    from qa_pipeline import audio
+
+    monkeypatch.setattr(audio, "BLOCK_S", 2.0)
+    rng = np.random.default_rng(3)
+    n = int(2.5 * audio.BLOCK_S * rate)
+    x = (0.2 * rng.standard_normal((n, 2))).astype(np.float32)
+    if layout == "mono":
+        x = x[:, :1]
+    path = tmp_path / f"s{rate}.flac"
+    sf.write(str(path), x, rate, subtype="PCM_24")
+    whole, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    ref = whole if rate == 16000 else soxr.resample(whole, rate, 16000, quality="HQ").astype(np.float32)
+    got = load_call(path, _md(), IngestOptions(agent_channel=1))
+    if layout == "stereo":
+        assert np.array_equal(got.parties["agent"], ref[:, 1]) and np.array_equal(got.parties["customer"], ref[:, 0])
+    else:
+        assert np.array_equal(got.parties["unknown"], ref.mean(axis=1))
+    assert got.source.duration_s == round(n / rate, 3)
+
+
+def test_long_recordings_spill_to_a_temporary_file_that_leaves_no_trace(tmp_path, monkeypatch):
+    """Past `spill_after_s` the parties live in an unlinked temporary file mapped into memory: same samples,
+    not the worker's own memory, nothing left on disk."""
+    import tempfile
+
+    spill_dir = tmp_path / "tmp"
+    spill_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_dir))
+    path = tmp_path / "call.wav"
+    sf.write(str(path), _stereo(), 8000, subtype="PCM_16")
+    kept = load_call(path, _md())
+    spilled = load_call(path, _md(), IngestOptions(spill_after_s=1.0))
+    for party in ("agent", "customer"):
+        assert isinstance(spilled.parties[party], np.memmap) and not isinstance(kept.parties[party], np.memmap)
+        assert np.array_equal(spilled.parties[party], kept.parties[party])
+    assert spilled.source == kept.source
+    assert list(spill_dir.iterdir()) == []  # unlinked from the start
+    spilled.parties["agent"][:10] = 0.5  # copy-on-write: a consumer may scale its copy in place
+    assert np.array_equal(
+        load_call(path, _md(), IngestOptions(spill_after_s=1.0)).parties["agent"], kept.parties["agent"]
+    )

@@ -211,3 +211,23 @@ def test_cli_scorecard(db, tmp_path):
     assert "张伟" in out.read_text(encoding="utf-8") and "王芳" not in out.read_text(encoding="utf-8")
     r = CliRunner().invoke(app, ["scorecard", "--from", "2026-13-01", "--db", str(db)])
     assert r.exit_code != 0
+
+
+def test_worst_calls_carry_the_rubric_verdict_and_severity(db):
+    """Issue 9: each worst call shows 合格/不合格 and its worst severity class (红线/严重/一般), from the catalog —
+    in the xlsx/csv/html tables alike (they share `views`)."""
+    from qa_pipeline import i18n
+    from qa_pipeline.report.html import render_html
+    from qa_pipeline.report.scorecard import views
+
+    card = build_scorecard(db, "2026-11-01", "2026-11-22")
+    w = card.worst.set_index("call_id")
+    assert (w.loc["c3", "verdict"], w.loc["c3", "severity"]) == ("不合格", "红线")  # the fatal call
+    assert set(w.verdict.dropna()) <= {"合格", "不合格"} and "合格" in set(w.verdict)
+    page = render_html(card)
+    assert "<th>规则判定</th>" in page and "<th>最严重等级</th>" in page and ">红线</td>" in page
+    assert {"规则判定", "最严重等级"} <= set(views(card)["最差通话"].columns)
+    i18n.set_language("en")
+    en = build_scorecard(db, "2026-11-01", "2026-11-22").worst.set_index("call_id")
+    assert (en.loc["c3", "verdict"], en.loc["c3", "severity"]) == ("fail (不合格)", "red line")
+    assert "<th>worst severity</th>" in render_html(build_scorecard(db, "2026-11-01", "2026-11-22"))

@@ -132,6 +132,27 @@ def test_similar_from_bare_examples_learns_a_paraphrase_matcher() -> None:
     assert one(OFFER + "role: agent", [*turns, ("customer", 60.0, 64.0, offers[0])]) == []
 
 
+@pytest.mark.slow  # the examples' classifier (trained once, cached)
+def test_priming_a_batch_scores_the_sentences_once_and_changes_nothing() -> None:
+    from qa_pipeline.rules import operators
+    from qa_pipeline.rules.engine import prime
+
+    rules = rules_of("id: offer\nconditions:\n  a:\n" + textwrap.indent(OFFER.strip() + "\nrole: agent", "    "))
+    calls = [
+        call([*NORMAL, ("agent", 32.0, 36.0, "正好我们这个月有个优惠活动，充一百送五十，您考虑一下吗")]),
+        call([*NORMAL, ("agent", 32.0, 36.0, "您的宽带订单号是三八六号")]),
+    ]
+    md = CallMetadata("c")
+    operators._model_scores.clear()
+    alone = [run_rules(rules, tl, tr, md) for tl, tr in calls]
+    operators._model_scores.clear()
+    prime(rules, [operators.CallView(tl, tr, md) for tl, tr in calls])
+    agent_sentences = {u.text for _, tr in calls for u in tr.utterances if u.speaker == "agent"}
+    assert {t for _, t in operators._model_scores} == agent_sentences  # every agent sentence, in one batch
+    assert [run_rules(rules, tl, tr, md) for tl, tr in calls] == alone
+    assert alone[0][0][0].status == "fail" and alone[1][0][0].status == "pass"
+
+
 @pytest.mark.slow
 def test_similar_through_the_paraphrase_classifier() -> None:
     """`similar: {category: …}` asks the phrasing classifier (trained at first use, cached)."""

@@ -20,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import dataframes as R
+from .. import i18n
 from ..checks.registry import check_label
 from ..store import schema as S
 from ..store.filters import CallFilter, resolve
@@ -200,6 +201,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
         "score_pct",
         "final_total",
         "fatal",
+        "verdict",
+        "severity",
         "reason",
         "check",
         "check_label",
@@ -221,6 +224,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
     fails: dict[str, list[sa.Row[Any]]] = {}
     heaviest: dict[str, tuple[tuple[bool, float], sa.Row[Any]]] = {}
     by_call: dict[str, list[sa.Row[Any]]] = {}
+    failed_items: dict[str, list[sa.Row[Any]]] = {}
+    rubrics = _rubrics(store, w)
     with store.read() as conn:
         for i in range(0, len(ids), 500):  # bounded IN lists
             chunk = ids[i : i + 500]
@@ -237,6 +242,7 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 .order_by(it.c.call_id, it.c.idx)
             ):
                 key = (bool(r.fatal), float(r.deduction or 0.0))
+                failed_items.setdefault(r.call_id, []).append(r)
                 if r.call_id not in heaviest or key > heaviest[r.call_id][0]:
                     heaviest[r.call_id] = (key, r)
             for r in conn.execute(
@@ -267,6 +273,7 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 pick = utts[0]
             line, spk = pick.text, pick.speaker
             off = float(pick.start) if at is None else at
+        verdict, severity = _verdict(rubrics.get(r.call_id), r, failed_items.get(r.call_id, []))
         rows.append(
             {
                 "agent_id": r.agent_id,
@@ -277,6 +284,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
                 "score_pct": r.score_pct,
                 "final_total": r.final_total,
                 "fatal": bool(r.fatal),
+                "verdict": i18n.t(f"judge.verdict.{verdict}") if verdict else None,
+                "severity": i18n.t(f"judge.severity.{severity}") if severity else None,
                 "reason": reason,
                 "check": None if ff is None else ff.check,
                 "check_label": None if ff is None else check_label(ff.check),
@@ -287,6 +296,34 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=cols)
+
+
+def _rubrics(store, calls: pd.DataFrame) -> dict[str, Any]:
+    """call_id → the rubric its run was scored with (the default one where the run names none or an unknown)."""
+    from ..review.service import rubric_named
+
+    names: dict[Any, str] = {}
+    run_ids = [int(x) for x in calls.get("run_id", pd.Series(dtype=float)).dropna().unique()]
+    if run_ids:
+        with store.read() as conn:
+            q = sa.select(S.runs.c.run_id, S.runs.c.rubric).where(S.runs.c.run_id.in_(run_ids))
+            names = {r.run_id: r.rubric for r in conn.execute(q)}
+    out: dict[str, Any] = {}
+    for r in calls.itertuples():
+        rid = getattr(r, "run_id", None)
+        out[r.call_id] = rubric_named(names.get(int(rid)) if rid is not None and not pd.isna(rid) else "")
+    return out
+
+
+def _verdict(rubric: Any, call: Any, failed: list[sa.Row[Any]]) -> tuple[str, str]:
+    """The rubric's per-call verdict and worst severity from the stored score and failed items (issue 9)."""
+    from ..rubric import verdict_of
+
+    if rubric is None or call.score_max is None or pd.isna(call.score_max):
+        return "", ""
+    severity = {i.id: ("red_line" if i.fatal else i.severity) for i in rubric.items}
+    sev = [("red_line" if f.fatal else severity.get(f.item_id, "minor")) for f in failed]
+    return verdict_of(rubric, float(call.score_total or 0.0), float(call.score_max), sev, bool(call.fatal))
 
 
 def _final_totals(store, ids: list[str]) -> dict[str, float]:
@@ -353,6 +390,8 @@ def views(card: Scorecard) -> dict[str, pd.DataFrame]:
             "score_pct": "得分",
             "final_total": "最终得分",
             "fatal": "致命差错",
+            "verdict": i18n.t("judge.col.verdict"),
+            "severity": i18n.t("judge.col.worst_severity"),
             "reason": "主要扣分",
             "check": "检查项",
             "check_label": "违规类型",

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
+from ..i18n import t
 from .scorecard import LOW_SCORE, Scorecard, views
 
 HEADER = {
@@ -133,6 +134,7 @@ def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
         ("评分通话数", card.overall.get("calls", 0)),
         ("通过率口径", "通过 /（通过 + 不通过 + 待复核），不适用项不计"),
         ("低分标红", f"得分低于 {LOW_SCORE:g} 分"),
+        (t("judge.col.verdict"), t("judge.verdict_rule")),
     ]
     for i, row in enumerate(rows):
         info.write_row(i, 0, list(row))

@@ -158,6 +158,21 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
     return [_finding(rule, "fail", h) for h in evidence], []
 
 
+def prime(rules: Iterable[Rule], views: Sequence[CallView]) -> None:
+    """Before judging a batch of calls: score, in one classifier batch per example set, the sentences that the
+    `similar` conditions with bare examples will ask about (unanchored ones: an anchored condition only looks
+    when its anchor holds, so it asks per call). Judging gives the same result with or without this."""
+    from .operators import score_sentences
+
+    for rule in rules:
+        for cond in rule.conditions.values():
+            p = cond.compiled
+            if cond.operator != "similar" or cond.anchor is not None or p.get("category") or not p.get("model", True):
+                continue
+            examples = tuple(str(e) for e in p["examples"])
+            score_sentences(examples, (v.utts[i].text for v in views for i in v.indices(cond.role)))
+
+
 def run_rules(
     rules: Iterable[Rule], timeline: Timeline, transcript: Transcript, metadata: CallMetadata
 ) -> tuple[list[Finding], list[Tag]]:
