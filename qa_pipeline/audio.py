@@ -55,11 +55,11 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
     """Decode `path` into per-party 16 kHz float32 arrays; raise AudioError with a clear reason."""
     path = Path(path)
     if not path.exists():
-        raise AudioError(f"{path}: file not found")
+        raise AudioError(t("audio.error.not_found", file=path))
     if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not a recording")
+        raise AudioError(t("audio.error.is_directory", file=path))
     if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)")
+        raise AudioError(t("audio.error.empty_file", file=path))
 
     with decoder_messages(path):
         try:
@@ -95,17 +95,17 @@ class _Decoded:
 
 def _check_shape(path: Path, frames: int, channels: int, options: IngestOptions) -> None:
     if frames == 0:
-        raise AudioError(f"{path}: zero-length audio (no samples)")
+        raise AudioError(t("audio.error.no_samples", file=path))
     if channels not in (1, 2):
-        raise AudioError(f"{path}: {channels} channels; expected mono (1) or stereo with one party per channel (2)")
+        raise AudioError(t("audio.error.channels", file=path, channels=channels))
     if options.agent_channel not in (0, 1):
-        raise AudioError(f"{path}: agent channel must be 0 or 1, got {options.agent_channel}")
+        raise AudioError(t("audio.error.agent_channel", file=path, channel=options.agent_channel))
 
 
 def _check_peak(path: Path, peak: float, options: IngestOptions) -> None:
     peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_dbfs < options.silence_peak_dbfs:
-        raise AudioError(f"{path}: all silent (peak {peak_dbfs:.0f} dBFS)")
+        raise AudioError(t("audio.error.silent", file=path, peak=f"{peak_dbfs:.0f}"))
 
 
 def _split(path: Path, samples: np.ndarray, rate: int, codec: str, options: IngestOptions) -> _Decoded:
@@ -179,8 +179,12 @@ def _stream_sndfile(path: Path, info: Any, options: IngestOptions) -> _Decoded:
     rate, channels = int(info.samplerate), int(info.channels)
     if info.frames and info.frames / rate > options.max_duration_s:
         raise AudioError(
-            f"{path}: {info.frames / rate / 3600:.1f} h long; refusing recordings over "
-            f"{options.max_duration_s / 3600:.1f} h (raise --max-duration if this is intended)"
+            t(
+                "audio.error.over_max_duration",
+                file=path,
+                hours=f"{info.frames / rate / 3600:.1f}",
+                limit=f"{options.max_duration_s / 3600:.1f}",
+            )
         )
     codec = f"{info.format}/{info.subtype}"
     block = max(1, int(BLOCK_S * rate))
@@ -223,7 +227,7 @@ def _stream_sndfile(path: Path, info: Any, options: IngestOptions) -> _Decoded:
     except AudioError:
         raise
     except Exception as exc:
-        raise AudioError(f"{path}: cannot decode {info.format} audio: {exc}") from None
+        raise AudioError(t("audio.error.cannot_decode", file=path, format=info.format, reason=_short(exc))) from None
     finally:
         for sink in sinks.values():
             sink.close()
@@ -287,14 +291,14 @@ def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]
     try:
         container = av.open(str(path))
     except Exception as exc:
-        raise AudioError(f"{path}: not a readable audio file ({_short(exc)})") from None
+        raise AudioError(t("audio.error.unreadable", file=path, reason=_short(exc))) from None
     with container:
         streams = container.streams.audio
         if not streams:
-            raise AudioError(f"{path}: no audio stream in file")
+            raise AudioError(t("audio.error.no_stream", file=path))
         stream = streams[0]
         if stream.duration and stream.time_base and float(stream.duration * stream.time_base) > max_duration_s:
-            raise AudioError(f"{path}: longer than {max_duration_s / 3600:.1f} h; refusing")
+            raise AudioError(t("audio.error.too_long", file=path, hours=f"{max_duration_s / 3600:.1f}"))
         rate = stream.rate or stream.codec_context.sample_rate
         chunks: list[np.ndarray] = []
         try:
@@ -308,7 +312,7 @@ def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]
                     arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
                 chunks.append(arr.astype(np.float32, copy=False))
         except Exception as exc:
-            raise AudioError(f"{path}: corrupt audio stream ({_short(exc)})") from None
+            raise AudioError(t("audio.error.corrupt", file=path, reason=_short(exc))) from None
         codec = stream.codec_context.name
     if not chunks:
         return np.zeros((0, 1), np.float32), int(rate or SAMPLE_RATE), codec

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .i18n import t
 from .intervals import gaps_between
 from .types import SAMPLE_RATE, CallAudio, Interval, Overlap, Response, Speaker, SpeechSegment, Timeline
 
@@ -76,7 +77,7 @@ def build_timeline(audio: CallAudio, options: VadOptions = VadOptions()) -> Time
         per_party = pool.map(lambda item: detect_speech(item[1], item[0], options), audio.parties.items())
         speech = [seg for segs in per_party for seg in segs]
     if not speech:
-        raise NoSpeechError(f"{audio.source.path}: no speech detected in any channel")
+        raise NoSpeechError(t("audio.error.no_speech", file=audio.source.path))
     return timeline_from_segments(speech, audio.duration, audio.source.layout)
 
 

@@ -77,13 +77,13 @@ def test_mono_and_duplicated_stereo_are_mono(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "make,reason",
     [
-        (lambda p: None, "file not found"),
-        (lambda p: p.write_bytes(b""), "empty file"),
-        (lambda p: p.write_text("call_id,agent\n1,2\n"), "not a readable audio file"),
-        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40), "audio"),
-        (lambda p: sf.write(str(p), np.zeros((0, 2), np.float32), 8000), "zero-length"),
-        (lambda p: sf.write(str(p), np.zeros((8000, 2), np.float32), 8000), "all silent"),
-        (lambda p: sf.write(str(p), np.full((8000, 3), 0.1, np.float32), 8000), "3 channels"),
+        (lambda p: None, "文件不存在"),
+        (lambda p: p.write_bytes(b""), "空文件"),
+        (lambda p: p.write_text("call_id,agent\n1,2\n"), "不是可读取的音频文件"),
+        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40), "音频"),
+        (lambda p: sf.write(str(p), np.zeros((0, 2), np.float32), 8000), "录音长度为零"),
+        (lambda p: sf.write(str(p), np.zeros((8000, 2), np.float32), 8000), "全程静音"),
+        (lambda p: sf.write(str(p), np.full((8000, 3), 0.1, np.float32), 8000), "3 个声道"),
     ],
 )
 def test_bad_input_names_file_and_reason(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +98,7 @@ def test_bad_input_names_file_and_reason(tmp_path: Path, make, reason: str) -> N
 def test_huge_file_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "long.wav"
     sf.write(str(path), np.full((8000 * 10, 1), 0.1, np.float32), 8000)
-    with pytest.raises(AudioError, match="refusing"):
+    with pytest.raises(AudioError, match="超过上限"):
         load_call(path, _md(), IngestOptions(max_duration_s=5))
 
 

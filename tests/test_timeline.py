@@ -75,7 +75,7 @@ def test_silences_overlaps_and_responses_from_two_parties() -> None:
 
 def test_no_speech_is_an_error() -> None:
     quiet = np.random.default_rng(1).normal(0, 0.002, 5 * SAMPLE_RATE).astype(np.float32)
-    with pytest.raises(NoSpeechError, match="no speech"):
+    with pytest.raises(NoSpeechError, match="没有检测到语音"):
         build_timeline(_call(unknown=quiet))
 
 
