@@ -61,7 +61,7 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
     if path.stat().st_size == 0:
         raise AudioError(t("audio.error.empty_file", file=path))
 
-    with decoder_messages(path):
+    with decoder_messages(path) as complaints:
         try:
             info = sf.info(str(path))
         except Exception:
@@ -71,6 +71,18 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
         else:
             samples, rate, codec = _decode_av(path, options.max_duration_s)
             decoded = _split(path, samples, rate, codec, options)
+    declared = int(info.frames) if info is not None and info.frames else 0
+    if complaints and declared and decoded.frames < MIN_DECODED_SHARE * declared:
+        # libmpg123 resyncs past damage and returns what it could read: scoring that as the whole call would judge
+        # a fragment (a missed greeting, a "silent" gap) as if the agent had done it
+        raise AudioError(
+            t(
+                "audio.error.truncated",
+                file=path,
+                decoded=f"{decoded.frames / decoded.rate:.1f}",
+                declared=f"{declared / decoded.rate:.1f}",
+            )
+        )
     source = AudioSource(
         path=str(path),
         sha256=file_sha256(path),
@@ -239,8 +251,12 @@ MAX_DECODER_MESSAGES = 20
 """Decoder messages re-emitted per file (a badly damaged MP3 makes libmpg123 write one per frame)."""
 
 
+MIN_DECODED_SHARE = 0.9
+"""A recording whose decoder complained and which decoded to less than this share of its declared length fails."""
+
+
 @contextmanager
-def decoder_messages(path: Path) -> Iterator[None]:
+def decoder_messages(path: Path) -> Iterator[list[str]]:
     """Re-emit what native decoders write to standard error, each line prefixed with the file it is about.
 
     libmpg123 (inside libsndfile) and FFmpeg write warnings ("Note: Illegal Audio-MPEG-Header …") straight to
@@ -260,8 +276,9 @@ def decoder_messages(path: Path) -> Iterator[None]:
                 os.dup(saved), "w", buffering=1, encoding=getattr(py_err, "encoding", None) or "utf-8", errors="replace"
             )
             sys.stderr = passthrough
+            complaints: list[str] = []  # filled when the block ends: what the native decoders said
             try:
-                yield
+                yield complaints
             finally:
                 sys.stderr = py_err
                 passthrough.close()
@@ -269,7 +286,8 @@ def decoder_messages(path: Path) -> Iterator[None]:
                 os.close(saved)
                 capture.seek(0)
                 lines = [x.strip() for x in capture.read(1 << 20).decode("utf-8", "replace").splitlines()]
-                _report(path, [x for x in lines if x])
+                complaints.extend(x for x in lines if x)
+                _report(path, complaints)
 
 
 def _report(path: Path, lines: list[str]) -> None:

@@ -102,14 +102,14 @@ def test_huge_file_refused_before_decoding(tmp_path: Path) -> None:
         load_call(path, _md(), IngestOptions(max_duration_s=5))
 
 
-def _damaged(path: Path, fmt: str) -> Path:
-    """A 5 s tone written as `fmt`, 400 bytes in its first third overwritten with noise."""
+def _damaged(path: Path, fmt: str, noise: int = 400) -> Path:
+    """A 5 s tone written as `fmt`, `noise` bytes in its first third overwritten with noise."""
     x = (0.3 * np.sin(np.arange(8000 * 5) / 10)).astype(np.float32)
     sf.write(str(path), np.stack([x, x[::-1]], axis=1), 8000, format=fmt)
     raw = bytearray(path.read_bytes())
     rng = np.random.default_rng(0)
     k = len(raw) // 3
-    raw[k : k + 400] = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    raw[k : k + noise] = rng.integers(0, 256, noise, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(raw))
     return path
 
@@ -128,6 +128,17 @@ def test_decoder_messages_name_the_file(tmp_path, capfd, fmt, name):
     if fmt == "MP3":
         assert lines, "libmpg123 says nothing about a damaged MP3 any more: this test needs another fixture"
     assert all(str(path) in x for x in lines), err
+
+
+def test_a_recording_cut_short_by_damage_fails_instead_of_scoring_a_fragment(tmp_path):
+    """libmpg123 resyncs past damage and returns what it could: when it complained and less than 90 % of the
+    declared length came out, the call fails naming the file (a fragment would be judged as the whole call);
+    light damage that loses a few frames still decodes."""
+    light = load_call(_damaged(tmp_path / "light.mp3", "MP3", noise=400), _md())
+    assert 4.5 <= light.source.duration_s <= 5.0
+    with pytest.raises(AudioError) as exc:
+        load_call(_damaged(tmp_path / "heavy.mp3", "MP3", noise=900), _md())
+    assert str(tmp_path / "heavy.mp3") in str(exc.value) and "录音已损坏" in str(exc.value)
 
 
 def test_decoder_messages_leave_python_stderr_alone(tmp_path, capfd):
