@@ -69,9 +69,10 @@ def generate(db: Path, n: int) -> None:
     print(f"generate+load: {n} calls in {time.perf_counter() - t0:.0f} s")
 
 
-def mark_judged(db: Path) -> None:
-    """Record the 10086 checks' fingerprints as `judged_with` on every stored timeline, as `callqa score` does.
-    (The generated findings are random, not the checks' output: this measures the mechanics of the reuse path.)"""
+def mark_judged(db: Path, date_from: str | None = None, date_to: str | None = None) -> None:
+    """Record the current 10086 checks' fingerprints as `judged_with` on the stored timelines (of the calls of
+    those days), as `callqa score` does. (The generated findings are random, not the checks' output: this
+    measures the mechanics of the reuse path.)"""
     import json
 
     import sqlalchemy as sa
@@ -82,10 +83,12 @@ def mark_judged(db: Path) -> None:
     fps = json.dumps(check_fingerprints(load_rubric("10086")), ensure_ascii=False)
     store = open_store(db)
     with store.engine.begin() as conn:
-        t = S.call_timelines
-        conn.execute(
-            t.update().values(timeline_json=sa.func.json_set(t.c.timeline_json, "$.judged_with", sa.func.json(fps)))
-        )
+        t, c = S.call_timelines, S.calls
+        q = t.update().values(timeline_json=sa.func.json_set(t.c.timeline_json, "$.judged_with", sa.func.json(fps)))
+        if date_from and date_to:
+            days = sa.select(c.c.call_id).where(c.c.call_date.between(date_from, date_to))
+            q = q.where(t.c.call_id.in_(days))
+        conn.execute(q)
     store.close()
 
 
@@ -126,7 +129,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to compare (-j)")
     ap.add_argument("--rescore-days", default="2026-11-01:2026-11-07", help="FROM:TO of the rescore")
     ap.add_argument("--full-day", default="2026-11-03", help="day whose calls get a full rescore (every check run)")
-    ap.add_argument("--full-team", default="一组", help="only this team's calls of that day (a smaller sample)")
+    ap.add_argument("--full-team", default="10组", help="only this team's calls of that day (a smaller sample)")
     args = ap.parse_args()
     if not (args.reuse and args.db.exists()):
         generate(args.db, args.calls)
@@ -154,7 +157,11 @@ def main() -> None:
     day = CallFilter(date_from=args.full_day, date_to=args.full_day, team=args.full_team)
     with tempfile.TemporaryDirectory(dir=args.db.parent) as tmp:
         for j in jobs:
-            copy = open_store(copy_db(args.db, Path(tmp) / "rescore.db"))
+            # the checks' code or parameters may have changed since the database was generated (then their
+            # stored findings are rightly re-judged): record today's fingerprints, so the first pass measures
+            # the QA lead's case — a new rule or deduction, built-in checks unchanged
+            mark_judged(copy_db(args.db, Path(tmp) / "rescore.db"), d0, d1)
+            copy = open_store(Path(tmp) / "rescore.db")
             # first pass: the generated findings are random, so every call's rows are rewritten (worst case);
             # second pass (same rubric, --force): nothing changed, only the history rows are written
             timed(

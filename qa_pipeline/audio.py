@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -37,6 +38,9 @@ class IngestOptions:
     duplicate_channel_corr: float = 0.95
     """Stereo files whose channels correlate above this (at the best lag within ±50 ms) are one party
     copied twice → mono."""
+    spill_after_s: float = 1800.0
+    """Recordings longer than this keep their 16 kHz parties in a temporary file mapped into memory rather than
+    in the worker's memory (a 3 h stereo call is 1.4 GB of float32 samples)."""
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -51,26 +55,76 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
     """Decode `path` into per-party 16 kHz float32 arrays; raise AudioError with a clear reason."""
     path = Path(path)
     if not path.exists():
-        raise AudioError(f"{path}: file not found")
+        raise AudioError(t("audio.error.not_found", file=path))
     if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not a recording")
+        raise AudioError(t("audio.error.is_directory", file=path))
     if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)")
+        raise AudioError(t("audio.error.empty_file", file=path))
 
-    samples, rate, codec = _decode(path, options.max_duration_s)
-    if samples.shape[0] == 0:
-        raise AudioError(f"{path}: zero-length audio (no samples)")
-    channels = samples.shape[1]
+    with decoder_messages(path) as complaints:
+        try:
+            info = sf.info(str(path))
+        except Exception:
+            info = None
+        if info is not None:
+            decoded = _stream_sndfile(path, info, options)
+        else:
+            samples, rate, codec = _decode_av(path, options.max_duration_s)
+            decoded = _split(path, samples, rate, codec, options)
+    declared = int(info.frames) if info is not None and info.frames else 0
+    if complaints and declared and decoded.frames < MIN_DECODED_SHARE * declared:
+        # libmpg123 resyncs past damage and returns what it could read: scoring that as the whole call would judge
+        # a fragment (a missed greeting, a "silent" gap) as if the agent had done it
+        raise AudioError(
+            t(
+                "audio.error.truncated",
+                file=path,
+                decoded=f"{decoded.frames / decoded.rate:.1f}",
+                declared=f"{declared / decoded.rate:.1f}",
+            )
+        )
+    source = AudioSource(
+        path=str(path),
+        sha256=file_sha256(path),
+        duration_s=round(decoded.frames / decoded.rate, 3),
+        sample_rate=decoded.rate,
+        channels=decoded.channels,
+        layout=decoded.layout,
+        codec=decoded.codec,
+    )
+    return CallAudio(metadata=metadata, source=source, parties=decoded.parties)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    parties: dict[Speaker, np.ndarray]
+    rate: int
+    channels: int
+    frames: int
+    codec: str
+    layout: Layout
+
+
+def _check_shape(path: Path, frames: int, channels: int, options: IngestOptions) -> None:
+    if frames == 0:
+        raise AudioError(t("audio.error.no_samples", file=path))
     if channels not in (1, 2):
-        raise AudioError(f"{path}: {channels} channels; expected mono (1) or stereo with one party per channel (2)")
+        raise AudioError(t("audio.error.channels", file=path, channels=channels))
     if options.agent_channel not in (0, 1):
-        raise AudioError(f"{path}: agent channel must be 0 or 1, got {options.agent_channel}")
+        raise AudioError(t("audio.error.agent_channel", file=path, channel=options.agent_channel))
 
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+
+def _check_peak(path: Path, peak: float, options: IngestOptions) -> None:
     peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_dbfs < options.silence_peak_dbfs:
-        raise AudioError(f"{path}: all silent (peak {peak_dbfs:.0f} dBFS)")
+        raise AudioError(t("audio.error.silent", file=path, peak=f"{peak_dbfs:.0f}"))
 
+
+def _split(path: Path, samples: np.ndarray, rate: int, codec: str, options: IngestOptions) -> _Decoded:
+    """A whole decoded recording (what PyAV gives) → parties."""
+    channels = samples.shape[1]
+    _check_shape(path, samples.shape[0], channels, options)
+    _check_peak(path, float(np.max(np.abs(samples))) if samples.size else 0.0, options)
     layout: Layout = "stereo" if channels == 2 else "mono"
     if channels == 2 and _channels_duplicate(samples, rate, options.duplicate_channel_corr):
         layout = "mono"
@@ -81,17 +135,115 @@ def load_call(path: Path, metadata: CallMetadata, options: IngestOptions = Inges
         parties = {"agent": resampled[:, agent].copy(), "customer": resampled[:, 1 - agent].copy()}
     else:
         parties = {"unknown": np.ascontiguousarray(resampled.mean(axis=1))}
+    return _Decoded(parties, rate, channels, samples.shape[0], codec, layout)
 
-    source = AudioSource(
-        path=str(path),
-        sha256=file_sha256(path),
-        duration_s=round(samples.shape[0] / rate, 3),
-        sample_rate=rate,
-        channels=channels,
-        layout=layout,
-        codec=codec,
-    )
-    return CallAudio(metadata=metadata, source=source, parties=parties)
+
+BLOCK_S = 60.0
+"""libsndfile recordings are decoded and resampled this many seconds at a time (the first block is also the
+excerpt `_channels_duplicate` looks at)."""
+
+
+class _PartySink:
+    """Where one party's 16 kHz samples go while a recording is streamed: memory, or for long recordings an
+    anonymous temporary file mapped back read-only-shared (copy-on-write), so that hours of audio live in the
+    page cache, which the kernel can reclaim, instead of in the worker's own memory."""
+
+    def __init__(self, spill: bool, expected: int):
+        # in memory: one buffer of the expected length (a list of blocks joined at the end held the audio twice)
+        self._buf = np.empty(0 if spill else max(expected, 0), np.float32)
+        self._file = tempfile.TemporaryFile(prefix="callqa-audio-") if spill else None
+        self._n = 0
+
+    def write(self, x: np.ndarray) -> None:
+        if self._file is not None:
+            np.ascontiguousarray(x, dtype=np.float32).tofile(self._file)
+        else:
+            if self._n + len(x) > len(self._buf):  # the header's length was short: grow by half
+                grown = np.empty(max(self._n + len(x), len(self._buf) * 3 // 2), np.float32)
+                grown[: self._n] = self._buf[: self._n]
+                self._buf = grown
+            self._buf[self._n : self._n + len(x)] = x
+        self._n += len(x)
+
+    def array(self) -> np.ndarray:
+        if self._file is None:
+            spare = len(self._buf) - self._n
+            # a view keeps the few spare samples of the estimate; a header that promised far more is trimmed
+            return self._buf[: self._n].copy() if spare > max(4096, self._n // 100) else self._buf[: self._n]
+        try:
+            self._file.flush()
+            if self._n == 0:
+                return np.zeros(0, np.float32)
+            # the mapping keeps its own handle: the file (already unlinked) disappears with the array
+            return np.memmap(self._file, dtype=np.float32, mode="c", shape=(self._n,))
+        finally:
+            self._file.close()
+
+    def close(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+
+
+def _stream_sndfile(path: Path, info: Any, options: IngestOptions) -> _Decoded:
+    """Decode a libsndfile recording block by block and resample each block as it comes (soxr's stream gives
+    the same samples as resampling the whole file at once): the native-rate file and the resampled stereo
+    array are never held whole, and long recordings go to a temporary file (`IngestOptions.spill_after_s`)."""
+    rate, channels = int(info.samplerate), int(info.channels)
+    if info.frames and info.frames / rate > options.max_duration_s:
+        raise AudioError(
+            t(
+                "audio.error.over_max_duration",
+                file=path,
+                hours=f"{info.frames / rate / 3600:.1f}",
+                limit=f"{options.max_duration_s / 3600:.1f}",
+            )
+        )
+    codec = f"{info.format}/{info.subtype}"
+    block = max(1, int(BLOCK_S * rate))
+    sinks: dict[Speaker, _PartySink] = {}
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            x = fh.read(block, dtype="float32", always_2d=True)
+            _check_shape(path, x.shape[0], channels, options)
+            layout: Layout = "stereo" if channels == 2 else "mono"
+            if channels == 2 and _channels_duplicate(x, rate, options.duplicate_channel_corr):
+                layout = "mono"
+            spill = bool(info.frames) and info.frames / rate > options.spill_after_s
+            names: tuple[Speaker, ...] = ("agent", "customer") if layout == "stereo" else ("unknown",)
+            expected = int(np.ceil(info.frames * SAMPLE_RATE / rate)) + 64 if info.frames else 0
+            sinks = {name: _PartySink(spill, expected) for name in names}
+            agent = options.agent_channel
+            stream = (
+                None
+                if rate == SAMPLE_RATE
+                else soxr.ResampleStream(rate, SAMPLE_RATE, channels, dtype="float32", quality="HQ")
+            )
+
+            def put(y: np.ndarray) -> None:
+                if layout == "stereo":
+                    sinks["agent"].write(y[:, agent])
+                    sinks["customer"].write(y[:, 1 - agent])
+                else:
+                    sinks["unknown"].write(y.mean(axis=1))
+
+            frames, peak = 0, 0.0
+            while x.shape[0]:
+                frames += x.shape[0]
+                peak = max(peak, float(np.max(np.abs(x))))
+                put(x if stream is None else stream.resample_chunk(x))
+                x = fh.read(block, dtype="float32", always_2d=True)
+            if stream is not None:
+                put(stream.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+        _check_peak(path, peak, options)
+        parties = {name: sink.array() for name, sink in sinks.items()}
+    except AudioError:
+        raise
+    except Exception as exc:
+        raise AudioError(t("audio.error.cannot_decode", file=path, format=info.format, reason=_short(exc))) from None
+    finally:
+        for sink in sinks.values():
+            sink.close()
+    return _Decoded(parties, rate, channels, frames, codec, layout)
 
 
 _NATIVE_STDERR = threading.Lock()
@@ -99,8 +251,12 @@ MAX_DECODER_MESSAGES = 20
 """Decoder messages re-emitted per file (a badly damaged MP3 makes libmpg123 write one per frame)."""
 
 
+MIN_DECODED_SHARE = 0.9
+"""A recording whose decoder complained and which decoded to less than this share of its declared length fails."""
+
+
 @contextmanager
-def decoder_messages(path: Path) -> Iterator[None]:
+def decoder_messages(path: Path) -> Iterator[list[str]]:
     """Re-emit what native decoders write to standard error, each line prefixed with the file it is about.
 
     libmpg123 (inside libsndfile) and FFmpeg write warnings ("Note: Illegal Audio-MPEG-Header …") straight to
@@ -120,8 +276,9 @@ def decoder_messages(path: Path) -> Iterator[None]:
                 os.dup(saved), "w", buffering=1, encoding=getattr(py_err, "encoding", None) or "utf-8", errors="replace"
             )
             sys.stderr = passthrough
+            complaints: list[str] = []  # filled when the block ends: what the native decoders said
             try:
-                yield
+                yield complaints
             finally:
                 sys.stderr = py_err
                 passthrough.close()
@@ -129,7 +286,8 @@ def decoder_messages(path: Path) -> Iterator[None]:
                 os.close(saved)
                 capture.seek(0)
                 lines = [x.strip() for x in capture.read(1 << 20).decode("utf-8", "replace").splitlines()]
-                _report(path, [x for x in lines if x])
+                complaints.extend(x for x in lines if x)
+                _report(path, complaints)
 
 
 def _report(path: Path, lines: list[str]) -> None:
@@ -145,43 +303,20 @@ def _report(path: Path, lines: list[str]) -> None:
         pass  # no standard error to speak to (a daemon): the decode result itself is unaffected
 
 
-def _decode(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
-    """(frames × channels float32, sample rate, codec) via libsndfile, PyAV for what it cannot read."""
-    with decoder_messages(path):
-        return _decode_native(path, max_duration_s)
-
-
-def _decode_native(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
-    try:
-        info = sf.info(str(path))
-    except Exception:
-        return _decode_av(path, max_duration_s)
-    if info.frames and info.frames / info.samplerate > max_duration_s:
-        raise AudioError(
-            f"{path}: {info.frames / info.samplerate / 3600:.1f} h long; refusing recordings over "
-            f"{max_duration_s / 3600:.1f} h (raise --max-duration if this is intended)"
-        )
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioError(f"{path}: cannot decode {info.format} audio: {exc}") from None
-    return data, int(rate), f"{info.format}/{info.subtype}"
-
-
 def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]:
     import av
 
     try:
         container = av.open(str(path))
     except Exception as exc:
-        raise AudioError(f"{path}: not a readable audio file ({_short(exc)})") from None
+        raise AudioError(t("audio.error.unreadable", file=path, reason=_short(exc))) from None
     with container:
         streams = container.streams.audio
         if not streams:
-            raise AudioError(f"{path}: no audio stream in file")
+            raise AudioError(t("audio.error.no_stream", file=path))
         stream = streams[0]
         if stream.duration and stream.time_base and float(stream.duration * stream.time_base) > max_duration_s:
-            raise AudioError(f"{path}: longer than {max_duration_s / 3600:.1f} h; refusing")
+            raise AudioError(t("audio.error.too_long", file=path, hours=f"{max_duration_s / 3600:.1f}"))
         rate = stream.rate or stream.codec_context.sample_rate
         chunks: list[np.ndarray] = []
         try:
@@ -195,7 +330,7 @@ def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]
                     arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
                 chunks.append(arr.astype(np.float32, copy=False))
         except Exception as exc:
-            raise AudioError(f"{path}: corrupt audio stream ({_short(exc)})") from None
+            raise AudioError(t("audio.error.corrupt", file=path, reason=_short(exc))) from None
         codec = stream.codec_context.name
     if not chunks:
         return np.zeros((0, 1), np.float32), int(rate or SAMPLE_RATE), codec

@@ -24,6 +24,7 @@ from .asr import AsrEngine, load_engine
 from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
 from .audio import file_sha256
 from .checks.registry import check_names
+from .i18n import language, set_language
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult
@@ -134,8 +135,9 @@ class _Scorer:
 _WORKER: _Scorer | None = None
 
 
-def _init_worker(options: PipelineOptions, budget_s: float | None = None) -> None:
+def _init_worker(options: PipelineOptions, budget_s: float | None = None, lang: str | None = None) -> None:
     global _WORKER
+    set_language(lang)  # a spawned worker writes failure reasons in the batch's language (--lang)
     # load the rubric and the model once per worker, before the first call arrives
     _WORKER = _Scorer.load(options, budget_s)
 
@@ -270,7 +272,10 @@ def run_batch(
         if result.get("status") == "ok":
             result["inputs"] = inputs_of.get(result["call_id"])
             if archive_judge is not None:
-                result = archive_judge(result)
+                try:
+                    result = archive_judge(result)
+                except Exception:  # noqa: BLE001 - the call keeps the pipeline's judgement (handling time: needs_review)
+                    pass
         write_json_atomic(call_path(out, result["call_id"]), result)
         problem = _store_write(store, result) if store is not None else None
         if on_result and not problem:
@@ -341,7 +346,7 @@ def _pool_run(
 ) -> Generator[dict[str, Any], None, list[CallJob]]:
     # spawn: model runtimes (torch, CTranslate2, onnxruntime) are not fork-safe once threads exist
     pool = ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options, budget_s)
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options, budget_s, language())
     )
     pending: dict[Future[dict[str, Any]], CallJob] = {}
     try:
@@ -374,7 +379,10 @@ def _one_by_one(jobs: list[CallJob], options: PipelineOptions, budget_s: float |
         for job in jobs:
             if pool is None:
                 pool = ProcessPoolExecutor(
-                    1, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options, budget_s)
+                    1,
+                    mp_context=get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(options, budget_s, language()),
                 )
             try:
                 yield pool.submit(_score_in_worker, job).result()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -351,6 +352,7 @@ class Lexicon:
         self.min_fuzzy_len = min_fuzzy_len
         self.max_cost_ratio = max_cost_ratio
         self._found: OrderedDict[tuple[str, bool], tuple[PhraseMatch, ...]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Lexicon({self.name!r}, {len(self.entries)} entries)"
@@ -366,15 +368,26 @@ class Lexicon:
         # several checks and phrase categories ask the same lexicon about the same utterance (the six forbidden
         # categories share one lexicon): match once
         key = (text, fuzzy)
-        hit = self._found.get(key)
+        with self._lock:  # the workstation's threads share the process-wide lexicons
+            hit = self._found.get(key)
+            if hit is not None:
+                self._found.move_to_end(key)
         if hit is None:
             hit = tuple(self._find(text, fuzzy))
-            self._found[key] = hit
-            if len(self._found) > FIND_CACHE_SIZE:
-                self._found.popitem(last=False)
-        else:
-            self._found.move_to_end(key)
+            with self._lock:
+                self._found[key] = hit
+                while len(self._found) > FIND_CACHE_SIZE:
+                    self._found.popitem(last=False)
         return list(hit)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # what a lexicon is, not what it remembers (and a lock does not pickle)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_found", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._found = OrderedDict()
+        self._lock = threading.Lock()
 
     def _find(self, text: str, fuzzy: bool) -> list[PhraseMatch]:
         norm, imap = _normalized(text)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audio import AUDIO_EXTENSIONS
+from .i18n import t
 from .safe import readable
 from .types import CallMetadata
 
@@ -52,9 +53,9 @@ def discover_audio(inputs: list[Path], recursive: bool = True) -> list[Path]:
 def input_problem(path: Path) -> str | None:
     """Why `path` cannot be scored as a recording, or None."""
     if path.is_symlink() and not path.exists():
-        return f"{readable(str(path))}: broken symbolic link (its target {readable(str(path.readlink()))} is missing)"
+        return t("manifest.error.broken_link", file=readable(str(path)), target=readable(str(path.readlink())))
     if path.is_dir():
-        return f"{readable(str(path))}: is a folder, not a recording"
+        return t("audio.error.is_directory", file=readable(str(path)))
     return None
 
 
@@ -118,16 +119,14 @@ def _iso_date(value: str) -> str:
 def read_manifest(path: Path) -> list[CallJob]:
     """Jobs from a manifest CSV; a bad row becomes a job with an error, the others go on."""
     if not path.exists():
-        raise ManifestError(f"{path}: manifest not found")
+        raise ManifestError(t("manifest.error.not_found", file=path))
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ManifestError(f"{path}: manifest is not UTF-8 text") from None
+        raise ManifestError(t("manifest.error.encoding", file=path)) from None
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or "path" not in reader.fieldnames:
-        raise ManifestError(
-            f"{path}: manifest needs a header with a 'path' column (columns: {', '.join(MANIFEST_COLUMNS)})"
-        )
+        raise ManifestError(t("manifest.error.header", file=path, columns=", ".join(MANIFEST_COLUMNS)))
     jobs: list[CallJob] = []
     seen: set[str] = set()
     for line_no, row in enumerate(reader, start=2):
@@ -137,14 +136,16 @@ def read_manifest(path: Path) -> list[CallJob]:
         if None in row:  # more cells than header columns
             jobs.append(
                 CallJob(
-                    audio, CallMetadata(call_id=default_id), f"{path}:{line_no}: row has more cells than the header"
+                    audio, CallMetadata(call_id=default_id), t("manifest.error.extra_cells", file=path, line=line_no)
                 )
             )
             continue
         if not raw_path:
             jobs.append(
                 CallJob(
-                    audio, CallMetadata(call_id=row.get("call_id") or default_id), f"{path}:{line_no}: empty 'path'"
+                    audio,
+                    CallMetadata(call_id=row.get("call_id") or default_id),
+                    t("manifest.error.empty_path", file=path, line=line_no),
                 )
             )
             continue
@@ -155,13 +156,14 @@ def read_manifest(path: Path) -> list[CallJob]:
                 CallJob(
                     audio,
                     CallMetadata(call_id=row.get("call_id") or default_id),
-                    f"{path}:{line_no}: transferred_at {row.get('transferred_at')!r} is not seconds",
+                    t("manifest.error.transferred_at", file=path, line=line_no, value=row.get("transferred_at")),
                 )
             )
             continue
         if md.call_id in seen:
             dup = CallMetadata(call_id=f"{md.call_id}~line{line_no}")
-            jobs.append(CallJob(audio, dup, f"{path}:{line_no}: duplicate call_id {md.call_id!r}"))
+            problem = t("manifest.error.duplicate_id", file=path, line=line_no, call_id=md.call_id)
+            jobs.append(CallJob(audio, dup, problem))
             continue
         seen.add(md.call_id)
         jobs.append(CallJob(audio, md))

@@ -28,7 +28,10 @@ from .judge_pool import PoolStats
 from .judging import Judgement, check_fingerprints, inputs_from_result, judge
 from .result import CallResult, tag_json
 from .rubric import Rubric
+from .rules.engine import prime
+from .rules.operators import CallView
 from .store import schema as S
+from .store.bulk import insert_rows
 from .store.db import Store, check_rows, item_rows, tag_rows
 from .types import CallMetadata, Finding
 
@@ -117,6 +120,10 @@ class _RescoreJob:
                 calls = list(load_calls(conn, ids, with_findings=True))
                 stored = _stored_rows(conn, ids)
             out = _Judged()
+            prime(
+                self.rubric.rules,
+                [CallView(c.inputs.timeline, c.inputs.transcript, c.inputs.metadata) for c in calls if c.inputs],
+            )
             for call in calls:
                 _judge_one(call, self, fingerprints, own, stored, out)
             return out
@@ -262,14 +269,13 @@ def _write(store: Store, b: _Judged, now: str) -> None:
         for name, (table, _) in _ROWS.items():
             if b.replace[name]:
                 conn.execute(table.delete().where(table.c.call_id.in_(b.replace[name])))
-            if b.rows[name]:
-                conn.execute(table.insert(), b.rows[name])
+            insert_rows(conn, table, b.rows[name])
         if b.updates:
             conn.execute(
                 c.update().where(c.c.call_id == sa.bindparam("cid")).values(**{k: sa.bindparam(k) for k in _SCORE}),
                 b.updates,
             )
-        conn.execute(S.score_history.insert(), [{**h, "scored_at": now} for h in b.history])
+        insert_rows(conn, S.score_history, [{**h, "scored_at": now} for h in b.history])
         if b.timelines:
             t = S.call_timelines
             conn.execute(

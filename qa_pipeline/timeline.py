@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .i18n import t
 from .intervals import gaps_between
 from .types import SAMPLE_RATE, CallAudio, Interval, Overlap, Response, Speaker, SpeechSegment, Timeline
 
@@ -76,7 +77,7 @@ def build_timeline(audio: CallAudio, options: VadOptions = VadOptions()) -> Time
         per_party = pool.map(lambda item: detect_speech(item[1], item[0], options), audio.parties.items())
         speech = [seg for segs in per_party for seg in segs]
     if not speech:
-        raise NoSpeechError(f"{audio.source.path}: no speech detected in any channel")
+        raise NoSpeechError(t("audio.error.no_speech", file=audio.source.path))
     return timeline_from_segments(speech, audio.duration, audio.source.layout)
 
 
@@ -100,13 +101,19 @@ def _silences(speech: list[SpeechSegment]) -> list[Interval]:
 
 def _overlaps(speech: list[SpeechSegment]) -> list[Overlap]:
     overlaps: list[Overlap] = []
-    for i, later in enumerate(speech):
-        for earlier in speech[:i]:
-            if earlier.speaker == later.speaker or earlier.end <= later.start:
+    # earlier segments that still reach the current start, in order: speech is sorted by start, so one that
+    # ends before a start ends before every later start too (a scan of all earlier ones was quadratic: a 3 h
+    # call has thousands of segments)
+    active: list[SpeechSegment] = []
+    for later in speech:
+        active = [e for e in active if e.end > later.start]
+        for earlier in active:
+            if earlier.speaker == later.speaker:
                 continue
             end = min(earlier.end, later.end)
             if end > later.start:
                 overlaps.append(Overlap(later.start, end, later.speaker, earlier.speaker, later))
+        active.append(later)
     return overlaps
 
 

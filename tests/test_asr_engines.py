@@ -223,3 +223,40 @@ def test_batched_windows_give_the_one_at_a_time_transcript() -> None:
     for a, b in zip(batched.utterances, one.utterances, strict=True):
         assert abs(a.start - b.start) < 0.05 and abs(a.end - b.end) < 0.05
     assert batched.options["windows"] == one.options["windows"]
+
+
+def test_long_calls_reach_the_engine_in_bounded_groups(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A long call's windows are handed to the engine a group at a time (its audio is not copied into every
+    window at once), and the transcript is the one a single hand-over gives."""
+    from qa_pipeline.asr import engine as engine_mod
+    from qa_pipeline.asr.engine import WindowedWhisperEngine
+    from qa_pipeline.timeline import timeline_from_segments
+    from qa_pipeline.types import CallAudio, CallMetadata
+
+    class Recorder(WindowedWhisperEngine):
+        name = "recorder"
+        batches: list[int] = []
+
+        def _run_many(self, batch):  # type: ignore[no-untyped-def]
+            Recorder.batches.append(len(batch))
+            # one segment per window naming its length, so that every window is seen in the transcript
+            return [[RawSegment(0.0, 1.0, f"窗口{len(x)}")] for x in batch]
+
+    n = 40
+    speech = [
+        SpeechSegment(spk, 3.0 * i + off, 3.0 * i + off + 1.2)
+        for i in range(n)
+        for spk, off in (("agent", 0.0), ("customer", 1.5))
+    ]
+    parties = {s: np.zeros(int(3.0 * n * SAMPLE_RATE) + SAMPLE_RATE, np.float32) for s in ("agent", "customer")}
+    audio = CallAudio(CallMetadata("long"), None, parties)  # type: ignore[arg-type]
+    tl = timeline_from_segments(speech, 3.0 * n + 1.0)
+    opts = AsrOptions(max_window_s=2.0, chunking="packed")
+
+    whole = Recorder(opts).transcribe(audio, tl)
+    assert max(Recorder.batches) > 3
+    Recorder.batches = []
+    monkeypatch.setattr(engine_mod, "WINDOW_GROUP", 3)
+    grouped = Recorder(opts).transcribe(audio, tl)
+    assert max(Recorder.batches) <= 3 and sum(Recorder.batches) == whole.options["windows"]
+    assert grouped == whole

@@ -57,20 +57,20 @@ def test_missing_transcript_names_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name,content,match",
     [
-        ("c4.transcript.json", "{not json", "invalid JSON"),
+        ("c4.transcript.json", "{not json", "JSON 格式错误"),
         ("c4.transcript.json", '{"utterances": [{"speaker": "boss", "start": 0, "end": 1, "text": "x"}]}', "speaker"),
         (
             "c4.transcript.json",
             '{"utterances": [{"speaker": "agent", "start": 0, "text": "x"}]}',
-            "missing field 'end'",
+            "缺少字段 end",
         ),
         (
             "c4.transcript.json",
             '{"utterances": [{"speaker": "agent", "start": 2, "end": 1, "text": "x"}]}',
-            "start <= end",
+            "start ≤ end",
         ),
-        ("c4.transcript.csv", "who,start,end,text\nagent,0,1,x\n", "header lacks speaker"),
-        ("c4.transcript.csv", "speaker,start,end,text\nagent,zero,1,x\n", "line 2"),
+        ("c4.transcript.csv", "who,start,end,text\nagent,0,1,x\n", "表头缺少 speaker"),
+        ("c4.transcript.csv", "speaker,start,end,text\nagent,zero,1,x\n", "第 2 行"),
     ],
 )
 def test_bad_transcript_names_the_file(tmp_path: Path, name: str, content: str, match: str) -> None:

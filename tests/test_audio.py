@@ -77,13 +77,13 @@ def test_mono_and_duplicated_stereo_are_mono(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "make,reason",
     [
-        (lambda p: None, "file not found"),
-        (lambda p: p.write_bytes(b""), "empty file"),
-        (lambda p: p.write_text("call_id,agent\n1,2\n"), "not a readable audio file"),
-        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40), "audio"),
-        (lambda p: sf.write(str(p), np.zeros((0, 2), np.float32), 8000), "zero-length"),
-        (lambda p: sf.write(str(p), np.zeros((8000, 2), np.float32), 8000), "all silent"),
-        (lambda p: sf.write(str(p), np.full((8000, 3), 0.1, np.float32), 8000), "3 channels"),
+        (lambda p: None, "文件不存在"),
+        (lambda p: p.write_bytes(b""), "空文件"),
+        (lambda p: p.write_text("call_id,agent\n1,2\n"), "不是可读取的音频文件"),
+        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40), "音频"),
+        (lambda p: sf.write(str(p), np.zeros((0, 2), np.float32), 8000), "录音长度为零"),
+        (lambda p: sf.write(str(p), np.zeros((8000, 2), np.float32), 8000), "全程静音"),
+        (lambda p: sf.write(str(p), np.full((8000, 3), 0.1, np.float32), 8000), "3 个声道"),
     ],
 )
 def test_bad_input_names_file_and_reason(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -98,18 +98,18 @@ def test_bad_input_names_file_and_reason(tmp_path: Path, make, reason: str) -> N
 def test_huge_file_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "long.wav"
     sf.write(str(path), np.full((8000 * 10, 1), 0.1, np.float32), 8000)
-    with pytest.raises(AudioError, match="refusing"):
+    with pytest.raises(AudioError, match="超过上限"):
         load_call(path, _md(), IngestOptions(max_duration_s=5))
 
 
-def _damaged(path: Path, fmt: str) -> Path:
-    """A 5 s tone written as `fmt`, 400 bytes in its first third overwritten with noise."""
+def _damaged(path: Path, fmt: str, noise: int = 400) -> Path:
+    """A 5 s tone written as `fmt`, `noise` bytes in its first third overwritten with noise."""
     x = (0.3 * np.sin(np.arange(8000 * 5) / 10)).astype(np.float32)
     sf.write(str(path), np.stack([x, x[::-1]], axis=1), 8000, format=fmt)
     raw = bytearray(path.read_bytes())
     rng = np.random.default_rng(0)
     k = len(raw) // 3
-    raw[k : k + 400] = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    raw[k : k + noise] = rng.integers(0, 256, noise, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(raw))
     return path
 
@@ -130,6 +130,17 @@ def test_decoder_messages_name_the_file(tmp_path, capfd, fmt, name):
     assert all(str(path) in x for x in lines), err
 
 
+def test_a_recording_cut_short_by_damage_fails_instead_of_scoring_a_fragment(tmp_path):
+    """libmpg123 resyncs past damage and returns what it could: when it complained and less than 90 % of the
+    declared length came out, the call fails naming the file (a fragment would be judged as the whole call);
+    light damage that loses a few frames still decodes."""
+    light = load_call(_damaged(tmp_path / "light.mp3", "MP3", noise=400), _md())
+    assert 4.5 <= light.source.duration_s <= 5.0
+    with pytest.raises(AudioError) as exc:
+        load_call(_damaged(tmp_path / "heavy.mp3", "MP3", noise=900), _md())
+    assert str(tmp_path / "heavy.mp3") in str(exc.value) and "录音已损坏" in str(exc.value)
+
+
 def test_decoder_messages_leave_python_stderr_alone(tmp_path, capfd):
     """Only what native code writes to fd 2 is caught: Python's own stderr (the progress bar of an in-process
     batch) still reaches the terminal while a file is being decoded."""
@@ -145,3 +156,52 @@ def test_decoder_messages_leave_python_stderr_alone(tmp_path, capfd):
     assert "progress 3/10" in err
     expected = t("audio.decoder_message", file=str(tmp_path / "x.mp3"), message="Note: native says hello")
     assert [x for x in err if "native says hello" in x] == [expected]
+
+
+@pytest.mark.parametrize("rate,layout", [(8000, "stereo"), (16000, "stereo"), (8000, "mono")])
+def test_streamed_decode_equals_whole_file_resampling(tmp_path, monkeypatch, rate, layout):
+    """Block-by-block decoding + soxr's stream give exactly the samples of resampling the whole file at once
+    (more than two blocks, so block edges are crossed)."""
+    import soxr
+
+    from qa_pipeline import audio
+
+    monkeypatch.setattr(audio, "BLOCK_S", 2.0)
+    rng = np.random.default_rng(3)
+    n = int(2.5 * audio.BLOCK_S * rate)
+    x = (0.2 * rng.standard_normal((n, 2))).astype(np.float32)
+    if layout == "mono":
+        x = x[:, :1]
+    path = tmp_path / f"s{rate}.flac"
+    sf.write(str(path), x, rate, subtype="PCM_24")
+    whole, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    ref = whole if rate == 16000 else soxr.resample(whole, rate, 16000, quality="HQ").astype(np.float32)
+    got = load_call(path, _md(), IngestOptions(agent_channel=1))
+    if layout == "stereo":
+        assert np.array_equal(got.parties["agent"], ref[:, 1]) and np.array_equal(got.parties["customer"], ref[:, 0])
+    else:
+        assert np.array_equal(got.parties["unknown"], ref.mean(axis=1))
+    assert got.source.duration_s == round(n / rate, 3)
+
+
+def test_long_recordings_spill_to_a_temporary_file_that_leaves_no_trace(tmp_path, monkeypatch):
+    """Past `spill_after_s` the parties live in an unlinked temporary file mapped into memory: same samples,
+    not the worker's own memory, nothing left on disk."""
+    import tempfile
+
+    spill_dir = tmp_path / "tmp"
+    spill_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_dir))
+    path = tmp_path / "call.wav"
+    sf.write(str(path), _stereo(), 8000, subtype="PCM_16")
+    kept = load_call(path, _md())
+    spilled = load_call(path, _md(), IngestOptions(spill_after_s=1.0))
+    for party in ("agent", "customer"):
+        assert isinstance(spilled.parties[party], np.memmap) and not isinstance(kept.parties[party], np.memmap)
+        assert np.array_equal(spilled.parties[party], kept.parties[party])
+    assert spilled.source == kept.source
+    assert list(spill_dir.iterdir()) == []  # unlinked from the start
+    spilled.parties["agent"][:10] = 0.5  # copy-on-write: a consumer may scale its copy in place
+    assert np.array_equal(
+        load_call(path, _md(), IngestOptions(spill_after_s=1.0)).parties["agent"], kept.parties["agent"]
+    )

@@ -63,7 +63,7 @@ def test_batch_scores_good_calls_and_records_bad_ones(day: Path, tmp_path: Path)
     assert {c["check"]: c["status"] for c in bad["checks"]}["greeting"] == "fail"
     assert good["score"]["total"] > bad["score"]["total"]
     assert {"speech", "silence"} <= {e["type"] for e in good["events"]}
-    for cid, reason in (("corrupt", "corrupt.wav"), ("empty", "empty file"), ("notaudio", "not a readable audio")):
+    for cid, reason in (("corrupt", "corrupt.wav"), ("empty", "空文件"), ("notaudio", "不是可读取的音频文件")):
         data = json.loads(call_path(out, cid).read_text(encoding="utf-8"))
         assert data["status"] == "failed" and reason in data["error"]
     rows = list(csv.DictReader((out / "calls.csv").read_text(encoding="utf-8-sig").splitlines()))
@@ -141,3 +141,20 @@ def test_calls_csv_when_no_result_file_parses(tmp_path: Path) -> None:
     assert rows == [CALLS_CSV_COLUMNS]
     assert list(calls_table_row({"call_id": "x", "status": "failed"})) == CALLS_CSV_COLUMNS
     assert not list((tmp_path).glob(".calls.csv*"))  # no temporary file left behind
+
+
+def test_failure_reasons_follow_the_chosen_language_in_worker_processes(day: Path, tmp_path: Path) -> None:
+    """Reasons come from the catalog: Chinese by default, English under --lang en — also from spawned workers,
+    which do not inherit the parent's in-process language setting by themselves."""
+    from qa_pipeline.i18n import set_language
+
+    set_language("en")
+    try:
+        run_batch(_jobs(day), tmp_path / "en", OPTIONS, workers=2)
+    finally:
+        set_language(None)
+    run_batch(_jobs(day), tmp_path / "zh", OPTIONS, workers=1)
+    en = json.loads(call_path(tmp_path / "en", "empty").read_text(encoding="utf-8"))["error"]
+    zh = json.loads(call_path(tmp_path / "zh", "empty").read_text(encoding="utf-8"))["error"]
+    assert "empty file (0 bytes)" in en and "空文件" not in en
+    assert "空文件（0 字节）" in zh

@@ -219,7 +219,7 @@ def test_smaller_things(template: Path, tmp_path: Path) -> None:
     summary = run_batch(_jobs(day), out, OPTIONS)
     assert summary.ok == 1 and summary.failed == 2
     reasons = " ".join(e for _, e in summary.failures)
-    assert "broken symbolic link" in reasons and "is a folder" in reasons
+    assert "符号链接已失效" in reasons and "这是文件夹" in reasons
     assert call_path(out, "a..b").exists()
     assert not orphan.exists() and not list(out.rglob("*.tmp"))
     modes = {stat.S_IMODE(f.stat().st_mode) for f in [*(out / "calls").glob("*.json"), out / "calls.csv"]}

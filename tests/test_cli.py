@@ -85,7 +85,7 @@ def test_score_from_manifest_fills_agent_metadata(real_call: Path, tmp_path: Pat
     c1 = json.loads((out / "calls" / "c1.json").read_text(encoding="utf-8"))
     assert c1["agent_id"] == "A9" and c1["metadata"]["agent_name"] == "王芳" and c1["metadata"]["team"] == "一组"
     c2 = json.loads((out / "calls" / "c2.json").read_text(encoding="utf-8"))
-    assert c2["status"] == "failed" and "file not found" in c2["error"]
+    assert c2["status"] == "failed" and "文件不存在" in c2["error"]
 
 
 def test_chinese_is_the_default_and_lang_switches(tmp_path: Path) -> None:

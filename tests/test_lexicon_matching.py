@@ -101,3 +101,12 @@ def test_found_matches_are_remembered_and_not_shared():
     assert first == again and first is not again and first
     again.clear()
     assert lex.find("这个我不清楚，你问别人吧") == first
+
+
+def test_a_lexicon_pickles_without_what_it_remembers():
+    import pickle
+
+    lex = load_lexicon("forbidden")
+    lex.find("我不知道")
+    copy = pickle.loads(pickle.dumps(lex))
+    assert copy.find("我不知道") == lex.find("我不知道") and copy.entries == lex.entries

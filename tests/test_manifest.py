@@ -29,16 +29,16 @@ def test_manifest_rows_good_and_bad(tmp_path: Path) -> None:
     assert [j.error is None for j in jobs] == [True, True, False, False, False]
     assert jobs[0].metadata.agent_name == "张三" and jobs[0].path == tmp_path / "a.wav"
     assert jobs[1].metadata.transferred_at == 35.5
-    assert "m.csv:4: empty 'path'" in (jobs[2].error or "")
-    assert "not seconds" in (jobs[3].error or "")
-    assert "duplicate call_id" in (jobs[4].error or "") and jobs[4].metadata.call_id != "c1"
+    assert "m.csv:4：path 为空" in (jobs[2].error or "")
+    assert "不是秒数" in (jobs[3].error or "")
+    assert "重复" in (jobs[4].error or "") and jobs[4].metadata.call_id != "c1"
 
 
 def test_bad_manifest_file(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="not found"):
+    with pytest.raises(ManifestError, match="清单文件不存在"):
         read_manifest(tmp_path / "none.csv")
     (tmp_path / "m.csv").write_text("call_id,file\n1,a.wav\n")
-    with pytest.raises(ManifestError, match="'path' column"):
+    with pytest.raises(ManifestError, match="含 path 列的表头"):
         read_manifest(tmp_path / "m.csv")
 
 

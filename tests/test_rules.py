@@ -132,6 +132,47 @@ def test_similar_from_bare_examples_learns_a_paraphrase_matcher() -> None:
     assert one(OFFER + "role: agent", [*turns, ("customer", 60.0, 64.0, offers[0])]) == []
 
 
+@pytest.mark.slow  # the examples' classifier (trained once, cached)
+def test_priming_a_batch_scores_the_sentences_once_and_changes_nothing() -> None:
+    from qa_pipeline.rules import operators
+    from qa_pipeline.rules.engine import prime
+
+    rules = rules_of("id: offer\nconditions:\n  a:\n" + textwrap.indent(OFFER.strip() + "\nrole: agent", "    "))
+    calls = [
+        call([*NORMAL, ("agent", 32.0, 36.0, "正好我们这个月有个优惠活动，充一百送五十，您考虑一下吗")]),
+        call([*NORMAL, ("agent", 32.0, 36.0, "您的宽带订单号是三八六号")]),
+    ]
+    md = CallMetadata("c")
+    operators._model_scores.clear()
+    alone = [run_rules(rules, tl, tr, md) for tl, tr in calls]
+    operators._model_scores.clear()
+    prime(rules, [operators.CallView(tl, tr, md) for tl, tr in calls])
+    agent_sentences = {u.text for _, tr in calls for u in tr.utterances if u.speaker == "agent"}
+    assert {t for _, t in operators._model_scores} == agent_sentences  # every agent sentence, in one batch
+    assert [run_rules(rules, tl, tr, md) for tl, tr in calls] == alone
+    assert alone[0][0][0].status == "fail" and alone[1][0][0].status == "pass"
+
+    # anchored: only the agent sentences near a hit of the anchor are scored ahead
+    anchored = rules_of(
+        "id: offer_after_complaint\nconditions:\n  t:\n    keyword: {words: [投诉]}\n    role: customer\n  a:\n"
+        + textwrap.indent(OFFER.strip() + "\nrole: agent\nanchor: {after: t, within_sentences: 1}", "    ")
+        + "\nexpression: t && a\n"
+    )
+    complaint = [
+        *NORMAL[:3],
+        ("customer", 11.0, 13.0, "我要投诉你们"),
+        ("agent", 14.0, 18.0, "正好我们这个月有个优惠活动，充一百送五十，您考虑一下吗"),
+        ("agent", 19.0, 21.0, "您的宽带订单号是三八六号"),
+    ]
+    tl, tr = call(complaint)
+    operators._model_scores.clear()
+    alone = run_rules(anchored, tl, tr, md)
+    operators._model_scores.clear()
+    prime(anchored, [operators.CallView(tl, tr, md)])
+    assert {t for _, t in operators._model_scores} == {complaint[4][3]}  # the one sentence right after 投诉
+    assert run_rules(anchored, tl, tr, md) == alone and alone[0][0].status == "fail"
+
+
 @pytest.mark.slow
 def test_similar_through_the_paraphrase_classifier() -> None:
     """`similar: {category: …}` asks the phrasing classifier (trained at first use, cached)."""

@@ -179,7 +179,7 @@ def test_cli_formats(db):
 
 @pytest.mark.parametrize("plan", ["auto", "calls", "fts"])
 def test_ranking_is_true_top_n_for_every_plan(store, plan):
-    sqlite_only(store, "query plans")
+    """Every plan (SQLite: calls / fts / tags chosen by auto; PostgreSQL: calls / fts) gives the same top n."""
 
     def key(hits):
         return [(h.call_id, h.utterance_idx, round(h.rank, 9)) for h in hits]

@@ -75,7 +75,7 @@ def test_silences_overlaps_and_responses_from_two_parties() -> None:
 
 def test_no_speech_is_an_error() -> None:
     quiet = np.random.default_rng(1).normal(0, 0.002, 5 * SAMPLE_RATE).astype(np.float32)
-    with pytest.raises(NoSpeechError, match="no speech"):
+    with pytest.raises(NoSpeechError, match="没有检测到语音"):
         build_timeline(_call(unknown=quiet))
 
 
@@ -89,3 +89,29 @@ def test_derived_structure_from_segments() -> None:
         ("agent", "customer", -2.0),
         ("customer", "agent", -3.0),
     ]
+
+
+def test_overlaps_are_those_of_comparing_every_pair():
+    """The sweep over still-active segments finds exactly the overlaps (in the same order) that comparing every
+    segment with every earlier one finds."""
+    import random
+
+    from qa_pipeline.timeline import _overlaps
+    from qa_pipeline.types import Overlap, SpeechSegment
+
+    rng = random.Random(4)
+    for _ in range(200):
+        speech = sorted(
+            (
+                SpeechSegment(rng.choice(["agent", "customer"]), a, a + rng.choice([0.0, 0.5, 1.0, 3.0, 9.0]))
+                for a in (rng.randint(0, 40) / 2 for _ in range(rng.randint(0, 30)))
+            ),
+            key=lambda s: (s.start, s.end),
+        )
+        expected = [
+            Overlap(later.start, min(earlier.end, later.end), later.speaker, earlier.speaker, later)
+            for i, later in enumerate(speech)
+            for earlier in speech[:i]
+            if earlier.speaker != later.speaker and min(earlier.end, later.end) > later.start
+        ]
+        assert _overlaps(speech) == expected

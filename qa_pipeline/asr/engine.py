@@ -7,6 +7,7 @@ to the recording. Words are grouped into utterances that never cross a turn of t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -24,6 +25,16 @@ from qa_pipeline.asr.windows import (
 )
 from qa_pipeline.text import normalize, to_simplified
 from qa_pipeline.types import CallAudio, Timeline, Transcript, Utterance, Word
+
+WINDOW_GROUP = 64
+"""Windows handed to the engine at once: a multiple of the CPU batch (4) and the GPU batch cap (64), so batching
+is unchanged; ~30 min of audio at most, whatever the length of the call."""
+
+
+def _groups(items: Iterable[Window], n: int) -> Iterator[list[Window]]:
+    it = iter(items)
+    while group := list(itertools.islice(it, n)):
+        yield group
 
 
 def utterances_from(window: Window, segments: Iterable[RawSegment], opts: AsrOptions) -> list[Utterance]:
@@ -125,19 +136,22 @@ class WindowedWhisperEngine:
 
     def transcribe(self, audio: CallAudio, timeline: Timeline) -> Transcript:
         utts: list[Utterance] = []
-        # Every window of the call (both parties) goes to the engine at once, so that it can batch them.
-        windows = list(self.plan(audio, timeline))
-        subs: list[Window] = []
-        for win, segs in zip(windows, self._run_many([w.audio for w in windows]), strict=True):
-            utts.extend(utterances_from(win, segs, self.options))
-            # Whisper sometimes ends a window early (end-of-text after the first sentence followed by
-            # silence, seen with greedy decoding on packed windows), silently skipping the rest: any
-            # piece that got no text is transcribed again on its own.
-            subs.extend(subwindow(win, piece) for piece in uncovered(win, segs, self.options))
-        if subs:
-            for sub, segs in zip(subs, self._run_many([s.audio for s in subs]), strict=True):
-                utts.extend(utterances_from(sub, segs, self.options))
-        n_windows = len(windows) + len(subs)
+        n_windows = 0
+        # The windows of the call (both parties) go to the engine together, so that it can batch them; a long
+        # call's go in groups of WINDOW_GROUP so that its audio is not copied into windows all at once
+        # (issue 15: a 3 h call). Separate hunk by hardening.
+        for windows in _groups(self.plan(audio, timeline), WINDOW_GROUP):
+            subs: list[Window] = []
+            for win, segs in zip(windows, self._run_many([w.audio for w in windows]), strict=True):
+                utts.extend(utterances_from(win, segs, self.options))
+                # Whisper sometimes ends a window early (end-of-text after the first sentence followed by
+                # silence, seen with greedy decoding on packed windows), silently skipping the rest: any
+                # piece that got no text is transcribed again on its own.
+                subs.extend(subwindow(win, piece) for piece in uncovered(win, segs, self.options))
+            if subs:
+                for sub, segs in zip(subs, self._run_many([s.audio for s in subs]), strict=True):
+                    utts.extend(utterances_from(sub, segs, self.options))
+            n_windows += len(windows) + len(subs)
         o = self.options
         return Transcript(
             utterances=sort_utterances(utts),

@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from qa_pipeline.asr.engine import sort_utterances
 from qa_pipeline.asr.options import AsrDescription, AsrOptions, TranscriptError
+from qa_pipeline.i18n import t
 from qa_pipeline.text import to_simplified
 from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utterance
 
@@ -43,19 +44,19 @@ def find_transcript(recording: str | Path, transcripts_dir: Path | None = None) 
             tried.append(p)
             if p.is_file():
                 return p
-    raise TranscriptError(f"no transcript for {rec}: looked for {', '.join(str(p) for p in tried)}")
+    raise TranscriptError(t("transcript.error.not_found", file=rec, tried=", ".join(str(p) for p in tried)))
 
 
 def _seconds(value: Any, name: str, where: str) -> float:
     """A finite number of seconds (JSON number or CSV text); booleans, null, NaN and Infinity are refused."""
     if isinstance(value, bool) or value is None or not isinstance(value, (int, float, str)):
-        raise TranscriptError(f"{where}: {name} must be a number of seconds, not {_show(value)}")
+        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=_show(value)))
     try:
         x = float(value)
     except ValueError:
-        raise TranscriptError(f"{where}: {name} must be a number of seconds, not {_show(value)}") from None
+        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=_show(value))) from None
     if not math.isfinite(x):
-        raise TranscriptError(f"{where}: {name} must be a finite number of seconds, not {_show(value)}")
+        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=_show(value)))
     return x
 
 
@@ -71,25 +72,22 @@ def _show(value: Any) -> str:
 def _utterance(row: dict[str, Any], where: str) -> Utterance:
     missing = [k for k in ("speaker", "start", "end", "text") if k not in row]
     if missing:
-        raise TranscriptError(f"{where}: missing field {missing[0]!r} (need speaker,start,end,text)")
+        raise TranscriptError(t("transcript.error.missing_field", where=where, field=missing[0]))
     if not isinstance(row["speaker"], str):
-        raise TranscriptError(f"{where}: speaker must be text, not {_show(row['speaker'])}")
+        raise TranscriptError(t("transcript.error.speaker_type", where=where, value=_show(row["speaker"])))
     speaker = row["speaker"].strip().lower()
     start, end = _seconds(row["start"], "start", where), _seconds(row["end"], "end", where)
     text = row["text"]
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise TranscriptError(f"{where}: text must be a string, not {_show(text)}")
+        raise TranscriptError(t("transcript.error.text_type", where=where, value=_show(text)))
     if len(text) > MAX_UTTERANCE_CHARS:
-        raise TranscriptError(
-            f"{where}: text is {len(text)} characters long; one utterance holds at most {MAX_UTTERANCE_CHARS} "
-            "(split it at the speaker's pauses)"
-        )
+        raise TranscriptError(t("transcript.error.too_long", where=where, chars=len(text), limit=MAX_UTTERANCE_CHARS))
     if speaker not in SPEAKERS:
-        raise TranscriptError(f"{where}: speaker {speaker!r} is not one of {', '.join(SPEAKERS)}")
+        raise TranscriptError(t("transcript.error.speaker", where=where, speaker=speaker, speakers=", ".join(SPEAKERS)))
     if not (0 <= start <= end):
-        raise TranscriptError(f"{where}: need 0 <= start <= end, got {start}..{end}")
+        raise TranscriptError(t("transcript.error.times", where=where, start=start, end=end))
     return Utterance(speaker, start, end, to_simplified(text.strip()))  # type: ignore[arg-type]
 
 
@@ -103,24 +101,24 @@ def read_transcript(path: Path) -> tuple[Utterance, ...]:
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
-        raise TranscriptError(f"cannot read transcript {path}: {e}") from None
+        raise TranscriptError(t("transcript.error.unreadable", file=path, reason=e)) from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(raw, parse_constant=_no_constant)  # NaN / Infinity are not JSON numbers
         except (ValueError, RecursionError) as e:
-            raise TranscriptError(f"{path}: invalid JSON ({str(e)[:200]})") from None
+            raise TranscriptError(t("transcript.error.json", file=path, reason=str(e)[:200])) from None
         rows = data.get("utterances") if isinstance(data, dict) else data
         if not isinstance(rows, list):
-            raise TranscriptError(f'{path}: expected {{"utterances": [...]}}')
+            raise TranscriptError(t("transcript.error.shape", file=path))
         if not all(isinstance(r, dict) for r in rows):
-            raise TranscriptError(f"{path}: every utterance must be an object")
-        utts = [_utterance(r, f"{path} utterance {i}") for i, r in enumerate(rows)]
+            raise TranscriptError(t("transcript.error.not_object", file=path))
+        utts = [_utterance(r, t("transcript.where.utterance", file=path, index=i)) for i, r in enumerate(rows)]
     else:
         reader = csv.DictReader(raw.splitlines())
         missing = {"speaker", "start", "end", "text"} - set(reader.fieldnames or [])
         if missing:
-            raise TranscriptError(f"{path}: CSV header lacks {', '.join(sorted(missing))}")
-        utts = [_utterance(r, f"{path} line {i + 2}") for i, r in enumerate(reader)]
+            raise TranscriptError(t("transcript.error.csv_header", file=path, missing=", ".join(sorted(missing))))
+        utts = [_utterance(r, t("transcript.where.line", file=path, line=i + 2)) for i, r in enumerate(reader)]
     return sort_utterances(utts)
 
 
@@ -145,6 +143,13 @@ class TranscriptEngine:
         for i, u in enumerate(utterances):
             if audio.duration > 0 and u.end > limit:
                 raise TranscriptError(
-                    f"{path}: utterance {i} ({u.start:g}–{u.end:g} s) ends after the recording ({audio.duration:.1f} s)"
+                    t(
+                        "transcript.error.after_end",
+                        file=path,
+                        index=i,
+                        start=f"{u.start:g}",
+                        end=f"{u.end:g}",
+                        duration=f"{audio.duration:.1f}",
+                    )
                 )
         return Transcript(utterances=utterances, engine=self.name, options={"file": str(path)})

@@ -19,7 +19,7 @@ from ..lexicon import PhraseMatch, load_lexicon
 from ..phrasing import find as find_phrase
 from ..phrasing import prime, thresholds
 from ..phrasing.categories import FORBIDDEN, by_hit_category
-from ..text import normalize, pinyin_similarity
+from ..text import fuzzy_syllables, normalize, syllable_distance
 from ..types import Finding, Status, Utterance
 from .registry import CheckContext, register
 
@@ -483,8 +483,14 @@ def repeated_question(ctx: CheckContext) -> list[Finding]:
                 continue
             questions.append((u, clause, idx))
 
+    # how many customer "bad line" turns precede each index: a range question is one subtraction, not a scan
+    # of every turn in between for every repeat (quadratic in a long call)
+    n_unclear = [0]
+    for u in utts:
+        n_unclear.append(n_unclear[-1] + (u.speaker != "agent" and bool(unclear.find(u.text))))
+
     def customer_unclear(i0: int, i1: int) -> bool:
-        return any(utts[i].speaker != "agent" and unclear.find(utts[i].text) for i in range(i0 + 1, i1 + 1))
+        return n_unclear[i1 + 1] - n_unclear[i0 + 1] > 0
 
     def core(clause: str) -> str:
         n = normalize(clause)
@@ -496,10 +502,28 @@ def repeated_question(ctx: CheckContext) -> list[Finding]:
                 n = n[: -len(suf)]
         return n
 
+    syllables: dict[str, list[str]] = {}
+
+    def similar(a: str, b: str) -> bool:
+        """pinyin_similarity(core(a), core(b)) ≥ the threshold, each clause's pinyin taken once, and pairs
+        whose lengths alone rule it out (the distance is at least the length difference) skipped."""
+        sa = syllables.get(a)
+        if sa is None:
+            sa = syllables[a] = fuzzy_syllables(normalize(core(a)))
+        sb = syllables.get(b)
+        if sb is None:
+            sb = syllables[b] = fuzzy_syllables(normalize(core(b)))
+        if not sa and not sb:
+            return 1.0 >= p["similarity"]
+        longest = max(len(sa), len(sb))
+        if 1.0 - abs(len(sa) - len(sb)) / longest < p["similarity"]:
+            return False
+        return 1.0 - syllable_distance(sa, sb) / longest >= p["similarity"]
+
     groups: list[list[tuple[Utterance, str, int]]] = []
     for q in questions:
         for g in groups:
-            if pinyin_similarity(core(g[0][1]), core(q[1])) >= p["similarity"]:
+            if similar(g[0][1], q[1]):
                 if not customer_unclear(g[-1][2], q[2]):
                     g.append(q)
                 break

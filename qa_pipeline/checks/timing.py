@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from itertools import pairwise
 
@@ -39,11 +40,15 @@ def interruption(ctx: CheckContext) -> list[Finding]:
     shorter than `turn_pause_s`, so an agent who cuts in at a breath in mid-sentence still interrupts."""
     p = ctx.params
     customer_turns = party_turns(ctx.timeline.segments("customer"), p["turn_pause_s"])
+    # turns are sorted and disjoint: the one that can hold an agent start is the last one starting before it
+    # (a scan of every turn per agent segment was quadratic in a long call)
+    turn_starts = [a for a, _ in customer_turns]
     findings: list[Finding] = []
     for seg in ctx.timeline.segments("agent"):
         if seg.duration < p["min_segment_s"]:
             continue
-        turn = next(((a, b) for a, b in customer_turns if a < seg.start < b), None)
+        k = bisect.bisect_left(turn_starts, seg.start) - 1
+        turn = customer_turns[k] if k >= 0 and seg.start < customer_turns[k][1] else None
         if turn is None:
             continue
         overlap_end = min(seg.end, turn[1])

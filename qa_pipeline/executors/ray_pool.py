@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import language
 from ..manifest import CallJob
 from ..pipeline import PipelineOptions
 from ..result import CallResult
@@ -51,7 +52,10 @@ ScoreFn = Callable[[CallJob, Any], dict[str, Any]]
 class _Actor:
     """One actor: what `load` returned (the loaded model, the rubric) lives here for the actor's lifetime."""
 
-    def __init__(self, options: PipelineOptions, load: LoadFn, score: ScoreFn):
+    def __init__(self, options: PipelineOptions, load: LoadFn, score: ScoreFn, lang: str | None = None):
+        from ..i18n import set_language
+
+        set_language(lang)  # failure reasons in the driver's language (--lang)
         self.held = load(options)  # the ASR model is loaded once, before the first call
         self.score_fn = score
 
@@ -122,7 +126,8 @@ def make_actors(options: PipelineOptions, opts: RayOptions, load: LoadFn, score:
     # named, so that an operator (or a test) can find and kill one; unique per batch
     tag = os.urandom(4).hex()
     actors: list[Any] = [
-        cls.options(name=f"callqa-scorer-{tag}-{i}").remote(options, load, score) for i in range(opts.actors)
+        cls.options(name=f"callqa-scorer-{tag}-{i}").remote(options, load, score, language())
+        for i in range(opts.actors)
     ]
     probes = {a.pid.remote(): a for a in actors}
     ready, _ = ray.wait(list(probes), num_returns=1, timeout=opts.start_timeout)

@@ -256,15 +256,12 @@ MATCH = "match"
 
 
 def _train_example_matcher(examples: tuple[str, ...]) -> PhraseModel:
-    from .detect import units
     from .generate import SEED, templates, vary
 
     data = templates()
     rng = random.Random(SEED)
     fillers, particles = data.get("fillers", []), data.get("particles", [])
-    # each example, and each of its clauses and clause pairs (the units a sentence is classified by)
-    base = list(dict.fromkeys([*examples, *(e[a:b] for e in examples for a, b in units(e))]))
-    positives = [v for e in base for v in (e, *(vary(e, rng, fillers, particles) for _ in range(3)))]
+    positives = [v for e in examples for v in (e, *(vary(e, rng, fillers, particles) for _ in range(3)))]
     own = set(positives)
     pool = [e.text for e in training_examples() if e.text not in own]
     texts = [features_text(t) for t in (*positives, *pool)]
@@ -276,10 +273,10 @@ def _train_example_matcher(examples: tuple[str, ...]) -> PhraseModel:
 @lru_cache(maxsize=32)
 def example_matcher(examples: tuple[str, ...]) -> PhraseModel:
     """A classifier for ONE category no phrase category covers (a rule's `similar` with bare example
-    sentences, e.g. a new marketing offer): the examples, their clauses and surface variations against the
-    shared pool of every built-in training sentence (greetings, closings, forbidden wordings, neutral talk …),
-    with the phrase model's features. Classes `match` / `none`; cached on disk by content like the phrase
-    model."""
+    sentences, e.g. a new marketing offer; the caller passes each example's clauses too, see
+    `rules.operators.score_sentences`): the examples and their surface variations against the shared pool of
+    every built-in training sentence (greetings, closings, forbidden wordings, neutral talk …), with the phrase
+    model's features. Classes `match` / `none`; cached on disk by content like the phrase model."""
     ex = tuple(sorted(set(examples)))
     key = _content_key((("<examples>", ex),))
     return _load_or_train(cache_dir() / f"example_matcher-{key}.pkl", lambda: _train_example_matcher(ex))

@@ -70,9 +70,12 @@ def _near(h: Hit, a: Hit, cond: Condition) -> bool:
     return (rel in ("after", "around") and after) or (rel in ("before", "around") and before)
 
 
-def condition_hits(view: CallView, rule: Rule) -> dict[str, list[Hit]]:
+def condition_hits(view: CallView, rule: Rule, *, until: str | None = None) -> dict[str, list[Hit]]:
+    """Hits per condition, in dependency order (`until`: stop before that condition)."""
     hits: dict[str, list[Hit]] = {}
     for cid in rule.order:
+        if cid == until:
+            break
         cond = rule.conditions[cid]
         if cond.anchor is not None and not hits[cond.anchor.target]:
             hits[cid] = []  # nothing to be near: skip the operator
@@ -156,6 +159,47 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
     if not evidence:
         return [_finding(rule, "fail", None)], []
     return [_finding(rule, "fail", h) for h in evidence], []
+
+
+def _model_similar(cond: Condition) -> tuple[str, ...] | None:
+    """The examples of a `similar` condition that asks the examples' classifier (else None)."""
+    p = cond.compiled
+    if cond.operator != "similar" or p.get("category") or not p.get("model", True):
+        return None
+    return tuple(str(e) for e in p["examples"])
+
+
+def prime(rules: Iterable[Rule], views: Sequence[CallView]) -> None:
+    """Before judging a batch of calls: score, in one classifier batch per example set, the sentences that the
+    `similar` conditions with bare examples will ask about (a classifier call per call costs ~20× more per
+    sentence). Unanchored conditions: every sentence of their role. Anchored ones: only the sentences near a
+    hit of their anchor (found by the engine itself, the anchor's own conditions evaluated first). Judging
+    gives the same result with or without this; it only fills the score cache."""
+    from .operators import score_sentences
+
+    rules = list(rules)
+    for anchored in (False, True):
+        wanted: dict[tuple[str, ...], list[str]] = {}
+        for rule in rules:
+            for cid in rule.order:
+                cond = rule.conditions[cid]
+                examples = _model_similar(cond)
+                if examples is None or (cond.anchor is not None) != anchored:
+                    continue
+                texts = wanted.setdefault(examples, [])
+                for v in views:
+                    scope = v.indices(cond.role)
+                    if cond.anchor is not None:
+                        targets = condition_hits(v, rule, until=cid)[cond.anchor.target]
+                        scope = [i for i in scope if any(_near(_sentence(v, i), a, cond) for a in targets)]
+                    texts += (v.utts[i].text for i in scope)
+        for examples, texts in wanted.items():
+            score_sentences(examples, texts)
+
+
+def _sentence(view: CallView, i: int) -> Hit:
+    u = view.utts[i]
+    return Hit(u.start, u.end, u.speaker, i, u.text, {})
 
 
 def run_rules(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..archive import CallFilter, load_calls, select_call_ids
 from ..judge_pool import PoolStats
 from ..store.db import Store
-from .engine import judge_rule
+from .engine import judge_rule, prime
 from .model import Rule
 from .operators import CallView
 
@@ -82,12 +82,18 @@ def _trial_batch(reader: _Readable, rules: Sequence[Rule], ids: Sequence[str], m
     report = TrialReport(trials)
     with reader.read() as conn:
         calls = list(load_calls(conn, ids))
+    views = {
+        c.call_id: CallView(c.inputs.timeline, c.inputs.transcript, c.inputs.metadata)
+        for c in calls
+        if c.inputs is not None
+    }
+    prime(rules, list(views.values()))
     for call in calls:
         if call.inputs is None:
             report.no_timeline += 1
             continue
         report.calls += 1
-        view = CallView(call.inputs.timeline, call.inputs.transcript, call.inputs.metadata)
+        view = views[call.call_id]
         agent, team = call.agent_id or "?", call.team or "?"
         for tr in trials:
             findings, tags = judge_rule(tr.rule, view)

@@ -121,7 +121,11 @@ def make_engine(url_or_path: str | Path) -> sa.Engine:
 
 
 def _j(x: Any) -> str | None:
-    return None if x is None else json.dumps(x, ensure_ascii=False, sort_keys=True)
+    if x is None:
+        return None
+    if not x and isinstance(x, (dict, list)):  # the common empty detail / reasons: what json.dumps writes
+        return "{}" if isinstance(x, dict) else "[]"
+    return json.dumps(x, ensure_ascii=False, sort_keys=True)
 
 
 def _f(x: Any) -> float | None:
@@ -146,7 +150,7 @@ def check_rows(call_id: str, checks: Iterable[dict]) -> list[dict]:
             "evidence": c.get("evidence") or "",
             # key order kept (not sorted): rescoring rebuilds findings from these rows, and a finding's reason
             # text lists its detail in order
-            "detail_json": json.dumps(c.get("detail") or {}, ensure_ascii=False),
+            "detail_json": json.dumps(c["detail"], ensure_ascii=False) if c.get("detail") else "{}",
         }
         for i, c in enumerate(checks)
     ]
