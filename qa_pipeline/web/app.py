@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -527,6 +528,11 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     for module in (routes_appeals, routes_accuracy, routes_calibration, routes_dashboard, routes_collections):
         module.register(app, web)
     env.globals.update(allowed=allowed)
+    # Everything loaded so far (modules, the message catalog, jieba's dictionary: ~400,000 objects) lives as long
+    # as the server. Left to the collector, every full collection walks all of it: a 130–140 ms pause on about one
+    # request in twelve (measured on the dashboard). Frozen objects are skipped by collections (gc.freeze).
+    gc.collect()
+    gc.freeze()
     return app
 
 
