@@ -126,7 +126,7 @@ def test_missing_transcript_fails_that_call_only(day: Path, tmp_path: Path) -> N
     summary = run_batch(_jobs(day), tmp_path / "r", OPTIONS)
     assert summary.ok == 1
     err = json.loads(call_path(tmp_path / "r", "nogreet").read_text(encoding="utf-8"))["error"]
-    assert "no transcript" in err and "nogreet" in err
+    assert "找不到转写文件" in err and "nogreet" in err
 
 
 def test_calls_csv_when_no_result_file_parses(tmp_path: Path) -> None:

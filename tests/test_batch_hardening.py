@@ -257,7 +257,7 @@ def test_oversized_utterance_fails_that_call_with_a_reason(template: Path, tmp_p
     _call(template, day, "fine")
     summary = run_batch(_jobs(day), tmp_path / "out", OPTIONS)
     assert (summary.ok, summary.failed) == (1, 1)
-    assert "64000 characters" in summary.failures[0][1]
+    assert "文本长 64000 字" in summary.failures[0][1]
 
 
 def test_max_duration_must_be_positive(tmp_path: Path) -> None:
