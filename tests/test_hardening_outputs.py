@@ -99,11 +99,11 @@ def test_search_csv_is_neutralised_and_bounds_are_clear_errors(db):
 def test_query_bounds_and_not_semantics(db):
     with pytest.raises(QueryError, match="NOT"):
         parse_query("NOT 您好")
-    with pytest.raises(QueryError, match="too many terms"):
+    with pytest.raises(QueryError, match="词项太多"):
         parse_query("好 " * 300)
-    with pytest.raises(QueryError, match="too long"):
+    with pytest.raises(QueryError, match="检索语句太长"):
         parse_query("您好 " * 1000)
-    with pytest.raises(QueryError, match="deep"):
+    with pytest.raises(QueryError, match="括号嵌套"):
         parse_query("(" * 400 + "您好" + ")" * 400)
     store = open_store(db)
     try:
@@ -125,9 +125,9 @@ def test_clip_bounds(db, tmp_path):
         for at in (float("nan"), -1.0, 31.0, float("inf")):
             with pytest.raises(ClipError):
                 clip_call(store, "k1", tmp_path / "a.wav", at=at)
-        with pytest.raises(ClipError, match="format"):
+        with pytest.raises(ClipError, match="不支持的剪辑格式"):
             clip_call(store, "k1", tmp_path / "a.xyz", at=5.0)
-        with pytest.raises(ClipError, match="folder"):
+        with pytest.raises(ClipError, match="是文件夹"):
             clip_call(store, "k1", tmp_path, at=5.0)
     finally:
         store.close()

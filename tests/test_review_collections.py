@@ -131,5 +131,8 @@ def test_sharing_is_read_only_and_permissions(loop_env):
     # a bad query is a message, not a traceback
     bad = tr.get("/search", params={"q": '"未闭合'})
     assert bad.status_code == 200
+    # …saying what is wrong, in the page's language
+    bad = tr.get("/search", params={"q": "NOT 您好"})
+    assert bad.status_code == 200 and "NOT 前面需要有检索词" in bad.text
     # no CSRF token: rejected
     assert tr.post("/collections", data={"name": "x"}).status_code == 403

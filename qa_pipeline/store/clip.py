@@ -11,6 +11,7 @@ import soundfile as sf
 import sqlalchemy as sa
 
 from ..atomic import atomic_path
+from ..i18n import t
 from ..privacy import PII_CHECK, mask_audio, masked_intervals
 from . import schema as S
 from .db import Store
@@ -68,16 +69,16 @@ def _check_request(out: Path, at: float, before: float, after: float) -> str:
     """The soundfile format for `out`; ClipError (a sentence) for any request that cannot give a proper clip."""
     for name, value in (("--at", at), ("--before", before), ("--after", after)):
         if not math.isfinite(value):
-            raise ClipError(f"{name} must be a number of seconds, not {value}")
+            raise ClipError(t("clip.error.seconds", option=name, value=value))
     if at < 0:
-        raise ClipError(f"--at must not be negative ({at:g} s)")
+        raise ClipError(t("clip.error.negative", at=f"{at:g}"))
     if not (0 <= before <= MAX_SPAN_S and 0 <= after <= MAX_SPAN_S) or before + after <= 0:
-        raise ClipError(f"--before and --after must be between 0 and {MAX_SPAN_S:g} s, and not both 0")
+        raise ClipError(t("clip.error.span", limit=f"{MAX_SPAN_S:g}"))
     if out.is_dir():
-        raise ClipError(f"{out} is a folder: give the clip's file name, e.g. {out / 'clip.wav'}")
+        raise ClipError(t("clip.error.folder", file=out, example=out / "clip.wav"))
     fmt = CLIP_FORMATS.get(out.suffix.lower())
     if fmt is None:
-        raise ClipError(f"{out}: unknown clip format {out.suffix or '(none)'!r}; use {', '.join(CLIP_FORMATS)}")
+        raise ClipError(t("clip.error.format", file=out, suffix=out.suffix or "—", formats=", ".join(CLIP_FORMATS)))
     return fmt
 
 
@@ -96,19 +97,19 @@ def cut_clip(
     (call time: personal data found in the transcript) replaced by a tone. The original is only read.
     channel: both | agent | customer (stereo files: agent on `agent_channel`, customer on the other)."""
     if channel not in ("both", "agent", "customer"):
-        raise ClipError(f"channel must be both, agent or customer, not {channel!r}")
+        raise ClipError(t("clip.error.channel", value=channel))
     out = Path(out)
     fmt = _check_request(out, at, before, after)
     audio_path = Path(audio_path)
     if not audio_path.is_file():
-        raise ClipError(f"audio file not found: {audio_path}")
+        raise ClipError(t("clip.error.no_audio", file=audio_path))
     duration_s = _duration(audio_path)
     if duration_s is not None and at > duration_s:
-        raise ClipError(f"--at {at:g} s is after the end of the call ({duration_s:.1f} s)")
+        raise ClipError(t("clip.error.after_call", at=f"{at:g}", duration=f"{duration_s:.1f}"))
     t0 = max(0.0, at - before)
     data, sr = _read_span(audio_path, t0, at + after)
     if len(data) == 0:
-        raise ClipError(f"--at {at:g} s is after the end of the recording {audio_path}")
+        raise ClipError(t("clip.error.after_recording", at=f"{at:g}", file=audio_path))
     if channel != "both" and data.shape[1] == 2:
         idx = agent_channel if channel == "agent" else 1 - agent_channel
         data = data[:, idx : idx + 1]
@@ -158,9 +159,9 @@ def clip_call(
             .where(c.c.call_id == call_id)
         ).first()
     if row is None:
-        raise ClipError(f"no call {call_id!r} in the database")
+        raise ClipError(t("clip.error.no_call", call_id=call_id))
     if not row.audio_path:
-        raise ClipError(f"call {call_id!r} has no audio path")
+        raise ClipError(t("clip.error.no_audio_path", call_id=call_id))
     opts = json.loads(row.options_json or "{}")
     return cut_clip(
         resolve_audio(store, row.audio_path),

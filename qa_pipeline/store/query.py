@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..i18n import t
 from .tokens import char_pinyin, is_han, normalize, pinyin_tokens, segment
 
 
@@ -75,17 +76,17 @@ def parse_query(query: str) -> Node | None:
     `A NOT B` (also `A AND NOT B`) excludes B; a query that starts with NOT is refused, since a search lists
     utterances that contain something."""
     if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
+        raise QueryError(t("search.error.too_long", chars=len(query), limit=MAX_QUERY_CHARS))
     toks = _lex(query)
     n_terms = sum(1 for k, _ in toks if k in ("WORD", "PHRASE"))
     if n_terms > MAX_QUERY_TERMS:
-        raise QueryError(f"the query has too many terms ({n_terms}; at most {MAX_QUERY_TERMS})")
+        raise QueryError(t("search.error.too_many_terms", terms=n_terms, limit=MAX_QUERY_TERMS))
     depth = max_depth = 0
     for k, _ in toks:
         depth = depth + 1 if k == "(" else max(0, depth - 1) if k == ")" else depth
         max_depth = max(max_depth, depth)
     if max_depth > MAX_QUERY_DEPTH:
-        raise QueryError(f"the query nests parentheses {max_depth} deep (at most {MAX_QUERY_DEPTH})")
+        raise QueryError(t("search.error.too_deep", depth=max_depth, limit=MAX_QUERY_DEPTH))
     pos = 0
 
     def peek() -> tuple[str, str] | None:
@@ -93,34 +94,34 @@ def parse_query(query: str) -> Node | None:
 
     def primary() -> Node | None:
         nonlocal pos
-        t = peek()
-        if t is None:
+        tok = peek()
+        if tok is None:
             return None
         pos += 1
-        if t[0] == "(":
+        if tok[0] == "(":
             node = or_expr()
             nxt = peek()
             if nxt and nxt[0] == ")":
                 pos += 1
             return node
-        if t[0] == ")":  # stray closing parenthesis
+        if tok[0] == ")":  # stray closing parenthesis
             return primary()
-        if t[0] == "OP" and t[1] == "NOT":
-            raise QueryError("NOT needs something before it: write 'A NOT B' (utterances with A but not B)")
-        if t[0] == "OP":  # AND/OR where a term is expected: treat as nothing
+        if tok[0] == "OP" and tok[1] == "NOT":
+            raise QueryError(t("search.error.leading_not"))
+        if tok[0] == "OP":  # AND/OR where a term is expected: treat as nothing
             return primary()
-        return Term(t[1], t[0] == "PHRASE")
+        return Term(tok[1], tok[0] == "PHRASE")
 
     def and_expr() -> Node | None:
         nonlocal pos
         left = primary()
         while True:
-            t = peek()
-            if t is None or t[0] == ")" or (t[0] == "OP" and t[1] == "OR"):
+            tok = peek()
+            if tok is None or tok[0] == ")" or (tok[0] == "OP" and tok[1] == "OR"):
                 return left
             op = "AND"
-            if t[0] == "OP":
-                op = t[1]
+            if tok[0] == "OP":
+                op = tok[1]
                 pos += 1
                 nxt = peek()
                 if op == "AND" and nxt is not None and nxt == ("OP", "NOT"):  # A AND NOT B = A NOT B
@@ -137,7 +138,7 @@ def parse_query(query: str) -> Node | None:
     def or_expr() -> Node | None:
         nonlocal pos
         left = and_expr()
-        while (t := peek()) and t[0] == "OP" and t[1] == "OR":
+        while (tok := peek()) and tok[0] == "OP" and tok[1] == "OR":
             pos += 1
             right = and_expr()
             if right is None:
@@ -173,7 +174,7 @@ def render_query(node: Node | None, term: Callable[[Term], str | None], combine:
 
     expr = emit(node)
     if not expr:
-        raise QueryError("the query has no searchable words")
+        raise QueryError(t("search.error.no_words"))
     return expr
 
 

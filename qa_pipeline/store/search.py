@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..i18n import t
 from . import schema as S
 from .db import Store
 from .filters import CallFilter, resolve
@@ -68,13 +69,13 @@ def search(
         raise RuntimeError("the database has no search index (schema too old)")
     tree = parse_query(query)
     if tree is None:
-        raise QueryError("the query has no searchable words")
+        raise QueryError(t("search.error.no_words"))
     terms = positive_terms(tree)
     u, c = S.utterances, S.calls
     if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        raise QueryError(t("search.error.limit", limit=MAX_LIMIT, value=limit))
     if not 0 <= context <= MAX_CONTEXT:
-        raise QueryError(f"context must be between 0 and {MAX_CONTEXT} turns, not {context}")
+        raise QueryError(t("search.error.context", limit=MAX_CONTEXT, value=context))
     limit = int(limit)
 
     with store.read() as conn:

@@ -69,7 +69,9 @@ def register(app: FastAPI, web: Web) -> None:
             try:
                 # the page shows the hit line only: no context turns to fetch
                 hits = search(store, q.strip()[:500], where, limit=SEARCH_LIMIT, pinyin=bool(pinyin), context=0)
-            except (QueryError, ValueError):
+            except QueryError as exc:  # a sentence from the catalog saying what is wrong with the query
+                error = str(exc)
+            except ValueError:
                 error = t("loop.search.bad_query")
         return web.render(
             request,
