@@ -24,6 +24,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .i18n import language, set_language
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -91,8 +93,9 @@ class PoolStats:
 _FN: Callable[[Sequence[str]], Any] | None = None
 
 
-def _init(job: BatchJob[Any]) -> None:
+def _init(job: BatchJob[Any], lang: str | None = None) -> None:
     global _FN
+    set_language(lang)  # reasons written by a worker in the command's language (--lang), as with -j 1
     _FN = job.open()
 
 
@@ -123,7 +126,7 @@ def run_batches(
             yield out
         return
     n = stats.workers = min(workers, len(chunks))
-    ex = ProcessPoolExecutor(n, mp_context=_context(), initializer=_init, initargs=(job,))
+    ex = ProcessPoolExecutor(n, mp_context=_context(), initializer=_init, initargs=(job, language()))
     pending: deque[Future[tuple[R, float, float]]] = deque()
     try:
         todo = iter(chunks)
