@@ -110,3 +110,13 @@ def login(drv: Any, base: str, name: str, password: str) -> None:
     drv.find_element(By.ID, "username").send_keys(name)
     drv.find_element(By.ID, "password").send_keys(password)
     drv.find_element(By.ID, "login-submit").click()
+
+
+def wait_until(drv: Any, cond: Any, timeout: float = 30.0) -> Any:
+    """Wait for `cond(drv)` to be truthy. A form post reloads the page under the condition's feet: an element
+    found just before the reload is stale when read, so stale and missing elements mean "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(drv, timeout, ignored_exceptions=ignored).until(cond)

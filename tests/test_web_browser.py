@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from browser_harness import BROWSER_MARKS, chromium, screenshot, serve_workstation
 from browser_harness import login as browser_login
+from browser_harness import wait_until as _wait
 from fixtures_review import CALL_A, build_db
 
 from qa_pipeline.review.users import create_user
@@ -43,12 +44,6 @@ def _shot(drv, name: str) -> None:
 
 def _login(drv, base: str, user: str) -> None:
     browser_login(drv, base, user, PW)
-
-
-def _wait(drv, cond, timeout=30.0):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(drv, timeout).until(cond)
 
 
 def _final(drv) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from browser_harness import BROWSER_MARKS, chromium, screenshot, serve_workstation
 from browser_harness import login as browser_login
+from browser_harness import wait_until as _wait
 from fixtures_loop import MANUAL_IDS, review_call_a, user
 from fixtures_review import CALL_A, build_db
 
@@ -63,12 +64,6 @@ def _shot(drv, name: str) -> None:
 def _login(drv, base: str, name: str) -> None:
     browser_login(drv, base, name, PW)
     _wait(drv, lambda d: "/login" not in d.current_url)
-
-
-def _wait(drv, cond, timeout=30.0):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(drv, timeout).until(cond)
 
 
 def test_appeal_ruling_and_calibration_in_a_real_browser(server, browser):
