@@ -65,6 +65,17 @@ def serve_workstation(db: Path) -> Iterator[str]:
             proc.wait()
 
 
+OFFLINE_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Headless Chromium on this offline machine: no sandbox (root), no GPU, nothing fetched in the background."""
+
+
 @contextmanager
 def chromium(profile_dir: Path) -> Iterator[Any]:
     """A headless Chromium at 1366×768 with the flags this offline machine needs (no background networking)."""
@@ -74,12 +85,7 @@ def chromium(profile_dir: Path) -> Iterator[Any]:
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *OFFLINE_FLAGS,
         "--disable-dev-shm-usage",
         "--autoplay-policy=no-user-gesture-required",
         "--window-size=1366,768",

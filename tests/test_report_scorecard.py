@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import subprocess
 import tempfile
 
@@ -12,14 +11,13 @@ import openpyxl
 import pandas as pd
 import pytest
 import typer
+from browser_harness import CHROMIUM, OFFLINE_FLAGS
 from fixtures_store import build_fixture_db
 from pg_server import BACKENDS, backend_db
 from typer.testing import CliRunner
 
 from qa_pipeline.cli.store import scorecard_command
 from qa_pipeline.report import build_scorecard, write_scorecard
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +152,7 @@ def test_html_offline(card, tmp_path):
 def _chromium(*args, tmp):
     cmd = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *OFFLINE_FLAGS,
         "--no-first-run",
         f"--user-data-dir={tmp}",
         *args,
