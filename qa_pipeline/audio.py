@@ -315,8 +315,16 @@ def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]
         if not streams:
             raise AudioError(t("audio.error.no_stream", file=path))
         stream = streams[0]
-        if stream.duration and stream.time_base and float(stream.duration * stream.time_base) > max_duration_s:
-            raise AudioError(t("audio.error.too_long", file=path, hours=f"{max_duration_s / 3600:.1f}"))
+        length_s = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+        if length_s > max_duration_s:
+            raise AudioError(
+                t(
+                    "audio.error.over_max_duration",
+                    file=path,
+                    hours=f"{length_s / 3600:.1f}",
+                    limit=f"{max_duration_s / 3600:.1f}",
+                )
+            )
         rate = stream.rate or stream.codec_context.sample_rate
         chunks: list[np.ndarray] = []
         try:

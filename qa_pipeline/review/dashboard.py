@@ -298,7 +298,7 @@ def dashboard(
     this_start = d_to - timedelta(days=6)
     last_start = this_start - timedelta(days=7)
     scan_from = min(f.date_from, last_start.isoformat())
-    # machine side: cached for the whole database (one agent: read directly, it is a few hundred calls)
+    # machine side: cached for the whole database; one agent: only that agent's rows are read (so no agent mask below)
     base = _base(store, pass_mark, f.agent) if (cache is None or f.agent) else cache.base(store, pass_mark)
     # human side, live: submitted official reviews (their verdict replaces the machine's pass) and appeals
     conds = _conds(f, scan_from)
@@ -361,8 +361,6 @@ def dashboard(
     team_wanted = base.team_names.index(f.team) if f.team in base.team_names else -2  # -2: no such team
     if f.team:
         keep &= base.team_index == team_wanted
-    if f.agent:
-        keep &= np.array([a[0] == f.agent for a in base.agent], dtype=bool)
     this_week.tally.add(_tally(values[keep & (day >= this_start.toordinal())].sum(axis=0)))
     last_week.tally.add(
         _tally(values[keep & (day >= last_start.toordinal()) & (day < this_start.toordinal())].sum(axis=0))
