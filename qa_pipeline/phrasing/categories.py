@@ -19,8 +19,10 @@ class Category:
     transfer), so a wording elsewhere that merely resembles it costs nothing: calibration may accept more
     false alarms on look-alikes (phrasing.model.POSITIONAL_TARGETS) for more recall."""
     model_questions_only: bool = False
-    """The classifier only judges clauses ending in ？ for this category: 哦/嗯 as a one-word answer are the
-    lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26), a bare 啥？/你说啥？ the model's."""
+    """The classifier only judges clauses ending in ？ — and, since ASR often drops the ？, a whole utterance of at
+    most `SHORT_UTTERANCE` characters (你说啥 / 啥玩意) — for this category: 哦/嗯 as a one-word answer are the
+    lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26), a bare 啥？/你说啥？ the model's;
+    a 口语化 word inside a longer statement (哦，发了个短信 …) is left to the lexicon's slang entries."""
 
     @property
     def hit_category(self) -> str:
@@ -48,6 +50,8 @@ CATEGORIES: dict[str, Category] = {
         Category("confirm", "confirm", ("understood", "anything_unclear"), seed=":39 解释后询问客户是否清楚"),
     )
 }
+SHORT_UTTERANCE = 6
+"""See Category.model_questions_only."""
 FORBIDDEN = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..lexicon import PhraseMatch, load_lexicon
 from ..text import normalize
-from .categories import category
+from .categories import SHORT_UTTERANCE, category
 from .model import get_model
 
 _CLAUSE = re.compile(r"[^，。！？；,.!?;、…_\s~～]+[？?]?")
@@ -113,6 +113,48 @@ def _lexicon_hits(name: str, text: str) -> list[PhraseMatch]:
     return hits
 
 
+# what may follow a closing thanks in the same turn: a form of address, a particle, an okay
+_CLOSING_FILLERS = frozenset(
+    normalize(x)
+    for x in ("啊", "哈", "呀", "呢", "哦", "嗯", "好", "好的", "行", "那", "的", "了", "好嘞", "您", "你", "您了")
+    + ("你了", "先生", "女士", "小姐", "您先生", "您女士", "啊先生", "啊女士", "哈先生", "哈女士")
+)
+
+
+def _closing_material(clause: str, extra: Mapping[str, Iterable[str]] | None) -> bool:
+    """A clause that can stand in a closing: empty, a filler, a closing phrase of the lexicon, or one the
+    classifier scores as a closing ask / thanks (at least borderline)."""
+    norm = normalize(clause)
+    if not norm or norm in _CLOSING_FILLERS or _lexicon_hits("closing_ask", clause):
+        return True
+    if any(m.category == "goodbye" for m in _lexicon_hits("closing_thanks", clause)):
+        return True
+    mdl = get_model(extra)
+    row = mdl.predict([clause])[0]
+    return any(
+        row[mdl.classes.index(c)] >= thresholds(category=c, extra=extra).review
+        for c in ("closing_thanks", "closing_ask")
+    )
+
+
+def _thanks_closes(text: str, m: PhraseMatch, extra: Mapping[str, Iterable[str]] | None) -> bool:
+    """Whether a thanks closes the turn (10086 l.5-6 结束语) rather than thanking in passing: 谢谢您的配合，我现在
+    帮您办理 / 感谢您提供的信息 thank for something and go on with the business, so they are no closing. The
+    rest of the thanks' own clause must be a form of address / particle or closing wording, and every clause
+    after it closing material."""
+    clauses = [c.span() for c in _CLAUSE.finditer(text)]
+    own = next(((s, e) for s, e in clauses if s <= m.start < e), (m.start, m.end))
+    rest = normalize(text[m.end : own[1]])
+    if rest and rest not in _CLOSING_FILLERS and not _closing_material(text[own[0] : own[1]], extra):
+        return False
+    return all(_closing_material(text[s:e], extra) for s, e in clauses if s >= own[1])
+
+
+def _asks(text: str, s: int, e: int) -> bool:
+    """A question clause, or a short whole utterance (ASR drops the ？ of 你说啥 often)."""
+    return bool(_QUESTION_END.search(text[s:e])) or len(normalize(text)) <= SHORT_UTTERANCE
+
+
 def find(
     name: str,
     text: str,
@@ -126,6 +168,8 @@ def find(
     covers. Offsets index `text`."""
     cat = category(name)
     hits = _lexicon_hits(name, text)
+    if name == "closing_thanks" and model:
+        hits = [m for m in hits if m.category != "thanks" or _thanks_closes(text, m, extra)]
     if not model or not normalize(text):
         return hits
     limits = limits or thresholds(category=name, extra=extra)
@@ -137,7 +181,7 @@ def find(
         (
             (float(p), s, e)
             for p, (s, e) in zip(probs, spans, strict=True)
-            if p >= limits.review and (not cat.model_questions_only or _QUESTION_END.search(text[s:e]))
+            if p >= limits.review and (not cat.model_questions_only or _asks(text, s, e))
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
     )
@@ -145,8 +189,11 @@ def find(
     for p, s, e in cands:
         if any(s < te and e > ts for ts, te in taken):
             continue
+        m = PhraseMatch(cat.lexicon, cat.hit_category, text[s:e], s, e, "model", round(p, 3))
+        if name == "closing_thanks" and not _thanks_closes(text, m, extra):
+            continue
         taken.append((s, e))
-        hits.append(PhraseMatch(cat.lexicon, cat.hit_category, text[s:e], s, e, "model", round(p, 3)))
+        hits.append(m)
     return sorted(hits, key=lambda m: m.start)
 
 

@@ -29,11 +29,15 @@ _GROUP = re.compile(r"\{([^{}]*)\}")
 
 # single characters and bare courtesy words on their own are no category either
 # (a bare apology is no *hold* apology; a bare 嗯 is the backchannel the rubric asks for, l.26);
-# question tags that end a restatement (您说的是…，对吧？) ask for confirmation, nothing else
+# question tags that end a restatement (您说的是…，对吧？) ask for confirmation, nothing else;
+# bare connectives likewise
 BARE = (
     *("您好", "你好", "喂", "好的", "对", "是的", "嗯", "嗯嗯", "嗯好", "谢谢您", "明白", "可以", "行", "好"),
     *("抱歉", "不好意思", "对不起", "很抱歉", "非常抱歉", "真不好意思", "哦好的", "嗯对", "啊对"),
     *("对吧？", "是吧？", "对吗？", "好吗？", "是吗？", "对不对？", "是不是？", "可以吗？", "行吗？"),
+    # connectives an ASR cut leaves standing alone between pauses (不是_是在营_交的还是…): no category by themselves
+    *("不是", "还是", "就是", "不是的", "然后", "那个", "这个", "所以", "但是", "还有", "没有", "可以的"),
+    *("是这样", "就是说", "也就是说", "对对对", "是是是", "然后呢", "那么", "因为", "如果", "或者"),
 )
 
 

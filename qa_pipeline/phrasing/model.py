@@ -1,4 +1,5 @@
-"""Phrase classifier: a linear SVM (one-vs-rest) over character 1–3-grams and fuzzy-pinyin 1–2-grams.
+"""Phrase classifier: a linear SVM (one-vs-rest, classes weighted by their size) over character 1–3-grams,
+fuzzy-pinyin 1–2-grams and jieba word 1–2-grams.
 
 One class per phrase category plus `none`. Trained from `generate.training_examples` (fixed seed) at first
 use, kept in memory for the process and pickled in the user cache dir ($CALLQA_HOME or ~/.cache/callqa,
@@ -20,6 +21,7 @@ Inputs are short units of an utterance (clauses, adjacent clause pairs, the whol
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import random
@@ -38,15 +40,16 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from ..text import fuzzy_syllable, normalize
+from ..text import fuzzy_syllable, normalize, tokens
 from .categories import CATEGORIES, FORBIDDEN
 from .generate import NONE, Example, training_examples
 
 _QUESTION = re.compile(r"[?？]\s*$")
 C = 0.5
 MARGIN_SCALE = 3.0
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 FOLDS = 5
+REPEATS = 3
 HIT_RANGE = (0.5, 0.85)
 """Calibrated hit thresholds stay in this band: never below the classifier's own decision boundary (0.5)."""
 FORBIDDEN_MIN_HIT = 0.6
@@ -60,9 +63,12 @@ target, ≤ 0.05), and on every other sentence (other categories, neutral talk).
 POSITIONAL_TARGETS = {"hard": 0.10, "other": 0.01}
 """Looser for the categories the checks only look for at one moment (Category.positional): closing asks such as
 还有别的事吗 must not become borderline because 您还有没有收到短信 looks alike in the middle of a call."""
-FORBIDDEN_TARGETS = {"hard": 0.03, "other": 0.002}
+FORBIDDEN_TARGETS = {"hard": 0.05, "other": 0.004}
 """Stricter for the forbidden categories: one such hit can zero a call (红线). Their "other" sentences leave out
-the other forbidden categories: 你有完没完 taken for 反问 rather than 不耐烦 is still the same forbidden phrase."""
+the other forbidden categories: 你有完没完 taken for 反问 rather than 不耐烦 is still the same forbidden phrase;
+and the colloquial ones: the standard itself calls 什么？/你说啥？/再说一次 "反问的方式" (l.9), and on the
+validation folds a left-out 啥/咋 question scores like the 咋/怎么 反问 it resembles, which drove the 反问 threshold
+to the cap."""
 """The cache key also covers generate.py, model.py and every data file by content; bump this for changes
 made elsewhere that alter training."""
 
@@ -89,6 +95,27 @@ def pinyin_tokens(text: str) -> list[str]:
     """Fuzzy tone-less syllables and syllable bigrams: homophones (ASR errors) share features."""
     syl = [_char_pinyin(ch) for ch in text.rstrip("？")]
     return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
+
+
+@cache
+def _quiet_jieba() -> None:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its first use would print "Building prefix dict…" on stderr
+
+
+def word_tokens(text: str) -> list[str]:
+    return list(_word_tokens(text))
+
+
+@lru_cache(maxsize=100_000)
+def _word_tokens(text: str) -> tuple[str, ...]:
+    """jieba words and word bigrams: a paraphrase keeps words (看/短信/营业厅) in new orders and surroundings,
+    which character n-grams that straddle a word boundary miss (on the grouped validation folds these features
+    raised the forbidden categories' leave-template-out recall by about 0.02)."""
+    _quiet_jieba()
+    words = tokens(text)
+    return (*words, *(f"{a}|{b}" for a, b in zip(words, words[1:], strict=False)))
 
 
 class PhraseModel:
@@ -128,9 +155,13 @@ def _fit(texts: Sequence[str], labels: Sequence[str], **svc: Any) -> tuple[Featu
         [
             ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)),
             ("pinyin", TfidfVectorizer(analyzer=pinyin_tokens, sublinear_tf=True, lowercase=False)),
+            ("words", TfidfVectorizer(analyzer=word_tokens, sublinear_tf=True, lowercase=False)),
         ]
     )
     x = features.fit_transform(texts)
+    # class sizes differ 10× (a broad 反问 template set vs a few greeting ones, thousands of `none`): weighting them
+    # keeps a small category from being outvoted
+    svc.setdefault("class_weight", "balanced")
     clf = LinearSVC(C=C, random_state=0, **svc)
     clf.fit(x, labels)
     return features, clf
@@ -152,10 +183,15 @@ def calibrate(
     groups = [e.group or e.text for e in examples]
     classes = sorted(set(labels))
     oof = np.zeros((len(examples), len(classes)))
-    for train, val in GroupKFold(n_splits=FOLDS).split(texts, labels, groups):
-        features, clf = _fit([texts[i] for i in train], labels[train])
-        cols = [list(clf.classes_).index(c) for c in classes]
-        oof[val] = _squash(clf.decision_function(features.transform([texts[i] for i in val])))[:, cols]
+    # which templates share a fold moved single thresholds by up to 0.2 between otherwise equal runs: average
+    # the out-of-fold scores over REPEATS different (deterministic) assignments of templates to folds
+    for r in range(REPEATS):
+        salted = [hashlib.sha256(f"{r}|{g}".encode()).hexdigest() for g in groups]
+        for train, val in GroupKFold(n_splits=FOLDS).split(texts, labels, salted):
+            features, clf = _fit([texts[i] for i in train], labels[train])
+            cols = [list(clf.classes_).index(c) for c in classes]
+            oof[val] += _squash(clf.decision_function(features.transform([texts[i] for i in val])))[:, cols]
+    oof /= REPEATS
     limits: dict[str, tuple[float, float]] = {}
     report: dict[str, dict[str, float]] = {}
     for name in CATEGORIES:
@@ -166,7 +202,7 @@ def calibrate(
         hard_mask = np.array([e.label == NONE and e.group.startswith(f"{name}:negative") for e in examples])
         others = (labels != name) & ~hard_mask
         if name in FORBIDDEN:
-            others &= ~np.isin(labels, FORBIDDEN)
+            others &= ~np.isin(labels, (*FORBIDDEN, "colloquial"))
         hard, other = col[hard_mask], col[others]
         target = (
             FORBIDDEN_TARGETS
