@@ -120,6 +120,44 @@ def real_hits(model: bool) -> list[dict[str, object]]:
     return out
 
 
+def real_dialogues() -> list[list[str]]:
+    """The agent lines of each real MobileCS dialogue (one list per call)."""
+    calls = []
+    for f in sorted(REAL.glob("*.json")):
+        for dialog in json.loads(f.read_text(encoding="utf-8")):
+            calls.append([t["[SPEAKER 1]"] for t in dialog.get("content", []) if t.get("[SPEAKER 1]")])
+    return calls
+
+
+def per_call_cost(repeats: int = 5) -> dict[str, float]:
+    """Wall and CPU seconds per call of the phrase judgement the checks run: one batched `prime` of the agent
+    lines (every unit scored for all 14 categories at once) + `find` for every category on every line. The
+    per-text score cache is cleared each time, so every repeat pays the classifier again."""
+    from qa_pipeline.phrasing import detect
+
+    calls = real_dialogues()
+    get_model()
+    wall = cpu = 0.0
+    for _ in range(repeats):
+        for lines in calls:
+            with detect._lock:
+                detect._scores.clear()
+            t, c = time.perf_counter(), time.process_time()
+            prime(lines)
+            for cat in CATEGORIES:
+                for text in lines:
+                    find_in_utterance(cat, text, "agent")
+            wall += time.perf_counter() - t
+            cpu += time.process_time() - c
+    n = repeats * len(calls)
+    return {
+        "calls": len(calls),
+        "agent_lines_per_call": round(sum(map(len, calls)) / max(1, len(calls)), 1),
+        "wall_s_per_call": round(wall / n, 4),
+        "cpu_s_per_call": round(cpu / n, 4),
+    }
+
+
 def verbatim_overlap() -> dict[str, int]:
     """Held-out sentences the training generator can produce (leakage check; the test keeps it at 0)."""
     try:
@@ -142,8 +180,21 @@ def main() -> None:
         help="print only the figures, not the missed / falsely flagged held-out sentences (so that a developer "
         "tuning the matchers does not read the held-out failures)",
     )
+    ap.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="only the per-call cost of the phrase judgement on the real transcripts (never opens the held-out set)",
+    )
     args = ap.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()
+    if args.cost_only:
+        cost = per_call_cost()
+        print(f"phrase judgement per call (real MobileCS dialogues, all 14 categories): {cost}")
+        print(
+            f"wall {time.perf_counter() - t0:.1f} s · process CPU {time.process_time() - c0:.1f} s · "
+            f"load average {os.getloadavg()}"
+        )
+        return
     get_model()
     t_model = time.perf_counter() - t0
     report: dict[str, object] = {

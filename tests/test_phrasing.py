@@ -20,7 +20,8 @@ POSITIVES = {
     "hold_apology": ["抱歉让您等了这么久", "谢谢您耐心等候"],
     "dont_know": ["这个我们这边也不太了解", "那我就不清楚了"],
     "shirking": ["这个我们管不了，你去营业厅问吧"],
-    "rhetorical": ["你自己不会看短信吗？"],
+    "rhetorical": ["你自己不会看短信吗？", "难道你没看到短信吗", "你自己不看合同怪谁啊"],
+    "impatient": ["行了行了，知道了，你说重点"],
     "already_told": ["这个我前面已经讲过了"],
     "transfer": ["行，那我给你转过去吧"],
     "closing_ask": ["还有别的需要帮忙的吗"],
@@ -32,6 +33,8 @@ NEGATIVES = {
     "transfer": ["您可以办理携号转网", "话费可以转账支付"],
     "colloquial": ["嗯", "嗯，好的"],
     "shirking": ["补卡需要机主本人到营业厅办理"],
+    "rhetorical": ["您是没有收到短信吗？我再给您发一条", "现金交的吗"],
+    "impatient": ["您别着急，慢慢说", "好的好的，我明白了，马上帮您处理"],
 }
 
 
@@ -134,3 +137,34 @@ def test_heldout_set_is_truly_held_out() -> None:
     in_lexicon = [s for s in sentences if normalize(s).replace("您", "你") in fold]
     assert not generated, f"held-out sentences the training generator produces: {generated}"
     assert not in_lexicon, f"held-out sentences that are lexicon phrases: {in_lexicon}"
+
+
+def test_closing_thanks_only_when_it_closes_the_turn() -> None:
+    """A thanks followed by more business, or for something handed over, is no 结束语 (l.5-6); the closing check
+    reads the last turns, but a thanks in passing must not count there either."""
+    assert find("closing_thanks", "好的，感谢您的来电，再见")
+    assert find("closing_thanks", "好的谢谢")
+    assert find("closing_thanks", "谢谢，请问还有其他可以帮您的吗")
+    assert find("closing_thanks", "嗯好的，谢谢您，稍后请对我的服务做出评价")
+    assert not find("closing_thanks", "谢谢您的配合，我现在帮您办理")
+    assert not find("closing_thanks", "感谢您的耐心等待，您的话费余额是五十元")
+    assert not find("closing_thanks", "谢谢您提供的信息")
+    # the lexicon alone (no classifier) keeps its old behaviour
+    assert find("closing_thanks", "谢谢您的配合，我现在帮您办理", model=False)
+
+
+def test_colloquial_slang_and_unpunctuated_requests_to_repeat() -> None:
+    assert _hit("colloquial", "你说啥")  # ASR dropped the ？
+    assert _hit("colloquial", "好的，给您办好咯")  # l.9 “XX罗”
+    assert _hit("colloquial", "那啥，您的号码是多少")
+    for text in ("嗯，好的", "您说的是哪个号码呢？", "对对对", "是罗先生吗", "您好罗先生"):
+        assert not _hit("colloquial", text), text
+    # a 哦 inside a longer statement stays the lexicon's business (whole-utterance 哦 only)
+    assert not [m for m in find("colloquial", "哦发了个短信怎么了") if m.method == "model"]
+
+
+def test_word_features_are_part_of_the_model() -> None:
+    from qa_pipeline.phrasing.model import word_tokens
+
+    assert "营业厅" in word_tokens("你去营业厅问吧")
+    assert any("|" in t for t in word_tokens("你去营业厅问吧"))
