@@ -125,7 +125,8 @@ def _closing_material(clause: str, extra: Mapping[str, Iterable[str]] | None) ->
     """A clause that can stand in a closing: empty, a filler, a closing phrase of the lexicon, or one the
     classifier scores as a closing ask / thanks (at least borderline)."""
     norm = normalize(clause)
-    if not norm or norm in _CLOSING_FILLERS or _lexicon_hits("closing_ask", clause):
+    # a lone character is an ASR cut (好的那感谢_见: 再见 cut off), as in `units`
+    if len(norm) <= 1 or norm in _CLOSING_FILLERS or _lexicon_hits("closing_ask", clause):
         return True
     if any(m.category == "goodbye" for m in _lexicon_hits("closing_thanks", clause)):
         return True
