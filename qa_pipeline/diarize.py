@@ -85,8 +85,6 @@ class DiarizeOptions:
     """Log-odds per point of a unit's text role score (`roles.TextCues.score`)."""
     turn_model_weight: float = 0.5
     """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence."""
-    turn_model_sure: float = 1.5
-    """A unit whose role-model log-odds reach ±this is clear agent / customer talk (two parties are speaking)."""
     turn_iterations: int = 5
     """Rounds of decode → refit the two voices' centroids from the posteriors → decode."""
     turn_min_confidence: float = 0.75

@@ -18,8 +18,8 @@ by a two-state hidden Markov model:
 * decoding: forward-backward → refit the voice term → … (`turn_iterations` rounds), then Viterbi.
 
 The call gets two speakers when the audio split already looked like two parties (`FORCED_SPLIT_METHOD`) or the
-text shows both roles (a unit with agent evidence and another with customer wording, a cue word or a role-model
-log-odds beyond ±`turn_model_sure`); otherwise it stays one
+text shows both roles (a unit with agent evidence and another with customer wording: cue words, not the role
+model, which reads every text as leaning one way); otherwise it stays one
 speaker (IVR prompt, voicemail, one party only) and its roles stay unknown. Roles are kept only when the
 decoder is sure (speech-weighted mean posterior ≥ `turn_min_confidence`) and the agent side has agent
 evidence (or the customer side customer wording); else every speaker is "unknown" → needs_review.
@@ -219,8 +219,10 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     path = _viterbi(log_e, log_t, log_init)
 
     dur = np.array([s.duration for s in units])
-    sure = o.turn_model_sure
-    both_roles = bool(((score > 0) | (model >= sure)).any() and ((score < 0) | (model <= -sure)).any())
+    # Two parties from the text only on cue words: the role model reads any speech as leaning one way or the
+    # other (a real one-voice clip of a lecture gave a unit +1.97), so it labels turns but never makes one
+    # voice two speakers.
+    both_roles = bool((score > 0).any() and (score < 0).any())
     two = (diar.method == FORCED_SPLIT_METHOD or both_roles) and len(set(path.tolist())) == 2
     decoder: dict[str, Any] = {
         "units": n,
