@@ -342,16 +342,22 @@ class SqliteFts:
             out.append(team_match(where.team, where.speaker))
         if where.agent:
             c = S.calls
-            # the agents the filter names (id or name as recorded on the call): a few index lookups
-            pairs = conn.execute(
-                sa.select(c.c.agent_id, c.c.agent_name)
-                .where(sa.or_(c.c.agent_id == where.agent, c.c.agent_name == where.agent))
-                .distinct()
-                .limit(4 * MAX_AGENT_TOKENS)
-            ).all()
-            toks = {t for t in (agent_token(a, n) for a, n in pairs) if t}
-            if len(pairs) < 4 * MAX_AGENT_TOKENS and len(toks) <= MAX_AGENT_TOKENS:
-                out.append(agent_match(toks))  # no such agent: only "x" rows, which the call filter then drops
+            # the value as an id, as the name of calls without an id, and the ids of calls recorded under that
+            # name (index on agent_name; an id lookup finds no such call and reads no row)
+            ids = (
+                conn.execute(
+                    sa.select(c.c.agent_id)
+                    .where(c.c.agent_name == where.agent, c.c.agent_id.is_not(None))
+                    .distinct()
+                    .limit(MAX_AGENT_TOKENS + 1)
+                )
+                .scalars()
+                .all()
+            )
+            if len(ids) <= MAX_AGENT_TOKENS:
+                toks = {agent_token(where.agent, None), agent_token(None, where.agent)}
+                toks.update(agent_token(i, None) for i in ids)
+                out.append(agent_match(t for t in toks if t))
         return out
 
     def ranked(
