@@ -1,4 +1,5 @@
-"""Wording of configuration errors (rubrics, rule files, lexicons) from the message catalog.
+"""Wording of configuration errors (rubrics, rule files, lexicons) from the message catalog, and `show`, the one
+way a value a person wrote (YAML, JSON transcript) is quoted back to them in an error message.
 
 A QA lead who writes a rubric or a rule file reads these errors, so they come from the catalog in the chosen
 language like everything else a person reads. jsonschema's own messages are English sentences built around
