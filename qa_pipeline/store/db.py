@@ -416,7 +416,19 @@ class Store:
             for i, u in enumerate(r.get("utterances") or [])
         ]
         fts_cols = (
-            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"])) for u in utts] if self.fts else []
+            [
+                self.fts.index_values(
+                    str(u["text"]),
+                    call_date,
+                    str(u["speaker"]),
+                    team=md.get("team"),
+                    agent_id=agent_id,
+                    agent_name=md.get("agent_name"),
+                )
+                for u in utts
+            ]
+            if self.fts
+            else []
         )
         events = [
             {

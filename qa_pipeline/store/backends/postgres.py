@@ -156,8 +156,17 @@ class PgFts:
 
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str) -> dict[str, str]:
-        del call_date, speaker  # filters are joined at query time on PostgreSQL
+    def index_values(
+        self,
+        text: str,
+        call_date: str | None,
+        speaker: str,
+        *,
+        team: str | None = None,
+        agent_id: str | None = None,
+        agent_name: str | None = None,
+    ) -> dict[str, str]:
+        del call_date, speaker, team, agent_id, agent_name  # filters are joined at query time on PostgreSQL
         forms: list[tuple[str, Sequence[str]]] = [("A", segment(text)), ("B", pinyin_tokens(text))]
         if self.grams:
             forms.append(("C", char_grams(text)))
