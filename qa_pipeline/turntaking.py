@@ -12,9 +12,9 @@ by a two-state hidden Markov model:
 * emissions: the unit's text role score (`roles.TextCues.score`: service greeting, agent phrasing, 您 vs
   你们 / 我想 / 投诉 …) as log-odds, plus `turn_model_weight` × the text role model's log-odds
   (`roles.role_model`: character n-grams, agent vs customer talk — it reads the turns that carry no cue
-  word, which is most of what real customers say), plus a voice term — the unit's embedding projected on the difference of
-  the two parties' centroids, fitted from the current posteriors leaving the unit itself out, as a Gaussian
-  log-likelihood ratio (≈ 0 when the voices do not differ);
+  word, which is most of what real customers say), plus a voice term — the unit's embedding projected on the
+  difference of the two parties' centroids, fitted from the current posteriors leaving the unit itself out, as a
+  Gaussian log-likelihood ratio (≈ 0 when the voices do not differ);
 * decoding: forward-backward → refit the voice term → … (`turn_iterations` rounds), then Viterbi.
 
 The call gets two speakers when the audio split already looked like two parties (`FORCED_SPLIT_METHOD`) or the
