@@ -141,7 +141,7 @@ def agent_token(agent_id: str | None, agent_name: str | None) -> str | None:
     if agent_id:
         return f"a{_key(agent_id)}"
     if agent_name:
-        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name never collides with an equal id by construction
+        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name is hashed apart from an equal id
     return None
 
 
