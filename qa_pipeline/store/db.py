@@ -415,8 +415,11 @@ class Store:
             }
             for i, u in enumerate(r.get("utterances") or [])
         ]
+        team = None if md.get("team") is None else str(md.get("team"))
         fts_cols = (
-            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"])) for u in utts] if self.fts else []
+            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"]), team) for u in utts]
+            if self.fts
+            else []
         )
         events = [
             {

@@ -23,7 +23,9 @@ query words they hold; they may differ when one query word is much rarer than an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +38,7 @@ from ..query import Node, Term, joined_alternative, render_query, term_tokens
 from ..tokens import char_grams, pinyin_tokens, query_grams, segment
 
 SEARCH_TABLE = "utterance_search"
+_GIN_INDEX = "ix_utterance_search_doc"
 _md = sa.MetaData()
 search_table = sa.Table(
     SEARCH_TABLE,
@@ -45,22 +48,29 @@ search_table = sa.Table(
     ),
     sa.Column("doc", TSVECTOR, nullable=False),
 )
-sa.Index("ix_utterance_search_doc", search_table.c.doc, postgresql_using="gin")
+sa.Index(_GIN_INDEX, search_table.c.doc, postgresql_using="gin")
 
 MAX_POS = 16383  # PostgreSQL's largest tsvector position
 _WEIGHTS = "{0,1,1,1}"  # D, C (bigrams), B (pinyin), A (words)
 _MAX_LEXEME = 500  # bytes; PostgreSQL refuses lexemes over 2047
 # at most this many filtered calls: test their utterances' tsvectors by key instead of the GIN scan (plan "calls")
 SELECTIVE_CALLS = 1500
+# with filter lexemes expressing every call filter (plan "tags"), "calls" only below this many calls
+TAGS_ONLY_CALLS = 300
+# a date filter spanning at most this many call days is expressed by day lexemes (plan "tags")
+TAG_DAYS = 62
 
 
 def _lit(token: str) -> str:
     """A lexeme quoted for a tsvector / tsquery literal."""
-    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "'" in token or "\\" in token:
+        token = token.replace("\\", "\\\\").replace("'", "''")
+    return "'" + token + "'"
 
 
 def _ok(token: str) -> bool:
-    return bool(token) and len(token.encode("utf-8")) <= _MAX_LEXEME
+    # ≤ 125 characters are ≤ 500 bytes in UTF-8 whatever they are: encode only the rare long token
+    return bool(token) and (len(token) <= _MAX_LEXEME // 4 or len(token.encode("utf-8")) <= _MAX_LEXEME)
 
 
 def doc_literal(forms: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -71,9 +81,52 @@ def doc_literal(forms: Sequence[tuple[str, Sequence[str]]]) -> str:
         for tok in toks:
             pos += 1
             if _ok(tok):
-                parts.append(f"{_lit(tok)}:{min(pos, MAX_POS)}{weight}")
+                parts.append(f"{_lit(tok)}:{pos if pos < MAX_POS else MAX_POS}{weight}")
         pos += 1  # a gap: no phrase runs from one form into the next (weights differ anyway)
     return " ".join(parts)
+
+
+@lru_cache(maxsize=100_000)
+def _text_literal(text: str, grams: bool) -> str:
+    """The searchable part of an utterance's document (cached: short turns repeat, 好的 / 嗯 / 谢谢 …)."""
+    forms: list[tuple[str, Sequence[str]]] = [("A", segment(text)), ("B", pinyin_tokens(text))]
+    if grams:
+        forms.append(("C", char_grams(text)))
+    return doc_literal(forms)
+
+
+# ---------------------------------------------------------------- filter lexemes (schema version ≥ 12)
+#
+# Each document also holds lexemes naming its call's date and team and the utterance's speaker, alone and
+# combined (`tag_lexemes`), all under weight D at the last position. A search with those filters ANDs them
+# into the tsquery (`filter_tsquery`), so the GIN index intersects the filters with the words before any
+# document is rechecked or ranked. They never change a rank: ranking uses ``ts_filter(doc, '{a,b,c}')``,
+# the document without its D positions, which is exactly the document as written before version 12 (same
+# lexemes, positions and length, so ``ts_rank_cd`` is bit-identical). User terms always carry weight A, B
+# or C, so they cannot match a filter lexeme, and a filter lexeme (``'…':D``) cannot match a word.
+# Values are written verbatim (JSON-encoded, so that no two value combinations give the same lexeme);
+# a value too long for a lexeme gets no tag, and a search filtering on it joins the calls instead.
+
+TAG_POS = MAX_POS  # one fixed position: `doc || tags` in migration 12 clamps to the same one
+
+
+def _tag(kind: str, *values: str) -> str:
+    return "#" + kind + json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def tag_lexemes(call_date: str | None, speaker: str, team: str | None) -> list[str]:
+    """The filter lexemes of an utterance (see above); only the usable ones."""
+    out = [_tag("s", speaker)]
+    if call_date:
+        out += [_tag("d", call_date), _tag("ds", call_date, speaker)]
+    if team:
+        out += [_tag("t", team), _tag("ts", team, speaker)]
+    return [x for x in out if _ok(x)]
+
+
+@lru_cache(maxsize=20_000)
+def tags_literal(call_date: str | None, speaker: str, team: str | None) -> str:
+    return " ".join(f"{_lit(x)}:{TAG_POS}D" for x in tag_lexemes(call_date, speaker, team))
 
 
 def _phrase(tokens: Sequence[str], weight: str) -> str | None:
@@ -120,11 +173,12 @@ class PgFts:
     """DDL, maintenance and ranked matching for the PostgreSQL search table at schema `version`."""
 
     name = "postgresql"
-    tags = False  # the FTS5 date/speaker tags are not needed: the planner combines the GIN match with filters
+    tags = False  # the FTS5 tags column (SQLite plan "tags"); PostgreSQL's filter lexemes are `filter_tags`
 
     def __init__(self, version: int):
         self.version = version
         self.grams = version >= 6
+        self.filter_tags = version >= 12
 
     # ------------------------------------------------------------ DDL (migrations)
 
@@ -154,14 +208,60 @@ class PgFts:
             last = rows[-1].utterance_id
         conn.exec_driver_sql(f"ANALYZE {SEARCH_TABLE}")
 
+    @staticmethod
+    def upgrade_v12(conn: sa.Connection) -> None:
+        """Migration 12: every document gets its filter lexemes (`tag_lexemes`).
+
+        The table is copied rather than updated in place (an UPDATE of every row would leave a dead copy of
+        each and maintain the GIN index row by row): the old table is renamed, the new one created without
+        its GIN index, filled with ``doc || tags`` (`tsvector ||` keeps the left side as it is and puts the
+        tags at the fixed last position, as a write does), then indexed and analysed. The tags are computed
+        once per (call date, speaker, team) in Python, like a write, into a temporary table."""
+        old = f"{SEARCH_TABLE}_v11"
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_GIN_INDEX}")
+        conn.exec_driver_sql(f"ALTER TABLE {SEARCH_TABLE} RENAME TO {old}")
+        for con in conn.execute(
+            sa.text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"), {"t": old}
+        ).scalars():
+            conn.exec_driver_sql(f'ALTER TABLE {old} RENAME CONSTRAINT "{con}" TO "{con}_v11"')
+        conn.execute(sa.schema.CreateTable(search_table))
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE callqa_v12_tags (call_date text, speaker text, team text, tags tsvector)"
+            " ON COMMIT DROP"
+        )
+        combos = conn.exec_driver_sql(
+            "SELECT DISTINCT c.call_date, u.speaker, c.team FROM utterances u JOIN calls c ON c.call_id = u.call_id"
+        ).all()
+        tag_rows = [(d, sp, tm, tags_literal(d, sp, tm)) for d, sp, tm in combos]
+        if tag_rows:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                with cur.copy("COPY callqa_v12_tags (call_date, speaker, team, tags) FROM STDIN") as copy:
+                    for row in tag_rows:
+                        copy.write_row(row)
+            finally:
+                cur.close()
+        conn.exec_driver_sql(
+            f"INSERT INTO {SEARCH_TABLE} (utterance_id, doc)"
+            f" SELECT s.utterance_id, s.doc || coalesce(t.tags, ''::tsvector) FROM {old} s"
+            " JOIN utterances u ON u.utterance_id = s.utterance_id JOIN calls c ON c.call_id = u.call_id"
+            " LEFT JOIN callqa_v12_tags t ON t.call_date IS NOT DISTINCT FROM c.call_date"
+            " AND t.speaker = u.speaker AND t.team IS NOT DISTINCT FROM c.team"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {old}")
+        for ix in search_table.indexes:
+            conn.execute(sa.schema.CreateIndex(ix))
+        conn.exec_driver_sql(f"ANALYZE {SEARCH_TABLE}")
+
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str) -> dict[str, str]:
-        del call_date, speaker  # filters are joined at query time on PostgreSQL
-        forms: list[tuple[str, Sequence[str]]] = [("A", segment(text)), ("B", pinyin_tokens(text))]
-        if self.grams:
-            forms.append(("C", char_grams(text)))
-        return {"doc": doc_literal(forms)}
+    def index_values(self, text: str, call_date: str | None, speaker: str, team: str | None = None) -> dict[str, str]:
+        """The document of one utterance (a tsvector literal); from version 12 with its filter lexemes."""
+        doc = _text_literal(text, self.grams)
+        if self.filter_tags:
+            tags = tags_literal(call_date, speaker, team)
+            doc = f"{doc} {tags}" if doc and tags else doc or tags
+        return {"doc": doc}
 
     def insert(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         """rows: {"rowid": utterance_id, "doc": tsvector literal}."""
@@ -179,41 +279,93 @@ class PgFts:
         del conn
         return {t: 1 for t in tokens}  # not needed: the GIN index skips an absent lexeme at no cost
 
+    def filter_query(self, conn: sa.Connection, where: CallFilter) -> tuple[str | None, bool, bool]:
+        """(tsquery literal of the filters the filter lexemes express, whether they express every call
+        condition, whether they express the speaker). None when none applies (or before version 12).
+
+        Dates: the distinct call dates in the range (an index range on calls), when there are at most
+        `TAG_DAYS`; the speaker goes with the date, else with the team, else alone."""
+        if not self.filter_tags:
+            return None, False, False
+        parts: list[str] = []
+        covered = 0  # call conditions expressed
+        spk = where.speaker
+        spk_done = False
+        n_date = len(where.date_conditions())
+        if n_date:
+            days = (
+                conn.execute(
+                    sa.select(S.calls.c.call_date).where(*where.date_conditions()).distinct().limit(TAG_DAYS + 1)
+                )
+                .scalars()
+                .all()
+            )
+            if 0 < len(days) <= TAG_DAYS:
+                lex = [_tag("ds", d, spk) if spk else _tag("d", d) for d in sorted(days)]
+                if all(_ok(x) for x in lex):
+                    parts.append("(" + " | ".join(f"{_lit(x)}:D" for x in lex) + ")")
+                    covered += n_date
+                    spk_done = bool(spk)
+        if where.team:
+            lex1 = _tag("ts", where.team, spk) if spk and not spk_done else _tag("t", where.team)
+            if _ok(lex1):
+                parts.append(f"{_lit(lex1)}:D")
+                covered += 1
+                spk_done = spk_done or bool(spk)
+        if spk and not spk_done and _ok(_tag("s", spk)):
+            parts.append(f"{_lit(_tag('s', spk))}:D")
+            spk_done = True
+        if not parts:
+            return None, False, False
+        return " & ".join(parts), covered == len(where.conditions()), spk_done
+
     def ranked(
         self, conn: sa.Connection, tree: Node | None, pinyin: bool, where: CallFilter, limit: int, plan: str = "auto"
     ) -> sa.Select[Any]:
         """(uid, brank) of the true top `limit` matches that satisfy `where`, best first (brank ascending:
-        the negated ts_rank_cd). Two plans, the same rows and ranks:
+        the negated ts_rank_cd). Three plans, the same rows and ranks:
 
         * ``fts``: the GIN index finds the matches (a bitmap scan that rechecks each match's tsvector on the
           heap), the filters are joined to them;
+        * ``tags`` (schema ≥ 12, a date range of ≤ `TAG_DAYS` call days, a team or a speaker): the filter
+          lexemes are ANDed into the tsquery, so the GIN index intersects those filters with the words; the
+          other call filters (agent, score, check, rule tag) are joined to the survivors;
         * ``calls`` (selective call filters): the filtered calls' utterance ids are materialised first and
           each one's tsvector is tested by primary key with ``ts_match_vq`` (the function behind ``@@``, which
           the planner does not hand to the GIN index). PostgreSQL's estimate for a phrase tsquery is far too
           low for common words (1.2k estimated, 20k found for 我不知道 on 20k calls), so left alone it scans
           and ranks every match even when the filters leave a few thousand utterances.
 
-        ``auto`` counts the filtered calls (``LIMIT`` on the calls indexes) and picks ``calls`` for at most
-        `SELECTIVE_CALLS`; ``tags`` (an SQLite plan) is ``fts`` here."""
+        ``auto`` counts the filtered calls (``LIMIT`` on the calls indexes): ``calls`` for at most
+        `SELECTIVE_CALLS` (`TAGS_ONLY_CALLS` when the filter lexemes express every call filter), else
+        ``tags`` where it applies, else ``fts``."""
         if plan not in ("auto", "calls", "fts", "tags"):
             raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
-        q = sa.cast(sa.bindparam("tsq", to_tsquery(tree, pinyin, self.grams), type_=sa.Text), TSQUERY)
+        user_q = to_tsquery(tree, pinyin, self.grams)
+        q = sa.cast(sa.bindparam("tsq", user_q, type_=sa.Text), TSQUERY)
         s, u, c = search_table, S.utterances, S.calls
 
         def rank_of(doc: Any) -> Any:
+            if self.filter_tags:  # the document without its filter lexemes: the rank of the words alone
+                doc = sa.func.ts_filter(doc, sa.literal_column("'{a,b,c}'::\"char\"[]"))
             return (-sa.func.ts_rank_cd(sa.cast(sa.literal(_WEIGHTS), sa.ARRAY(sa.REAL)), doc, q, 1)).label("brank")
 
-        rank = rank_of(s.c.doc)
         conds = where.conditions()
+        tag_q, tags_all, tags_speaker = (None, False, False)
+        if plan in ("auto", "tags"):
+            tag_q, tags_all, tags_speaker = self.filter_query(conn, where)
+            if tag_q is None:
+                plan = "fts" if plan == "tags" else plan
         if plan == "auto":
-            plan = "fts"
+            plan = "tags" if tag_q else "fts"
             if conds:
+                cap = TAGS_ONLY_CALLS if tag_q and tags_all else SELECTIVE_CALLS
                 n_calls = conn.execute(
                     sa.select(sa.func.count()).select_from(
-                        sa.select(c.c.call_id).where(*conds).limit(SELECTIVE_CALLS + 1).subquery()
+                        sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
                     )
                 ).scalar()
-                if n_calls is not None and n_calls <= SELECTIVE_CALLS:
+                if n_calls is not None and n_calls <= cap:
                     plan = "calls"
         if plan == "calls" and conds:
             cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
@@ -229,11 +381,19 @@ class PgFts:
                 .where(sa.func.ts_match_vq(doc.c.doc, q))
             )
             return stmt.order_by(sa.literal_column("brank"), cte.c.utterance_id).limit(limit)
-        stmt = sa.select(s.c.utterance_id.label("uid"), rank).where(s.c.doc.op("@@")(q))
-        if conds or where.speaker:
+        if plan == "tags" and tag_q:
+            # the words AND the filter lexemes in one tsquery: one GIN scan intersects them
+            both = sa.cast(sa.bindparam("tsq_f", f"({user_q}) & {tag_q}", type_=sa.Text), TSQUERY)
+            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(both))
+            speaker = None if tags_speaker else where.speaker
+            rest = [] if tags_all else conds
+        else:
+            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(q))
+            speaker, rest = where.speaker, conds
+        if rest or speaker:
             stmt = stmt.select_from(s.join(u, u.c.utterance_id == s.c.utterance_id))
-            if where.speaker:
-                stmt = stmt.where(u.c.speaker == where.speaker)
-            if conds:
-                stmt = stmt.where(u.c.call_id.in_(sa.select(c.c.call_id).where(*conds)))
+            if speaker:
+                stmt = stmt.where(u.c.speaker == speaker)
+            if rest:
+                stmt = stmt.where(u.c.call_id.in_(sa.select(c.c.call_id).where(*rest)))
         return stmt.order_by(sa.literal_column("brank"), s.c.utterance_id).limit(limit)

@@ -202,8 +202,9 @@ class SqliteFts:
 
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str) -> dict[str, str]:
+    def index_values(self, text: str, call_date: str | None, speaker: str, team: str | None = None) -> dict[str, str]:
         """The index columns of one utterance at this schema version (computed before the write)."""
+        del team  # the FTS5 tags hold the call date and the speaker (PostgreSQL's filter lexemes the team too)
         seg, py = index_columns(text)
         row = {"seg": seg, "py": py}
         if self.grams:
