@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,17 +18,19 @@ def insert_rows(conn: sa.Connection, table: sa.Table | sa.TableClause, rows: lis
     if not rows:
         return
     keys = list(rows[0])
+    # a tuple of the row's values in `keys` order (itemgetter of one key returns the bare value)
+    get = itemgetter(*keys) if len(keys) > 1 else (lambda r: (r[keys[0]],))
     q = conn.dialect.identifier_preparer.quote
     cols = ", ".join(q(k) for k in keys)
     if conn.dialect.name == "sqlite":
         sql = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({', '.join('?' * len(keys))})"
-        conn.exec_driver_sql(sql, [tuple(r[k] for k in keys) for r in rows])
+        conn.exec_driver_sql(sql, [get(r) for r in rows])
     elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             with cur.copy(f"COPY {q(table.name)} ({cols}) FROM STDIN") as copy:
                 for r in rows:
-                    copy.write_row(tuple(r[k] for k in keys))
+                    copy.write_row(get(r))
         finally:
             cur.close()
     else:

@@ -300,9 +300,17 @@ class Store:
         """A connection for queries only (deferred BEGIN: does not take the write lock)."""
         return self.engine.connect().execution_options(**{READ_ONLY: True})
 
-    def source_hashes(self) -> dict[str, str | None]:
+    def source_hashes(self, call_ids: Iterable[str] | None = None) -> dict[str, str | None]:
+        """call id → hash of the stored result JSON; of the given calls only (those stored) if `call_ids`."""
+        c = S.calls
         with self.read() as conn:
-            return dict(conn.execute(sa.select(S.calls.c.call_id, S.calls.c.source_sha256)).all())
+            if call_ids is None:
+                return dict(conn.execute(sa.select(c.c.call_id, c.c.source_sha256)).all())
+            ids, out = sorted(set(call_ids)), {}
+            for i in range(0, len(ids), 500):
+                q = sa.select(c.c.call_id, c.c.source_sha256).where(c.c.call_id.in_(ids[i : i + 500]))
+                out.update(conn.execute(q).all())
+            return out
 
     def delete_call(self, call_id: str) -> None:
         with self.engine.begin() as conn:
@@ -417,7 +425,7 @@ class Store:
         ]
         team = None if md.get("team") is None else str(md.get("team"))
         fts_cols = (
-            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"]), team) for u in utts]
+            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"]), team, call_id) for u in utts]
             if self.fts
             else []
         )
@@ -533,17 +541,17 @@ class Store:
         for p in sorted(calls, key=lambda p: _run_fingerprint(p.engine)[0] if p.engine else ""):
             if p.engine:
                 runs[id(p)] = self._run_id(conn, p.engine)
-        for agent_id, row in sorted({p.agent[0]: p.agent[1] for p in calls if p.agent}.items()):
-            self._upsert_agent(conn, agent_id, row)
+        self._upsert_agents_pg(conn, {p.agent[0]: p.agent[1] for p in calls if p.agent})
         now = _now()
         call_rows = [{**p.call, "run_id": runs.get(id(p)), "imported_at": now} for p in calls]
-        ins = pg_insert(c)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[c.c.call_id], set_={k: ins.excluded[k] for k in call_rows[0] if k != "call_id"}
-            ),
-            call_rows,
-        )
+        # one multi-row statement per 500 calls (not one statement per call: a round trip and a plan each)
+        for i in range(0, len(call_rows), 500):
+            ins = pg_insert(c).values(call_rows[i : i + 500])
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[c.c.call_id], set_={k: ins.excluded[k] for k in call_rows[0] if k != "call_id"}
+                )
+            )
         ids = [p.call["call_id"] for p in calls]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -571,6 +579,36 @@ class Store:
                 cols = [col for p in calls for col in p.fts_cols]
                 self.fts.insert(conn, [{"rowid": k, **col} for k, col in zip(new_ids, cols, strict=True)])
         self._insert_children(conn, calls)
+
+    def _upsert_agents_pg(self, conn: sa.Connection, agents: dict[str, dict]) -> None:
+        """PostgreSQL: a batch's agents with one SELECT and one INSERT (an importer meets each agent once,
+        and ~300 agents cost a round trip each otherwise); then `_upsert_agent`'s rules, in key order."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        todo = {a: r for a, r in sorted(agents.items()) if self._agent_cache.get(a) != r}
+        if not todo:
+            return
+        a = S.agents
+        existing = {
+            r.agent_id: r
+            for r in conn.execute(
+                sa.select(a.c.agent_id, a.c.agent_name, a.c.team).where(
+                    a.c.agent_id.in_(sa.bindparam("ids", list(todo), expanding=True))
+                )
+            )
+        }
+        new = [{"agent_id": k, **r} for k, r in todo.items() if k not in existing]
+        if new:
+            # another writer may insert the same agent concurrently: wait for it instead of failing
+            conn.execute(pg_insert(a).on_conflict_do_nothing(), new)
+        for k, r in todo.items():
+            old = existing.get(k)
+            if old is not None:
+                # only values that differ: an UPDATE row-locks the agent until commit (serialising writers)
+                upd = {f: v for f, v in r.items() if v is not None and old._mapping[f] != v}
+                if upd:
+                    conn.execute(a.update().where(a.c.agent_id == k).values(**upd))
+            self._agent_cache[k] = r
 
     def _upsert_agent(self, conn: sa.Connection, agent_id: str, agent_row: dict) -> None:
         if self._agent_cache.get(agent_id) == agent_row:

@@ -24,6 +24,7 @@ query words they hold; they may differ when one query word is much rarer than an
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -57,6 +58,8 @@ _MAX_LEXEME = 500  # bytes; PostgreSQL refuses lexemes over 2047
 SELECTIVE_CALLS = 1500
 # with filter lexemes expressing every call filter (plan "tags"), "calls" only below this many calls
 TAGS_ONLY_CALLS = 300
+# schema ≥ 12: at most this many filtered calls are ORed into the tsquery as call lexemes (plan "calls")
+CALL_LEXEMES = 300
 # a date filter spanning at most this many call days is expressed by day lexemes (plan "tags")
 TAG_DAYS = 62
 
@@ -110,13 +113,21 @@ def _text_literal(text: str, grams: bool) -> str:
 TAG_POS = MAX_POS  # one fixed position: `doc || tags` in migration 12 clamps to the same one
 
 
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f\u2028\u2029]*')
+
+
 def _tag(kind: str, *values: str) -> str:
+    """``#`` + kind + the values as a JSON array (plain strings without json.dumps: same text, faster)."""
+    if all(_PLAIN.fullmatch(v) for v in values):
+        return "#" + kind + "[" + ",".join(f'"{v}"' for v in values) + "]"
     return "#" + kind + json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
-def tag_lexemes(call_date: str | None, speaker: str, team: str | None) -> list[str]:
+def tag_lexemes(call_id: str | None, call_date: str | None, speaker: str, team: str | None) -> list[str]:
     """The filter lexemes of an utterance (see above); only the usable ones."""
     out = [_tag("s", speaker)]
+    if call_id:
+        out.append(_tag("c", call_id))
     if call_date:
         out += [_tag("d", call_date), _tag("ds", call_date, speaker)]
     if team:
@@ -124,9 +135,9 @@ def tag_lexemes(call_date: str | None, speaker: str, team: str | None) -> list[s
     return [x for x in out if _ok(x)]
 
 
-@lru_cache(maxsize=20_000)
-def tags_literal(call_date: str | None, speaker: str, team: str | None) -> str:
-    return " ".join(f"{_lit(x)}:{TAG_POS}D" for x in tag_lexemes(call_date, speaker, team))
+@lru_cache(maxsize=4096)
+def tags_literal(call_id: str | None, call_date: str | None, speaker: str, team: str | None) -> str:
+    return " ".join(f"{_lit(x)}:{TAG_POS}D" for x in tag_lexemes(call_id, call_date, speaker, team))
 
 
 def _phrase(tokens: Sequence[str], weight: str) -> str | None:
@@ -216,7 +227,7 @@ class PgFts:
         each and maintain the GIN index row by row): the old table is renamed, the new one created without
         its GIN index, filled with ``doc || tags`` (`tsvector ||` keeps the left side as it is and puts the
         tags at the fixed last position, as a write does), then indexed and analysed. The tags are computed
-        once per (call date, speaker, team) in Python, like a write, into a temporary table."""
+        once per (call, speaker) in Python, like a write, into a temporary table."""
         old = f"{SEARCH_TABLE}_v11"
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_GIN_INDEX}")
         conn.exec_driver_sql(f"ALTER TABLE {SEARCH_TABLE} RENAME TO {old}")
@@ -226,17 +237,17 @@ class PgFts:
             conn.exec_driver_sql(f'ALTER TABLE {old} RENAME CONSTRAINT "{con}" TO "{con}_v11"')
         conn.execute(sa.schema.CreateTable(search_table))
         conn.exec_driver_sql(
-            "CREATE TEMPORARY TABLE callqa_v12_tags (call_date text, speaker text, team text, tags tsvector)"
-            " ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE callqa_v12_tags (call_id text, speaker text, tags tsvector) ON COMMIT DROP"
         )
         combos = conn.exec_driver_sql(
-            "SELECT DISTINCT c.call_date, u.speaker, c.team FROM utterances u JOIN calls c ON c.call_id = u.call_id"
+            "SELECT DISTINCT c.call_id, c.call_date, u.speaker, c.team"
+            " FROM utterances u JOIN calls c ON c.call_id = u.call_id"
         ).all()
-        tag_rows = [(d, sp, tm, tags_literal(d, sp, tm)) for d, sp, tm in combos]
+        tag_rows = [(ci, sp, tags_literal(ci, d, sp, tm)) for ci, d, sp, tm in combos]
         if tag_rows:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                with cur.copy("COPY callqa_v12_tags (call_date, speaker, team, tags) FROM STDIN") as copy:
+                with cur.copy("COPY callqa_v12_tags (call_id, speaker, tags) FROM STDIN") as copy:
                     for row in tag_rows:
                         copy.write_row(row)
             finally:
@@ -245,8 +256,7 @@ class PgFts:
             f"INSERT INTO {SEARCH_TABLE} (utterance_id, doc)"
             f" SELECT s.utterance_id, s.doc || coalesce(t.tags, ''::tsvector) FROM {old} s"
             " JOIN utterances u ON u.utterance_id = s.utterance_id JOIN calls c ON c.call_id = u.call_id"
-            " LEFT JOIN callqa_v12_tags t ON t.call_date IS NOT DISTINCT FROM c.call_date"
-            " AND t.speaker = u.speaker AND t.team IS NOT DISTINCT FROM c.team"
+            " LEFT JOIN callqa_v12_tags t ON t.call_id = u.call_id AND t.speaker = u.speaker"
         )
         conn.exec_driver_sql(f"DROP TABLE {old}")
         for ix in search_table.indexes:
@@ -255,11 +265,13 @@ class PgFts:
 
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str, team: str | None = None) -> dict[str, str]:
+    def index_values(
+        self, text: str, call_date: str | None, speaker: str, team: str | None = None, call_id: str | None = None
+    ) -> dict[str, str]:
         """The document of one utterance (a tsvector literal); from version 12 with its filter lexemes."""
         doc = _text_literal(text, self.grams)
         if self.filter_tags:
-            tags = tags_literal(call_date, speaker, team)
+            tags = tags_literal(call_id, call_date, speaker, team)
             doc = f"{doc} {tags}" if doc and tags else doc or tags
         return {"doc": doc}
 
@@ -351,6 +363,15 @@ class PgFts:
             return (-sa.func.ts_rank_cd(sa.cast(sa.literal(_WEIGHTS), sa.ARRAY(sa.REAL)), doc, q, 1)).label("brank")
 
         conds = where.conditions()
+        call_ids: list[str] | None = None  # the filtered calls, when few enough for call lexemes (schema ≥ 12)
+        n_calls: int | None = None
+        if self.filter_tags and conds and plan in ("auto", "calls"):
+            ids = conn.execute(sa.select(c.c.call_id).where(*conds).limit(CALL_LEXEMES + 1)).scalars().all()
+            if len(ids) <= CALL_LEXEMES:
+                n_calls = len(ids)
+                if all(_ok(_tag("c", i)) for i in ids):
+                    call_ids = sorted(ids)
+                    plan = "calls"
         tag_q, tags_all, tags_speaker = (None, False, False)
         if plan in ("auto", "tags"):
             tag_q, tags_all, tags_speaker = self.filter_query(conn, where)
@@ -360,13 +381,27 @@ class PgFts:
             plan = "tags" if tag_q else "fts"
             if conds:
                 cap = TAGS_ONLY_CALLS if tag_q and tags_all else SELECTIVE_CALLS
-                n_calls = conn.execute(
-                    sa.select(sa.func.count()).select_from(
-                        sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
-                    )
-                ).scalar()
+                if n_calls is None:
+                    n_calls = conn.execute(
+                        sa.select(sa.func.count()).select_from(
+                            sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
+                        )
+                    ).scalar()
                 if n_calls is not None and n_calls <= cap:
                     plan = "calls"
+        if plan == "calls" and call_ids is not None:
+            if not call_ids:
+                return sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(sa.false()).limit(limit)
+            # the words AND any of the calls' lexemes (AND the speaker's): the GIN index intersects them
+            lex = " | ".join(f"{_lit(_tag('c', i))}:D" for i in call_ids)
+            spk = f" & {_lit(_tag('s', where.speaker))}:D" if where.speaker and _ok(_tag("s", where.speaker)) else ""
+            both = sa.cast(sa.bindparam("tsq_c", f"({user_q}) & ({lex}){spk}", type_=sa.Text), TSQUERY)
+            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(both))
+            if where.speaker and not spk:
+                stmt = stmt.select_from(s.join(u, u.c.utterance_id == s.c.utterance_id)).where(
+                    u.c.speaker == where.speaker
+                )
+            return stmt.order_by(sa.literal_column("brank"), s.c.utterance_id).limit(limit)
         if plan == "calls" and conds:
             cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
             if where.speaker:

@@ -202,9 +202,11 @@ class SqliteFts:
 
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str, team: str | None = None) -> dict[str, str]:
+    def index_values(
+        self, text: str, call_date: str | None, speaker: str, team: str | None = None, call_id: str | None = None
+    ) -> dict[str, str]:
         """The index columns of one utterance at this schema version (computed before the write)."""
-        del team  # the FTS5 tags hold the call date and the speaker (PostgreSQL's filter lexemes the team too)
+        del team, call_id  # FTS5 tags: call date and speaker (PostgreSQL's filter lexemes: team and call too)
         seg, py = index_columns(text)
         row = {"seg": seg, "py": py}
         if self.grams:
