@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
-from .bulk import insert_rows
+from .bulk import insert_rows, upsert_rows
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -533,7 +533,6 @@ class Store:
         its DELETEs see them), so a call is never lost or stored twice. Locks are taken in one global
         order (runs, agents, calls, each sorted by key) so that concurrent batches do not deadlock;
         utterance ids come from the sequence (RETURNING) rather than max()+1."""
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         c, u = S.calls, S.utterances
         calls = sorted(calls, key=lambda p: p.call["call_id"])
@@ -544,14 +543,7 @@ class Store:
         self._upsert_agents_pg(conn, {p.agent[0]: p.agent[1] for p in calls if p.agent})
         now = _now()
         call_rows = [{**p.call, "run_id": runs.get(id(p)), "imported_at": now} for p in calls]
-        # one multi-row statement per 500 calls (not one statement per call: a round trip and a plan each)
-        for i in range(0, len(call_rows), 500):
-            ins = pg_insert(c).values(call_rows[i : i + 500])
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[c.c.call_id], set_={k: ins.excluded[k] for k in call_rows[0] if k != "call_id"}
-                )
-            )
+        upsert_rows(conn, c, call_rows, "call_id")
         ids = [p.call["call_id"] for p in calls]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]

@@ -76,6 +76,9 @@ def import_results(
                 flush()
         if parsed:
             flush()
+        merge = getattr(store.fts, "merge_pending", None)  # PostgreSQL: the GIN pending list, searched linearly
+        if merge is not None and report.imported:
+            merge(store.engine)
     finally:
         if own:
             store.close()
