@@ -423,9 +423,19 @@ class Store:
             }
             for i, u in enumerate(r.get("utterances") or [])
         ]
-        team = None if md.get("team") is None else str(md.get("team"))
         fts_cols = (
-            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"]), team, call_id) for u in utts]
+            [
+                self.fts.index_values(
+                    str(u["text"]),
+                    call_date,
+                    str(u["speaker"]),
+                    team=md.get("team"),
+                    agent_id=agent_id,
+                    agent_name=md.get("agent_name"),
+                    call_id=call_id,
+                )
+                for u in utts
+            ]
             if self.fts
             else []
         )

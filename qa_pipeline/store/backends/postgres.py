@@ -266,12 +266,22 @@ class PgFts:
     # ------------------------------------------------------------ writing
 
     def index_values(
-        self, text: str, call_date: str | None, speaker: str, team: str | None = None, call_id: str | None = None
+        self,
+        text: str,
+        call_date: str | None,
+        speaker: str,
+        *,
+        team: str | None = None,
+        agent_id: str | None = None,
+        agent_name: str | None = None,
+        call_id: str | None = None,
     ) -> dict[str, str]:
-        """The document of one utterance (a tsvector literal); from version 12 with its filter lexemes."""
+        """The document of one utterance (a tsvector literal); from version 12 with its filter lexemes (the
+        call's id, date and team, the utterance's speaker; agent filters go through the call lexemes)."""
+        del agent_id, agent_name
         doc = _text_literal(text, self.grams)
         if self.filter_tags:
-            tags = tags_literal(call_id, call_date, speaker, team)
+            tags = tags_literal(call_id, call_date, speaker, None if team is None else str(team))
             doc = f"{doc} {tags}" if doc and tags else doc or tags
         return {"doc": doc}
 
