@@ -306,7 +306,8 @@ class Store:
         with self.read() as conn:
             if call_ids is None:
                 return dict(conn.execute(sa.select(c.c.call_id, c.c.source_sha256)).all())
-            ids, out = sorted(set(call_ids)), {}
+            ids = sorted(set(call_ids))
+            out: dict[str, str | None] = {}
             for i in range(0, len(ids), 500):
                 q = sa.select(c.c.call_id, c.c.source_sha256).where(c.c.call_id.in_(ids[i : i + 500]))
                 out.update(conn.execute(q).all())
