@@ -15,6 +15,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,6 +83,7 @@ def token_count(text: str) -> int:
     return _fts5_token_count(text)
 
 
+@lru_cache(maxsize=4096)  # a handful of speakers, teams and agents: hashed once, not once per utterance
 def speaker_key(speaker: str) -> str:
     return hashlib.blake2s(str(speaker).encode("utf-8"), digest_size=4).hexdigest()
 
@@ -125,6 +127,7 @@ INCOMPLETE = "x"
 MAX_AGENT_TOKENS = 20
 
 
+@lru_cache(maxsize=4096)
 def _key(value: object) -> str:
     return hashlib.blake2s(str(value).encode("utf-8"), digest_size=4).hexdigest()
 
@@ -138,7 +141,7 @@ def agent_token(agent_id: str | None, agent_name: str | None) -> str | None:
     if agent_id:
         return f"a{_key(agent_id)}"
     if agent_name:
-        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name never collides with an equal id by construction
+        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name is hashed apart from an equal id
     return None
 
 
