@@ -287,9 +287,11 @@ class SqliteFts:
         team: str | None = None,
         agent_id: str | None = None,
         agent_name: str | None = None,
+        call_id: str | None = None,
     ) -> dict[str, str]:
         """The index columns of one utterance at this schema version (computed before the write); `team`,
-        `agent_id` and `agent_name` are the call's (tags from version 11)."""
+        `agent_id` and `agent_name` are the call's (tags from version 11); `call_id` is for PostgreSQL."""
+        del call_id
         seg, py = index_columns(text)
         row = {"seg": seg, "py": py}
         if self.filter_tags:
