@@ -132,9 +132,7 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
     if rule.needs_roles and not view.timeline.has_roles:
         if rule.kind == "tag":
             return [], []
-        return [
-            Finding(rule.id, "needs_review", detail={"rule": rule.id, "reason": "speakers not attributed (mono call)"})
-        ], []
+        return [Finding(rule.id, "needs_review", detail={"rule": rule.id, "reason": "roles_unknown"})], []
     holds, evidence, _ = evaluate_rule(rule, view)
     if rule.kind == "tag":
         if not holds:
