@@ -206,6 +206,17 @@ def _m11_team_agent_tags(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
 
 
+def _m12_pg_filter_lexemes(conn: sa.Connection) -> None:
+    """PostgreSQL: each search document gets lexemes for its call's date and team and its speaker (weight D),
+    so that the GIN index intersects those filters with the words (backends/postgres.py, plan "tags"); ranks
+    are unchanged. SQLite: nothing (its FTS5 index has its own filter tags, migrations 4 and 11)."""
+    if conn.dialect.name != "postgresql":
+        return
+    from .backends.postgres import PgFts
+
+    PgFts.upgrade_v12(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -217,6 +228,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (8, "reviews, users and audit log", _m8_reviews),
     (10, "appeals, calibration and collections", _m10_loop),
     (11, "search team and agent tags", _m11_team_agent_tags),
+    (12, "search filter lexemes (PostgreSQL)", _m12_pg_filter_lexemes),
 ]
 LATEST = MIGRATIONS[-1][0]
 

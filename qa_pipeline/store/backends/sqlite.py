@@ -15,6 +15,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,6 +83,7 @@ def token_count(text: str) -> int:
     return _fts5_token_count(text)
 
 
+@lru_cache(maxsize=4096)  # a handful of speakers, teams and agents: hashed once, not once per utterance
 def speaker_key(speaker: str) -> str:
     return hashlib.blake2s(str(speaker).encode("utf-8"), digest_size=4).hexdigest()
 
@@ -125,6 +127,7 @@ INCOMPLETE = "x"
 MAX_AGENT_TOKENS = 20
 
 
+@lru_cache(maxsize=4096)
 def _key(value: object) -> str:
     return hashlib.blake2s(str(value).encode("utf-8"), digest_size=4).hexdigest()
 
@@ -138,7 +141,7 @@ def agent_token(agent_id: str | None, agent_name: str | None) -> str | None:
     if agent_id:
         return f"a{_key(agent_id)}"
     if agent_name:
-        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name never collides with an equal id by construction
+        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name is hashed apart from an equal id
     return None
 
 
@@ -284,9 +287,11 @@ class SqliteFts:
         team: str | None = None,
         agent_id: str | None = None,
         agent_name: str | None = None,
+        call_id: str | None = None,
     ) -> dict[str, str]:
         """The index columns of one utterance at this schema version (computed before the write); `team`,
-        `agent_id` and `agent_name` are the call's (tags from version 11)."""
+        `agent_id` and `agent_name` are the call's (tags from version 11); `call_id` is for PostgreSQL."""
+        del call_id
         seg, py = index_columns(text)
         row = {"seg": seg, "py": py}
         if self.filter_tags:
@@ -342,16 +347,22 @@ class SqliteFts:
             out.append(team_match(where.team, where.speaker))
         if where.agent:
             c = S.calls
-            # the agents the filter names (id or name as recorded on the call): a few index lookups
-            pairs = conn.execute(
-                sa.select(c.c.agent_id, c.c.agent_name)
-                .where(sa.or_(c.c.agent_id == where.agent, c.c.agent_name == where.agent))
-                .distinct()
-                .limit(4 * MAX_AGENT_TOKENS)
-            ).all()
-            toks = {t for t in (agent_token(a, n) for a, n in pairs) if t}
-            if len(pairs) < 4 * MAX_AGENT_TOKENS and len(toks) <= MAX_AGENT_TOKENS:
-                out.append(agent_match(toks))  # no such agent: only "x" rows, which the call filter then drops
+            # the value as an id, as the name of calls without an id, and the ids of calls recorded under that
+            # name (index on agent_name; an id lookup finds no such call and reads no row)
+            ids = (
+                conn.execute(
+                    sa.select(c.c.agent_id)
+                    .where(c.c.agent_name == where.agent, c.c.agent_id.is_not(None))
+                    .distinct()
+                    .limit(MAX_AGENT_TOKENS + 1)
+                )
+                .scalars()
+                .all()
+            )
+            if len(ids) <= MAX_AGENT_TOKENS:
+                toks = {agent_token(where.agent, None), agent_token(None, where.agent)}
+                toks.update(agent_token(i, None) for i in ids)
+                out.append(agent_match(t for t in toks if t))
         return out
 
     def ranked(
