@@ -14,6 +14,7 @@ import yaml
 from .checks.registry import all_checks
 from .config_errors import at_file, located, schema_message, show, show_list, yaml_problem
 from .i18n import t
+from .review.describe import describe_finding
 from .rubric_input import RubricInputError, param_errors, read_rubric_text, safe_yaml
 from .rules.loader import Resolver, RuleError, Source, line_index, resolve_rule_refs
 from .rules.model import Rule
@@ -365,6 +366,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
     by_check: dict[str, list[Finding]] = {}
     for f in findings:  # grouped once: items × bindings × findings dominated re-scoring an archive
         by_check.setdefault(f.check, []).append(f)
+    rule_titles = {r.id: r.title for r in rubric.rules}
     items: list[ItemScore] = []
     for item in rubric.items:
         if item.manual:
@@ -375,7 +377,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                     item.points,
                     0.0,
                     "needs_review",
-                    (item.reason or "manual item",),
+                    (item.reason or t("score.manual_item"),),
                     item.fatal,
                     item.severity,
                     item.unjudged,
@@ -404,7 +406,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                 deducted = True
                 charged.append((f, d))
         charged = charge_events_once(charged)
-        reasons = [_reason(f, d) for f, d in charged]
+        reasons = [_reason(f, d, rule_titles.get(f.check)) for f, d in charged]
         deduction = min(sum(d for _, d in charged), item.points)
         status: Status
         if "fail" in statuses:
@@ -485,7 +487,7 @@ def charge_events_once(charged: list[tuple[Finding, float]]) -> list[tuple[Findi
     return sorted(kept, key=lambda fd: (fd[0].start is None, fd[0].start or 0.0))
 
 
-def _reason(f: Finding, deduction: float) -> str:
-    at = f" @ {f.start:.1f}s" if f.start is not None else ""
-    what = f.evidence or ", ".join(f"{k}={v}" for k, v in list(f.detail.items())[:3])
-    return f"{f.check}{at}: {what[:80]} (−{deduction:g})"
+def _reason(f: Finding, deduction: float, label: str | None = None) -> str:
+    """Why an item lost points, for the reports: the finding in words (the workstation's wording) and the points."""
+    finding = describe_finding(f.check, f.start, f.end, f.evidence, f.detail, label=label)
+    return t("score.reason", finding=finding, deduction=f"{deduction:g}")
