@@ -50,7 +50,7 @@ def qualify_mono_findings(
         if f.check == "interruption" and f.status in ("pass", "fail"):
             detail = {**f.detail, "mono": True, "overlap_suspects": [list(x) for x in overlap_suspects[:20]]}
             if overlap_suspects:
-                detail["reason"] = "mono call: overlapped speech suspected, interruptions not judged"
+                detail["reason"] = "mono_overlap"
                 f = replace(f, status="needs_review", detail=detail)
             else:
                 detail["confidence"] = "low (mono: overlap inferred from speaker embeddings, none found)"

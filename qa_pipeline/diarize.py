@@ -83,6 +83,8 @@ class DiarizeOptions:
     """Prior probability that the agent speaks first (the agent answers the call)."""
     turn_text_weight: float = 1.0
     """Log-odds per point of a unit's text role score (`roles.TextCues.score`)."""
+    turn_model_weight: float = 0.5
+    """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence."""
     turn_iterations: int = 5
     """Rounds of decode → refit the two voices' centroids from the posteriors → decode."""
     turn_min_confidence: float = 0.75

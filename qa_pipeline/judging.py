@@ -230,9 +230,9 @@ def stored_average(
     avg, n = inputs.baseline.average(key, md.started_at, window)
     out: dict[str, Any] = {"average_by": by, "average_key": key, "average_calls": n, "window_days": window}
     if key is None:
-        out["reason"] = f"the call has no {by}"
+        out["reason"] = "no_average_group"
     elif avg is None or n < min_calls:
-        out["reason"] = f"only {n} stored call(s) of {by} {key} in the {window} days before (need {min_calls})"
+        out["reason"], out["min_calls"] = "few_stored_calls", min_calls
     else:
         out["average_s"] = round(avg, 1)
     return out

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .config_errors import show, show_list
+from .i18n import t
 from .text import _near_syllable, fuzzy_syllables, normalize, normalize_with_map, orig_span
 
 __all__ = ["PhraseMatch", "LexiconEntry", "Lexicon", "load_lexicon", "available_lexicons"]
@@ -74,7 +76,7 @@ class LexiconEntry:
 def _entry(raw: dict[str, Any], lexicon: str) -> LexiconEntry:
     for k in ("phrase", "category", "source"):
         if not raw.get(k):
-            raise ValueError(f"lexicon {lexicon!r}: entry {raw!r} lacks {k!r}")
+            raise ValueError(t("config.lexicon.entry_lacks", name=show(lexicon), entry=show(raw), key=k))
     forms = tuple(dict.fromkeys(f for f in (normalize(raw["phrase"]), *map(normalize, raw.get("variants", ()))) if f))
     pattern = raw.get("pattern")
     return LexiconEntry(
@@ -479,7 +481,7 @@ def parse_lexicon(text: str, name: str) -> Lexicon:
     """A lexicon from YAML text (`name:`, `entries:`); raises ValueError on a bad entry."""
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"lexicon {name!r}: a lexicon is a mapping with name and entries")
+        raise ValueError(t("config.lexicon.not_mapping", name=show(name)))
     return _build(data, name)
 
 
@@ -493,10 +495,10 @@ def load_lexicon(name: str) -> Lexicon:
 def _load_builtin(name: str) -> Lexicon:
     path = resources.files("qa_pipeline") / "lexicons" / f"{name}.yaml"
     if not path.is_file():
-        raise KeyError(f"unknown lexicon {name!r}; known: {', '.join(available_lexicons())}")
+        raise KeyError(t("config.lexicon.unknown", name=show(name), known=show_list(available_lexicons())))
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if data.get("name", name) != name:
-        raise ValueError(f"lexicon file {name}.yaml declares name {data.get('name')!r}")
+        raise ValueError(t("config.lexicon.name_mismatch", name=name, declared=show(data.get("name"))))
     return _build(data, name)
 
 

@@ -10,12 +10,26 @@ agent/customer, or leaves them "unknown" when the evidence is weak, so that role
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import os
+import pickle
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
+from .atomic import write_bytes_atomic
 from .diarize import Diarization, DiarizeOptions
+from .synth import builtin_specs
 from .types import Speaker, Timeline, Transcript, Utterance
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
 AGENT_LEXICONS = ("greeting", "closing", "polite", "hold_notice")
 
@@ -96,6 +110,127 @@ def text_cues(text: str) -> TextCues:
         nin="您" in text,
         customer=any(c in text for c in CUSTOMER_CUES),
     )
+
+
+# --------------------------------------------------------------------------------------------- text role model
+
+ROLE_TRAIN_SPECS = ("01", "02", "03", "04", "05", "10", "11", "12", "14", "15", "16")
+"""Synth scripts (qa_pipeline/synth/specs) whose agent / customer turns the role model learns from: the tuning
+calls of docs/diarization.md. The other scripts (06, 07, 08, 09, 13, 17) are the held-out calls of the
+similar-voice measurement: the model never reads them."""
+AGENT_PHRASE_CATEGORIES = ("greeting", "closing_ask", "hold_notice", "hold_apology", "transfer", "confirm", "shirking")
+"""Phrasing-generator categories (qa_pipeline/phrasing) whose positives the role model learns as agent speech.
+Left out on purpose: wordings a customer says as often as an agent — thanks/goodbye, 我不知道, 我刚才说过了,
+rhetorical questions, arguing, impatience, 啥？ — learnt as "agent" they would make an angry customer the agent."""
+ROLE_MODEL_C = 1.0
+
+
+class RoleModel:
+    """Agent-vs-customer text classifier: logistic regression over character 1–3-grams.
+
+    Learns from (1) the phrasing generator's agent phrases (`AGENT_PHRASE_CATEGORIES`), (2) `role_phrases.yaml`
+    (agent talk besides the phrase categories, and customer talk) and (3) the turns of the tuning scripts
+    (`ROLE_TRAIN_SPECS`); classes are balanced, so `logit` is the text's own evidence, prior-free. Never
+    trained on the real 10086 transcripts (the test set of text-only roles) nor on the held-out phrase set."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, clf: LogisticRegression) -> None:
+        self._vec = vectorizer
+        self._clf = clf
+        self._agent = list(clf.classes_).index("agent")
+
+    def logit(self, texts: Sequence[str]) -> np.ndarray:
+        """log P(agent) − log P(customer) per text (0 for an empty one)."""
+        out = np.zeros(len(texts))
+        idx = [i for i, t in enumerate(texts) if t.strip()]
+        if idx:
+            margin = self._clf.decision_function(self._vec.transform([texts[i] for i in idx]))
+            out[idx] = margin if self._agent == 1 else -margin
+        return out
+
+
+def role_training_text() -> tuple[list[str], list[str]]:
+    """(texts, labels "agent"/"customer") the role model learns from, deterministic (fixed seeds)."""
+    import random
+
+    import yaml
+
+    from .phrasing.generate import expand, training_examples
+    from .synth.spec import TurnSpec, load_spec
+
+    texts: list[str] = []
+    labels: list[str] = []
+    for ex in training_examples():
+        if ex.label in AGENT_PHRASE_CATEGORIES:
+            texts.append(ex.text)
+            labels.append("agent")
+    data = yaml.safe_load((resources.files("qa_pipeline") / "role_phrases.yaml").read_text(encoding="utf-8"))
+    rng = random.Random(20261202)
+    for role in ("agent", "customer"):
+        for tpl in data[role]:
+            for t in expand(tpl, rng, 40):
+                texts.append(t)
+                labels.append(role)
+    for path in builtin_specs():
+        if path.name[:2] not in ROLE_TRAIN_SPECS:
+            continue
+        for item in load_spec(path).items:
+            if isinstance(item, TurnSpec) and item.text.strip():
+                texts.append(item.text)
+                labels.append(item.speaker)
+    return texts, labels
+
+
+ROLE_MODEL_VERSION = "1"
+
+
+def _role_model_key() -> str:
+    """Hash of everything the role model learns from (templates, lexicons, the training scripts, this code,
+    library versions): editing any of them retrains."""
+    import sklearn
+
+    pkg = resources.files("qa_pipeline")
+    h = hashlib.sha256(f"{ROLE_MODEL_VERSION}|{ROLE_MODEL_C}|{sklearn.__version__}|{np.__version__}".encode())
+    h.update(repr((ROLE_TRAIN_SPECS, AGENT_PHRASE_CATEGORIES)).encode())
+    files = [pkg / "role_phrases.yaml", pkg / "roles.py", *(pkg / "phrasing").iterdir(), *(pkg / "lexicons").iterdir()]
+    files += [pkg / "synth" / "specs" / p.name for p in builtin_specs() if p.name[:2] in ROLE_TRAIN_SPECS]
+    for f in sorted(files, key=lambda f: str(f)):
+        if f.name.endswith((".yaml", ".py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def train_role_model() -> RoleModel:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = role_training_text()
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    clf = LogisticRegression(C=ROLE_MODEL_C, class_weight="balanced", max_iter=2000)
+    clf.fit(vec.fit_transform(texts), labels)
+    return RoleModel(vec, clf)
+
+
+@cache
+def role_model() -> RoleModel:
+    """The role model: trained at first use (≈ 1.6 s CPU, deterministic) and pickled in the user cache dir
+    ($CALLQA_HOME or ~/.cache/callqa, `role_model/role_model-<content hash>.pkl`), so later processes load it
+    in milliseconds — a mono call's diarization share must stay small even for a batch worker's first call."""
+    home = Path(os.environ.get("CALLQA_HOME", Path.home() / ".cache" / "callqa"))
+    path = home / "role_model" / f"role_model-{_role_model_key()}.pkl"
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)  # our own file, written below under the same content key
+        if isinstance(model, RoleModel):
+            return model
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        pass
+    model = train_role_model()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, pickle.dumps(model))
+    except OSError:
+        pass  # a read-only home only costs the retraining next time
+    return model
 
 
 def assign_roles(

@@ -12,6 +12,9 @@ import jsonschema
 import yaml
 
 from .checks.registry import all_checks
+from .config_errors import at_file, located, schema_message, show, show_list, yaml_problem
+from .i18n import t
+from .review.describe import describe_finding
 from .rubric_input import RubricInputError, param_errors, read_rubric_text, safe_yaml
 from .rules.loader import Resolver, RuleError, Source, line_index, resolve_rule_refs
 from .rules.model import Rule
@@ -160,7 +163,7 @@ def find_rubric(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
-            raise RubricError(f"{p}: rubric file not found")
+            raise RubricError(at_file(str(p), t("config.rubric.file_not_found")))
         return p
     dirs = [Path(d) for d in os.environ.get("CALLQA_RUBRICS", "").split(os.pathsep) if d]
     dirs += [Path.cwd() / "scoring_rubrics", *RUBRIC_DIRS]
@@ -168,7 +171,9 @@ def find_rubric(name_or_path: str | Path) -> Path:
         for cand in (d / f"{name_or_path}.yaml", d / f"{name_or_path}.yml"):
             if cand.exists():
                 return cand
-    raise RubricError(f"rubric {name_or_path!r} not found in {', '.join(str(d) for d in dirs)}")
+    raise RubricError(
+        t("config.rubric.not_found", name=show(str(name_or_path)), dirs=show_list([str(d) for d in dirs]))
+    )
 
 
 def load_rubric(name_or_path: str | Path) -> Rubric:
@@ -189,10 +194,9 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
         raise RubricError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "?"
-        raise RubricError(f"{origin}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RubricError(located(origin, mark.line + 1 if mark else None, yaml_problem(exc))) from None
     if not isinstance(data, dict):
-        raise RubricError(f"{origin}: a rubric is a YAML mapping with id, title, version, items")
+        raise RubricError(at_file(origin, t("config.rubric.not_mapping")))
     lines = line_index(node)
 
     item_lines: dict[int, int] = {}  # merged item index → index in this file (`extends`)
@@ -200,9 +204,7 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
     def fail(path: tuple[Any, ...], message: str) -> RubricError:
         if len(path) > 1 and path[0] == "items" and path[1] in item_lines:
             path = ("items", item_lines[path[1]], *path[2:])
-        line = _nearest_line(lines, path)
-        loc = "/".join(str(p) for p in path) or "(top)"
-        return RubricError(f"{origin}:{line}: {loc}: {message}")
+        return RubricError(located(origin, _nearest_line(lines, path), message, "/".join(str(p) for p in path)))
 
     if "extends" in data:
         data, origins = _extend(data, base_dir, fail)
@@ -211,20 +213,26 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
     errors = sorted(jsonschema.Draft202012Validator(RUBRIC_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         e = errors[0]
-        raise fail(tuple(e.path), e.message)
+        raise fail(tuple(e.path), schema_message(e))
 
     registry = all_checks()
     check_params: dict[str, dict[str, Any]] = {}
     for name, params in (data.get("checks") or {}).items():
         if name not in registry:
-            raise fail(("checks", name), f"unknown check {name!r}; known checks: {', '.join(sorted(registry))}")
+            raise fail(
+                ("checks", name), t("config.rubric.unknown_check", name=show(name), known=show_list(sorted(registry)))
+            )
         params = params or {}
         unknown = set(params) - set(registry[name].defaults)
         if unknown:
             raise fail(
                 ("checks", name, sorted(unknown)[0]),
-                f"unknown parameter(s) {sorted(unknown)} for check {name!r}; "
-                f"it takes {sorted(registry[name].defaults) or 'no parameters'}",
+                t(
+                    "config.rubric.unknown_params",
+                    params=show_list([show(u) for u in sorted(unknown)]),
+                    check=show(name),
+                    known=show_list(sorted(registry[name].defaults)),
+                ),
             )
         bad = param_errors(name, params, registry[name].defaults)  # types and ranges its defaults declare
         if bad:
@@ -247,7 +255,7 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
     seen: set[str] = set()
     for i, raw in enumerate(data["items"]):
         if raw["id"] in seen:
-            raise fail(("items", i, "id"), f"duplicate item id {raw['id']!r}")
+            raise fail(("items", i, "id"), t("config.rubric.duplicate_item", id=show(raw["id"])))
         seen.add(raw["id"])
         bindings = []
         for j, b in enumerate(raw.get("checks") or []):
@@ -255,13 +263,12 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
                 if b["rule"] not in rule_ids:
                     raise fail(
                         ("items", i, "checks", j, "rule"),
-                        f"unknown rule {b['rule']!r}; rules loaded by this rubric: "
-                        f"{', '.join(sorted(rule_ids)) or 'none'}",
+                        t("config.rubric.unknown_rule", rule=show(b["rule"]), known=show_list(sorted(rule_ids))),
                     )
             elif b["check"] not in registry:
                 raise fail(
                     ("items", i, "checks", j, "check"),
-                    f"unknown check {b['check']!r}; known checks: {', '.join(sorted(registry))}",
+                    t("config.rubric.unknown_check", name=show(b["check"]), known=show_list(sorted(registry))),
                 )
             bindings.append(
                 Binding(
@@ -273,7 +280,7 @@ def parse_rubric(text: str, origin: str = "<rubric>", base_dir: Path | None = No
                 )
             )
         if not bindings and not raw.get("manual"):
-            raise fail(("items", i), f"item {raw['id']!r} has no checks: bind checks or mark it manual: true")
+            raise fail(("items", i), t("config.rubric.item_no_checks", id=show(raw["id"])))
         items.append(
             Item(
                 id=raw["id"],
@@ -316,7 +323,7 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
         base_path = local if local is not None and local.is_file() else find_rubric(name)
         key = str(base_path.resolve())
         if key in _EXTENDING:
-            raise RubricError(f"{base_path}: extends itself (directly or through another rubric)")
+            raise RubricError(at_file(str(base_path), t("config.rubric.extends_itself")))
         _EXTENDING.add(key)
         try:
             load_rubric(base_path)  # the base must be valid on its own (its errors name its own lines)
@@ -347,11 +354,11 @@ def _extend(data: dict[str, Any], base_dir: Path | None, fail: Any) -> tuple[dic
     return merged, origins
 
 
-def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> str:
+def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
     for cut in range(len(path), -1, -1):
         if path[:cut] in lines:
-            return f"line {lines[path[:cut]]}"
-    return "line ?"
+            return lines[path[:cut]]
+    return None
 
 
 def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
@@ -359,6 +366,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
     by_check: dict[str, list[Finding]] = {}
     for f in findings:  # grouped once: items × bindings × findings dominated re-scoring an archive
         by_check.setdefault(f.check, []).append(f)
+    rule_titles = {r.id: r.title for r in rubric.rules}
     items: list[ItemScore] = []
     for item in rubric.items:
         if item.manual:
@@ -369,7 +377,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                     item.points,
                     0.0,
                     "needs_review",
-                    (item.reason or "manual item",),
+                    (item.reason or t("score.manual_item"),),
                     item.fatal,
                     item.severity,
                     item.unjudged,
@@ -398,7 +406,7 @@ def score_findings(findings: Iterable[Finding], rubric: Rubric) -> Score:
                 deducted = True
                 charged.append((f, d))
         charged = charge_events_once(charged)
-        reasons = [_reason(f, d) for f, d in charged]
+        reasons = [_reason(f, d, rule_titles.get(f.check)) for f, d in charged]
         deduction = min(sum(d for _, d in charged), item.points)
         status: Status
         if "fail" in statuses:
@@ -479,7 +487,7 @@ def charge_events_once(charged: list[tuple[Finding, float]]) -> list[tuple[Findi
     return sorted(kept, key=lambda fd: (fd[0].start is None, fd[0].start or 0.0))
 
 
-def _reason(f: Finding, deduction: float) -> str:
-    at = f" @ {f.start:.1f}s" if f.start is not None else ""
-    what = f.evidence or ", ".join(f"{k}={v}" for k, v in list(f.detail.items())[:3])
-    return f"{f.check}{at}: {what[:80]} (−{deduction:g})"
+def _reason(f: Finding, deduction: float, label: str | None = None) -> str:
+    """Why an item lost points, for the reports: the finding in words (the workstation's wording) and the points."""
+    finding = describe_finding(f.check, f.start, f.end, f.evidence, f.detail, label=label)
+    return t("score.reason", finding=finding, deduction=f"{deduction:g}")

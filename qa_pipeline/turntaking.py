@@ -10,13 +10,16 @@ by a two-state hidden Markov model:
   overlap, 0.5 after a long pause (a hold: either may speak next); the agent speaks first with
   `turn_agent_first_prob` (the agent answers the call);
 * emissions: the unit's text role score (`roles.TextCues.score`: service greeting, agent phrasing, 您 vs
-  你们 / 我想 / 投诉 …) as log-odds, plus a voice term — the unit's embedding projected on the difference of
-  the two parties' centroids, fitted from the current posteriors leaving the unit itself out, as a Gaussian
-  log-likelihood ratio (≈ 0 when the voices do not differ);
+  你们 / 我想 / 投诉 …) as log-odds, plus `turn_model_weight` × the text role model's log-odds
+  (`roles.role_model`: character n-grams, agent vs customer talk — it reads the turns that carry no cue
+  word, which is most of what real customers say), plus a voice term — the unit's embedding projected on the
+  difference of the two parties' centroids, fitted from the current posteriors leaving the unit itself out, as a
+  Gaussian log-likelihood ratio (≈ 0 when the voices do not differ);
 * decoding: forward-backward → refit the voice term → … (`turn_iterations` rounds), then Viterbi.
 
 The call gets two speakers when the audio split already looked like two parties (`FORCED_SPLIT_METHOD`) or the
-text shows both roles (a unit with agent evidence and another with customer wording); otherwise it stays one
+text shows both roles (a unit with agent evidence and another with customer wording: cue words, not the role
+model, which reads every text as leaning one way); otherwise it stays one
 speaker (IVR prompt, voicemail, one party only) and its roles stay unknown. Roles are kept only when the
 decoder is sure (speech-weighted mean posterior ≥ `turn_min_confidence`) and the agent side has agent
 evidence (or the customer side customer wording); else every speaker is "unknown" → needs_review.
@@ -31,7 +34,7 @@ from typing import Any, cast
 import numpy as np
 
 from .diarize import FORCED_SPLIT_METHOD, ONE_CLUSTER_METHOD, Diarization, DiarizeOptions
-from .roles import RoleAssignment, assign_roles, text_cues
+from .roles import RoleAssignment, assign_roles, role_model, text_cues
 from .types import Speaker, SpeechSegment, Utterance, Word
 
 __all__ = ["TURN_DECODE_METHOD", "TurnDecode", "decode_turns", "resolve_speakers"]
@@ -195,7 +198,9 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     for i, c in enumerate(cues):
         if c is not None:
             score[i] = c.score(opening=units[i].start <= o.opening_s, first=i == first)
-    text_llr = np.clip(o.turn_text_weight * score, -TEXT_LLR_CLIP, TEXT_LLR_CLIP)
+    model = role_model().logit(texts) if o.turn_model_weight else np.zeros(n)
+    text_ev = o.turn_text_weight * score + o.turn_model_weight * model
+    text_llr = np.clip(text_ev, -TEXT_LLR_CLIP, TEXT_LLR_CLIP)
 
     emb = diar.unit_embeddings if diar.unit_embeddings is not None else np.zeros((n, 1), np.float32)
     has = np.linalg.norm(emb, axis=1) > 0
@@ -214,6 +219,9 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     path = _viterbi(log_e, log_t, log_init)
 
     dur = np.array([s.duration for s in units])
+    # Two parties from the text only on cue words: the role model reads any speech as leaning one way or the
+    # other (a real one-voice clip of a lecture gave a unit +1.97), so it labels turns but never makes one
+    # voice two speakers.
     both_roles = bool((score > 0).any() and (score < 0).any())
     two = (diar.method == FORCED_SPLIT_METHOD or both_roles) and len(set(path.tolist())) == 2
     decoder: dict[str, Any] = {
@@ -253,11 +261,12 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
 
     chosen = np.where(path == 0, post, 1 - post)
     confidence = round(float((chosen * dur).sum() / max(dur.sum(), 1e-9)), 3)
-    agent_text, cust_text = float(score[path == 0].sum()), float(score[path == 1].sum())
+    agent_text, cust_text = float(text_ev[path == 0].sum()), float(text_ev[path == 1].sum())
     evidence: dict[str, dict[str, Any]] = {
         lab_of[st]: {
             "units": int((path == st).sum()),
             "text_score": round(float(score[path == st].sum()), 2),
+            "role_model": round(float(model[path == st].sum()), 2),
             "mean_posterior": round(float(chosen[path == st].mean()), 3),
         }
         for st in (0, 1)

@@ -203,7 +203,7 @@ def test_transfer_non_standard_and_metadata():
     assert f.status == "fail"
     tl, tr = call(("agent", "您好"), ("customer", "我要投诉"), ("agent", "那您等着"))
     (f,) = run("transfer_phrase", tl, tr, metadata=CallMetadata("t", transferred_at=tl.duration))
-    assert f.status == "fail" and "transferred" in f.detail["reason"]
+    assert f.status == "fail" and f.detail["reason"] == "transfer_unannounced"
 
 
 # confirm ------------------------------------------------------------------------------------------------

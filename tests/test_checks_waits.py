@@ -135,7 +135,7 @@ def test_transfer_detected_without_manifest_on_nonstandard_phrase() -> None:
     tr = transcript(("customer", 0, 4, "这个宽带的问题你们能不能找个技术的人"), ("agent", 5, 8, "行，那我给你转过去吧"))
     assert transfer_moment(tl, tr, CallMetadata("c")) is not None
     (f,) = run("transfer_phrase", tl, tr)
-    assert f.status == "fail" and f.detail["reason"] == "transfer without the standard script"
+    assert f.status == "fail" and f.detail["reason"] == "nonstandard_transfer"
     assert f.detail["transferred_at"] is None and f.detail["detected_at"] is not None
     assert [x.status for x in run("transfer_pause", tl, tr)] in (["pass"], ["fail"])
     assert [x.status for x in run("closing", tl, tr)] == ["not_applicable"]

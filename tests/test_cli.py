@@ -31,7 +31,8 @@ def test_rubric_validate_reports_line_of_unknown_check(tmp_path: Path) -> None:
     )
     r = runner.invoke(app, ["rubric", "validate", str(bad)])
     assert r.exit_code == 1
-    assert "line 8" in r.output and "no_such_check" in r.output
+    out = r.output.replace("\n", "")  # the console wraps long lines
+    assert "第 8 行" in out and "未知检查项 'no_such_check'" in out  # Chinese first, from the catalog
 
 
 def test_models_lists_engines() -> None:
@@ -67,7 +68,7 @@ def test_score_bad_arguments(tmp_path: Path) -> None:
     r = runner.invoke(app, ["score", str(tmp_path), "--engine", "bogus"])
     assert r.exit_code == 2
     r = runner.invoke(app, ["score", str(tmp_path), "--rubric", "nope"])
-    assert r.exit_code == 2 and "not found" in r.output
+    assert r.exit_code == 2 and "找不到评分标准 'nope'" in r.output
 
 
 def test_score_from_manifest_fills_agent_metadata(real_call: Path, tmp_path: Path) -> None:

@@ -36,6 +36,8 @@ def test_wheel_contents(wheel: Path) -> None:
     for needed in (
         "qa_pipeline/rubrics/10086.yaml",
         "qa_pipeline/lexicons/greeting.yaml",
+        "qa_pipeline/phrasing/templates.yaml",  # the phrase and role models train from it at first use
+        "qa_pipeline/role_phrases.yaml",
         "qa_pipeline/messages/cli.zh.yaml",
         "qa_pipeline/schemas/call_result.schema.json",
         "qa_pipeline/__main__.py",

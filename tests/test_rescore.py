@@ -89,7 +89,9 @@ def test_handling_time_against_the_stored_average(tmp_path: Path) -> None:
     assert rows["long"][0] == "fail", rows["long"]
     assert rows["long"][1]["average_s"] == 100.0 and rows["long"][1]["deduction"] == 8
     assert rows["long"][1]["average_calls"] == 3 and totals["long"] == 2.0
-    assert rows["lonely"][0] == "needs_review" and "Q2" in rows["lonely"][1]["reason"]  # no calls in its queue
+    lonely = rows["lonely"][1]  # no calls in its queue
+    assert rows["lonely"][0] == "needs_review" and lonely["reason"] == "few_stored_calls"
+    assert lonely["average_key"] == "Q2" and lonely["average_calls"] == 0
     assert rows["too_late"][0] == "needs_review"  # the 100 s calls are outside the 30-day window
     assert rows["old0"][0] == "needs_review"  # a call's own day is not its yardstick
     store.close()
@@ -352,7 +354,11 @@ def test_score_with_a_database_judges_handling_time_against_the_stored_average(t
     store.close()
     result = json.loads(call_path(tmp_path / "out", "s04b").read_text(encoding="utf-8"))
     (ht,) = [c for c in result["checks"] if c["check"] == "handling_time"]
-    assert ht["status"] == "needs_review" and "Q2" in ht["detail"]["reason"]
+    assert (
+        ht["status"] == "needs_review"
+        and ht["detail"]["reason"] == "few_stored_calls"
+        and ht["detail"]["average_key"] == "Q2"
+    )
     assert [it["status"] for it in result["score"]["items"]] == ["needs_review"]
     # with that rescore gives the same: the batch judged it as a rescore would
     store = open_store(tmp_path / "x.db")

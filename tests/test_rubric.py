@@ -7,6 +7,14 @@ from qa_pipeline.checks.registry import all_checks
 from qa_pipeline.rubric import RubricError, load_rubric, parse_rubric, score_findings
 from qa_pipeline.types import Finding
 
+
+@pytest.fixture(autouse=True)
+def _english_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests match the English wording of configuration errors; tests/test_config_errors.py checks that
+    the same errors read in Chinese by default."""
+    monkeypatch.setenv("CALLQA_LANG", "en")
+
+
 REQUIRED_CHECKS = {
     "greeting",
     "closing",

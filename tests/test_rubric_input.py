@@ -10,6 +10,14 @@ import pytest
 from qa_pipeline.rubric import RubricError, find_rubric, load_rubric, parse_rubric
 from qa_pipeline.rubric_input import param_errors
 
+
+@pytest.fixture(autouse=True)
+def _english_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests match the English wording of configuration errors; tests/test_config_errors.py checks that
+    the same errors read in Chinese by default."""
+    monkeypatch.setenv("CALLQA_LANG", "en")
+
+
 BASE = find_rubric("10086")
 
 

@@ -16,6 +16,14 @@ from qa_pipeline.rules.loader import Resolver, RuleError, Source, load_rule_file
 from qa_pipeline.timeline import timeline_from_segments
 from qa_pipeline.types import CallMetadata, SpeechSegment, Transcript, Utterance
 
+
+@pytest.fixture(autouse=True)
+def _english_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests match the English wording of configuration errors; tests/test_config_errors.py checks that
+    the same errors read in Chinese by default."""
+    monkeypatch.setenv("CALLQA_LANG", "en")
+
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "scoring_rubrics" / "examples"
 
 
@@ -355,7 +363,7 @@ def test_role_rules_on_unattributed_calls_need_review() -> None:
         ("id: r\nconditions:\n  a: {regex: x}\nexpression: a &&\n", 4, "column"),
         ("id: r\nconditions:\n  a:\n    regex: x\n    anchor: {after: z, within_s: 3}\n", 5, "unknown condition 'z'"),
         ("id: r\nconditions:\n  a:\n    keyword: {lexicon: nope}\n", 4, "unknown lexicon 'nope'"),
-        ("id: r\nconditions:\n  a:\n    regex: '('\n", 4, "error"),
+        ("id: r\nconditions:\n  a:\n    regex: '('\n", 4, "invalid parameters for regex"),
         ("id: r\nconditions:\n  a:\n    regex: x\n    role: boss\n", 5, "role"),
         ("id: r\nconditions:\n  a:\n    similar: {category: goodbye}\n", 4, "unknown phrase category"),
     ],

@@ -177,9 +177,9 @@ def test_cli_formats(db):
     assert r.exit_code == 2
 
 
-@pytest.mark.parametrize("plan", ["auto", "calls", "fts"])
+@pytest.mark.parametrize("plan", ["auto", "calls", "fts", "tags"])
 def test_ranking_is_true_top_n_for_every_plan(store, plan):
-    """Every plan (SQLite: calls / fts / tags chosen by auto; PostgreSQL: calls / fts) gives the same top n."""
+    """Every plan (calls / fts / tags, and the one auto picks) gives the same top n on both backends."""
 
     def key(hits):
         return [(h.call_id, h.utterance_idx, round(h.rank, 9)) for h in hits]
@@ -190,6 +190,22 @@ def test_ranking_is_true_top_n_for_every_plan(store, plan):
     assert key(full) == key(search(store, "您", limit=100, plan="fts"))
     f = dict(agent="张伟", speaker="agent")
     assert key(search(store, "您", limit=2, plan=plan, **f)) == key(search(store, "您", limit=100, plan="fts", **f))[:2]
+    # filters the date / team / speaker tags (FTS5) or filter lexemes (PostgreSQL) express, alone and with others
+    for f in (
+        dict(date_from="2026-11-03", date_to="2026-11-05"),
+        dict(date_from="2026-11-03", date_to="2026-11-05", speaker="customer"),
+        dict(team="一组", speaker="agent"),
+        dict(team="二组"),
+        dict(speaker="customer"),
+        dict(date_from="2026-11-01", date_to="2026-11-30", team="一组", min_score=70),
+        dict(date_to="2026-11-04", speaker="agent", check="greeting", status="pass"),
+        dict(team="三组"),  # no such team
+        dict(date_from="2026-12-01", date_to="2026-12-31"),  # no calls in the range
+    ):
+        for q in ("您", "稍等 OR 话费") if plan != "auto" else ("我不知道", "我 NOT 宽带"):
+            want = key(search(store, q, limit=100, plan="fts", **f))
+            assert key(search(store, q, limit=100, plan=plan, **f)) == want, (q, f)
+            assert key(search(store, q, limit=2, plan=plan, **f)) == want[:2], (q, f)
 
 
 def test_dead_single_word_alternative_is_dropped(store):

@@ -1,4 +1,5 @@
-"""Schema version 4: date/speaker filter tags in the FTS index (plan "tags"), bm25 unchanged (SQLite only)."""
+"""Schema versions 4 and 11: date/speaker (v4) and team/agent (v11) filter tags in the FTS index (plan "tags"),
+bm25 unchanged (SQLite only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import sqlalchemy as sa
 from fixtures_store import fixture_results, make_result
 
 from qa_pipeline.store import open_store
-from qa_pipeline.store.backends.sqlite import _fts5_token_count, tags_match, token_count
+from qa_pipeline.store.backends.sqlite import (
+    INCOMPLETE,
+    _fts5_token_count,
+    agent_token,
+    tags_column_v11,
+    tags_match,
+    team_token,
+    token_count,
+)
 from qa_pipeline.store.search import search
 from qa_pipeline.store.tokens import grams_column, index_columns
 
@@ -19,6 +28,15 @@ FILTERS = [
     dict(date_to="2026-11-10", speaker="customer"),
     dict(date_from="2026-11-01", date_to="2026-11-30", team="一组"),
     dict(date_from="2026-11-01", date_to="2026-11-30", speaker="agent", min_score=70),
+    # version 11: team and agent tags (with and without dates and speaker, by agent id and by name)
+    dict(team="二组"),
+    dict(team="一组", speaker="customer"),
+    dict(agent="A001"),
+    dict(agent="李娜", speaker="customer"),
+    dict(agent="A003", date_from="2026-11-01", date_to="2026-11-30", speaker="agent"),
+    dict(team="一组", check="silence", status="fail"),
+    dict(team="没有这个组"),
+    dict(agent="nobody"),
 ]
 
 
@@ -39,6 +57,7 @@ def dbs(tmp_path_factory):
         utterances=[
             ("customer", 0.0, 2.0, "我不知道 Ｃａｆé ñ 5G-套餐。ユーザー 😀 3.5元"),
             ("unknown", 2.0, 3.0, "您"),
+            ("customer", 3.0, 4.0, "ユ"),  # two index tokens: no room for team and agent tags ("x")
         ],
     )
     for s in (v3, v4):
@@ -72,6 +91,27 @@ def untagged_bm25(store, q, hits):
 def test_version_4_has_tags(dbs):
     v3, v4 = dbs
     assert not v3.fts.tags and v4.fts.tags and v4.version >= 4
+    assert not v3.fts.filter_tags and v4.fts.filter_tags and v4.version >= 11
+
+
+def test_version_11_tags_are_padded_and_marked(dbs):
+    _, v4 = dbs
+    with v4.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT seg, py, grams, tags FROM utterance_fts").all()
+    assert rows
+    for seg, py, grams, tags in rows:  # as many tag tokens as index tokens: bm25's D doubles exactly
+        assert token_count(tags) == token_count(seg) + token_count(py) + token_count(grams)
+    full = tags_column_v11("2026-11-05", "customer", "一组", "A002", "李娜", "我 不 知道", "wo bu zhi dao", "我不")
+    assert full.split()[0].startswith("d20261105s")
+    assert full.split()[1:3] == [team_token("一组", "customer"), agent_token("A002", "李娜")]
+    short = tags_column_v11("2026-11-05", "customer", "一组", "A002", "李娜", "ユ", "", "ユ")
+    assert short.split() == [full.split()[0], INCOMPLETE]
+    assert agent_token(None, "李娜") != agent_token("李娜", None) and agent_token(None, None) is None
+    # the row with no room for its team/agent tags is still found by team and agent filters, and only by its own
+    for f in (dict(team="一组"), dict(agent="A002"), dict(agent="李娜", speaker="customer")):
+        assert ("x1", 2) in {(h.call_id, h.utterance_idx) for h in search(v4, "ユ", plan="tags", **f)}, f
+    for f in (dict(team="二组"), dict(agent="A001"), dict(team="一组", speaker="agent")):
+        assert ("x1", 2) not in {(h.call_id, h.utterance_idx) for h in search(v4, "ユ", plan="tags", **f)}, f
 
 
 @pytest.mark.parametrize("q", QUERIES)
@@ -125,6 +165,12 @@ def test_tags_track_reimport_and_are_not_injectable(tmp_path):
     s.upsert_call(r3)
     assert search(s, "营业厅", plan="tags", **nov) == []
     assert {h.call_id for h in search(s, "营业厅", plan="tags", date_from="2026-12-01")} == {"c3"}
+    team = r3["metadata"]["team"]
+    assert {h.call_id for h in search(s, "营业厅", plan="tags", team=team)} == {"c3"}
+    r3["metadata"]["team"], r3["agent_id"] = "三组", "A009"  # and with another team and agent
+    s.upsert_call(r3)
+    assert search(s, "营业厅", plan="tags", team=team) == []
+    assert {h.call_id for h in search(s, "营业厅", plan="tags", team="三组", agent="A009")} == {"c3"}
     # user text never reaches the tags column: it is quoted into seg/py
     for q in ["tags : d2026*", '"x" OR tags : d20261103*', "d20261103*", "{tags} : dx"]:
         hits = search(s, q, plan="tags", **nov)
@@ -164,4 +210,25 @@ def test_upgrade_from_version_3_keeps_results(tmp_path):
         assert got == key(search(new, q, limit=100, plan="fts", **FILTERS[1]))
     # substrings across jieba's words are found after the upgrade (the old rows were re-indexed)
     assert {h.call_id for h in search(new, "直连不")} == {"c3"}
+    new.close()
+
+
+def test_upgrade_from_version_10_keeps_results_and_ranks(tmp_path):
+    """Migration 11 rebuilds the index of an existing database: same hits and bm25 for every filter."""
+    db = tmp_path / "v10.db"
+    old = open_store(db, migrate_to=10)
+    assert not old.fts.filter_tags
+    for r in fixture_results():
+        old.upsert_call(r)
+    want = {(q, i): key(search(old, q, limit=100, plan="fts", **f)) for q in QUERIES for i, f in enumerate(FILTERS)}
+    old.close()
+    new = open_store(db)
+    assert new.fts.filter_tags and new.version >= 11
+    with new.engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("utterance_fts_v10")
+        tags = conn.exec_driver_sql("SELECT tags FROM utterance_fts").scalars().all()
+    assert any(team_token("一组", "agent") in t for t in tags)
+    for (q, i), w in want.items():
+        for plan in ("auto", "tags", "fts"):
+            assert key(search(new, q, limit=100, plan=plan, **FILTERS[i])) == w, (q, FILTERS[i], plan)
     new.close()

@@ -87,6 +87,68 @@ def test_upgrade_from_version_1_backfills_search(pg_url):
     new.close()
 
 
+_RANK_QUERIES = [
+    ("您", {}),
+    ("我不知道", {}),
+    ("稍等 OR 话费", dict(speaker="agent")),
+    ("我 NOT 宽带", dict(date_from="2026-11-03", date_to="2026-11-05")),
+    ("知", dict(team="一组")),
+    ("wo bu zhi dao", dict(pinyin=True)),
+]
+
+
+def _ranked(store) -> list[list[tuple[str, int, float]]]:
+    return [
+        [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=100, plan=p, **f)]
+        for q, f in _RANK_QUERIES
+        for p in ("fts", "calls", "tags")
+    ]
+
+
+def _docs(store) -> dict[tuple[str, int], str]:
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT u.call_id, u.idx, s.doc::text FROM utterance_search s JOIN utterances u USING (utterance_id)"
+        ).all()
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+@pytest.mark.postgres
+def test_filter_lexemes_change_no_rank_and_match_a_fresh_write(pg_url):
+    """Migration 12 adds the filter lexemes to every document: every hit keeps its rank bit for bit (ranking uses
+    the document without them), and a migrated document is the one a write at version 12 makes."""
+    url = pg_url("lex")
+    old = open_store(url, migrate_to=10)
+    for r in fixture_results():
+        old.upsert_call(r)
+    before, docs_before = _ranked(old), _docs(old)
+    old.close()
+    new = open_store(url)
+    assert new.version == LATEST and new.fts.filter_tags
+    assert _ranked(new) == before
+    migrated = _docs(new)
+    assert migrated.keys() == docs_before.keys()
+    assert all('"2026-11-' in d or "c8" in k[0] or "c7" in k[0] for k, d in migrated.items())  # day lexemes
+    fresh = open_store(pg_url("lex_fresh"))
+    for r in fixture_results():
+        fresh.upsert_call(r)
+    assert _docs(fresh) == migrated
+    assert _ranked(fresh) == before
+    with new.engine.connect() as conn:  # without its D positions a document is the version-10 one
+        stripped = conn.exec_driver_sql(
+            "SELECT u.call_id, u.idx, ts_filter(s.doc, '{a,b,c}')::text FROM utterance_search s"
+            " JOIN utterances u USING (utterance_id)"
+        ).all()
+    assert {(r[0], r[1]): r[2] for r in stripped} == docs_before
+    # a filter lexeme is never matched by words, whatever the text says
+    w = make_result("lex1", "A001", "2026-11-03T09:00:00+08:00", 80.0, {}, utterances=[("agent", 0, 1, '#d["x"] 一组')])
+    new.upsert_call(w)
+    assert [h.call_id for h in search(new, '#d["2026-11-03"]')] == []
+    assert [h.call_id for h in search(new, "一组", team="一组", plan="tags")] == ["lex1"]
+    new.close()
+    fresh.close()
+
+
 @pytest.mark.postgres
 def test_import_idempotent_rescore_and_bad_call(pg_url, tmp_path):
     url = pg_url("imp")

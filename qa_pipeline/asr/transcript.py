@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from qa_pipeline.asr.engine import sort_utterances
 from qa_pipeline.asr.options import AsrDescription, AsrOptions, TranscriptError
+from qa_pipeline.config_errors import show
 from qa_pipeline.i18n import t
 from qa_pipeline.text import to_simplified
 from qa_pipeline.types import CallAudio, Speaker, Timeline, Transcript, Utterance
@@ -50,23 +51,14 @@ def find_transcript(recording: str | Path, transcripts_dir: Path | None = None) 
 def _seconds(value: Any, name: str, where: str) -> float:
     """A finite number of seconds (JSON number or CSV text); booleans, null, NaN and Infinity are refused."""
     if isinstance(value, bool) or value is None or not isinstance(value, (int, float, str)):
-        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=_show(value)))
+        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=show(value)))
     try:
         x = float(value)
     except ValueError:
-        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=_show(value))) from None
+        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=show(value))) from None
     if not math.isfinite(x):
-        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=_show(value)))
+        raise TranscriptError(t("transcript.error.seconds", where=where, field=name, value=show(value)))
     return x
-
-
-def _show(value: Any) -> str:
-    text = (
-        json.dumps(value, ensure_ascii=False)
-        if isinstance(value, (str, int, float, bool, type(None)))
-        else "a list or object"
-    )
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _utterance(row: dict[str, Any], where: str) -> Utterance:
@@ -74,14 +66,14 @@ def _utterance(row: dict[str, Any], where: str) -> Utterance:
     if missing:
         raise TranscriptError(t("transcript.error.missing_field", where=where, field=missing[0]))
     if not isinstance(row["speaker"], str):
-        raise TranscriptError(t("transcript.error.speaker_type", where=where, value=_show(row["speaker"])))
+        raise TranscriptError(t("transcript.error.speaker_type", where=where, value=show(row["speaker"])))
     speaker = row["speaker"].strip().lower()
     start, end = _seconds(row["start"], "start", where), _seconds(row["end"], "end", where)
     text = row["text"]
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise TranscriptError(t("transcript.error.text_type", where=where, value=_show(text)))
+        raise TranscriptError(t("transcript.error.text_type", where=where, value=show(text)))
     if len(text) > MAX_UTTERANCE_CHARS:
         raise TranscriptError(t("transcript.error.too_long", where=where, chars=len(text), limit=MAX_UTTERANCE_CHARS))
     if speaker not in SPEAKERS:

@@ -114,7 +114,7 @@ def _occurrence_check(
             continue
         taken.append((u, m.start, m.end))
         if _borderline(m, p):
-            reason = "borderline paraphrase match" if m.method == "model" else "low-confidence homophone match"
+            reason = "borderline_paraphrase" if m.method == "model" else "low_confidence_homophone"
             found.append(_hit(name, "needs_review", u, m, reason=reason))
         else:
             found.append(_hit(name, "fail", u, m))
@@ -149,7 +149,7 @@ def greeting(ctx: CheckContext) -> list[Finding]:
     p = ctx.params
     agent = _agent(ctx)
     if not agent:
-        return [Finding("greeting", "fail", speaker="agent", detail={"reason": "agent never speaks"})]
+        return [Finding("greeting", "fail", speaker="agent", detail={"reason": "agent_silent"})]
     t0 = agent[0].start
     opening = [u for u in agent[: p["first_turns"]] if u.start - t0 <= p["window_s"]]
     pairs = _matches(p["lexicon"], opening)
@@ -205,9 +205,9 @@ def closing(ctx: CheckContext) -> list[Finding]:
     if moment is not None and not any(u.start > moment for u in agent):
         # handed over and the agent leg ended: there is no closing to judge (when the recording goes on with
         # the receiving seat on the agent side, that seat's closing is judged as usual)
-        return [Finding("closing", "not_applicable", speaker="agent", detail={"reason": "call transferred"})]
+        return [Finding("closing", "not_applicable", speaker="agent", detail={"reason": "transferred"})]
     if not agent:
-        return [Finding("closing", "fail", speaker="agent", detail={"reason": "agent never speaks"})]
+        return [Finding("closing", "fail", speaker="agent", detail={"reason": "agent_silent"})]
     tail = agent[-p["last_turns"] :]
     pairs = _cat_matches("closing_ask", tail, p) + _cat_matches("closing_thanks", tail, p)
     sure = {m.category for _, m in pairs if not _borderline(m, p)}
@@ -326,7 +326,7 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
     std = set(p["standard_categories"])
     t = transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata)
     if t is None:
-        return [Finding("transfer_phrase", "not_applicable", detail={"reason": "no transfer"})]
+        return [Finding("transfer_phrase", "not_applicable", detail={"reason": "no_transfer"})]
     agent = _agent(ctx)
     near = [u for u in agent if t - p["window_before_s"] <= u.start <= t + p["window_after_s"]]
     pairs = _cat_matches("transfer", near, p)
@@ -352,7 +352,7 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
                 e,
                 "agent",
                 u.text,
-                {**detail, **_mdetail(m, u), "reason": "transfer without the standard script"},
+                {**detail, **_mdetail(m, u), "reason": "nonstandard_transfer"},
             )
         ]
     ev = near[-1] if near else None
@@ -364,7 +364,7 @@ def transfer_phrase(ctx: CheckContext) -> list[Finding]:
             t,
             "agent",
             ev.text if ev else "",
-            {**detail, "reason": "transferred without any transfer phrasing"},
+            {**detail, "reason": "transfer_unannounced"},
         )
     ]
 
@@ -411,7 +411,7 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
                 "confirm_understanding",
                 "not_applicable",
                 speaker="agent",
-                detail={"reason": "no explanation by the agent"},
+                detail={"reason": "no_explanation"},
             )
         ]
     ex = agent[explain]
@@ -423,7 +423,7 @@ def confirm_understanding(ctx: CheckContext) -> list[Finding]:
             agent[-1].end,
             "agent",
             ex.text,
-            {"reason": "no check of understanding after explaining", "explanation_start": ex.start},
+            {"reason": "no_understanding_check", "explanation_start": ex.start},
         )
     ]
 

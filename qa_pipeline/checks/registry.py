@@ -159,6 +159,6 @@ def run_check(name: str, ctx: CheckContext) -> list[Finding]:
     unattributed (mono) call yield `needs_review` instead of a guess."""
     spec = get_check(name)
     if spec.needs_roles and not ctx.timeline.has_roles:
-        return [Finding(name, "needs_review", detail={"reason": "speakers not attributed (mono call)"})]
+        return [Finding(name, "needs_review", detail={"reason": "roles_unknown"})]
     params = {**spec.defaults, **ctx.params}
     return spec.fn(CheckContext(ctx.timeline, ctx.transcript, params, ctx.metadata))

@@ -159,7 +159,7 @@ def no_response_to_long_speech(ctx: CheckContext) -> list[Finding]:
         Finding(
             "no_response_to_long_speech",
             "not_applicable",
-            detail={"reason": f"the customer never spoke for more than {p['max_customer_speech_s']:g} s"},
+            detail={"reason": "no_long_customer_speech", "max_customer_speech_s": p["max_customer_speech_s"]},
         )
     ]
 
@@ -176,7 +176,7 @@ def speech_rate(ctx: CheckContext) -> list[Finding]:
                 "speech_rate",
                 "not_applicable",
                 speaker="agent",
-                detail={"reason": "too little agent speech to measure", "speech_s": round(speech_s, 2)},
+                detail={"reason": "too_little_speech", "speech_s": round(speech_s, 2)},
             )
         ]
     cpm = chars / speech_s * 60.0
@@ -207,7 +207,7 @@ def volume(ctx: CheckContext) -> list[Finding]:
     p = ctx.params
     levels = [(s, s.loudness_dbfs) for s in ctx.timeline.segments("agent") if s.loudness_dbfs is not None]
     if not levels:
-        return [Finding("volume", "not_applicable", speaker="agent", detail={"reason": "no agent speech"})]
+        return [Finding("volume", "not_applicable", speaker="agent", detail={"reason": "no_agent_speech"})]
     median = statistics.median(v for _, v in levels)
     bad = [
         (s, v)
@@ -250,13 +250,13 @@ def handling_time(ctx: CheckContext) -> list[Finding]:
     stored = p.get("stored_average")
     if p.get("baseline"):
         if not stored or stored.get("average_s") is None:
-            reason = (stored or {}).get("reason") or "no stored calls to average (rescore with --db)"
+            reason = (stored or {}).get("reason") or "no_stored_average"
             return [Finding("handling_time", "needs_review", detail={"reason": reason, **(stored or {})})]
         average = stored["average_s"]
     else:
         average = (p["average_s_by_queue"] or {}).get(ctx.metadata.queue or "", p["average_s"])
     if not average:
-        return [Finding("handling_time", "needs_review", detail={"reason": "no average handling time configured"})]
+        return [Finding("handling_time", "needs_review", detail={"reason": "no_average_configured"})]
     excess = ctx.timeline.duration / float(average) - 1.0
     hit = max((t for t in p["tiers"] if excess > t["over_ratio"]), key=lambda t: t["over_ratio"], default=None)
     detail = {"duration_s": round(ctx.timeline.duration, 1), "average_s": average, "excess_ratio": round(excess, 3)}

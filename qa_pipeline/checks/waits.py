@@ -39,10 +39,10 @@ def hold_notice(ctx: CheckContext) -> list[Finding]:
             notice = agent_notice_before(ctx.timeline, ctx.transcript, w.start, NOTICE_LOOKBACK_S, ("maybe",))
             status = "needs_review" if notice else "fail"
             if notice:
-                detail["reason"] = "borderline paraphrase of a wait notice"
+                detail["reason"] = "borderline_notice"
         findings.append(Finding("hold_notice", status, w.start, w.end, "agent", notice.text if notice else "", detail))
     return findings or [
-        Finding("hold_notice", "not_applicable", detail={"reason": f"no wait over {ctx.params['min_wait_s']:g} s"})
+        Finding("hold_notice", "not_applicable", detail={"reason": "no_wait", "min_wait_s": ctx.params["min_wait_s"]})
     ]
 
 
@@ -58,7 +58,7 @@ def hold_apology(ctx: CheckContext) -> list[Finding]:
         status: Status = "pass" if apology else "needs_review" if maybe else "fail"
         detail: dict[str, object] = {"wait_s": round(w.duration, 2)}
         if maybe:
-            detail["reason"] = "borderline paraphrase of an apology"
+            detail["reason"] = "borderline_apology"
         findings.append(
             Finding(
                 "hold_apology",
@@ -71,7 +71,7 @@ def hold_apology(ctx: CheckContext) -> list[Finding]:
             )
         )
     return findings or [
-        Finding("hold_apology", "not_applicable", detail={"reason": f"no wait over {ctx.params['min_wait_s']:g} s"})
+        Finding("hold_apology", "not_applicable", detail={"reason": "no_wait", "min_wait_s": ctx.params["min_wait_s"]})
     ]
 
 
@@ -118,12 +118,12 @@ def transfer_pause(ctx: CheckContext) -> list[Finding]:
     """A pause of ≥ 2 s between the transfer phrase and the transfer itself."""
     moment = transfer_moment(ctx.timeline, ctx.transcript, ctx.metadata)
     if moment is None:
-        return [Finding("transfer_pause", "not_applicable", detail={"reason": "no transfer"})]
+        return [Finding("transfer_pause", "not_applicable", detail={"reason": "no_transfer"})]
     utt = transfer_utterance(ctx.transcript)
     if utt is None or utt.end > moment + 0.5:
         before = [u for u in ctx.transcript.by("agent") if u.end <= moment + 0.5]
         if not before:
-            return [Finding("transfer_pause", "needs_review", detail={"reason": "no agent speech before transfer"})]
+            return [Finding("transfer_pause", "needs_review", detail={"reason": "no_speech_before_transfer"})]
         utt = before[-1]
     pause = moment - utt.end
     return [

@@ -132,9 +132,7 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
     if rule.needs_roles and not view.timeline.has_roles:
         if rule.kind == "tag":
             return [], []
-        return [
-            Finding(rule.id, "needs_review", detail={"rule": rule.id, "reason": "speakers not attributed (mono call)"})
-        ], []
+        return [Finding(rule.id, "needs_review", detail={"rule": rule.id, "reason": "roles_unknown"})], []
     holds, evidence, _ = evaluate_rule(rule, view)
     if rule.kind == "tag":
         if not holds:
@@ -153,7 +151,7 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
     if rule.kind == "requirement":
         if holds:
             return [_finding(rule, "pass", evidence[0] if evidence else None)], []
-        return [_finding(rule, "fail", None, reason="required condition never held")], []
+        return [_finding(rule, "fail", None, reason="requirement_unmet")], []
     if not holds:
         return [_finding(rule, "pass", None)], []
     if not evidence:

@@ -9,6 +9,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..config_errors import show
+from ..i18n import t as msg  # `t` is the parser's token variable below
+
 _TOKEN = re.compile(r"\s*(?:(&&|\|\||!|\(|\))|([^\s&|!()]+))")
 
 
@@ -53,7 +56,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise ExprError(f"unexpected character {text[pos]!r}", pos + 1)
+            raise ExprError(msg("config.expr.unexpected_char", char=show(text[pos])), pos + 1)
         col = m.start(1 if m.group(1) else 2) + 1
         if m.group(1):
             out.append(("op", m.group(1), col))
@@ -64,7 +67,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
             elif re.fullmatch(r"[\w.-]+", word):
                 out.append(("name", word, col))
             else:
-                raise ExprError(f"unexpected {word!r} (use && || ! and parentheses)", col)
+                raise ExprError(msg("config.expr.unexpected_word", word=show(word)), col)
         pos = m.end()
     return out
 
@@ -72,7 +75,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
 def parse(text: str) -> Expr:
     toks = _tokens(str(text))
     if not toks:
-        raise ExprError("empty expression", 1)
+        raise ExprError(msg("config.expr.empty"), 1)
     i = 0
 
     def peek() -> tuple[str, str, int] | None:
@@ -107,7 +110,7 @@ def parse(text: str) -> Expr:
     def p_atom() -> Expr:
         t = peek()
         if t is None:
-            raise ExprError("expression ends too early", len(text) + 1)
+            raise ExprError(msg("config.expr.ends_early"), len(text) + 1)
         take()
         if t[0] == "name":
             return Name(t[1])
@@ -115,14 +118,14 @@ def parse(text: str) -> Expr:
             e = p_or()
             close = peek()
             if close is None or close[1] != ")":
-                raise ExprError("missing ')'", close[2] if close else len(text) + 1)
+                raise ExprError(msg("config.expr.missing_paren"), close[2] if close else len(text) + 1)
             take()
             return e
-        raise ExprError(f"unexpected {t[1]!r}", t[2])
+        raise ExprError(msg("config.expr.unexpected", token=show(t[1])), t[2])
 
     expr = p_or()
     if (t := peek()) is not None:
-        raise ExprError(f"unexpected {t[1]!r}", t[2])
+        raise ExprError(msg("config.expr.unexpected", token=show(t[1])), t[2])
     return expr
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ..config_errors import at_file, located, schema_message, show, show_list, yaml_problem
+from ..i18n import t
 from ..lexicon import Lexicon, available_lexicons, load_lexicon, parse_lexicon, register_lexicon
 from . import expr as ex
 from .model import Anchor, Condition, Position, Rule
@@ -65,9 +67,7 @@ class Source:
         return None
 
     def error(self, path: tuple[Any, ...], message: str) -> RuleError:
-        line = self.line(path)
-        loc = "/".join(str(p) for p in path) or "(top)"
-        return RuleError(f"{self.origin}:line {line if line is not None else '?'}: {loc}: {message}")
+        return RuleError(located(self.origin, self.line(path), message, "/".join(str(p) for p in path)))
 
 
 def line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
@@ -96,8 +96,7 @@ def read_source(text: str, origin: str) -> Source:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "line ?"
-        raise RuleError(f"{origin}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RuleError(located(origin, mark.line + 1 if mark else None, yaml_problem(exc))) from None
     return Source(origin, data, line_index(node))
 
 
@@ -129,15 +128,19 @@ class Resolver:
                 try:
                     lex = parse_lexicon(cand.read_text(encoding="utf-8"), Path(name).stem)
                 except (ValueError, yaml.YAMLError) as exc:
-                    raise KeyError(f"lexicon file {cand}: {exc}") from None
+                    raise KeyError(t("config.rules.lexicon_file", path=str(cand), problem=exc)) from None
                 register_lexicon(key, lex)
                 return key, lex
         try:
             return name, load_lexicon(name)
         except KeyError:
-            where = "".join(f"{d}, " for d in self.dirs)
             raise KeyError(
-                f"unknown lexicon {name!r} (looked in {where}the built-ins: {', '.join(available_lexicons())})"
+                t(
+                    "config.rules.unknown_lexicon",
+                    name=show(name),
+                    dirs=show_list([str(d) for d in self.dirs]),
+                    known=show_list(available_lexicons()),
+                )
             ) from None
 
     def rule_file(self, name: str) -> Path:
@@ -147,7 +150,7 @@ class Resolver:
         ]:
             if cand.is_file():
                 return cand
-        raise KeyError(f"unknown rule file {name!r}; built-in rule sets: {', '.join(builtin_rule_sets())}")
+        raise KeyError(t("config.rules.unknown_rule_file", name=show(name), known=show_list(builtin_rule_sets())))
 
 
 def builtin_rule_sets() -> list[str]:
@@ -157,7 +160,9 @@ def builtin_rule_sets() -> list[str]:
 def _check_keys(src: Source, path: tuple[Any, ...], mapping: Mapping[str, Any], allowed: set[str], what: str) -> None:
     for k in mapping:
         if k not in allowed:
-            raise src.error(path + (k,), f"unknown {what} {k!r}; allowed: {', '.join(sorted(allowed))}")
+            raise src.error(
+                path + (k,), t("config.rules.unknown_key", what=what, key=show(k), allowed=show_list(sorted(allowed)))
+            )
 
 
 def _validate(src: Source, path: tuple[Any, ...], value: Any, schema: Mapping[str, Any], what: str) -> None:
@@ -166,28 +171,28 @@ def _validate(src: Source, path: tuple[Any, ...], value: Any, schema: Mapping[st
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
     if errors:
         e = errors[0]
-        raise src.error(path + tuple(e.path), e.message)
+        raise src.error(path + tuple(e.path), schema_message(e))
 
 
 def parse_rule(src: Source, path: tuple[Any, ...], raw: Any, resolver: Resolver) -> Rule:
     if not isinstance(raw, Mapping):
-        raise src.error(path, "a rule is a mapping with id, conditions, expression")
-    _check_keys(src, path, raw, _RULE_KEYS, "rule key")
+        raise src.error(path, t("config.rules.not_mapping"))
+    _check_keys(src, path, raw, _RULE_KEYS, t("config.rules.what.rule_key"))
     for key in ("id", "conditions"):
         if key not in raw:
-            raise src.error(path, f"rule lacks {key!r}")
+            raise src.error(path, t("config.rules.lacks", key=show(key)))
     rid = raw["id"]
     if not isinstance(rid, str) or not rid.replace("_", "a").replace("-", "a").replace(".", "a").isalnum():
-        raise src.error(path + ("id",), f"rule id {rid!r} must be letters, digits, _ - .")
+        raise src.error(path + ("id",), t("config.rules.bad_id", id=show(rid)))
     conds_raw = raw["conditions"]
     if not isinstance(conds_raw, Mapping) or not conds_raw:
-        raise src.error(path + ("conditions",), "conditions is a mapping of condition id → operator")
+        raise src.error(path + ("conditions",), t("config.rules.conditions_mapping"))
     if raw.get("topic") and not raw.get("tag"):
-        raise src.error(path + ("topic",), "topic: true marks a tag rule's tag as a topic; give the tag")
+        raise src.error(path + ("topic",), t("config.rules.topic_needs_tag"))
     if raw.get("require") and raw.get("tag"):
-        raise src.error(path + ("require",), "a rule is either a requirement or a tag, not both")
+        raise src.error(path + ("require",), t("config.rules.require_and_tag"))
     if raw.get("severity") is not None and raw["severity"] not in ("minor", "major", "critical"):
-        raise src.error(path + ("severity",), "severity is minor, major or critical")
+        raise src.error(path + ("severity",), t("config.rules.severity"))
 
     conditions: dict[str, Condition] = {}
     for cid, craw in conds_raw.items():
@@ -199,17 +204,20 @@ def parse_rule(src: Source, path: tuple[Any, ...], raw: Any, resolver: Resolver)
     try:
         parsed = ex.parse(str(text))
     except ex.ExprError as exc:
-        raise src.error(path + ("expression",), f"expression {text!r}, column {exc.column}: {exc}") from None
+        raise src.error(
+            path + ("expression",), t("config.rules.expression", text=show(text), column=exc.column, problem=exc)
+        ) from None
     for name in ex.names(parsed):
         if name not in conditions:
             raise src.error(
-                path + ("expression",), f"unknown condition {name!r} in expression; conditions: {', '.join(conditions)}"
+                path + ("expression",),
+                t("config.rules.unknown_condition", name=show(name), known=show_list(list(conditions))),
             )
     for cid, c in conditions.items():
         if c.anchor is not None and c.anchor.target not in conditions:
             raise src.error(
                 path + ("conditions", cid, "anchor"),
-                f"anchor refers to unknown condition {c.anchor.target!r}; conditions: {', '.join(conditions)}",
+                t("config.rules.anchor_unknown", name=show(c.anchor.target), known=show_list(list(conditions))),
             )
     order = _order(src, path, conditions)
     needs_roles = any(
@@ -237,17 +245,16 @@ def parse_rule(src: Source, path: tuple[Any, ...], raw: Any, resolver: Resolver)
 
 def _parse_condition(src: Source, path: tuple[Any, ...], cid: str, craw: Any, resolver: Resolver) -> Condition:
     if not isinstance(craw, Mapping):
-        raise src.error(path, f"condition {cid!r} is a mapping with one operator ({', '.join(sorted(OPERATORS))})")
+        raise src.error(path, t("config.rules.condition_mapping", cid=show(cid), ops=show_list(sorted(OPERATORS))))
     ops = [k for k in craw if k not in _SCOPE_KEYS]
     for k in ops:
         if k not in OPERATORS:
             raise src.error(
                 path + (k,),
-                f"unknown operator {k!r}; operators: {', '.join(sorted(OPERATORS))}; "
-                "scope keys: role, position, anchor",
+                t("config.rules.unknown_operator", op=show(k), ops=show_list(sorted(OPERATORS))),
             )
     if len(ops) != 1:
-        raise src.error(path, f"condition {cid!r} needs exactly one operator, has {len(ops)}")
+        raise src.error(path, t("config.rules.one_operator", cid=show(cid), n=len(ops)))
     name = ops[0]
     op = OPERATORS[name]
     params = craw[name]
@@ -255,38 +262,42 @@ def _parse_condition(src: Source, path: tuple[Any, ...], cid: str, craw: Any, re
         params = {"pattern": params}
     if params is None:
         params = {}
-    _validate(src, path + (name,), params, op.schema, f"parameter of {name}")
+    _validate(src, path + (name,), params, op.schema, t("config.rules.what.param", operator=name))
     role = craw.get("role", "any")
     if role not in ("agent", "customer", "any"):
-        raise src.error(path + ("role",), f"role is agent, customer or any, not {role!r}")
+        raise src.error(path + ("role",), t("config.rules.role", role=show(role)))
     pos_raw = craw.get("position") or {}
     if pos_raw == "whole_call":
         pos_raw = {}
-    _validate(src, path + ("position",), pos_raw, _POSITION, "position key")
+    _validate(src, path + ("position",), pos_raw, _POSITION, t("config.rules.what.position"))
     anchor = None
     if craw.get("anchor") is not None:
         a = craw["anchor"]
-        _validate(src, path + ("anchor",), a, _ANCHOR, "anchor key")
+        _validate(src, path + ("anchor",), a, _ANCHOR, t("config.rules.what.anchor"))
         rels = [r for r in ("before", "after", "around") if r in a]
         if len(rels) != 1:
-            raise src.error(path + ("anchor",), "an anchor names exactly one of before / after / around")
+            raise src.error(path + ("anchor",), t("config.rules.anchor_one"))
         if "within_sentences" in a and "within_s" in a:
-            raise src.error(path + ("anchor",), "give within_sentences or within_s, not both")
+            raise src.error(path + ("anchor",), t("config.rules.anchor_within_both"))
         anchor = Anchor(rels[0], str(a[rels[0]]), a.get("within_sentences"), a.get("within_s"))  # type: ignore[arg-type]
     if name == "volume" and not params:
-        raise src.error(path + (name,), "volume needs a band (min_dbfs/max_dbfs), min_jump_db or min_span_db")
+        raise src.error(path + (name,), t("config.rules.volume_needs"))
     if name == "keyword" and not (params.get("words") or params.get("lexicon")):
-        raise src.error(path + (name,), "keyword needs words or a lexicon")
+        raise src.error(path + (name,), t("config.rules.keyword_needs"))
     if name == "similar":
         if not (params.get("examples") or params.get("category")):
-            raise src.error(path + (name,), "similar needs examples or a phrase category")
+            raise src.error(path + (name,), t("config.rules.similar_needs"))
         if params.get("category"):
             from .operators import _phrase_categories
 
             if params["category"] not in _phrase_categories():
                 raise src.error(
                     path + (name, "category"),
-                    f"unknown phrase category {params['category']!r}; categories: {', '.join(_phrase_categories())}",
+                    t(
+                        "config.rules.unknown_category",
+                        name=show(params["category"]),
+                        known=show_list(list(_phrase_categories())),
+                    ),
                 )
 
     def lexicons(lname: str) -> Lexicon:
@@ -300,7 +311,7 @@ def _parse_condition(src: Source, path: tuple[Any, ...], cid: str, craw: Any, re
     except RuleError:
         raise
     except Exception as exc:  # noqa: BLE001 - a bad regex and the like, reported with its line
-        raise src.error(path + (name,), f"{type(exc).__name__}: {exc}") from None
+        raise src.error(path + (name,), t("config.rules.operator_invalid", op=name, problem=exc)) from None
     return Condition(cid, name, dict(params), role, Position(**pos_raw), anchor, compiled)
 
 
@@ -313,7 +324,8 @@ def _order(src: Source, path: tuple[Any, ...], conditions: Mapping[str, Conditio
         if state.get(cid) == 2:
             return
         if state.get(cid) == 1:
-            raise src.error(path + ("conditions", cid, "anchor"), f"anchors form a cycle: {' → '.join([*chain, cid])}")
+            cycle = t("config.rules.cycle", chain=" → ".join([*chain, cid]))
+            raise src.error(path + ("conditions", cid, "anchor"), cycle)
         state[cid] = 1
         a = conditions[cid].anchor
         if a is not None:
@@ -329,17 +341,17 @@ def _order(src: Source, path: tuple[Any, ...], conditions: Mapping[str, Conditio
 def parse_rules(src: Source, path: tuple[Any, ...], data: Any, resolver: Resolver) -> list[Rule]:
     """A rule document: one rule mapping, or `rules: [...]`."""
     if isinstance(data, Mapping) and "rules" in data and "id" not in data:
-        _check_keys(src, path, data, {"rules", "title", "description", "source"}, "key")
+        _check_keys(src, path, data, {"rules", "title", "description", "source"}, t("config.rules.what.key"))
         items = data["rules"]
         if not isinstance(items, list):
-            raise src.error(path + ("rules",), "rules is a list of rules")
+            raise src.error(path + ("rules",), t("config.rules.rules_list"))
         rules = [parse_rule(src, path + ("rules", i), r, resolver) for i, r in enumerate(items)]
     else:
         rules = [parse_rule(src, path, data, resolver)]
     seen: dict[str, int] = {}
     for i, r in enumerate(rules):
         if r.id in seen:
-            raise src.error(path + ("rules", i, "id"), f"duplicate rule id {r.id!r}")
+            raise src.error(path + ("rules", i, "id"), t("config.rules.duplicate_id", id=show(r.id)))
         seen[r.id] = i
     return rules
 
@@ -348,7 +360,7 @@ def load_rule_file(path: Path | str, resolver: Resolver | None = None) -> list[R
     """The rules of one file (lexicons resolved next to it first)."""
     p = Path(path)
     if not p.is_file():
-        raise RuleError(f"{p}: rule file not found")
+        raise RuleError(at_file(str(p), t("config.rules.file_not_found")))
     src = read_source(p.read_text(encoding="utf-8"), str(p))
     # a QA lead's folder keeps rules/ and lexicons/ side by side: look next to the file, then one level up
     return parse_rules(src, (), src.data, resolver or Resolver(p.parent, p.parent.parent))
@@ -361,7 +373,7 @@ def resolve_rule_refs(
     if refs is None:
         return []
     if not isinstance(refs, list):
-        raise src.error(path, "rules is a list of rule files or inline rules")
+        raise src.error(path, t("config.rules.refs_list"))
     resolver = Resolver(base_dir)
     rules: list[Rule] = []
     for i, ref in enumerate(refs):
@@ -378,8 +390,8 @@ def resolve_rule_refs(
     seen: set[str] = set()
     for r in rules:
         if r.id in seen:
-            raise src.error(path, f"rule id {r.id!r} is defined twice ({r.origin})")
+            raise src.error(path, t("config.rules.defined_twice", id=show(r.id), origin=r.origin))
         if known_checks(r.id):
-            raise src.error(path, f"rule id {r.id!r} is also a built-in check name ({r.origin}); rename the rule")
+            raise src.error(path, t("config.rules.is_check_name", id=show(r.id), origin=r.origin))
         seen.add(r.id)
     return rules

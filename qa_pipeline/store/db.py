@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
-from .bulk import insert_rows
+from .bulk import insert_rows, upsert_rows
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -300,9 +300,18 @@ class Store:
         """A connection for queries only (deferred BEGIN: does not take the write lock)."""
         return self.engine.connect().execution_options(**{READ_ONLY: True})
 
-    def source_hashes(self) -> dict[str, str | None]:
+    def source_hashes(self, call_ids: Iterable[str] | None = None) -> dict[str, str | None]:
+        """call id → hash of the stored result JSON; of the given calls only (those stored) if `call_ids`."""
+        c = S.calls
         with self.read() as conn:
-            return dict(conn.execute(sa.select(S.calls.c.call_id, S.calls.c.source_sha256)).all())
+            if call_ids is None:
+                return dict(conn.execute(sa.select(c.c.call_id, c.c.source_sha256)).all())
+            ids = sorted(set(call_ids))
+            out: dict[str, str | None] = {}
+            for i in range(0, len(ids), 500):
+                q = sa.select(c.c.call_id, c.c.source_sha256).where(c.c.call_id.in_(ids[i : i + 500]))
+                out.update(conn.execute(q).all())
+            return out
 
     def delete_call(self, call_id: str) -> None:
         with self.engine.begin() as conn:
@@ -416,7 +425,20 @@ class Store:
             for i, u in enumerate(r.get("utterances") or [])
         ]
         fts_cols = (
-            [self.fts.index_values(str(u["text"]), call_date, str(u["speaker"])) for u in utts] if self.fts else []
+            [
+                self.fts.index_values(
+                    str(u["text"]),
+                    call_date,
+                    str(u["speaker"]),
+                    team=md.get("team"),
+                    agent_id=agent_id,
+                    agent_name=md.get("agent_name"),
+                    call_id=call_id,
+                )
+                for u in utts
+            ]
+            if self.fts
+            else []
         )
         events = [
             {
@@ -522,7 +544,6 @@ class Store:
         its DELETEs see them), so a call is never lost or stored twice. Locks are taken in one global
         order (runs, agents, calls, each sorted by key) so that concurrent batches do not deadlock;
         utterance ids come from the sequence (RETURNING) rather than max()+1."""
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         c, u = S.calls, S.utterances
         calls = sorted(calls, key=lambda p: p.call["call_id"])
@@ -530,17 +551,10 @@ class Store:
         for p in sorted(calls, key=lambda p: _run_fingerprint(p.engine)[0] if p.engine else ""):
             if p.engine:
                 runs[id(p)] = self._run_id(conn, p.engine)
-        for agent_id, row in sorted({p.agent[0]: p.agent[1] for p in calls if p.agent}.items()):
-            self._upsert_agent(conn, agent_id, row)
+        self._upsert_agents_pg(conn, {p.agent[0]: p.agent[1] for p in calls if p.agent})
         now = _now()
         call_rows = [{**p.call, "run_id": runs.get(id(p)), "imported_at": now} for p in calls]
-        ins = pg_insert(c)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[c.c.call_id], set_={k: ins.excluded[k] for k in call_rows[0] if k != "call_id"}
-            ),
-            call_rows,
-        )
+        upsert_rows(conn, c, call_rows, "call_id")
         ids = [p.call["call_id"] for p in calls]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -568,6 +582,36 @@ class Store:
                 cols = [col for p in calls for col in p.fts_cols]
                 self.fts.insert(conn, [{"rowid": k, **col} for k, col in zip(new_ids, cols, strict=True)])
         self._insert_children(conn, calls)
+
+    def _upsert_agents_pg(self, conn: sa.Connection, agents: dict[str, dict]) -> None:
+        """PostgreSQL: a batch's agents with one SELECT and one INSERT (an importer meets each agent once,
+        and ~300 agents cost a round trip each otherwise); then `_upsert_agent`'s rules, in key order."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        todo = {a: r for a, r in sorted(agents.items()) if self._agent_cache.get(a) != r}
+        if not todo:
+            return
+        a = S.agents
+        existing = {
+            r.agent_id: r
+            for r in conn.execute(
+                sa.select(a.c.agent_id, a.c.agent_name, a.c.team).where(
+                    a.c.agent_id.in_(sa.bindparam("ids", list(todo), expanding=True))
+                )
+            )
+        }
+        new = [{"agent_id": k, **r} for k, r in todo.items() if k not in existing]
+        if new:
+            # another writer may insert the same agent concurrently: wait for it instead of failing
+            conn.execute(pg_insert(a).on_conflict_do_nothing(), new)
+        for k, r in todo.items():
+            old = existing.get(k)
+            if old is not None:
+                # only values that differ: an UPDATE row-locks the agent until commit (serialising writers)
+                upd = {f: v for f, v in r.items() if v is not None and old._mapping[f] != v}
+                if upd:
+                    conn.execute(a.update().where(a.c.agent_id == k).values(**upd))
+            self._agent_cache[k] = r
 
     def _upsert_agent(self, conn: sa.Connection, agent_id: str, agent_row: dict) -> None:
         if self._agent_cache.get(agent_id) == agent_row:

@@ -40,18 +40,24 @@ def import_results(
         store = open_store(db_path if db_path else results_dir / "callqa.db")
     report = ImportReport()
     try:
-        known = store.source_hashes()
-        batch: list[tuple[str, dict, str]] = []
+        parsed: list[tuple[str, dict, str]] = []
 
-        def flush():
-            failed = store.upsert_batch(batch)
-            report.failed.extend(failed)
-            report.imported += len(batch) - len(failed)
-            bad = {name for name, _ in failed}
-            for name, data, h in batch:
-                if name not in bad:
-                    known[data["call_id"]] = h
-            batch.clear()
+        def flush() -> None:
+            # the stored hashes of this chunk's calls only (an import costs what it imports, not the archive's
+            # size); batches written before are committed, so a file repeated later in the run is unchanged
+            known = store.source_hashes(data["call_id"] for _, data, _ in parsed)
+            batch = []
+            for name, data, h in parsed:
+                if known.get(data["call_id"]) == h:
+                    report.unchanged += 1
+                    continue
+                # a result written without redaction is redacted before it enters the database and its index
+                batch.append((name, redact_result_json(data, redact), h))
+            parsed.clear()
+            if batch:
+                failed = store.upsert_batch(batch)
+                report.failed.extend(failed)
+                report.imported += len(batch) - len(failed)
 
         for path in sorted((results_dir / "calls").glob("*.json")):
             try:
@@ -65,16 +71,14 @@ def import_results(
             except Exception as exc:  # noqa: BLE001 - report and carry on
                 report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
                 continue
-            if known.get(data["call_id"]) == h:
-                report.unchanged += 1
-                continue
-            # a result written without redaction is redacted before it enters the database and its index
-            data = redact_result_json(data, redact)
-            batch.append((path.name, data, h))
-            if len(batch) >= batch_size:
+            parsed.append((path.name, data, h))
+            if len(parsed) >= batch_size:
                 flush()
-        if batch:
+        if parsed:
             flush()
+        merge = getattr(store.fts, "merge_pending", None)  # PostgreSQL: the GIN pending list, searched linearly
+        if merge is not None and report.imported:
+            merge(store.engine)
     finally:
         if own:
             store.close()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
-from .backends.sqlite import FTS_TABLE, SqliteFts, tags_column
+from .backends.sqlite import FTS_TABLE, SqliteFts, tags_column, tags_column_v11
 
 
 def _m1_core(conn: sa.Connection) -> None:
@@ -167,6 +167,56 @@ def _m10_loop(conn: sa.Connection) -> None:
     loop_tables.create(conn)
 
 
+def _m11_team_agent_tags(conn: sa.Connection) -> None:
+    """Search filters inside the index: team and agent tags beside the date/speaker tag, and an FTS5 prefix
+    index for "any speaker of that day / team" (backends/sqlite.py; bm25 is unchanged).
+    SQLite: the FTS5 table is rebuilt, seg/py/grams copied as they are, tags recomputed from the calls;
+    PostgreSQL: nothing to do (its filters are joined at query time)."""
+    if conn.dialect.name != "sqlite":
+        return
+    old = f"{FTS_TABLE}_v10"
+    conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
+    fts = SqliteFts(11)
+    SqliteFts.create_v11(conn)
+    sel = (
+        f"SELECT f.rowid, f.seg, f.py, f.grams, u.speaker, c.call_date, c.team, c.agent_id, c.agent_name FROM {old} f "
+        "JOIN utterances u ON u.utterance_id = f.rowid LEFT JOIN calls c ON c.call_id = u.call_id "
+        "WHERE f.rowid > ? ORDER BY f.rowid LIMIT 20000"
+    )
+    last = 0
+    while True:
+        rows = conn.exec_driver_sql(sel, (last,)).all()
+        if not rows:
+            break
+        fts.insert(
+            conn,
+            [
+                {
+                    "rowid": r[0],
+                    "seg": r[1],
+                    "py": r[2],
+                    "tags": tags_column_v11(r[5], r[4] or "unknown", r[6], r[7], r[8], r[1], r[2], r[3]),
+                    "grams": r[3],
+                }
+                for r in rows
+            ],
+        )
+        last = rows[-1][0]
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+
+
+def _m12_pg_filter_lexemes(conn: sa.Connection) -> None:
+    """PostgreSQL: each search document gets lexemes for its call's date and team and its speaker (weight D),
+    so that the GIN index intersects those filters with the words (backends/postgres.py, plan "tags"); ranks
+    are unchanged. SQLite: nothing (its FTS5 index has its own filter tags, migrations 4 and 11)."""
+    if conn.dialect.name != "postgresql":
+        return
+    from .backends.postgres import PgFts
+
+    PgFts.upgrade_v12(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -177,6 +227,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (7, "stored timelines, tags, score history", _m7_judgements),
     (8, "reviews, users and audit log", _m8_reviews),
     (10, "appeals, calibration and collections", _m10_loop),
+    (11, "search team and agent tags", _m11_team_agent_tags),
+    (12, "search filter lexemes (PostgreSQL)", _m12_pg_filter_lexemes),
 ]
 LATEST = MIGRATIONS[-1][0]
 

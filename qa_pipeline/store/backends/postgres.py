@@ -23,7 +23,10 @@ query words they hold; they may differ when one query word is much rarer than an
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +39,7 @@ from ..query import Node, Term, joined_alternative, render_query, term_tokens
 from ..tokens import char_grams, pinyin_tokens, query_grams, segment
 
 SEARCH_TABLE = "utterance_search"
+_GIN_INDEX = "ix_utterance_search_doc"
 _md = sa.MetaData()
 search_table = sa.Table(
     SEARCH_TABLE,
@@ -45,22 +49,31 @@ search_table = sa.Table(
     ),
     sa.Column("doc", TSVECTOR, nullable=False),
 )
-sa.Index("ix_utterance_search_doc", search_table.c.doc, postgresql_using="gin")
+sa.Index(_GIN_INDEX, search_table.c.doc, postgresql_using="gin")
 
 MAX_POS = 16383  # PostgreSQL's largest tsvector position
 _WEIGHTS = "{0,1,1,1}"  # D, C (bigrams), B (pinyin), A (words)
 _MAX_LEXEME = 500  # bytes; PostgreSQL refuses lexemes over 2047
 # at most this many filtered calls: test their utterances' tsvectors by key instead of the GIN scan (plan "calls")
 SELECTIVE_CALLS = 1500
+# with filter lexemes expressing every call filter (plan "tags"), "calls" only below this many calls
+TAGS_ONLY_CALLS = 300
+# schema ≥ 12: at most this many filtered calls are ORed into the tsquery as call lexemes (plan "calls")
+CALL_LEXEMES = 300
+# a date filter spanning at most this many call days is expressed by day lexemes (plan "tags")
+TAG_DAYS = 62
 
 
 def _lit(token: str) -> str:
     """A lexeme quoted for a tsvector / tsquery literal."""
-    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "'" in token or "\\" in token:
+        token = token.replace("\\", "\\\\").replace("'", "''")
+    return "'" + token + "'"
 
 
 def _ok(token: str) -> bool:
-    return bool(token) and len(token.encode("utf-8")) <= _MAX_LEXEME
+    # ≤ 125 characters are ≤ 500 bytes in UTF-8 whatever they are: encode only the rare long token
+    return bool(token) and (len(token) <= _MAX_LEXEME // 4 or len(token.encode("utf-8")) <= _MAX_LEXEME)
 
 
 def doc_literal(forms: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -71,9 +84,60 @@ def doc_literal(forms: Sequence[tuple[str, Sequence[str]]]) -> str:
         for tok in toks:
             pos += 1
             if _ok(tok):
-                parts.append(f"{_lit(tok)}:{min(pos, MAX_POS)}{weight}")
+                parts.append(f"{_lit(tok)}:{pos if pos < MAX_POS else MAX_POS}{weight}")
         pos += 1  # a gap: no phrase runs from one form into the next (weights differ anyway)
     return " ".join(parts)
+
+
+@lru_cache(maxsize=100_000)
+def _text_literal(text: str, grams: bool) -> str:
+    """The searchable part of an utterance's document (cached: short turns repeat, 好的 / 嗯 / 谢谢 …)."""
+    forms: list[tuple[str, Sequence[str]]] = [("A", segment(text)), ("B", pinyin_tokens(text))]
+    if grams:
+        forms.append(("C", char_grams(text)))
+    return doc_literal(forms)
+
+
+# ---------------------------------------------------------------- filter lexemes (schema version ≥ 12)
+#
+# Each document also holds lexemes naming its call's date and team and the utterance's speaker, alone and
+# combined (`tag_lexemes`), all under weight D at the last position. A search with those filters ANDs them
+# into the tsquery (`filter_tsquery`), so the GIN index intersects the filters with the words before any
+# document is rechecked or ranked. They never change a rank: ranking uses ``ts_filter(doc, '{a,b,c}')``,
+# the document without its D positions, which is exactly the document as written before version 12 (same
+# lexemes, positions and length, so ``ts_rank_cd`` is bit-identical). User terms always carry weight A, B
+# or C, so they cannot match a filter lexeme, and a filter lexeme (``'…':D``) cannot match a word.
+# Values are written verbatim (JSON-encoded, so that no two value combinations give the same lexeme);
+# a value too long for a lexeme gets no tag, and a search filtering on it joins the calls instead.
+
+TAG_POS = MAX_POS  # one fixed position: `doc || tags` in migration 12 clamps to the same one
+
+
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f\u2028\u2029]*')
+
+
+def _tag(kind: str, *values: str) -> str:
+    """``#`` + kind + the values as a JSON array (plain strings without json.dumps: same text, faster)."""
+    if all(_PLAIN.fullmatch(v) for v in values):
+        return "#" + kind + "[" + ",".join(f'"{v}"' for v in values) + "]"
+    return "#" + kind + json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def tag_lexemes(call_id: str | None, call_date: str | None, speaker: str, team: str | None) -> list[str]:
+    """The filter lexemes of an utterance (see above); only the usable ones."""
+    out = [_tag("s", speaker)]
+    if call_id:
+        out.append(_tag("c", call_id))
+    if call_date:
+        out += [_tag("d", call_date), _tag("ds", call_date, speaker)]
+    if team:
+        out += [_tag("t", team), _tag("ts", team, speaker)]
+    return [x for x in out if _ok(x)]
+
+
+@lru_cache(maxsize=4096)
+def tags_literal(call_id: str | None, call_date: str | None, speaker: str, team: str | None) -> str:
+    return " ".join(f"{_lit(x)}:{TAG_POS}D" for x in tag_lexemes(call_id, call_date, speaker, team))
 
 
 def _phrase(tokens: Sequence[str], weight: str) -> str | None:
@@ -120,11 +184,12 @@ class PgFts:
     """DDL, maintenance and ranked matching for the PostgreSQL search table at schema `version`."""
 
     name = "postgresql"
-    tags = False  # the FTS5 date/speaker tags are not needed: the planner combines the GIN match with filters
+    tags = False  # the FTS5 tags column (SQLite plan "tags"); PostgreSQL's filter lexemes are `filter_tags`
 
     def __init__(self, version: int):
         self.version = version
         self.grams = version >= 6
+        self.filter_tags = version >= 12
 
     # ------------------------------------------------------------ DDL (migrations)
 
@@ -154,14 +219,71 @@ class PgFts:
             last = rows[-1].utterance_id
         conn.exec_driver_sql(f"ANALYZE {SEARCH_TABLE}")
 
+    @staticmethod
+    def upgrade_v12(conn: sa.Connection) -> None:
+        """Migration 12: every document gets its filter lexemes (`tag_lexemes`).
+
+        The table is copied rather than updated in place (an UPDATE of every row would leave a dead copy of
+        each and maintain the GIN index row by row): the old table is renamed, the new one created without
+        its GIN index, filled with ``doc || tags`` (`tsvector ||` keeps the left side as it is and puts the
+        tags at the fixed last position, as a write does), then indexed and analysed. The tags are computed
+        once per (call, speaker) in Python, like a write, into a temporary table."""
+        old = f"{SEARCH_TABLE}_v11"
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_GIN_INDEX}")
+        conn.exec_driver_sql(f"ALTER TABLE {SEARCH_TABLE} RENAME TO {old}")
+        for con in conn.execute(
+            sa.text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"), {"t": old}
+        ).scalars():
+            conn.exec_driver_sql(f'ALTER TABLE {old} RENAME CONSTRAINT "{con}" TO "{con}_v11"')
+        conn.execute(sa.schema.CreateTable(search_table))
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE callqa_v12_tags (call_id text, speaker text, tags tsvector) ON COMMIT DROP"
+        )
+        combos = conn.exec_driver_sql(
+            "SELECT DISTINCT c.call_id, c.call_date, u.speaker, c.team"
+            " FROM utterances u JOIN calls c ON c.call_id = u.call_id"
+        ).all()
+        tag_rows = [(ci, sp, tags_literal(ci, d, sp, tm)) for ci, d, sp, tm in combos]
+        if tag_rows:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                with cur.copy("COPY callqa_v12_tags (call_id, speaker, tags) FROM STDIN") as copy:
+                    for row in tag_rows:
+                        copy.write_row(row)
+            finally:
+                cur.close()
+        conn.exec_driver_sql(
+            f"INSERT INTO {SEARCH_TABLE} (utterance_id, doc)"
+            f" SELECT s.utterance_id, s.doc || coalesce(t.tags, ''::tsvector) FROM {old} s"
+            " JOIN utterances u ON u.utterance_id = s.utterance_id JOIN calls c ON c.call_id = u.call_id"
+            " LEFT JOIN callqa_v12_tags t ON t.call_id = u.call_id AND t.speaker = u.speaker"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {old}")
+        for ix in search_table.indexes:
+            conn.execute(sa.schema.CreateIndex(ix))
+        conn.exec_driver_sql(f"ANALYZE {SEARCH_TABLE}")
+
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str) -> dict[str, str]:
-        del call_date, speaker  # filters are joined at query time on PostgreSQL
-        forms: list[tuple[str, Sequence[str]]] = [("A", segment(text)), ("B", pinyin_tokens(text))]
-        if self.grams:
-            forms.append(("C", char_grams(text)))
-        return {"doc": doc_literal(forms)}
+    def index_values(
+        self,
+        text: str,
+        call_date: str | None,
+        speaker: str,
+        *,
+        team: str | None = None,
+        agent_id: str | None = None,
+        agent_name: str | None = None,
+        call_id: str | None = None,
+    ) -> dict[str, str]:
+        """The document of one utterance (a tsvector literal); from version 12 with its filter lexemes (the
+        call's id, date and team, the utterance's speaker; agent filters go through the call lexemes)."""
+        del agent_id, agent_name
+        doc = _text_literal(text, self.grams)
+        if self.filter_tags:
+            tags = tags_literal(call_id, call_date, speaker, None if team is None else str(team))
+            doc = f"{doc} {tags}" if doc and tags else doc or tags
+        return {"doc": doc}
 
     def insert(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         """rows: {"rowid": utterance_id, "doc": tsvector literal}."""
@@ -169,6 +291,21 @@ class PgFts:
             return
         # COPY parses each literal with tsvector's input function: the same value as the cast ``'…'::tsvector``
         insert_rows(conn, search_table, [{"utterance_id": r["rowid"], "doc": r["doc"]} for r in rows])
+
+    @staticmethod
+    def merge_pending(engine: sa.Engine) -> None:
+        """Move the GIN index's pending list into the index (``gin_clean_pending_list``), after an import.
+
+        Writes go to the pending list (``fastupdate``, the default: measured 2.8 ms of server CPU per imported
+        call with it, 4.9 without); every search scans that list linearly until it is merged, which a later
+        insert does when it passes ``gin_pending_list_limit`` (4 MB) or autovacuum does in its time: right after
+        a 4,000-call import that cost a one-agent search ≈ 100 ms. Only the index's owner may merge; for
+        another user this is skipped (autovacuum still does it)."""
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.select(sa.func.gin_clean_pending_list(sa.text(f"'{_GIN_INDEX}'::regclass"))))
+        except sa.exc.DBAPIError:
+            return
 
     def delete_calls(self, conn: sa.Connection, utterance_ids_select: Any, params: dict | None = None) -> None:
         conn.execute(search_table.delete().where(search_table.c.utterance_id.in_(utterance_ids_select)), params or {})
@@ -179,42 +316,117 @@ class PgFts:
         del conn
         return {t: 1 for t in tokens}  # not needed: the GIN index skips an absent lexeme at no cost
 
+    def filter_query(self, conn: sa.Connection, where: CallFilter) -> tuple[str | None, bool, bool]:
+        """(tsquery literal of the filters the filter lexemes express, whether they express every call
+        condition, whether they express the speaker). None when none applies (or before version 12).
+
+        Dates: the distinct call dates in the range (an index range on calls), when there are at most
+        `TAG_DAYS`; the speaker goes with the date, else with the team, else alone."""
+        if not self.filter_tags:
+            return None, False, False
+        parts: list[str] = []
+        covered = 0  # call conditions expressed
+        spk = where.speaker
+        spk_done = False
+        n_date = len(where.date_conditions())
+        if n_date:
+            days = (
+                conn.execute(
+                    sa.select(S.calls.c.call_date).where(*where.date_conditions()).distinct().limit(TAG_DAYS + 1)
+                )
+                .scalars()
+                .all()
+            )
+            if 0 < len(days) <= TAG_DAYS:
+                lex = [_tag("ds", d, spk) if spk else _tag("d", d) for d in sorted(days)]
+                if all(_ok(x) for x in lex):
+                    parts.append("(" + " | ".join(f"{_lit(x)}:D" for x in lex) + ")")
+                    covered += n_date
+                    spk_done = bool(spk)
+        if where.team:
+            lex1 = _tag("ts", where.team, spk) if spk and not spk_done else _tag("t", where.team)
+            if _ok(lex1):
+                parts.append(f"{_lit(lex1)}:D")
+                covered += 1
+                spk_done = spk_done or bool(spk)
+        if spk and not spk_done and _ok(_tag("s", spk)):
+            parts.append(f"{_lit(_tag('s', spk))}:D")
+            spk_done = True
+        if not parts:
+            return None, False, False
+        return " & ".join(parts), covered == len(where.conditions()), spk_done
+
     def ranked(
         self, conn: sa.Connection, tree: Node | None, pinyin: bool, where: CallFilter, limit: int, plan: str = "auto"
     ) -> sa.Select[Any]:
         """(uid, brank) of the true top `limit` matches that satisfy `where`, best first (brank ascending:
-        the negated ts_rank_cd). Two plans, the same rows and ranks:
+        the negated ts_rank_cd). Three plans, the same rows and ranks:
 
         * ``fts``: the GIN index finds the matches (a bitmap scan that rechecks each match's tsvector on the
           heap), the filters are joined to them;
+        * ``tags`` (schema ≥ 12, a date range of ≤ `TAG_DAYS` call days, a team or a speaker): the filter
+          lexemes are ANDed into the tsquery, so the GIN index intersects those filters with the words; the
+          other call filters (agent, score, check, rule tag) are joined to the survivors;
         * ``calls`` (selective call filters): the filtered calls' utterance ids are materialised first and
           each one's tsvector is tested by primary key with ``ts_match_vq`` (the function behind ``@@``, which
           the planner does not hand to the GIN index). PostgreSQL's estimate for a phrase tsquery is far too
           low for common words (1.2k estimated, 20k found for 我不知道 on 20k calls), so left alone it scans
           and ranks every match even when the filters leave a few thousand utterances.
 
-        ``auto`` counts the filtered calls (``LIMIT`` on the calls indexes) and picks ``calls`` for at most
-        `SELECTIVE_CALLS`; ``tags`` (an SQLite plan) is ``fts`` here."""
+        ``auto`` counts the filtered calls (``LIMIT`` on the calls indexes): ``calls`` for at most
+        `SELECTIVE_CALLS` (`TAGS_ONLY_CALLS` when the filter lexemes express every call filter), else
+        ``tags`` where it applies, else ``fts``."""
         if plan not in ("auto", "calls", "fts", "tags"):
             raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
-        q = sa.cast(sa.bindparam("tsq", to_tsquery(tree, pinyin, self.grams), type_=sa.Text), TSQUERY)
+        user_q = to_tsquery(tree, pinyin, self.grams)
+        q = sa.cast(sa.bindparam("tsq", user_q, type_=sa.Text), TSQUERY)
         s, u, c = search_table, S.utterances, S.calls
 
         def rank_of(doc: Any) -> Any:
+            if self.filter_tags:  # the document without its filter lexemes: the rank of the words alone
+                doc = sa.func.ts_filter(doc, sa.literal_column("'{a,b,c}'::\"char\"[]"))
             return (-sa.func.ts_rank_cd(sa.cast(sa.literal(_WEIGHTS), sa.ARRAY(sa.REAL)), doc, q, 1)).label("brank")
 
-        rank = rank_of(s.c.doc)
         conds = where.conditions()
-        if plan == "auto":
-            plan = "fts"
-            if conds:
-                n_calls = conn.execute(
-                    sa.select(sa.func.count()).select_from(
-                        sa.select(c.c.call_id).where(*conds).limit(SELECTIVE_CALLS + 1).subquery()
-                    )
-                ).scalar()
-                if n_calls is not None and n_calls <= SELECTIVE_CALLS:
+        call_ids: list[str] | None = None  # the filtered calls, when few enough for call lexemes (schema ≥ 12)
+        n_calls: int | None = None
+        if self.filter_tags and conds and plan in ("auto", "calls"):
+            ids = conn.execute(sa.select(c.c.call_id).where(*conds).limit(CALL_LEXEMES + 1)).scalars().all()
+            if len(ids) <= CALL_LEXEMES:
+                n_calls = len(ids)
+                if all(_ok(_tag("c", i)) for i in ids):
+                    call_ids = sorted(ids)
                     plan = "calls"
+        tag_q, tags_all, tags_speaker = (None, False, False)
+        if plan in ("auto", "tags"):
+            tag_q, tags_all, tags_speaker = self.filter_query(conn, where)
+            if tag_q is None:
+                plan = "fts" if plan == "tags" else plan
+        if plan == "auto":
+            plan = "tags" if tag_q else "fts"
+            if conds:
+                cap = TAGS_ONLY_CALLS if tag_q and tags_all else SELECTIVE_CALLS
+                if n_calls is None:
+                    n_calls = conn.execute(
+                        sa.select(sa.func.count()).select_from(
+                            sa.select(c.c.call_id).where(*conds).limit(cap + 1).subquery()
+                        )
+                    ).scalar()
+                if n_calls is not None and n_calls <= cap:
+                    plan = "calls"
+        if plan == "calls" and call_ids is not None:
+            if not call_ids:
+                return sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(sa.false()).limit(limit)
+            # the words AND any of the calls' lexemes (AND the speaker's): the GIN index intersects them
+            lex = " | ".join(f"{_lit(_tag('c', i))}:D" for i in call_ids)
+            spk = f" & {_lit(_tag('s', where.speaker))}:D" if where.speaker and _ok(_tag("s", where.speaker)) else ""
+            both = sa.cast(sa.bindparam("tsq_c", f"({user_q}) & ({lex}){spk}", type_=sa.Text), TSQUERY)
+            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(both))
+            if where.speaker and not spk:
+                stmt = stmt.select_from(s.join(u, u.c.utterance_id == s.c.utterance_id)).where(
+                    u.c.speaker == where.speaker
+                )
+            return stmt.order_by(sa.literal_column("brank"), s.c.utterance_id).limit(limit)
         if plan == "calls" and conds:
             cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
             if where.speaker:
@@ -229,11 +441,19 @@ class PgFts:
                 .where(sa.func.ts_match_vq(doc.c.doc, q))
             )
             return stmt.order_by(sa.literal_column("brank"), cte.c.utterance_id).limit(limit)
-        stmt = sa.select(s.c.utterance_id.label("uid"), rank).where(s.c.doc.op("@@")(q))
-        if conds or where.speaker:
+        if plan == "tags" and tag_q:
+            # the words AND the filter lexemes in one tsquery: one GIN scan intersects them
+            both = sa.cast(sa.bindparam("tsq_f", f"({user_q}) & {tag_q}", type_=sa.Text), TSQUERY)
+            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(both))
+            speaker = None if tags_speaker else where.speaker
+            rest = [] if tags_all else conds
+        else:
+            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(q))
+            speaker, rest = where.speaker, conds
+        if rest or speaker:
             stmt = stmt.select_from(s.join(u, u.c.utterance_id == s.c.utterance_id))
-            if where.speaker:
-                stmt = stmt.where(u.c.speaker == where.speaker)
-            if conds:
-                stmt = stmt.where(u.c.call_id.in_(sa.select(c.c.call_id).where(*conds)))
+            if speaker:
+                stmt = stmt.where(u.c.speaker == speaker)
+            if rest:
+                stmt = stmt.where(u.c.call_id.in_(sa.select(c.c.call_id).where(*rest)))
         return stmt.order_by(sa.literal_column("brank"), s.c.utterance_id).limit(limit)

@@ -1,7 +1,8 @@
 """SQLite FTS5 backend of the search index (rowid = utterances.utterance_id).
 
 Columns (by schema version): ``seg`` jieba words and ``py`` pinyin (v2), ``tags`` date/speaker filter
-tokens (v4), ``grams`` character bigrams for substring search (v6); see `tokens.py`. A parsed query
+tokens (v4; team and agent tokens and a prefix index from v11), ``grams`` character bigrams for substring
+search (v6); see `tokens.py`. A parsed query
 (`query.py`) is emitted as an FTS5 expression in which every term is a column-filtered, double-quoted
 phrase built only from our own tokens, passed to ``MATCH`` as a bound parameter: no user text reaches
 FTS5 syntax. Ranking is FTS5's bm25 (lower is better), evaluated after the call filters.
@@ -14,6 +15,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -81,6 +83,7 @@ def token_count(text: str) -> int:
     return _fts5_token_count(text)
 
 
+@lru_cache(maxsize=4096)  # a handful of speakers, teams and agents: hashed once, not once per utterance
 def speaker_key(speaker: str) -> str:
     return hashlib.blake2s(str(speaker).encode("utf-8"), digest_size=4).hexdigest()
 
@@ -103,6 +106,71 @@ def tags_column(call_date: str | None, speaker: str, *columns: str) -> str:
     if n == 0:
         return ""  # a row without tokens can match no query
     return " ".join([tag_token(call_date, speaker)] + ["z"] * (n - 1))  # 1-char filler: small content
+
+
+# ---------------------------------------------------------------- team and agent tags (schema version ≥ 11)
+#
+# From version 11 the ``tags`` column also carries the call's team and agent, so that MATCH intersects them
+# inside FTS5 (before bm25 is computed, and without joining every match to its utterance):
+# ``d<YYYYMMDD>s<speaker>`` (as in v4), ``t<team hash>s<speaker>``, ``a<agent hash>``, then the filler ``z``
+# up to the same total as before (so bm25 stays exact). The table has an FTS5 prefix index of
+# `PREFIX_CHARS` characters, which is exactly ``d<YYYYMMDD>`` and ``t<team hash>``: "any speaker of that day /
+# team" is one prefix-index lookup instead of a merge of every speaker's doclist.
+# A row with fewer index tokens than tags (only a single non-Han, non-Latin character: 2 tokens) keeps its
+# date tag and gets ``x`` ("team/agent tags missing") in its second slot; team and agent clauses also match
+# ``x``. Team and agent clauses only narrow the match: the call filters are still checked on ``calls`` for
+# every match that survives them (hash collisions and ``x`` rows are dropped there).
+
+PREFIX_CHARS = 9
+INCOMPLETE = "x"
+# at most this many agent tokens in one agent clause (an id or a name names one or a few agents)
+MAX_AGENT_TOKENS = 20
+
+
+@lru_cache(maxsize=4096)
+def _key(value: object) -> str:
+    return hashlib.blake2s(str(value).encode("utf-8"), digest_size=4).hexdigest()
+
+
+def team_token(team: str, speaker: str) -> str:
+    return f"t{_key(team)}s{speaker_key(speaker)}"
+
+
+def agent_token(agent_id: str | None, agent_name: str | None) -> str | None:
+    """The agent's tag: its id, or (calls without an id) its name as recorded on the call."""
+    if agent_id:
+        return f"a{_key(agent_id)}"
+    if agent_name:
+        return f"a{_key(chr(0) + str(agent_name))}"  # NUL: a name is hashed apart from an equal id
+    return None
+
+
+def tags_column_v11(
+    call_date: str | None, speaker: str, team: str | None, agent_id: str | None, agent_name: str | None, *columns: str
+) -> str:
+    """The version-11 ``tags`` value: date/speaker, team/speaker and agent tags, padded with ``z``."""
+    n = sum(token_count(c) for c in columns)
+    if n == 0:
+        return ""
+    toks = [tag_token(call_date, speaker)]
+    if team:
+        toks.append(team_token(team, speaker))
+    agent = agent_token(agent_id, agent_name)
+    if agent:
+        toks.append(agent)
+    if len(toks) > n:  # too few slots: the date tag, then the "incomplete" marker (n ≥ 2 for any text we index)
+        toks = toks[: max(n - 1, 1)] + ([INCOMPLETE] if n >= 2 else [])
+    return " ".join(toks + ["z"] * (n - len(toks)))
+
+
+def team_match(team: str, speaker: str | None) -> str:
+    tok = team_token(team, speaker) if speaker is not None else f"t{_key(team)}*"
+    return f"(tags : {tok} OR tags : {INCOMPLETE})"
+
+
+def agent_match(tokens: Iterable[str]) -> str:
+    alts = [f"tags : {t}" for t in sorted(set(tokens))] + [f"tags : {INCOMPLETE}"]
+    return "(" + " OR ".join(alts) + ")"
 
 
 def tags_match(days: Iterable[str], speaker: str | None) -> str:
@@ -177,6 +245,7 @@ class SqliteFts:
         self.version = version
         self.tags = version >= 4
         self.grams = version >= 6
+        self.filter_tags = version >= 11  # team and agent tags, prefix index (see above)
         # words seen in the index vocabulary: a word once there is searched from then on without asking
         # fts5vocab again (if its utterances are deleted later, its phrase matches nothing: same hits, same
         # bm25); words not found are asked again each time, since an import may add them
@@ -200,13 +269,35 @@ class SqliteFts:
     def create_v6(conn: sa.Connection, name: str = FTS_TABLE) -> None:
         conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {name} USING fts5(seg, py, tags, grams, tokenize = 'unicode61')")
 
+    @staticmethod
+    def create_v11(conn: sa.Connection, name: str = FTS_TABLE) -> None:
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE {name} USING fts5(seg, py, tags, grams, tokenize = 'unicode61',"
+            f" prefix = '{PREFIX_CHARS}')"
+        )
+
     # ------------------------------------------------------------ writing
 
-    def index_values(self, text: str, call_date: str | None, speaker: str) -> dict[str, str]:
-        """The index columns of one utterance at this schema version (computed before the write)."""
+    def index_values(
+        self,
+        text: str,
+        call_date: str | None,
+        speaker: str,
+        *,
+        team: str | None = None,
+        agent_id: str | None = None,
+        agent_name: str | None = None,
+        call_id: str | None = None,
+    ) -> dict[str, str]:
+        """The index columns of one utterance at this schema version (computed before the write); `team`,
+        `agent_id` and `agent_name` are the call's (tags from version 11); `call_id` is for PostgreSQL."""
+        del call_id
         seg, py = index_columns(text)
         row = {"seg": seg, "py": py}
-        if self.grams:
+        if self.filter_tags:
+            row["grams"] = grams_column(text)
+            row["tags"] = tags_column_v11(call_date, speaker, team, agent_id, agent_name, seg, py, row["grams"])
+        elif self.grams:
             row["grams"] = grams_column(text)
             row["tags"] = tags_column(call_date, speaker, seg, py, row["grams"])
         elif self.tags:
@@ -249,6 +340,31 @@ class SqliteFts:
             return sa.func.bm25(sa.literal_column(FTS_TABLE), 1.0, 1.0, 0.0)
         return sa.func.bm25(sa.literal_column(FTS_TABLE))
 
+    def _narrowing(self, conn: sa.Connection, where: CallFilter) -> list[str]:
+        """FTS5 clauses over the version-11 team and agent tags for `where` (each a superset of its filter)."""
+        out = []
+        if where.team:
+            out.append(team_match(where.team, where.speaker))
+        if where.agent:
+            c = S.calls
+            # the value as an id, as the name of calls without an id, and the ids of calls recorded under that
+            # name (index on agent_name; an id lookup finds no such call and reads no row)
+            ids = (
+                conn.execute(
+                    sa.select(c.c.agent_id)
+                    .where(c.c.agent_name == where.agent, c.c.agent_id.is_not(None))
+                    .distinct()
+                    .limit(MAX_AGENT_TOKENS + 1)
+                )
+                .scalars()
+                .all()
+            )
+            if len(ids) <= MAX_AGENT_TOKENS:
+                toks = {agent_token(where.agent, None), agent_token(None, where.agent)}
+                toks.update(agent_token(i, None) for i in ids)
+                out.append(agent_match(t for t in toks if t))
+        return out
+
     def ranked(
         self, conn: sa.Connection, tree: Node | None, pinyin: bool, where: CallFilter, limit: int, plan: str = "auto"
     ) -> sa.Select[Any]:
@@ -259,12 +375,14 @@ class SqliteFts:
 
         * ``calls`` (selective filters): the filtered calls' utterance ids are materialised once and
           the FTS scan keeps only rowids in that set;
-        * ``tags`` (date range of ≤ 62 call days): FTS5 intersects the query with the date (+ speaker)
-          tags; other call filters probe the set of filtered calls;
+        * ``tags`` (date range of ≤ 62 call days; from version 11 also a team or agent filter): FTS5
+          intersects the query with the date (+ speaker), team and agent tags; other call filters (and
+          team/agent exactly) probe the set of filtered calls;
         * ``fts`` (broad or no call filters): the FTS scan joins each match to its utterance and
           probes the materialised set of filtered call ids.
 
-        ``auto`` counts the filtered calls (an index range) and picks ``calls`` when they are few."""
+        ``auto`` takes ``tags`` when a team or agent is in the index; otherwise it counts the filtered
+        calls (an index range) and picks ``calls`` when they are few."""
         if plan not in ("auto", "calls", "fts", "tags"):
             raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
         u, c = S.utterances, S.calls
@@ -283,11 +401,14 @@ class SqliteFts:
             )
             if 0 < len(days) <= TAG_DAYS and all(day_key(d) for d in days):
                 tag_expr = tags_match(days, speaker)
-        if plan == "tags" and tag_expr is None:
+        # version 11: team / agent clauses narrow the match (supersets, the call filters are still checked)
+        narrow = self._narrowing(conn, where) if plan in ("auto", "tags") and self.filter_tags else []
+        clauses = ([tag_expr] if tag_expr else []) + narrow
+        if plan == "tags" and not clauses:
             plan = "fts"
         if plan == "auto":
-            plan = "tags" if tag_expr else "fts"
-            if conds:
+            plan = "tags" if clauses else "fts"
+            if conds and not narrow:
                 # only date filters left for the tags plan to intersect: it wins unless the calls are very few
                 cap = TAGS_ONLY_CALLS if tag_expr and where.only_dates else SELECTIVE_CALLS
                 n_calls = conn.execute(
@@ -309,12 +430,18 @@ class SqliteFts:
             )
         elif plan == "tags":
             # tag phrases weigh 0 in bm25: same values as without them (see above)
-            ranked = sa.select(self.rowid.label("uid"), bm25).where(self.match(f"({match}) AND {tag_expr}"))
-            if not where.only_dates:
-                fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
-                ranked = ranked.select_from(self.table.join(u, u.c.utterance_id == self.rowid)).where(
-                    u.c.call_id.in_(sa.select(fc.c.call_id))
-                )
+            ranked = sa.select(self.rowid.label("uid"), bm25).where(
+                self.match(f"({match}) AND " + " AND ".join(clauses))
+            )
+            # the date tags carry the speaker exactly; without them it is checked on the utterance
+            check_speaker = bool(speaker) and tag_expr is None
+            if not where.only_dates or check_speaker:
+                ranked = ranked.select_from(self.table.join(u, u.c.utterance_id == self.rowid))
+                if check_speaker:
+                    ranked = ranked.where(u.c.speaker == speaker)
+                if not where.only_dates:
+                    fc = sa.select(c.c.call_id).where(*conds).cte("fc").prefix_with("MATERIALIZED")
+                    ranked = ranked.where(u.c.call_id.in_(sa.select(fc.c.call_id)))
             else:
                 ranked = ranked.select_from(self.table)
         else:
