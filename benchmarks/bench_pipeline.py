@@ -6,7 +6,8 @@ on the same calls in one run.
 old:      the previous default: one worker × 2 CPU threads, windows decoded one at a time
           (decode → Silero VAD → faster-whisper base int8, beam 5, speech windows only → checks → score → JSON).
 new:      the new default: layout from asr/layout.py (one worker, a thread per core) and batched windows.
-old+batch / old+layout (with --sides): one lever at a time (layout: one single-threaded worker per core).
+old+batch / old+layout / new+beam3 / new+tails / new+win8 … (with --sides): levers one at a time or together
+          (see side_options).
 baseline: openai-whisper with the same weights on the mono mixdown of the whole call, no VAD, beam 5.
 
 Each side runs in its own subprocess, start-up included (model load, worker spawn), as a batch run would;
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+T_START = time.perf_counter()  # before the package's imports: their cost is reported as start-up (imports_s)
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 SAMPLES = REPO / "data_samples"
@@ -55,22 +57,37 @@ def _usage() -> dict[str, float]:
 
 
 def side_options(side: str) -> tuple[Any, int]:
-    """(PipelineOptions, workers) of a pipeline side."""
+    """(PipelineOptions, workers) of a pipeline side: "old" or "new", then "+"-separated levers, one at a time
+    or together: batch (old + batched windows), layout (one single-threaded worker per core), beamN (beam
+    size N), tails (chunking "packed-tails"), winN (N windows per batch)."""
+    from dataclasses import replace
+
     from qa_pipeline.asr import AsrOptions
     from qa_pipeline.asr.layout import worker_layout
     from qa_pipeline.pipeline import PipelineOptions
 
-    if side == "old":
-        return PipelineOptions(asr=AsrOptions(cpu_threads=2, batch_windows=1)), 1
-    if side == "old+batch":  # one lever at a time: batching alone
-        return PipelineOptions(asr=AsrOptions(cpu_threads=2)), 1
-    cores = os.cpu_count() or 1
-    if side == "old+layout":  # one single-threaded worker per core, windows one at a time
-        return PipelineOptions(asr=AsrOptions(cpu_threads=1, batch_windows=1)), cores
-    if side == "new+layout":  # one single-threaded worker per core, batched windows
-        return PipelineOptions(asr=AsrOptions(cpu_threads=1)), cores
-    jobs, threads = worker_layout()
-    return PipelineOptions(asr=AsrOptions(cpu_threads=threads)), jobs
+    base, *levers = side.split("+")
+    if base == "old":
+        asr, jobs = AsrOptions(cpu_threads=2, batch_windows=1), 1
+    elif base == "new":
+        jobs, threads = worker_layout()
+        asr = AsrOptions(cpu_threads=threads)
+    else:
+        raise SystemExit(f"unknown side {side!r}")
+    for lever in levers:
+        if lever == "batch":
+            asr = replace(asr, batch_windows=0)
+        elif lever == "layout":
+            asr, jobs = replace(asr, cpu_threads=1), os.cpu_count() or 1
+        elif lever.startswith("beam"):
+            asr = replace(asr, beam_size=int(lever[4:]))
+        elif lever == "tails":
+            asr = replace(asr, chunking="packed-tails")
+        elif lever.startswith("win"):
+            asr = replace(asr, batch_windows=int(lever[3:]))
+        else:
+            raise SystemExit(f"unknown lever {lever!r} in side {side!r}")
+    return PipelineOptions(asr=asr), jobs
 
 
 def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
@@ -80,6 +97,8 @@ def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
     options, workers = side_options(side)
     wanted = {p.resolve() for p in calls}
     jobs = [j for j in sample_jobs(SAMPLES) if j.path.resolve() in wanted]
+    imports_s = time.perf_counter() - T_START
+    imports_cpu = _usage()["cpu_s"]
     t0, u0 = time.perf_counter(), _usage()
     summary = run_batch(jobs, out, options, workers=workers, resume=False)
     wall = time.perf_counter() - t0
@@ -92,6 +111,8 @@ def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:
     return {
         "wall_s": wall,
         "cpu_s": u1["cpu_s"] - u0["cpu_s"],
+        "imports_s": round(imports_s, 2),
+        "imports_cpu_s": round(imports_cpu, 2),
         "peak_rss_mb": rss,
         "workers": workers,
         "threads": options.asr.cpu_threads,
@@ -213,9 +234,10 @@ def main() -> None:
             print(f"{side} run {rep + 1}: {xrt:.2f}× real time, load {data['load_avg']}:", json.dumps(data), flush=True)
 
     flips: dict[str, list[str]] = {}
-    if "old" in runs:
-        old = _statuses(tmp / "old.0")
-        for side in (s for s in sides if s not in ("old", "baseline")):
+    ref = "old" if "old" in runs else next((s for s in sides if s != "baseline"), None)
+    if ref is not None:
+        old = _statuses(tmp / f"{ref}.0")
+        for side in (s for s in sides if s not in (ref, "baseline")):
             for rep in range(args.repeat):
                 new = _statuses(tmp / f"{side}.{rep}")
                 changed = [f"{c}/{k}: {old.get((c, k))}→{v}" for (c, k), v in new.items() if old.get((c, k)) != v]
@@ -233,11 +255,16 @@ def main() -> None:
             "cpu_s_per_audio_s": round(statistics.median(r["cpu_s"] for r in rs) / audio, 4),
             "load_avgs": [r["load_avg"] for r in rs],
         }
-    if "old" in report and "new" in report:
-        report["new_vs_old"] = {
-            "wall": round(report["old"]["wall_s"] / report["new"]["wall_s"], 2),
-            "cpu": round(report["old"]["cpu_s_per_audio_s"] / report["new"]["cpu_s_per_audio_s"], 2),
-            "judgements_changed": flips,
+    if ref is not None:
+        report["reference"] = ref
+        report["vs_reference"] = {
+            side: {
+                "wall": round(report[ref]["wall_s"] / report[side]["wall_s"], 2),
+                "cpu": round(report[ref]["cpu_s_per_audio_s"] / report[side]["cpu_s_per_audio_s"], 2),
+                "judgements_changed": {k: v for k, v in flips.items() if k.rsplit(".", 1)[0] == side},
+            }
+            for side in sides
+            if side not in (ref, "baseline")
         }
     if "baseline" in report:
         for side in ("old", "new"):
@@ -257,6 +284,10 @@ def _fmt(x: Any, spec: str = "") -> str:
     return "–" if x is None else format(x, spec)
 
 
+def _imports(d: dict[str, Any]) -> str:
+    return "–" if "imports_s" not in d else f"{d['imports_s']} / {d['imports_cpu_s']}"
+
+
 def _markdown(r: dict[str, Any], sides: list[str]) -> str:
     names = {
         "old": "old default (1 worker × 2 threads, one window at a time)",
@@ -265,8 +296,9 @@ def _markdown(r: dict[str, Any], sides: list[str]) -> str:
         "old+batch": "old + batched windows",
         "old+layout": "old, one 1-thread worker per core",
         "new+layout": "new, one 1-thread worker per core",
+        "new+tails": "new, the parties' last windows shared",
     }
-    head = [names[s].format(**r[s]) if s == "new" else names[s] for s in sides]
+    head = [names[s].format(**r[s]) if s == "new" else names.get(s, s) for s in sides]
     rows = [
         ("audio", lambda d: f"{d['audio_s']:.1f} s"),
         ("wall (median, start-up included)", lambda d: f"{d['wall_s']} s"),
@@ -277,15 +309,16 @@ def _markdown(r: dict[str, Any], sides: list[str]) -> str:
         ("call-level status accuracy", lambda d: _fmt(d.get("status_accuracy"), ".3f")),
         ("peak RSS per worker", lambda d: f"{d['peak_rss_mb']:.0f} MB"),
         ("share of time outside ASR", lambda d: _fmt(d.get("non_asr_share"), ".1%")),
+        ("start-up: package imports, not in the wall (wall s / CPU s)", lambda d: _imports(d)),
         ("load average (before, after)", lambda d: "; ".join(f"{a}, {b}" for a, b in d["load_avgs"])),
     ]
     lines = ["| | " + " | ".join(head) + " |", "|---" * (len(sides) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(f(r[s]) for s in sides) + " |" for name, f in rows]
     lines.append("")
-    if "new_vs_old" in r:
-        n = r["new_vs_old"]
-        lines.append(f"- new vs old: {n['wall']}× wall, {n['cpu']}× CPU")
-        lines.append(f"- judgements that differ from old (call/check: old→new): {n['judgements_changed']}")
+    ref = r.get("reference")
+    for side, n in (r.get("vs_reference") or {}).items():
+        lines.append(f"- {side} vs {ref}: {n['wall']}× wall, {n['cpu']}× CPU")
+        lines.append(f"- judgements that differ from {ref} (call/check: {ref}→{side}): {n['judgements_changed']}")
     for side in ("old", "new"):
         if f"{side}_vs_baseline" in r:
             b = r[f"{side}_vs_baseline"]

@@ -2,6 +2,7 @@
 word-timestamp alignment, and how full each 30 s encoder window is.
 
     python benchmarks/profile_asr.py [--calls 01 04 06 12] [--all] [--beam 5] [--no-words] [--chunking packed]
+        [--batch-windows 1]
 
 Wraps faster-whisper's WhisperModel.encode / generate_with_fallback / add_word_timestamps with timers (no change
 to what they compute) and prints a table plus a JSON line (benchmarks/out/profile_asr.json).
@@ -32,6 +33,9 @@ def main() -> None:
     ap.add_argument("--no-words", action="store_true")
     ap.add_argument("--chunking", default="packed")
     ap.add_argument("--threads", type=int, default=2)
+    # 1: one window at a time, so that every window's first pass goes through the timed generate_with_fallback;
+    # batched first passes (0 = auto, the default pipeline) run in one CTranslate2 call the wrappers do not see
+    ap.add_argument("--batch-windows", type=int, default=1)
     args = ap.parse_args()
 
     from faster_whisper.transcribe import WhisperModel
@@ -100,7 +104,11 @@ def main() -> None:
     del orig_run
 
     asr = AsrOptions(
-        beam_size=args.beam, word_timestamps=not args.no_words, chunking=args.chunking, cpu_threads=args.threads
+        beam_size=args.beam,
+        word_timestamps=not args.no_words,
+        chunking=args.chunking,
+        cpu_threads=args.threads,
+        batch_windows=args.batch_windows,
     )
     options = PipelineOptions(asr=asr)
     files = sorted(p for p in SAMPLES.glob("*.flac") if ".mono." not in p.name)

@@ -36,7 +36,7 @@ def show(value: Any) -> str:
 
 
 def show_list(values: Sequence[Any]) -> str:
-    return t("config.list_sep").join(str(v) for v in values) if values else t("config.none")
+    return t("common.list_sep").join(str(v) for v in values) if values else t("config.none")
 
 
 def kind(value: Any) -> str:

@@ -5,10 +5,11 @@ Built from the audio, never from ASR gaps: Whisper invents text in silence and h
 
 from __future__ import annotations
 
+import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
@@ -30,33 +31,113 @@ class NoSpeechError(ValueError):
     """The voice activity detector found no speech in any channel."""
 
 
-@lru_cache(maxsize=1)
-def _silero() -> Any:
-    # The "sequence" ONNX model runs whole blocks of frames per call: bit-exact with the
-    # streaming model, torch-free, and ~10× faster than its per-frame Python loop.
-    from silero_vad import load_silero_vad
+FRAME = 512  # Silero's frame at 16 kHz (32 ms), each prefixed with the last CONTEXT samples of the one before
+CONTEXT = 64
+BLOCK_FRAMES = 512  # frames per ONNX call (~16 s): the LSTM state is carried from one block to the next
 
-    return load_silero_vad(sequence=True)
+
+class SileroVad:
+    """Silero VAD v6 ("sequence" ONNX model of the silero-vad package) on onnxruntime, without torch.
+
+    The silero-vad package's own front-end (`get_speech_timestamps_sequence`) computes exactly this, but its
+    package imports torch (utils_vad), which costs every worker ~2 s of start-up (~7 % of the wall time of a
+    4-call batch) for nothing: the model is ONNX. Same model file, same framing, same state machine, so the
+    same timestamps to the sample (tests/test_timeline_vad.py compares them on real clips)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.inter_op_num_threads = so.intra_op_num_threads = 1  # one channel per thread (build_timeline)
+        self.session = ort.InferenceSession(str(path or _silero_model_path()), so, ["CPUExecutionProvider"])
+
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        """Speech probability of every 32 ms frame (the last one zero-padded), block by block (a 3 h channel
+        is never copied into frames at once)."""
+        n = (samples.size + FRAME - 1) // FRAME
+        h = np.zeros((1, 1, 128), dtype=np.float32)
+        c = np.zeros((1, 1, 128), dtype=np.float32)
+        context = np.zeros(CONTEXT, dtype=np.float32)
+        out = [np.zeros(0, dtype=np.float32)]
+        for first in range(0, n, BLOCK_FRAMES):
+            k = min(BLOCK_FRAMES, n - first)
+            own = np.zeros((k, FRAME), dtype=np.float32)
+            chunk = samples[first * FRAME : (first + k) * FRAME]
+            own.reshape(-1)[: chunk.size] = chunk
+            # each frame is prefixed with the tail of the one before (zeros before the first)
+            frames = np.concatenate((np.vstack((context, own[:-1, -CONTEXT:])), own), axis=1)
+            context = own[-1, -CONTEXT:].copy()
+            probs, h, c = self.session.run(["speech_probs", "hn", "cn"], {"input": frames, "h": h, "c": c})
+            out.append(probs.reshape(-1))
+        return np.concatenate(out)
+
+
+def _silero_model_path() -> Path:
+    # find_spec locates the package without importing it (its __init__ imports torch)
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("silero-vad is not installed: pip install silero-vad")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad_16k_sequence.onnx"
+
+
+@lru_cache(maxsize=1)
+def _silero() -> SileroVad:
+    return SileroVad()
+
+
+def speech_spans(probs: np.ndarray, n_samples: int, options: VadOptions = VadOptions()) -> list[tuple[int, int]]:
+    """Speech (start, end) in samples from frame probabilities: silero-vad's `get_speech_timestamps_from_probs`
+    with no maximum speech length (the only way we call it): a segment starts at a frame >= threshold and
+    ends at the first frame < threshold - 0.15 that starts a pause of at least min_silence; segments shorter
+    than min_speech are dropped; then each is padded by speech_pad, splitting shorter gaps in the middle."""
+    # thresholds as float32, like the probabilities: silero-vad compares float32 scalars (NumPy 2 rules)
+    threshold = float(np.float32(options.threshold))
+    neg = float(np.float32(max(options.threshold - 0.15, 0.01)))
+    min_speech = SAMPLE_RATE * int(options.min_speech_s * 1000) / 1000
+    min_silence = SAMPLE_RATE * int(options.min_silence_s * 1000) / 1000
+    pad = SAMPLE_RATE * int(options.speech_pad_s * 1000) / 1000
+    spans: list[list[int]] = []
+    start: int | None = None
+    temp_end = 0
+    for i, p in enumerate(probs.tolist()):
+        cur = FRAME * i
+        if p >= threshold:
+            temp_end = 0
+            if start is None:
+                start = cur
+            continue
+        if start is not None and p < neg:
+            if not temp_end:
+                temp_end = cur
+            if cur - temp_end >= min_silence:
+                if temp_end - start > min_speech:
+                    spans.append([start, temp_end])
+                start, temp_end = None, 0
+    if start is not None and n_samples - start > min_speech:
+        spans.append([start, n_samples])
+    for i, sp in enumerate(spans):
+        if i == 0:
+            sp[0] = int(max(0, sp[0] - pad))
+        if i != len(spans) - 1:
+            gap = spans[i + 1][0] - sp[1]
+            if gap < 2 * pad:
+                sp[1] += int(gap // 2)
+                spans[i + 1][0] = int(max(0, spans[i + 1][0] - gap // 2))
+            else:
+                sp[1] = int(min(n_samples, sp[1] + pad))
+                spans[i + 1][0] = int(max(0, spans[i + 1][0] - pad))
+        else:
+            sp[1] = int(min(n_samples, sp[1] + pad))
+    return [(a, b) for a, b in spans]
 
 
 def detect_speech(samples: np.ndarray, speaker: Speaker, options: VadOptions = VadOptions()) -> list[SpeechSegment]:
     """Speech segments of one party's 16 kHz samples, with their loudness (RMS dBFS)."""
-    from silero_vad.sequence_vad import get_speech_timestamps_sequence
-
     if samples.size == 0:
         return []
-    stamps = get_speech_timestamps_sequence(
-        samples,
-        _silero(),
-        threshold=options.threshold,
-        sampling_rate=SAMPLE_RATE,
-        min_speech_duration_ms=int(options.min_speech_s * 1000),
-        min_silence_duration_ms=int(options.min_silence_s * 1000),
-        speech_pad_ms=int(options.speech_pad_s * 1000),
-    )
+    x = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
     segments = []
-    for s in stamps:
-        a, b = int(s["start"]), int(s["end"])
+    for a, b in speech_spans(_silero().probabilities(x), x.size, options):
         segments.append(
             SpeechSegment(speaker, round(a / SAMPLE_RATE, 3), round(b / SAMPLE_RATE, 3), _rms_dbfs(samples[a:b]))
         )

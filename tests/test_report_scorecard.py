@@ -219,8 +219,53 @@ def test_worst_calls_carry_the_rubric_verdict_and_severity(db):
     assert set(w.verdict.dropna()) <= {"合格", "不合格"} and "合格" in set(w.verdict)
     page = render_html(card)
     assert "<th>规则判定</th>" in page and "<th>最严重等级</th>" in page and ">红线</td>" in page
-    assert {"规则判定", "最严重等级"} <= set(views(card)["最差通话"].columns)
+    assert {"规则判定", "最严重等级"} <= set(views(card)["worst"].columns)
     i18n.set_language("en")
     en = build_scorecard(db, "2026-11-01", "2026-11-22").worst.set_index("call_id")
     assert (en.loc["c3", "verdict"], en.loc["c3", "severity"]) == ("fail (不合格)", "red line")
     assert "<th>worst severity</th>" in render_html(build_scorecard(db, "2026-11-01", "2026-11-22"))
+
+
+def test_the_scorecard_reads_in_english_too(db, tmp_path):
+    """Sheet and column titles, page text and reasons come from the catalog: with --lang en nothing of the
+    scorecard's own wording is Chinese (agents' names, item titles from the rubric and transcripts are data)."""
+    from qa_pipeline import i18n
+    from qa_pipeline.report.html import render_html
+
+    i18n.set_language("en")
+    card = build_scorecard(db, "2026-11-01", "2026-11-22")
+    out = tmp_path / "sc.xlsx"
+    write_scorecard(card, "xlsx", out)
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == [
+        "Summary",
+        "Score distribution",
+        "Item pass rates",
+        "Violations",
+        "Daily trend",
+        "Worst calls",
+        "About",
+    ]
+    assert [c.value for c in wb["Summary"][1]][:6] == [
+        "Agent ID",
+        "Agent name",
+        "Team",
+        "Calls scored",
+        "Calls failed",
+        "Mean score",
+    ]
+    assert wb["Summary"].cell(2, 6).number_format == "0.0"  # the mean is still recognised as a score column
+    about = [r[0].value for r in wb["About"].iter_rows()]
+    assert not any(re.search(r"[\u4e00-\u9fff]", str(v)) for v in about), about
+    page = render_html(card)
+    chrome = re.sub(r"<td[^>]*>.*?</td>", "", page)  # table cells hold data (names, titles, transcripts)
+    chrome = re.sub(r"<th>[^<]*（[^<]*</th>|<th>[^<]*\([^<]*\)</th>", "", chrome)  # item titles from the rubric
+    chrome = re.sub(r"<text[^>]*>[^<]*</text>|<title>[^<]*</title>", "", chrome)  # chart labels: item titles
+    assert '<html lang="en">' in page and "Agent QA scorecard" in page
+    assert not re.search(r"[\u4e00-\u9fff]", chrome), re.findall(r".{20}[\u4e00-\u9fff]+.{20}", chrome)[:5]
+    paths = write_scorecard(card, "csv", tmp_path / "sc.csv")
+    df = pd.read_csv(paths[0], encoding="utf-8-sig")
+    assert df.set_index("Agent ID").loc["A001", "Mean score"] == 78.33
+    assert "Silence over 30 s (silence_over_30s) · violations" in df.columns or any(
+        c.endswith("(silence_over_30s) · violations") for c in df.columns
+    )

@@ -132,7 +132,7 @@ def test_scorecard_gains_review_appeal_and_calibration_columns(loop_env, tmp_pat
     assert s.loc["A017", "overturned"] == 0 and s.loc["A017", "calibrated"] == 0
     assert (s.loc["A020", "reviewed"], s.loc["A020", "calibrated"]) == (0, 1)
     assert pd_isna(s.loc["A020", "final_mean"])
-    table = views(card)["汇总"]
+    table = views(card)["summary"]
     assert {"已复核通话", "复核后平均分", "申诉数", "改判数", "校准通话"} <= set(table.columns)
     assert "复核后平均分" in render_html(card)
 

@@ -101,7 +101,7 @@ def _ranked(store) -> list[list[tuple[str, int, float]]]:
     return [
         [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=100, plan=p, **f)]
         for q, f in _RANK_QUERIES
-        for p in ("fts", "calls", "tags", "auto")
+        for p in ("fts", "calls", "tags")
     ]
 
 

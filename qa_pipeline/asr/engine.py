@@ -17,6 +17,7 @@ from qa_pipeline.asr.options import AsrDescription, AsrOptions
 from qa_pipeline.asr.windows import (
     Piece,
     Window,
+    join_tails,
     party_samples,
     plan_dialogue_windows,
     plan_windows,
@@ -126,6 +127,10 @@ class WindowedWhisperEngine:
         speakers = timeline_speakers(timeline)
         if self.options.chunking == "dialogue":
             yield from plan_dialogue_windows({s: party_samples(audio, s) for s in speakers}, timeline, self.options)
+            return
+        if self.options.chunking == "packed-tails":
+            per_party = [plan_windows(s, party_samples(audio, s), timeline, self.options) for s in speakers]
+            yield from join_tails(per_party, self.options)
             return
         for speaker in speakers:
             yield from plan_windows(speaker, party_samples(audio, speaker), timeline, self.options)

@@ -8,6 +8,7 @@ stop, word timestamps and its silence rules are exactly the library's. Only the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,36 @@ def _make_primed_model(base: type) -> type:
 
         def generate_with_fallback(self, encoder_output: Any, prompt: list[int], tokenizer: Any, options: Any) -> Any:
             first, self.primed_decoding = self.primed_decoding, None
-            if first is not None and not _needs_fallback(first, options):
+            if first is None:
+                return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            if not _needs_fallback(first, options) or len(options.temperatures) < 2:
                 return first
-            # a fallback (rare: noise, music): the library's own schedule from temperature 0
-            return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            # A fallback (rare: noise, music): the library's own schedule after temperature 0, whose (beam)
+            # result is the primed one: redoing it cost a whole beam search per fallback window.
+            rest = super().generate_with_fallback(
+                encoder_output, prompt, tokenizer, dataclasses.replace(options, temperatures=options.temperatures[1:])
+            )
+            return _after_fallbacks(first, rest, options)
 
     return _PrimedWhisperModel
+
+
+def _after_fallbacks(first: tuple[Any, ...], rest: tuple[Any, ...], options: Any) -> tuple[Any, ...]:
+    """What the library's generate_with_fallback returns for the whole schedule, given its temperature-0 result
+    (`first`, which failed) and what it returned for the temperatures after it (`rest`). When a later
+    temperature passed, that one; when every one failed, the highest average log-probability among the results
+    under the compression-ratio threshold (or among all when none is), earlier first on a tie, with the last
+    temperature (what the library reports). `rest` is already that choice among the later temperatures."""
+    if not _needs_fallback(rest, options):
+        return rest
+    limit = options.compression_ratio_threshold
+
+    def below(r: tuple[Any, ...]) -> bool:
+        return limit is not None and r[3] <= limit
+
+    pool = [r for r in (first, rest) if below(r)] or [first, rest]
+    best = max(pool, key=lambda r: r[1])
+    return (best[0], best[1], rest[2], best[3])
 
 
 def _needs_fallback(decoded: tuple[Any, float, float, float], options: Any) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Chunking = Literal["packed", "dialogue", "turn", "segment"]
+Chunking = Literal["packed", "packed-tails", "dialogue", "turn", "segment"]
 
 
 class ModelNotInstalledError(RuntimeError):
@@ -31,8 +31,9 @@ class AsrOptions:
     word_timestamps: bool = True
     transcripts_dir: Path | None = None
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Whisper's fallback schedule
-    chunking: Chunking = "packed"  # packed: several turns of one party per window (fastest); dialogue: both
-    # parties' turns in time order per window (Whisper hears the whole exchange); turn; segment
+    chunking: Chunking = "packed"  # packed: several turns of one party per window (fastest); packed-tails: and
+    # the parties' last windows shared when they fit; dialogue: both parties' turns in time order per window
+    # (Whisper hears the whole exchange); turn; segment
     max_window_s: float = 28.0  # speech per Whisper window (< 30 s so nothing is cut by the encoder)
     pad_s: float = 0.35  # audio kept around each VAD segment: Silero triggers late on turn onsets (docs/accuracy.md)
     speaker_separator_s: float = 0.6  # dialogue: digital silence between pieces of different parties

@@ -1,6 +1,7 @@
 """Speech-only Whisper windows: each party's padded VAD segments packed into windows of at most ~28 s.
 
-Chunking: "packed" fills each window with one party's speech; "dialogue" fills it with both parties' pieces in
+Chunking: "packed" fills each window with one party's speech ("packed-tails": and the two parties' last,
+partly empty windows share one window when they fit); "dialogue" fills it with both parties' pieces in
 time order (each piece cut from its own channel, so overlapping speech is placed one piece after the other,
 never mixed), which lets Whisper hear the question with the answer; every word goes back to the piece — hence
 the speaker and turn — it falls in. "turn" and "segment" use one window per turn / per VAD segment.
@@ -166,6 +167,25 @@ def plan_dialogue_windows(parties: dict[Speaker, np.ndarray], timeline: Timeline
     order = {spk: i for i, spk in enumerate(parties)}
     spans.sort(key=lambda sp: (sp[1], order[sp[0]]))
     return _pack(spans, parties, opts)
+
+
+def join_tails(per_party: list[list[Window]], opts: AsrOptions) -> list[Window]:
+    """The parties' packed windows, with the two parties' last (partly empty) windows laid into one window when
+    they fit (the earlier-starting first, `speaker_separator_s` of digital silence between): one encoder pass
+    and one decode less per call. Each piece keeps its speaker, so words map back as in dialogue windows."""
+    windows = [w for ws in per_party for w in ws]
+    lasts = [ws[-1] for ws in per_party if ws]
+    if len(per_party) != 2 or len(lasts) != 2:
+        return windows
+    a, b = sorted(lasts, key=lambda w: w.pieces[0].orig_start)
+    if a.duration + opts.speaker_separator_s + b.duration > opts.max_window_s:
+        return windows
+    sep = np.zeros(int(round(opts.speaker_separator_s * SAMPLE_RATE)), dtype=np.float32)
+    offset = (len(a.audio) + len(sep)) / SAMPLE_RATE
+    pieces = tuple(Piece(p.orig_start, p.orig_end, p.win_start, p.turn, a.speaker_of(p)) for p in a.pieces)
+    pieces += tuple(Piece(p.orig_start, p.orig_end, offset + p.win_start, p.turn, b.speaker_of(p)) for p in b.pieces)
+    joined = Window(a.speaker, pieces, np.concatenate([a.audio, sep, b.audio]))
+    return [w for w in windows if w is not a and w is not b] + [joined]
 
 
 def subwindow(window: Window, piece: Piece) -> Window:

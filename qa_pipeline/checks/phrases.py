@@ -114,7 +114,7 @@ def _occurrence_check(
             continue
         taken.append((u, m.start, m.end))
         if _borderline(m, p):
-            reason = "borderline paraphrase match" if m.method == "model" else "low-confidence homophone match"
+            reason = "borderline_paraphrase" if m.method == "model" else "low_confidence_homophone"
             found.append(_hit(name, "needs_review", u, m, reason=reason))
         else:
             found.append(_hit(name, "fail", u, m))

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..i18n import t
+from ..review.describe import describe_finding, reason_text
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "not_applicable": "dim", "needs_review": "yellow"}
 
@@ -101,9 +102,8 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
     for c in result.get("checks", []):
         if c["status"] == "pass" and not show_passed:
             continue
-        detail = c.get("evidence") or ", ".join(f"{k}={v}" for k, v in (c.get("detail") or {}).items())
         span = f"{_t(c['start'])}–{_t(c['end'])}" if c.get("start") is not None else ""
-        ct.add_row(escape(t("check." + c["check"])), _status(c["status"]), span, escape(detail[:100]))
+        ct.add_row(escape(t("check." + c["check"])), _status(c["status"]), span, escape(_finding_text(c)[:100]))
     console.print(ct)
 
     score = result.get("score") or {}
@@ -141,3 +141,16 @@ def print_call_report(result: dict[str, Any], console: Console, *, show_passed: 
     )
     style = "bold red" if st["verdict_code"] in ("fatal", "fail") else "bold"
     console.print(f"[{style}]{escape(line)}[/{style}]")
+
+
+def _finding_text(check: dict[str, Any]) -> str:
+    """What the check found, in words: the evidence, else why (reason codes from the catalog), else the
+    workstation's one-sentence description (durations and times)."""
+    detail = check.get("detail") or {}
+    evidence = (check.get("evidence") or "").strip()
+    why = reason_text(detail) if detail.get("reason") else ""
+    if evidence:
+        return f"“{evidence}”" + (t("finding.note.reason", reason=why) if why else "")
+    if why:
+        return why
+    return describe_finding(check["check"], check.get("start"), check.get("end"), "", detail)

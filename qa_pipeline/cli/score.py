@@ -236,6 +236,8 @@ def _plan(inputs: list[Path], manifest: Path | None, name_pattern: str | None) -
 def _print_summary(summary: BatchSummary, out: Path) -> None:
     from rich.markup import escape
 
+    from ..checks.registry import check_label
+
     tbl = Table(title=t("cli.summary.title"), show_header=False, title_justify="left")
     tbl.add_row(t("cli.summary.ok"), str(summary.ok))
     tbl.add_row(t("cli.summary.failed"), str(summary.failed))
@@ -248,7 +250,7 @@ def _print_summary(summary: BatchSummary, out: Path) -> None:
     if summary.violations:
         tbl.add_row(
             t("cli.summary.violations"),
-            ", ".join(f"{name} ×{n}" for name, n in summary.violations.most_common(5)),
+            t("common.list_sep").join(f"{check_label(name)} ×{n}" for name, n in summary.violations.most_common(5)),
         )
     tbl.add_row(t("cli.summary.results"), f"{out}/calls/*.json, {out}/calls.csv")
     console.print(tbl)

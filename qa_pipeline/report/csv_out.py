@@ -11,25 +11,27 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..i18n import t
 from ..safe import spreadsheet_cell
-from .scorecard import Scorecard, views
+from .scorecard import Scorecard, column, views
 
 
 def write_csv(card: Scorecard, out: Path) -> list[Path]:
     v = views(card)
-    wide = v["汇总"]
-    for name, suffix in (("分数分布", ""), ("评分项通过率", ""), ("违规次数", "·违规")):
-        part = v[name].drop(columns=["坐席工号", "坐席姓名"])
+    wide = v["summary"]
+    ids = [column("agent_id"), column("agent_name")]
+    for sheet, suffix in (("distribution", ""), ("items", ""), ("violations", t("scorecard.violation_suffix"))):
+        part = v[sheet].drop(columns=ids)
         if suffix:
             part.columns = [f"{c}{suffix}" for c in part.columns]
-        if name == "评分项通过率":
+        if sheet == "items":
             part = part.round(4)
         wide = wide.join(part)
     paths = [out, out.with_name(f"{out.stem}_trend.csv"), out.with_name(f"{out.stem}_worst.csv")]
-    wide = wide.round({c: 2 for c in ("平均分", "中位数", "最低分", "最高分")})
+    wide = wide.round({column(c): 2 for c in ("mean", "median", "min", "max")})
     _safe(wide).to_csv(paths[0], index=False, encoding="utf-8-sig")
-    _safe(v["每日趋势"].round(2)).to_csv(paths[1], index=False, encoding="utf-8-sig")
-    _safe(v["最差通话"]).to_csv(paths[2], index=False, encoding="utf-8-sig")
+    _safe(v["trend"].round(2)).to_csv(paths[1], index=False, encoding="utf-8-sig")
+    _safe(v["worst"]).to_csv(paths[2], index=False, encoding="utf-8-sig")
     return paths
 
 

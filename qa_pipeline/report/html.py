@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .scorecard import BIN_LABELS, LOW_SCORE, Scorecard
+from ..i18n import language, t
+from .scorecard import (
+    BIN_LABELS,
+    LOW_SCORE,
+    Scorecard,
+    column,
+    date_range,
+    score_column_titles,
+    sheet_title,
+    views,
+)
 from .svg import FONT, bar_chart, hbar_chart, line_chart
 
 CSS = f"""
@@ -64,23 +74,37 @@ def _table(df: pd.DataFrame, cls: str, kinds: dict[str, str] | None = None) -> s
 
 
 def render_html(card: Scorecard) -> str:
-    from .scorecard import views
-
     v = views(card)
     o = card.overall
-    rng = f"{card.date_from or '—'} 至 {card.date_to or '—'}"
-    filt = "，".join(
-        x for x in (f"班组：{card.team}" if card.team else "", f"坐席：{card.agent}" if card.agent else "") if x
+    rng = date_range(card)
+    filt = t("scorecard.filter_sep").join(
+        x
+        for x in (
+            t("scorecard.filter.team", team=card.team) if card.team else "",
+            t("scorecard.filter.agent", agent=card.agent) if card.agent else "",
+        )
+        if x
     )
+    meta = t(
+        "scorecard.meta",
+        range=rng,
+        filters=filt,
+        agents=o.get("agents", 0),
+        calls=o.get("calls", 0),
+        mean=_fmt(o.get("mean")),
+        fatal=o.get("fatal", 0),
+        review=o.get("review", 0),
+        failed=o.get("failed", 0),
+    )
+    title = t("scorecard.title")
+    lang = "zh-CN" if language() == "zh" else language()
     parts = [
-        f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>坐席质检评分卡 {escape(rng)}</title>'
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)} {escape(rng)}</title>'
         f"<style>{CSS}</style><script>{CHECK_JS}</script></head><body>",
-        f"<h1>坐席质检评分卡</h1><p class='meta'>日期：{escape(rng)} {escape(filt)}｜坐席 {o.get('agents', 0)} 人｜"
-        f"评分通话 {o.get('calls', 0)} 通｜平均分 {_fmt(o.get('mean'))}｜致命差错 {o.get('fatal', 0)} 通｜"
-        f"待复核 {o.get('review', 0)} 通｜处理失败 {o.get('failed', 0)} 通</p>",
+        f"<h1>{escape(title)}</h1><p class='meta'>{escape(meta)}</p>",
     ]
     if card.empty:
-        parts.append("<p>所选范围内没有通话。</p></body></html>")
+        parts.append(f"<p>{escape(t('scorecard.empty'))}</p></body></html>")
         return "".join(parts)
     dist = o.get("distribution", {})
     colors = ["#c0392b", "#e67e22", "#f1c40f", "#7fb77e", "#2e8b57"]
@@ -90,9 +114,9 @@ def render_html(card: Scorecard) -> str:
     parts.append('<div class="charts">')
     parts.append(
         bar_chart(
-            [f"{b}分" for b in BIN_LABELS],
+            [t("scorecard.bin", bin=b) for b in BIN_LABELS],
             [dist.get(b, 0) for b in BIN_LABELS],
-            "分数分布（通话数）",
+            t("scorecard.chart.distribution"),
             cls="dist",
             colors=colors,
         )
@@ -101,23 +125,29 @@ def render_html(card: Scorecard) -> str:
         hbar_chart(
             [card.item_titles.get(i, i) for i in items],
             [None if pd.isna(rates.get(i, float("nan"))) else rates.get(i) for i in items],
-            "评分项通过率",
+            t("scorecard.chart.items"),
             cls="items",
         )
     )
-    parts.append(line_chart(days, [o["day_means"][d] for d in days], "每日平均分趋势", cls="trend"))
+    parts.append(line_chart(days, [o["day_means"][d] for d in days], t("scorecard.chart.trend"), cls="trend"))
     parts.append("</div>")
-    score_kinds = {c: "score" for c in ("平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分")}
-    parts.append("<h2>坐席汇总</h2>" + _table(v["汇总"], "summary", score_kinds))
-    parts.append("<h2>分数分布</h2>" + _table(v["分数分布"], "distribution"))
-    it = v["评分项通过率"]
-    parts.append("<h2>评分项通过率</h2>" + _table(it, "items", {c: "pct" for c in it.columns[2:]}))
-    parts.append("<h2>违规次数</h2>" + _table(v["违规次数"], "violations"))
-    parts.append("<h2>每日趋势</h2>" + _table(v["每日趋势"], "trend", score_kinds))
-    w = v["最差通话"].copy()
-    if "通话时间" in w:
-        w["通话时间"] = w["通话时间"].astype(str).str.slice(0, 16)
-    parts.append("<h2>最差通话</h2>" + _table(w, "worst", score_kinds))
+    score_kinds = {c: "score" for c in score_column_titles()}
+
+    def section(sheet: str, df: pd.DataFrame, kinds: dict[str, str] | None = None) -> str:
+        heading = t("scorecard.heading.summary") if sheet == "summary" else sheet_title(sheet)
+        return f"<h2>{escape(heading)}</h2>" + _table(df, sheet, kinds)
+
+    parts.append(section("summary", v["summary"], score_kinds))
+    parts.append(section("distribution", v["distribution"]))
+    it = v["items"]
+    parts.append(section("items", it, {c: "pct" for c in it.columns[2:]}))
+    parts.append(section("violations", v["violations"]))
+    parts.append(section("trend", v["trend"], score_kinds))
+    w = v["worst"].copy()
+    started = column("started_at")
+    if started in w:
+        w[started] = w[started].astype(str).str.slice(0, 16)
+    parts.append(section("worst", w, score_kinds))
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -29,26 +29,36 @@ BINS = [0, 60, 70, 80, 90, 100.0001]
 BIN_LABELS = ["<60", "60–69", "70–79", "80–89", "90–100"]
 LOW_SCORE = 80.0  # conditional colouring threshold (percent of max)
 
-COL = {
-    "agent_id": "坐席工号",
-    "agent_name": "坐席姓名",
-    "team": "班组",
-    "calls": "评分通话数",
-    "failed": "处理失败通话",
-    "mean": "平均分",
-    "median": "中位数",
-    "min": "最低分",
-    "max": "最高分",
-    "fatal": "致命差错通话",
-    "review": "待复核通话",
-    "violations": "违规次数",
+SUMMARY_COLUMNS = (
+    "agent_id", "agent_name", "team", "calls", "failed", "mean", "median", "min", "max", "fatal", "review",
+    "violations",
     # from the workstation (review/scorecard_columns.py)
-    "reviewed": "已复核通话",
-    "final_mean": "复核后平均分",
-    "appeals": "申诉数",
-    "overturned": "改判数",
-    "calibrated": "校准通话",
-}
+    "reviewed", "final_mean", "appeals", "overturned", "calibrated",
+)  # fmt: skip
+SCORE_COLUMNS = ("mean", "median", "min", "max", "score_pct", "final_mean")
+"""Columns holding a score in percent (coloured below LOW_SCORE in every format)."""
+SHEETS = ("summary", "distribution", "items", "violations", "trend", "worst")
+
+
+def column(name: str) -> str:
+    """A column's title in the chosen language (`fatal` in the per-agent summary counts calls)."""
+    return i18n.t("scorecard.col." + ("fatal_calls" if name == "fatal" else name))
+
+
+def summary_columns() -> dict[str, str]:
+    return {c: column(c) for c in SUMMARY_COLUMNS}
+
+
+def score_column_titles() -> set[str]:
+    return {column(c) for c in SCORE_COLUMNS}
+
+
+def sheet_title(sheet: str) -> str:
+    return i18n.t(f"scorecard.sheet.{sheet}")
+
+
+def date_range(card: Scorecard) -> str:
+    return i18n.t("scorecard.range", date_from=card.date_from or "—", date_to=card.date_to or "—")
 
 
 @dataclass
@@ -88,7 +98,7 @@ def build_scorecard(
         calls = R.load_calls(store, f)
         items = R.item_status_counts(store, f)
         fails = R.check_counts(store, f, status="fail")  # agent_id, check, n (aggregated in SQL)
-        calls["agent_id"] = calls["agent_id"].fillna("(未知)")
+        calls["agent_id"] = calls["agent_id"].fillna(i18n.t("scorecard.unknown_agent"))
         names = calls.groupby("agent_id").agg(agent_name=("agent_name", "last"), team=("team", "last"))
         scored = calls[(calls.status == "ok") & calls.score_pct.notna()]
         g = scored.groupby("agent_id")
@@ -106,7 +116,7 @@ def build_scorecard(
         summary["fatal"] = g.fatal.sum().reindex(names.index).fillna(0).astype(int)
         summary["review"] = g.needs_review.sum().reindex(names.index).fillna(0).astype(int)
         if not fails.empty:
-            fails["agent_id"] = fails["agent_id"].fillna("(未知)")
+            fails["agent_id"] = fails["agent_id"].fillna(i18n.t("scorecard.unknown_agent"))
             fails["n"] = fails["n"].astype(int)
         summary["violations"] = (
             fails.groupby("agent_id").n.sum().reindex(names.index).fillna(0).astype(int) if not fails.empty else 0
@@ -127,7 +137,7 @@ def build_scorecard(
         if items.empty:
             item_rates = pd.DataFrame(index=summary.agent_id)
         else:
-            items["agent_id"] = items["agent_id"].fillna("(未知)")
+            items["agent_id"] = items["agent_id"].fillna(i18n.t("scorecard.unknown_agent"))
             # judged = pass or fail; needs_review (manual items, mono calls without roles) is for a human
             applicable = items[items.status.isin(["pass", "fail"])]
             passed = applicable.assign(ok=applicable.n.where(applicable.status == "pass", 0))
@@ -259,7 +269,8 @@ def _worst_calls(store, scored: pd.DataFrame, n: int) -> pd.DataFrame:
         reason = None
         if hv is not None:
             item = hv[1]
-            reason = f"{item.title} −{float(item.deduction or 0):g}" + ("（红线）" if item.fatal else "")
+            wording = "scorecard.reason_red_line" if item.fatal else "scorecard.reason"
+            reason = i18n.t(wording, title=item.title, deduction=f"{float(item.deduction or 0):g}")
             behind = [f for f in fails.get(r.call_id, []) if f.check in bound.get(item.item_id, ())]
             ff = behind[0] if behind else ff
         at = None if ff is None or ff.start is None else float(ff.start)
@@ -360,45 +371,37 @@ def _item_checks() -> dict[str, set[str]]:
 
 
 def label_check(name: str) -> str:
-    return f"{check_label(name)}（{name}）"
+    return i18n.t("scorecard.with_id", label=check_label(name), id=name)
 
 
 def views(card: Scorecard) -> dict[str, pd.DataFrame]:
-    """The scorecard as display tables with Chinese headers (shared by xlsx and csv)."""
-    s = card.summary.rename(columns=COL)
+    """The scorecard as display tables, keyed by sheet (`SHEETS`), with column titles in the chosen language
+    (shared by xlsx, csv and html)."""
+    col = summary_columns()
+    s = card.summary.rename(columns=col)
     d = card.distribution.copy()
-    d.columns = [f"{c}分" for c in d.columns]
+    d.columns = [i18n.t("scorecard.bin", bin=c) for c in d.columns]
     d = d.reset_index(drop=True)
-    d.insert(0, COL["agent_name"], card.summary.agent_name.values)
-    d.insert(0, COL["agent_id"], card.summary.agent_id.values)
+    d.insert(0, col["agent_name"], card.summary.agent_name.values)
+    d.insert(0, col["agent_id"], card.summary.agent_id.values)
     it = card.items.copy()
-    it.columns = [f"{card.item_titles.get(c, c)}（{c}）" for c in it.columns]
+    it.columns = [i18n.t("scorecard.with_id", label=card.item_titles.get(c, c), id=c) for c in it.columns]
     it = it.reset_index(drop=True)
-    it.insert(0, COL["agent_name"], card.summary.agent_name.values)
-    it.insert(0, COL["agent_id"], card.summary.agent_id.values)
+    it.insert(0, col["agent_name"], card.summary.agent_name.values)
+    it.insert(0, col["agent_id"], card.summary.agent_id.values)
     v = card.violations.copy()
     v.columns = [label_check(c) for c in v.columns]
     v = v.reset_index(drop=True)
-    v.insert(0, COL["agent_name"], card.summary.agent_name.values)
-    v.insert(0, COL["agent_id"], card.summary.agent_id.values)
-    t = card.trend.rename(columns={**COL, "call_date": "日期", "calls": "评分通话数", "mean": "平均分"})
+    v.insert(0, col["agent_name"], card.summary.agent_name.values)
+    v.insert(0, col["agent_id"], card.summary.agent_id.values)
+    t = card.trend.rename(columns={**col, "call_date": column("call_date")})
+    worst_names = [c for c in card.worst.columns if c not in ("verdict", "severity")]
     w = card.worst.rename(
         columns={
-            **COL,
-            "call_id": "通话ID",
-            "started_at": "通话时间",
-            "score_pct": "得分",
-            "final_total": "最终得分",
-            "fatal": "致命差错",
+            **{c: column(c) for c in worst_names},
+            "fatal": i18n.t("scorecard.col.fatal"),  # here: this call has a fatal error (yes/no)
             "verdict": i18n.t("judge.col.verdict"),
             "severity": i18n.t("judge.col.worst_severity"),
-            "reason": "主要扣分",
-            "check": "检查项",
-            "check_label": "违规类型",
-            "evidence": "证据",
-            "offset_s": "时间点(秒)",
-            "speaker": "说话人",
-            "transcript": "转写原文",
         }
     )
-    return {"汇总": s, "分数分布": d, "评分项通过率": it, "违规次数": v, "每日趋势": t, "最差通话": w}
+    return {"summary": s, "distribution": d, "items": it, "violations": v, "trend": t, "worst": w}

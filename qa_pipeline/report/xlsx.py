@@ -15,12 +15,11 @@ import pandas as pd
 import xlsxwriter
 
 from ..i18n import t
-from .scorecard import LOW_SCORE, Scorecard, views
+from .scorecard import LOW_SCORE, Scorecard, column, date_range, score_column_titles, sheet_title, views
 
 HEADER = {
     "bold": True,
     "font_color": "#FFFFFF",
-    "font_name": "微软雅黑",
     "bg_color": "#1F4E79",
     "pattern": 1,
     "align": "center",
@@ -28,8 +27,6 @@ HEADER = {
     "text_wrap": True,
 }
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
-
-SCORE_COLS = {"平均分", "中位数", "最低分", "最高分", "得分", "复核后平均分"}
 
 
 def _clean(values: Iterable[Any]) -> list[Any]:
@@ -46,21 +43,22 @@ def _clean(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _write_sheet(wb, fmts: dict, title: str, df: pd.DataFrame, freeze_cols: int = 2):
-    ws = wb.add_worksheet(title)
+def _write_sheet(wb, fmts: dict, sheet: str, df: pd.DataFrame, freeze_cols: int = 2):
+    ws = wb.add_worksheet(sheet_title(sheet))
+    scores, offset, started = score_column_titles(), column("offset_s"), column("started_at")
     ws.set_row(0, 32)
     ws.write_row(0, 0, [str(c) for c in df.columns], fmts["header"])
     n = len(df)
     for j, col in enumerate(df.columns):
         values = _clean(df[col].tolist())
         fmt, cond = None, None
-        if col in SCORE_COLS:
+        if col in scores:
             fmt, cond = fmts["0.0"], "low"
-        elif title == "评分项通过率" and j > 1:
+        elif sheet == "items" and j > 1:
             fmt, cond = fmts["0.0%"], "scale"
-        elif col == "时间点(秒)":
+        elif col == offset:
             fmt = fmts["0.0"]
-        elif col == "通话时间":
+        elif col == started:
             fmt = fmts["datetime"]
         elif pd.api.types.is_integer_dtype(df[col].dtype):
             fmt = fmts["0"]
@@ -115,25 +113,26 @@ def write_xlsx(card: Scorecard, out: Path) -> list[Path]:
         },
     )
     fmts = {
-        "header": wb.add_format(HEADER),
+        "header": wb.add_format({**HEADER, "font_name": t("scorecard.font")}),
         "red": wb.add_format(RED),
         "0.0": wb.add_format({"num_format": "0.0"}),
         "0.0%": wb.add_format({"num_format": "0.0%"}),
         "0": wb.add_format({"num_format": "0"}),
         "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
     }
-    for title, df in views(card).items():
-        freeze = 3 if title in ("汇总", "每日趋势") else 2
-        _write_sheet(wb, fmts, title, df, freeze_cols=freeze)
-    info = wb.add_worksheet("说明")
+    for sheet, df in views(card).items():
+        freeze = 3 if sheet in ("summary", "trend") else 2
+        _write_sheet(wb, fmts, sheet, df, freeze_cols=freeze)
+    info = wb.add_worksheet(sheet_title("about"))
+    every = t("scorecard.about.all")
     rows = [
-        ("项目", "内容"),
-        ("日期范围", f"{card.date_from or '—'} 至 {card.date_to or '—'}"),
-        ("班组", card.team or "全部"),
-        ("坐席", card.agent or "全部"),
-        ("评分通话数", card.overall.get("calls", 0)),
-        ("通过率口径", "通过 /（通过 + 不通过 + 待复核），不适用项不计"),
-        ("低分标红", f"得分低于 {LOW_SCORE:g} 分"),
+        (t("scorecard.about.item"), t("scorecard.about.value")),
+        (t("scorecard.about.range"), date_range(card)),
+        (column("team"), card.team or every),
+        (column("agent_name"), card.agent or every),
+        (column("calls"), card.overall.get("calls", 0)),
+        (t("scorecard.about.pass_rate"), t("scorecard.about.pass_rate_rule")),
+        (t("scorecard.about.low"), t("scorecard.about.low_rule", low=f"{LOW_SCORE:g}")),
         (t("judge.col.verdict"), t("judge.verdict_rule")),
     ]
     for i, row in enumerate(rows):

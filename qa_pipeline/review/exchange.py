@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..config_errors import show_list
+from ..i18n import t
 from ..store import schema as S
 from ..store.db import Store
 from .access import User
@@ -146,7 +148,7 @@ def _num(s: str, what: str) -> float | None:
     try:
         return float(s)
     except ValueError:
-        raise ReviewError(f"{what} 不是数字：{s}") from None
+        raise ReviewError(t("review.import.not_number", what=what, value=s)) from None
 
 
 def import_csv(store: Store, user: User, path: Path) -> ImportReport:
@@ -154,12 +156,12 @@ def import_csv(store: Store, user: User, path: Path) -> ImportReport:
     try:
         fh = open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
-        raise ReviewError(f"{path}: 无法读取：{exc.strerror}") from None
+        raise ReviewError(t("review.import.unreadable", path=path, reason=exc.strerror)) from None
     with fh:
         reader = csv.DictReader(fh)
         missing = {"call_id", "kind"} - set(reader.fieldnames or [])
         if missing:
-            raise ReviewError(f"{path}: 缺少列 {', '.join(sorted(missing))}（请用 callqa review export 导出的表格）")
+            raise ReviewError(t("review.import.missing_columns", path=path, columns=show_list(sorted(missing))))
         for line, row in enumerate(reader, start=2):
             try:
                 _import_row(store, user, row, rep)
@@ -174,7 +176,7 @@ def _import_row(store: Store, user: User, row: dict[str, str], rep: ImportReport
     comment = (row.get("comment") or "").strip()
     data = load_call(store, cid, transcript=False)
     if data is None:
-        raise ReviewError(f"没有通话 {cid}")
+        raise ReviewError(t("review.import.no_call", call=cid))
     if kind == "finding":
         word = (row.get("decision") or "").strip()
         if not word:
@@ -182,7 +184,7 @@ def _import_row(store: Store, user: User, row: dict[str, str], rep: ImportReport
             return
         decision = DECISION_WORDS.get(word.lower()) or DECISION_WORDS.get(word)
         if decision is None:
-            raise ReviewError(f"判断应为 确认/误报（confirm/reject），而不是 {word}")
+            raise ReviewError(t("review.import.bad_decision", word=word))
         start = _num(row.get("start", ""), "start")
         check = (row.get("check") or "").strip()
         best = None
@@ -198,7 +200,7 @@ def _import_row(store: Store, user: User, row: dict[str, str], rep: ImportReport
             if dist is not None and dist <= 2.0 and (best is None or dist < best[0]):
                 best = (dist, f)
         if best is None:
-            raise ReviewError(f"{cid}: 找不到 {check} @ {row.get('start', '')} 的机器结果（可能已重新评分）")
+            raise ReviewError(t("review.import.no_finding", call=cid, check=check, start=row.get("start", "")))
         cur = attach(data.decisions, [best[1].finding])
         if cur and any(
             a.finding_index == 0 and a.decision.decision == decision and a.decision.comment == comment for a in cur
@@ -235,4 +237,4 @@ def _import_row(store: Store, user: User, row: dict[str, str], rep: ImportReport
         )
         rep.missed += 1
     else:
-        raise ReviewError(f"kind 应为 finding / manual / missed，而不是 {kind or '（空）'}")
+        raise ReviewError(t("review.import.bad_kind", kind=kind or t("review.import.empty")))

@@ -151,7 +151,7 @@ def judge_rule(rule: Rule, view: CallView) -> tuple[list[Finding], list[Tag]]:
     if rule.kind == "requirement":
         if holds:
             return [_finding(rule, "pass", evidence[0] if evidence else None)], []
-        return [_finding(rule, "fail", None, reason="required condition never held")], []
+        return [_finding(rule, "fail", None, reason="requirement_unmet")], []
     if not holds:
         return [_finding(rule, "pass", None)], []
     if not evidence:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from ..config_errors import show_list
+from ..i18n import t
 from ..review.final import DEFAULT_PASS_MARK
 from ..review.triage import TriageConfig
 
@@ -41,7 +43,7 @@ def _secret_for(db: str) -> str:
     if env:
         return env
     if "://" in db:
-        raise SettingsError("数据库为 URL 时请在设置文件中给出 secret_key，或设置环境变量 CALLQA_SECRET_KEY")
+        raise SettingsError(t("web.settings.secret_for_url"))
     path = Path(db).with_name(Path(db).name + ".secret")
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
@@ -60,20 +62,25 @@ def load_settings(db: str, settings_file: Path | None = None, **overrides: Any) 
         try:
             data = yaml.safe_load(Path(settings_file).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise SettingsError(f"{settings_file}: 无法读取设置文件：{exc}") from None
+            raise SettingsError(t("web.settings.unreadable", path=settings_file, reason=exc)) from None
         if not isinstance(data, dict):
-            raise SettingsError(f"{settings_file}: 设置文件应为 key: value 映射")
+            raise SettingsError(t("web.settings.not_mapping", path=settings_file))
         known = {f.name for f in fields(WebSettings)} - {"db"}
         unknown = set(data) - known
         if unknown:
             raise SettingsError(
-                f"{settings_file}: 未知设置项 {', '.join(sorted(unknown))}；可用：{', '.join(sorted(known))}"
+                t(
+                    "web.settings.unknown",
+                    path=settings_file,
+                    names=show_list(sorted(unknown)),
+                    known=show_list(sorted(known)),
+                )
             )
         tri = data.pop("triage", None)
         if tri is not None:
             tknown = {f.name for f in fields(TriageConfig)}
             if not isinstance(tri, dict) or set(tri) - tknown:
-                raise SettingsError(f"{settings_file}: triage 可用项：{', '.join(sorted(tknown))}")
+                raise SettingsError(t("web.settings.triage", path=settings_file, known=show_list(sorted(tknown))))
             s = replace(s, triage=TriageConfig(**tri))
         s = replace(s, **data)
     s = replace(s, **{k: v for k, v in overrides.items() if v is not None})
