@@ -97,10 +97,13 @@ def test_version_4_has_tags(dbs):
 def test_version_11_tags_are_padded_and_marked(dbs):
     _, v4 = dbs
     with v4.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT seg, py, grams, tags FROM utterance_fts").all()
+        rows = conn.exec_driver_sql("SELECT seg, py, grams, tags, sh, tri FROM utterance_fts").all()
     assert rows
-    for seg, py, grams, tags in rows:  # as many tag tokens as index tokens: bm25's D doubles exactly
-        assert token_count(tags) == token_count(seg) + token_count(py) + token_count(grams)
+    for seg, py, grams, tags, sh, tri in rows:  # tags + pairs = index tokens: bm25's D doubles exactly (v13)
+        assert token_count(tags) + _fts5_token_count(sh) + _fts5_token_count(tri) == (
+            token_count(seg) + token_count(py) + token_count(grams)
+        )
+        assert tags.split()[0].startswith("d")
     full = tags_column_v11("2026-11-05", "customer", "一组", "A002", "李娜", "我 不 知道", "wo bu zhi dao", "我不")
     assert full.split()[0].startswith("d20261105s")
     assert full.split()[1:3] == [team_token("一组", "customer"), agent_token("A002", "李娜")]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
-from .backends.sqlite import FTS_TABLE, SqliteFts, tags_column, tags_column_v11
+from .backends.sqlite import FTS_TABLE, SqliteFts, retag_v13, shingle_columns, tags_column, tags_column_v11
 
 
 def _m1_core(conn: sa.Connection) -> None:
@@ -217,6 +217,34 @@ def _m12_pg_filter_lexemes(conn: sa.Connection) -> None:
     PgFts.upgrade_v12(conn)
 
 
+def _m13_shingles(conn: sa.Connection) -> None:
+    """Faster phrases: word pairs (``sh``) and character trigrams (``tri``) beside seg/grams, the ``tags`` padding
+    shortened by as many tokens so that bm25 is bit-identical (backends/sqlite.py).
+    SQLite: the FTS5 table is rebuilt, seg/py/grams copied as they are, sh/tri computed from them and the tag
+    tokens moved; PostgreSQL: nothing to do."""
+    if conn.dialect.name != "sqlite":
+        return
+    old = f"{FTS_TABLE}_v12"
+    conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
+    fts = SqliteFts(13)
+    SqliteFts.create_v13(conn)
+    sel = f"SELECT rowid, seg, py, tags, grams FROM {old} WHERE rowid > ? ORDER BY rowid LIMIT 20000"
+    last = 0
+    while True:
+        rows = conn.exec_driver_sql(sel, (last,)).all()
+        if not rows:
+            break
+        out = []
+        for rowid, seg, py, tags, grams in rows:
+            sh, tri = shingle_columns(seg, grams)
+            tags = retag_v13(tags, seg, py, grams, sh, tri)
+            out.append({"rowid": rowid, "seg": seg, "py": py, "tags": tags, "grams": grams, "sh": sh, "tri": tri})
+        fts.insert(conn, out)
+        last = rows[-1][0]
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _m1_core),
     (2, "utterance full-text search", _m2_search),
@@ -229,6 +257,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (10, "appeals, calibration and collections", _m10_loop),
     (11, "search team and agent tags", _m11_team_agent_tags),
     (12, "search filter lexemes (PostgreSQL)", _m12_pg_filter_lexemes),
+    (13, "search word pairs and trigrams (SQLite)", _m13_shingles),
 ]
 LATEST = MIGRATIONS[-1][0]
 

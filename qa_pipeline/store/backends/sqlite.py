@@ -2,7 +2,7 @@
 
 Columns (by schema version): ``seg`` jieba words and ``py`` pinyin (v2), ``tags`` date/speaker filter
 tokens (v4; team and agent tokens and a prefix index from v11), ``grams`` character bigrams for substring
-search (v6); see `tokens.py`. A parsed query
+search (v6), ``sh``/``tri`` word pairs and character trigrams for faster phrases (v13); see `tokens.py`. A parsed query
 (`query.py`) is emitted as an FTS5 expression in which every term is a column-filtered, double-quoted
 phrase built only from our own tokens, passed to ``MATCH`` as a bound parameter: no user text reaches
 FTS5 syntax. Ranking is FTS5's bm25 (lower is better), evaluated after the call filters.
@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,20 +61,38 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _counter: tuple[sqlite3.Connection, threading.Lock] | None = None
 
 
-def _fts5_token_count(text: str) -> int:
-    """Tokens that FTS5 unicode61 makes of `text`, asked of SQLite itself (slow path, rare text)."""
+def _scratch() -> tuple[sqlite3.Connection, threading.Lock]:
+    """An in-memory FTS5 table with the index's tokenizer, to ask SQLite how it tokenizes rare text."""
     global _counter
     if _counter is None:
         db = sqlite3.connect(":memory:", check_same_thread=False)
         db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61')")
         db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, row)")
+        db.execute("CREATE VIRTUAL TABLE vi USING fts5vocab(t, instance)")
         _counter = (db, threading.Lock())
-    db, lock = _counter
+    return _counter
+
+
+def _fts5_token_count(text: str) -> int:
+    """Tokens that FTS5 unicode61 makes of `text`, asked of SQLite itself (slow path, rare text)."""
+    db, lock = _scratch()
     with lock:
         db.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (text,))
         n = db.execute("SELECT coalesce(sum(cnt), 0) FROM v").fetchone()[0]
         db.execute("DELETE FROM t")
     return int(n)
+
+
+def fts5_tokens(text: str) -> list[str]:
+    """The tokens FTS5 unicode61 stores for `text`, in position order (folded as FTS5 folds them)."""
+    if _SAFE_TOKENS.fullmatch(text):  # our own space-joined tokens of plain CJK / ASCII: stored as they are
+        return text.split()
+    db, lock = _scratch()
+    with lock:
+        db.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (text,))
+        toks = [r[0] for r in db.execute('SELECT term FROM vi ORDER BY "offset"')]
+        db.execute("DELETE FROM t")
+    return toks
 
 
 def token_count(text: str) -> int:
@@ -149,18 +168,116 @@ def tags_column_v11(
     call_date: str | None, speaker: str, team: str | None, agent_id: str | None, agent_name: str | None, *columns: str
 ) -> str:
     """The version-11 ``tags`` value: date/speaker, team/speaker and agent tags, padded with ``z``."""
-    n = sum(token_count(c) for c in columns)
-    if n == 0:
-        return ""
+    return fit_tags(tag_tokens(call_date, speaker, team, agent_id, agent_name), sum(token_count(c) for c in columns))
+
+
+def tag_tokens(
+    call_date: str | None, speaker: str, team: str | None, agent_id: str | None, agent_name: str | None
+) -> list[str]:
     toks = [tag_token(call_date, speaker)]
     if team:
         toks.append(team_token(team, speaker))
     agent = agent_token(agent_id, agent_name)
     if agent:
         toks.append(agent)
+    return toks
+
+
+def fit_tags(toks: list[str], n: int) -> str:
+    """Tag tokens `toks` (date tag first) in exactly `n` slots, padded with ``z``."""
+    if n <= 0:
+        return ""
     if len(toks) > n:  # too few slots: the date tag, then the "incomplete" marker (n ≥ 2 for any text we index)
         toks = toks[: max(n - 1, 1)] + ([INCOMPLETE] if n >= 2 else [])
     return " ".join(toks + ["z"] * (n - len(toks)))
+
+
+# ---------------------------------------------------------------- shingles (schema version ≥ 13)
+#
+# FTS5 evaluates a phrase by walking the position lists of all its tokens; for ``我 不 知道`` those are some of
+# the longest in the index. From version 13 two more columns hold each pair of adjacent tokens as ONE token:
+# ``sh``: word pairs of ``seg`` (``我ǂ不 不ǂ知道``), ``tri``: character trigrams made of two adjacent ``grams``
+# bigrams (``我不知 不知道``). Position k of ``sh`` is the pair of ``seg`` tokens k and k+1 (same for ``tri`` and
+# ``grams``), so the phrase ``sh : "我ǂ不 不ǂ知道"`` matches exactly the rows, and as many times, as
+# ``seg : "我 不 知道"``. A pair token is built only from two tokens of plain CJK/ASCII (which cannot hold the joiner
+# ǂ, so the pair names its two tokens); any other pair is the lone joiner, which no query asks for. Queries are
+# rewritten only when all their tokens are plain. The two columns weigh 1 in bm25 and replace the ``seg``/``grams``
+# phrase, and the ``tags`` padding shrinks by as many tokens as they add: every row's length D, the average
+# length, each phrase's document count (IDF) and per-row frequency are unchanged, so bm25 is bit-identical.
+
+JOINER = "\u01c2"  # ǂ: a letter (Lo) for unicode61, so a pair stays one token
+_PAIR_PART = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fef]+")
+
+
+def _plain(tok: str) -> bool:
+    return _PAIR_PART.fullmatch(tok) is not None
+
+
+def word_pairs(tokens: Sequence[str]) -> list[str]:
+    """``sh`` tokens for FTS5 tokens `tokens` of ``seg`` (trailing unmatchable pairs dropped)."""
+    out = [a + JOINER + b if _plain(a) and _plain(b) else JOINER for a, b in pairwise(tokens)]
+    while out and out[-1] == JOINER:
+        out.pop()
+    return out
+
+
+def _trigram(a: str, b: str) -> str | None:
+    """The trigram of adjacent bigrams ``ab``, ``bc``, or None."""
+    if len(a) == 2 and len(b) == 2 and a[1] == b[0] and _plain(a) and _plain(b):
+        return a + b[1]
+    return None
+
+
+def gram_triples(tokens: Sequence[str]) -> list[str]:
+    """``tri`` tokens for FTS5 tokens `tokens` of ``grams`` (trailing unmatchable pairs dropped)."""
+    out = [_trigram(a, b) or JOINER for a, b in pairwise(tokens)]
+    while out and out[-1] == JOINER:
+        out.pop()
+    return out
+
+
+def shingle_columns(seg: str, grams: str) -> tuple[str, str]:
+    """(sh, tri) column values for the ``seg`` and ``grams`` values of one row."""
+    return " ".join(word_pairs(fts5_tokens(seg))), " ".join(gram_triples(fts5_tokens(grams)))
+
+
+def words_phrase(tokens: Sequence[str]) -> list[str] | None:
+    """The ``sh`` phrase equivalent to the ``seg`` phrase `tokens`, or None (one token, or not plain)."""
+    if len(tokens) < 2 or not all(_plain(t) for t in tokens):
+        return None
+    return [a + JOINER + b for a, b in pairwise(tokens)]
+
+
+def grams_phrase(tokens: Sequence[str]) -> list[str] | None:
+    """The ``tri`` phrase equivalent to the ``grams`` phrase `tokens` (adjacent bigrams), or None."""
+    if len(tokens) < 2:
+        return None
+    out = [_trigram(a, b) for a, b in pairwise(tokens)]
+    return None if any(t is None for t in out) else [t for t in out if t]
+
+
+def tags_column_v13(
+    call_date: str | None,
+    speaker: str,
+    team: str | None,
+    agent_id: str | None,
+    agent_name: str | None,
+    seg: str,
+    py: str,
+    grams: str,
+    sh: str,
+    tri: str,
+) -> str:
+    """The version-13 ``tags`` value: the version-11 tags in as many slots as seg+py+grams hold minus the
+    sh and tri tokens (so D is still twice the searchable tokens)."""
+    n = sum(token_count(c) for c in (seg, py, grams)) - len(sh.split()) - len(tri.split())
+    return fit_tags(tag_tokens(call_date, speaker, team, agent_id, agent_name), n)
+
+
+def retag_v13(tags: str, seg: str, py: str, grams: str, sh: str, tri: str) -> str:
+    """A version-11 ``tags`` value moved to version 13 (its tag tokens in the fewer slots left)."""
+    n = sum(token_count(c) for c in (seg, py, grams)) - len(sh.split()) - len(tri.split())
+    return fit_tags([t for t in tags.split() if t != "z"], n)
 
 
 def team_match(team: str, speaker: str | None) -> str:
@@ -195,7 +312,11 @@ def _quote(tokens: Sequence[str]) -> str:
 
 
 def to_fts5(
-    node: Node | None, pinyin: bool = False, doc_count: Callable[[str], int] | None = None, grams: bool = True
+    node: Node | None,
+    pinyin: bool = False,
+    doc_count: Callable[[str], int] | None = None,
+    grams: bool = True,
+    shingles: bool = False,
 ) -> str:
     """FTS5 MATCH expression for a parsed query (terms become column-filtered quoted phrases).
 
@@ -203,7 +324,8 @@ def to_fts5(
     anywhere in the text (`tokens.query_grams`). `doc_count(token) -> int` (optional, from the index
     vocabulary): the joined single-word alternative of a short term is left out when no utterance holds
     that word; it could match nothing, so the hits and their bm25 are unchanged, but FTS5 evaluates one
-    phrase fewer."""
+    phrase fewer. `shingles` (schema ≥ 13): a phrase of several words / bigrams is asked of the ``sh`` / ``tri``
+    column in its equivalent pair form (same rows, same frequencies, same bm25; see above)."""
 
     def term(n: Term) -> str | None:
         if pinyin:
@@ -212,14 +334,16 @@ def to_fts5(
         alts = []
         toks = term_tokens(n, False)
         if toks:
-            alts.append(f"seg : {_quote(toks)}")
+            pairs = words_phrase(toks) if shingles else None
+            alts.append(f"sh : {_quote(pairs)}" if pairs else f"seg : {_quote(toks)}")
             joined = joined_alternative(n)
             if joined and (doc_count is None or doc_count(joined) > 0):
                 alts.append(f"seg : {_quote([joined])}")
         if grams:
             gt, prefix = query_grams(n.text)
             if gt:
-                alts.append(f"grams : {_quote(gt)}" + (" *" if prefix else ""))
+                tri = grams_phrase(gt) if shingles and not prefix else None
+                alts.append(f"tri : {_quote(tri)}" if tri else f"grams : {_quote(gt)}" + (" *" if prefix else ""))
         if not alts:
             return None
         return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
@@ -227,8 +351,10 @@ def to_fts5(
     return render_query(node, term, lambda op, left, right: f"({left} {op} {right})")
 
 
-def build_match(query: str, pinyin: bool = False, doc_count: Callable[[str], int] | None = None) -> str:
-    return to_fts5(parse_query(query), pinyin, doc_count)
+def build_match(
+    query: str, pinyin: bool = False, doc_count: Callable[[str], int] | None = None, shingles: bool = False
+) -> str:
+    return to_fts5(parse_query(query), pinyin, doc_count, shingles=shingles)
 
 
 # ---------------------------------------------------------------- the backend
@@ -246,6 +372,7 @@ class SqliteFts:
         self.tags = version >= 4
         self.grams = version >= 6
         self.filter_tags = version >= 11  # team and agent tags, prefix index (see above)
+        self.shingles = version >= 13  # word pairs and character trigrams (see above)
         # words seen in the index vocabulary: a word once there is searched from then on without asking
         # fts5vocab again (if its utterances are deleted later, its phrase matches nothing: same hits, same
         # bm25); words not found are asked again each time, since an import may add them
@@ -276,6 +403,13 @@ class SqliteFts:
             f" prefix = '{PREFIX_CHARS}')"
         )
 
+    @staticmethod
+    def create_v13(conn: sa.Connection, name: str = FTS_TABLE) -> None:
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE {name} USING fts5(seg, py, tags, grams, sh, tri, tokenize = 'unicode61',"
+            f" prefix = '{PREFIX_CHARS}')"
+        )
+
     # ------------------------------------------------------------ writing
 
     def index_values(
@@ -294,7 +428,13 @@ class SqliteFts:
         del call_id
         seg, py = index_columns(text)
         row = {"seg": seg, "py": py}
-        if self.filter_tags:
+        if self.shingles:
+            row["grams"] = grams_column(text)
+            row["sh"], row["tri"] = shingle_columns(seg, row["grams"])
+            row["tags"] = tags_column_v13(
+                call_date, speaker, team, agent_id, agent_name, seg, py, row["grams"], row["sh"], row["tri"]
+            )
+        elif self.filter_tags:
             row["grams"] = grams_column(text)
             row["tags"] = tags_column_v11(call_date, speaker, team, agent_id, agent_name, seg, py, row["grams"])
         elif self.grams:
@@ -334,6 +474,8 @@ class SqliteFts:
 
     def bm25(self) -> sa.ColumnElement[float]:
         """bm25 as an expression (lower is better); the tags column weighs 0."""
+        if self.shingles:
+            return sa.func.bm25(sa.literal_column(FTS_TABLE), 1.0, 1.0, 0.0, 1.0, 1.0, 1.0)
         if self.grams:
             return sa.func.bm25(sa.literal_column(FTS_TABLE), 1.0, 1.0, 0.0, 1.0)
         if self.tags:
@@ -391,7 +533,7 @@ class SqliteFts:
         words = short_term_words(tree, pinyin)
         if words - self._present:
             self._present.update(t for t, n in self.doc_counts(conn, words - self._present).items() if n > 0)
-        match = to_fts5(tree, pinyin, lambda t: int(t in self._present), grams=self.grams)
+        match = to_fts5(tree, pinyin, lambda t: int(t in self._present), grams=self.grams, shingles=self.shingles)
         bm25 = self.bm25().label("brank")
         tag_expr = None
         if plan in ("auto", "tags") and self.tags and date_conds:
