@@ -297,3 +297,32 @@ def test_extra_phrases_extend_a_check_without_code():
     assert statuses(run("forbidden_phrase", tl, tr)) == ["pass"]
     out = run("forbidden_phrase", tl, tr, extra_phrases={"shirking": ["您跟街道反映一下", "你找居委会去"]})
     assert statuses(out) == ["fail"] and out[0].detail["category"] == "shirking"
+
+
+@pytest.mark.parametrize(("probability", "status"), [(0.95, "fail"), (0.5, "needs_review")])
+def test_a_paraphrase_violation_on_words_the_recogniser_doubted_goes_to_a_person(probability, status):
+    """A classifier hit fails the call only when the recogniser was sure of its words (word probabilities from
+    faster-whisper); a lexicon hit is not affected, and a transcript without probabilities judges as before."""
+    from qa_pipeline.types import Word
+
+    text = "随便你。"  # 不耐烦 said in words no lexicon lists: the classifier's hit
+    u = Utterance(
+        "agent", 0.0, 2.0, text, tuple(Word(ch, i * 0.5, i * 0.5 + 0.5, probability) for i, ch in enumerate(text))
+    )
+    tl = Timeline(2.0, "stereo", (SpeechSegment("agent", 0.0, 2.0),), (), (), ())
+    found = [f for f in run("forbidden_phrase", tl, Transcript((u,), "test")) if f.status != "pass"]
+    assert found and found[0].detail["method"] == "model" and found[0].status == status
+    if status == "needs_review":
+        assert found[0].detail["reason"] == "asr_uncertain" and found[0].detail["asr_score"] == 0.5
+    without_words = Transcript((Utterance("agent", 0.0, 2.0, text),), "test")
+    assert [f.status for f in run("forbidden_phrase", tl, without_words) if f.status != "pass"] == ["fail"]
+    lexicon = Utterance(
+        "agent",
+        0.0,
+        2.0,
+        "我不知道。",
+        tuple(Word(ch, i * 0.4, i * 0.4 + 0.4, 0.3) for i, ch in enumerate("我不知道。")),
+    )
+    assert [f.status for f in run("forbidden_phrase", tl, Transcript((lexicon,), "test")) if f.status != "pass"] == [
+        "fail"
+    ]

@@ -33,6 +33,12 @@ MODEL_DEFAULTS: dict[str, Any] = {
 ({category: [phrase, …]}) are a QA lead's own examples: the classifier learns them like lexicon phrases (the
 rules helper fills this from the lexicon folder beside a rubric)."""
 
+ASR_DEFAULTS: dict[str, Any] = {"min_asr_score": 0.8}
+"""Violation checks: a paraphrase (classifier) hit fails the call only when the recogniser's mean word probability
+over the hit reaches `min_asr_score`; below it the hit goes to a person (`asr_uncertain`). Lexicon hits and
+transcripts without word probabilities are not affected. On the 17 samples (faster-whisper base) true paraphrase
+hits read 0.92–0.99, the one false 反问 (garbled bill amounts) 0.66."""
+
 
 # -- helpers ----------------------------------------------------------------------------------------------
 def _agent(ctx: CheckContext) -> tuple[Utterance, ...]:
@@ -89,6 +95,14 @@ def _borderline(m: PhraseMatch, params: Any) -> bool:
     return m.method == "pinyin" and m.score < float(params.get("min_fail_score", 0.85))
 
 
+def _asr_score(u: Utterance, m: PhraseMatch) -> float | None:
+    """Mean probability the recogniser gave the words of a hit (None without word probabilities, e.g. a
+    transcript given as text)."""
+    start, end = _span(u, m)
+    probs = [w.probability for w in u.words if w.probability is not None and w.end > start and w.start < end]
+    return round(sum(probs) / len(probs), 3) if probs else None
+
+
 def _hit(check: str, status: Status, u: Utterance, m: PhraseMatch, **extra: Any) -> Finding:
     start, end = _span(u, m)
     return Finding(check, status, start, end, u.speaker, u.text, {**_mdetail(m, u), **extra})
@@ -113,9 +127,14 @@ def _occurrence_check(
         if any(tu is u and (one_per_utterance or (m.start < te and m.end > ts)) for tu, ts, te in taken):
             continue
         taken.append((u, m.start, m.end))
+        asr = _asr_score(u, m) if m.method == "model" else None
         if _borderline(m, p):
             reason = "borderline_paraphrase" if m.method == "model" else "low_confidence_homophone"
             found.append(_hit(name, "needs_review", u, m, reason=reason))
+        elif asr is not None and asr < p["min_asr_score"]:
+            # a paraphrase read from words the recogniser itself doubted (短心费3人,曾执业务器人 for 短信费3元,
+            # 增值业务费7元 scored 反问): a violation that can zero the call goes to a person, not to the score
+            found.append(_hit(name, "needs_review", u, m, reason="asr_uncertain", asr_score=asr))
         else:
             found.append(_hit(name, "fail", u, m))
     if not found:
@@ -288,6 +307,7 @@ def honorific(ctx: CheckContext) -> list[Finding]:
         # a forbidden phrase can zero a call (红线): calibration holds these categories to stricter
         # false-alarm targets (phrasing.model.FORBIDDEN_TARGETS)
         **MODEL_DEFAULTS,
+        **ASR_DEFAULTS,
     },
 )
 def forbidden_phrase(ctx: CheckContext) -> list[Finding]:
@@ -298,7 +318,13 @@ def forbidden_phrase(ctx: CheckContext) -> list[Finding]:
 
 @register(
     "colloquialism",
-    defaults={"lexicon": "colloquial", "default_lexicon": "colloquial", "min_fail_score": 0.85, **MODEL_DEFAULTS},
+    defaults={
+        "lexicon": "colloquial",
+        "default_lexicon": "colloquial",
+        "min_fail_score": 0.85,
+        **MODEL_DEFAULTS,
+        **ASR_DEFAULTS,
+    },
 )
 def colloquialism(ctx: CheckContext) -> list[Finding]:
     """口语化: 哦/唔 as a whole answer, 什么？/什么呢/再说一次/啥？ — one finding per agent occurrence."""
