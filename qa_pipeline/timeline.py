@@ -76,7 +76,7 @@ def _silero_model_path() -> Path:
     # find_spec locates the package without importing it (its __init__ imports torch)
     spec = importlib.util.find_spec("silero_vad")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("silero-vad is not installed: pip install silero-vad")
+        raise RuntimeError(t("install.missing", package="silero-vad", install="pip install 'silero-vad>=6.2'"))
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad_16k_sequence.onnx"
 
 

@@ -19,6 +19,7 @@ from qa_pipeline.asr import models
 from qa_pipeline.asr.engine import WindowedWhisperEngine
 from qa_pipeline.asr.filters import RawSegment, RawWord
 from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, resolve_device
+from qa_pipeline.i18n import t
 
 CPU_BATCH_WINDOWS = 4  # a typical call's windows (both parties) in one batch; ~0.8 GB peak per worker
 CROSS_CACHE_MB_PER_ROW = 40  # base: 2 (K, V) × 6 layers × 1500 frames × 512 × 4 bytes ≈ 37 MB per beam row
@@ -123,7 +124,9 @@ class FasterWhisperEngine(WindowedWhisperEngine):
         try:
             from faster_whisper import WhisperModel
         except ImportError as e:
-            raise ModelNotInstalledError("faster-whisper is not installed: pip install faster-whisper==1.2.1") from e
+            raise ModelNotInstalledError(
+                t("install.missing", package="faster-whisper", install="pip install faster-whisper==1.2.1")
+            ) from e
         path = model_dir(options.model)
         self.model = options.model
         self.compute_type = options.compute_type
