@@ -12,7 +12,7 @@ from typing import Any
 from ..checks.registry import check_label
 from ..i18n import catalog, language, t
 
-__all__ = ["check_label", "clock", "describe_finding"]
+__all__ = ["check_label", "clock", "describe_finding", "reason_text"]
 
 
 def clock(seconds: float | None) -> str:
