@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
@@ -17,11 +18,7 @@ def insert_rows(conn: sa.Connection, table: sa.Table | sa.TableClause, rows: lis
     Other dialects: a Core executemany."""
     if not rows:
         return
-    keys = list(rows[0])
-    # a tuple of the row's values in `keys` order (itemgetter of one key returns the bare value)
-    get = itemgetter(*keys) if len(keys) > 1 else (lambda r: (r[keys[0]],))
-    q = conn.dialect.identifier_preparer.quote
-    cols = ", ".join(q(k) for k in keys)
+    keys, get, q, cols = _columns(conn, rows)
     if conn.dialect.name == "sqlite":
         sql = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({', '.join('?' * len(keys))})"
         conn.exec_driver_sql(sql, [get(r) for r in rows])
@@ -44,10 +41,7 @@ def upsert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     SQLAlchemy compilation of a many-row VALUES list (≈ 0.8 ms of client CPU per row)."""
     if not rows:
         return
-    keys = list(rows[0])
-    get = itemgetter(*keys) if len(keys) > 1 else (lambda r: (r[keys[0]],))
-    q = conn.dialect.identifier_preparer.quote
-    cols = ", ".join(q(k) for k in keys)
+    keys, get, q, cols = _columns(conn, rows)
     sets = ", ".join(f"{q(k)} = EXCLUDED.{q(k)}" for k in keys if k != key)
     one = "(" + ", ".join(["%s"] * len(keys)) + ")"
     for i in range(0, len(rows), 500):
@@ -57,3 +51,14 @@ def upsert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
             f" ON CONFLICT ({q(key)}) DO UPDATE SET {sets}"
         )
         conn.exec_driver_sql(sql, tuple(v for r in chunk for v in get(r)))
+
+
+def _columns(
+    conn: sa.Connection, rows: list[dict[str, Any]]
+) -> tuple[list[str], Callable[[dict[str, Any]], tuple[Any, ...]], Callable[[str], str], str]:
+    """The rows' keys, a getter of a row's values in that order as a tuple (itemgetter of one key returns the
+    bare value), the dialect's identifier quoting and the quoted column list."""
+    keys = list(rows[0])
+    get = itemgetter(*keys) if len(keys) > 1 else (lambda r: (r[keys[0]],))
+    q = conn.dialect.identifier_preparer.quote
+    return keys, get, q, ", ".join(q(k) for k in keys)

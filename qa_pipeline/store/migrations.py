@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -174,36 +175,17 @@ def _m11_team_agent_tags(conn: sa.Connection) -> None:
     PostgreSQL: nothing to do (its filters are joined at query time)."""
     if conn.dialect.name != "sqlite":
         return
-    old = f"{FTS_TABLE}_v10"
-    conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
-    fts = SqliteFts(11)
-    SqliteFts.create_v11(conn)
     sel = (
-        f"SELECT f.rowid, f.seg, f.py, f.grams, u.speaker, c.call_date, c.team, c.agent_id, c.agent_name FROM {old} f "
+        "SELECT f.rowid, f.seg, f.py, f.grams, u.speaker, c.call_date, c.team, c.agent_id, c.agent_name FROM {old} f "
         "JOIN utterances u ON u.utterance_id = f.rowid LEFT JOIN calls c ON c.call_id = u.call_id "
         "WHERE f.rowid > ? ORDER BY f.rowid LIMIT 20000"
     )
-    last = 0
-    while True:
-        rows = conn.exec_driver_sql(sel, (last,)).all()
-        if not rows:
-            break
-        fts.insert(
-            conn,
-            [
-                {
-                    "rowid": r[0],
-                    "seg": r[1],
-                    "py": r[2],
-                    "tags": tags_column_v11(r[5], r[4] or "unknown", r[6], r[7], r[8], r[1], r[2], r[3]),
-                    "grams": r[3],
-                }
-                for r in rows
-            ],
-        )
-        last = rows[-1][0]
-    conn.exec_driver_sql(f"DROP TABLE {old}")
-    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+
+    def row(r: Any) -> dict[str, Any]:
+        tags = tags_column_v11(r[5], r[4] or "unknown", r[6], r[7], r[8], r[1], r[2], r[3])
+        return {"rowid": r[0], "seg": r[1], "py": r[2], "tags": tags, "grams": r[3]}
+
+    _rebuild_fts(conn, 10, 11, SqliteFts.create_v11, sel, row)
 
 
 def _m12_pg_filter_lexemes(conn: sa.Connection) -> None:
@@ -224,22 +206,39 @@ def _m13_shingles(conn: sa.Connection) -> None:
     tokens moved; PostgreSQL: nothing to do."""
     if conn.dialect.name != "sqlite":
         return
-    old = f"{FTS_TABLE}_v12"
+
+    def row(r: Any) -> dict[str, Any]:
+        rowid, seg, py, tags, grams = r
+        sh, tri = shingle_columns(seg, grams)
+        tags = retag_v13(tags, seg, py, grams, sh, tri)
+        return {"rowid": rowid, "seg": seg, "py": py, "tags": tags, "grams": grams, "sh": sh, "tri": tri}
+
+    sel = "SELECT rowid, seg, py, tags, grams FROM {old} WHERE rowid > ? ORDER BY rowid LIMIT 20000"
+    _rebuild_fts(conn, 12, 13, SqliteFts.create_v13, sel, row)
+
+
+def _rebuild_fts(
+    conn: sa.Connection,
+    old_version: int,
+    version: int,
+    create: Callable[[sa.Connection], None],
+    select: str,
+    row: Callable[[Any], dict[str, Any]],
+) -> None:
+    """SQLite: rebuild the FTS5 table at `version` from the one of `old_version`, 20,000 rows at a time in rowid
+    order (`select` reads a batch from ``{old}`` after a rowid; `row` turns one into the new columns), then drop
+    the old table and optimise the new one."""
+    old = f"{FTS_TABLE}_v{old_version}"
     conn.exec_driver_sql(f"ALTER TABLE {FTS_TABLE} RENAME TO {old}")
-    fts = SqliteFts(13)
-    SqliteFts.create_v13(conn)
-    sel = f"SELECT rowid, seg, py, tags, grams FROM {old} WHERE rowid > ? ORDER BY rowid LIMIT 20000"
+    fts = SqliteFts(version)
+    create(conn)
+    sel = select.format(old=old)
     last = 0
     while True:
         rows = conn.exec_driver_sql(sel, (last,)).all()
         if not rows:
             break
-        out = []
-        for rowid, seg, py, tags, grams in rows:
-            sh, tri = shingle_columns(seg, grams)
-            tags = retag_v13(tags, seg, py, grams, sh, tri)
-            out.append({"rowid": rowid, "seg": seg, "py": py, "tags": tags, "grams": grams, "sh": sh, "tri": tri})
-        fts.insert(conn, out)
+        fts.insert(conn, [row(r) for r in rows])
         last = rows[-1][0]
     conn.exec_driver_sql(f"DROP TABLE {old}")
     conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
