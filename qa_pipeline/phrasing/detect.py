@@ -13,12 +13,19 @@ import numpy as np
 from ..lexicon import PhraseMatch, load_lexicon
 from ..text import normalize
 from .categories import SHORT_UTTERANCE, category
-from .model import get_model
+from .generate import BARE
+from .model import features_text, get_model
 
 _CLAUSE = re.compile(r"[^，。！？；,.!?;、…_\s~～]+[？?]?")
 _QUESTION_END = re.compile(r"[？?]$")
 MAX_WHOLE_CHARS = 40
 """Utterances up to this many normalised characters are also classified whole."""
+_BARE = frozenset(features_text(b) for b in BARE)
+"""Units that are no category by themselves (generate.BARE: 不是 / 好了 / 还是 standing alone between ASR cuts).
+The classifier learns them as `none`, but a lone word has so few features that the many templates sharing it
+(不是…吗 反问, 好了好了 不耐烦) can still outvote that; their classifier scores are not used at all. Compared as the
+classifier sees them (`_bare`)."""
+_FILLER_CHARS = "啊嗯哦呃哎诶噢"
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,13 @@ def _thanks_closes(text: str, m: PhraseMatch, extra: Mapping[str, Iterable[str]]
     return all(_closing_material(text[s:e], extra) for s, e in clauses if s >= own[1])
 
 
+def _bare(unit: str) -> bool:
+    """A unit that is a BARE word, also after a leading filler (啊不用客气). Compared as the classifier sees it (a
+    final ？ kept): 嗯 alone is bare, 嗯？ is the 反问式请重复 of l.9."""
+    key = features_text(unit)
+    return key in _BARE or key.lstrip(_FILLER_CHARS) in _BARE
+
+
 def _asks(text: str, s: int, e: int) -> bool:
     """A question clause, or a short whole utterance (ASR drops the ？ of 你说啥 often)."""
     return bool(_QUESTION_END.search(text[s:e])) or len(normalize(text)) <= SHORT_UTTERANCE
@@ -182,7 +196,9 @@ def find(
         (
             (float(p), s, e)
             for p, (s, e) in zip(probs, spans, strict=True)
-            if p >= limits.review and (not cat.model_questions_only or _asks(text, s, e))
+            if p >= limits.review
+            and (not cat.model_questions_only or _asks(text, s, e))
+            and not _bare(text[s:e])
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
     )
