@@ -279,3 +279,19 @@ def test_colloquial_lexicon_slang_and_direct_address() -> None:
 def test_goodbye_is_not_see_again() -> None:
     assert not find("closing_thanks", "您以后再见到这种短信不要点", model=False)
     assert find("closing_thanks", "好的，再见", model=False)
+
+
+def test_run_on_turns_are_searched_in_tail_windows() -> None:
+    """ASR output often has no punctuation: a phrase said after a business statement is searched in the word-aligned
+    tails of the run-on's pseudo-sentences (detect._windows); a polite question there stays polite."""
+    text = "您这个月的话费是八十六元你自己不会看短信吗"
+    spans = [text[s:e] for s, e in units(text, windows=True)]
+    assert "你自己不会看短信吗" in spans
+    assert units(text) == [(0, len(text))]  # without windows (rules' `similar`): the clause as before
+    assert _dev_hit("rhetorical", text, "agent")
+    assert _dev_hit("impatient", "您的宽带是去年十月份装的行了别说了我帮你办", "agent")
+    run_on = "系统显示您上个月用了十个G流量怎么会出现这种情况呢我帮您仔细查一下"
+    assert "您仔细查一下" not in [run_on[s:e] for s, e in units(run_on, windows=True)]  # 帮|您: no tail starts there
+    for text in (run_on, "您的宽带是去年十月份装的您有没有试过关机重启呢", "您这个月的话费是八十六元请问您还在线吗？"):
+        for cat in ("rhetorical", "argue", "impatient", "colloquial"):
+            assert not _dev_hit(cat, text, "agent"), (cat, text)
