@@ -39,7 +39,7 @@ BARE = (
     # connectives an ASR cut leaves standing alone between pauses (不是_是在营_交的还是…): no category by themselves
     *("不是", "还是", "就是", "不是的", "然后", "那个", "这个", "所以", "但是", "还有", "没有", "可以的"),
     *("是这样", "就是说", "也就是说", "对对对", "是是是", "然后呢", "那么", "因为", "如果", "或者"),
-    # a lone "done / right" between ASR cuts (好了，已经给您办好了): the doubled 好了好了 / 行了行了 is 不耐烦, one is not
+    # a lone "done / right" between ASR cuts (好了，已经给您办好了): doubled (好了好了 / 行了行了) it is 不耐烦
     *("好了", "好啦", "行了", "可以了", "知道了", "明白了", "没错", "对的", "是的呢", "办好了"),
 )
 
