@@ -4,6 +4,7 @@ and bm25 values as one statement, for every plan, with gaps in the ids, and when
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from fixtures_store import make_result
 from test_search_shingles import FILTERS, QUERIES, archive
 
@@ -101,4 +102,31 @@ def test_write_between_parts_keeps_one_snapshot(tmp_path):
     assert len(after) == len(before) + 1
     assert {u: r for u, r in after if u in dict(before)} != dict(before)
     assert key(search(s, q, limit=200, parts=3)) == key(search(s, q, limit=200, parts=1))
+    s.close()
+
+
+def test_word_lookups_follow_writes(tmp_path):
+    """Words found in no utterance are not looked up again while the index is unchanged, and are after a write;
+    a store that searched before ranks exactly as a freshly opened one."""
+    db = tmp_path / "c.db"
+    s = open_store(db)
+    results = archive()
+    s.upsert_call(results[0])  # holds neither 不知道 nor 不不 in any column
+    lookups: list[str] = []
+    sa.event.listen(
+        s.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: lookups.append(sql) if "_vocab" in sql else None
+    )
+    queries = [*QUERIES, "不知道 OR 话费"]
+    before = {q: key(search(s, q, limit=200, parts=1)) for q in queries}
+    n = len(lookups)
+    assert n > 0 and before == {q: key(search(s, q, limit=200, parts=1)) for q in queries}
+    assert len(lookups) == n  # unchanged index: answered from memory
+    for r in results[1:]:
+        s.upsert_call(r)
+    fresh = open_store(db)
+    for q in queries:
+        assert key(search(s, q, limit=200, parts=1)) == key(search(fresh, q, limit=200, parts=1)), q
+    assert len(lookups) > n  # looked up again after the writes
+    assert key(search(s, "不知道", limit=200)) != before["不知道"]
+    fresh.close()
     s.close()

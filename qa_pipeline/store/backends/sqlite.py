@@ -420,8 +420,12 @@ class SqliteFts:
         self.shingles = version >= 13  # word pairs and character trigrams (see above)
         # words seen in the index vocabulary: a word once there is searched from then on without asking
         # fts5vocab again (if its utterances are deleted later, its phrase matches nothing: same hits, same
-        # bm25); words not found are asked again each time, since an import may add them
+        # bm25); words not found are asked again once the index has changed (an import may add them)
         self._present: set[str] = set()
+        # words found in no utterance, with the index state (FTS5 structure record) they were looked up in:
+        # while that state holds they are still absent (any write to the index rewrites the record); one tuple,
+        # replaced whole, so a thread never pairs a state with another state's words
+        self._absent: tuple[Any, frozenset[str]] = (None, frozenset())
 
     # ------------------------------------------------------------ DDL (migrations)
 
@@ -588,7 +592,13 @@ class SqliteFts:
         speaker = where.speaker
         words = short_term_words(tree, pinyin)
         if words - self._present:
-            self._present.update(t for t, n in self.doc_counts(conn, words - self._present).items() if n > 0)
+            state = conn.exec_driver_sql(_FTS_STRUCTURE).scalar()
+            seen, absent = self._absent
+            absent = absent if seen == state else frozenset()
+            if words - self._present - absent:
+                counts = self.doc_counts(conn, words - self._present - absent)
+                self._present.update(t for t, n in counts.items() if n > 0)
+                self._absent = (state, absent | {t for t, n in counts.items() if n == 0})
         match = to_fts5(tree, pinyin, lambda t: int(t in self._present), grams=self.grams, shingles=self.shingles)
         bm25 = self.bm25().label("brank")
         tag_expr = None
