@@ -3,6 +3,9 @@ and bm25 values as one statement, for every plan, with gaps in the ids, and when
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+
 import pytest
 import sqlalchemy as sa
 from fixtures_store import make_result
@@ -130,3 +133,26 @@ def test_word_lookups_follow_writes(tmp_path):
     assert key(search(s, "不知道", limit=200)) != before["不知道"]
     fresh.close()
     s.close()
+
+
+def _search_in_child(db, q, out):
+    s = open_store(db)
+    out.put(key(search(s, q, limit=200, parts=2)))
+    s.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_ranks_in_parts(store):
+    """A child forked after the parent ranked in parts inherits the worker pool but not its threads."""
+    want = key(search(store, "我不知道", limit=200, parts=2))
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_search_in_child, args=(store.path, "我不知道", out))
+    child.start()
+    try:
+        assert out.get(timeout=30) == want
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0

@@ -369,18 +369,18 @@ def build_match(
 
 _UID_LO = sa.bindparam("uid_lo", type_=sa.Integer)
 _UID_HI = sa.bindparam("uid_hi", type_=sa.Integer)
-_pool: ThreadPoolExecutor | None = None
+_pool: tuple[int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
 
 
 def _workers() -> ThreadPoolExecutor:
     """The process's threads for ranking parts (shared by every store: parts are short; idle threads cost
-    nothing and are joined at exit)."""
+    nothing and are joined at exit). A forked child makes its own: it inherits the pool but not its threads."""
     global _pool
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_PARTS - 1, thread_name_prefix="callqa-rank")
-        return _pool
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=MAX_PARTS - 1, thread_name_prefix="callqa-rank"))
+        return _pool[1]
 
 
 def idle_cpus() -> int:
