@@ -1,5 +1,6 @@
-"""SQLite ranking in utterance-id ranges on several connections (`SqliteFts.parts` / `top`): the same hits, order
-and bm25 values as one statement, for every plan, with gaps in the ids, and when a write lands in between."""
+"""SQLite search speed-ups that must not change a result: ranking in utterance-id ranges on several connections
+(`SqliteFts.parts` / `top`: the same hits, order and bm25 values as one statement, for every plan, with gaps in the
+ids, when a write lands in between, in a forked child), the remembered vocabulary misses, the call-day seek."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from fixtures_store import make_result
 from test_search_shingles import FILTERS, QUERIES, archive
 
 from qa_pipeline.store import open_store
-from qa_pipeline.store.backends.sqlite import MAX_PARTS, idle_cpus
+from qa_pipeline.store import schema as S
+from qa_pipeline.store.backends.sqlite import MAX_PARTS, call_days, idle_cpus
 from qa_pipeline.store.filters import resolve
 from qa_pipeline.store.query import parse_query
 from qa_pipeline.store.search import search
@@ -33,7 +35,8 @@ def key(hits):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     s = open_store(tmp_path_factory.mktemp("parallel") / "p.db")
-    for r in archive():
+    undated = make_result("undated", "A002", None, 70.0, {}, utterances=[("customer", 0, 2, "我不知道余额，不知道")])
+    for r in [*archive(), undated]:
         s.upsert_call(r)
     yield s
     s.close()
@@ -156,3 +159,19 @@ def test_forked_child_ranks_in_parts(store):
         if child.is_alive():
             child.kill()
     assert child.exitcode == 0
+
+
+def test_call_days_are_the_distinct_days_in_range(store):
+    c = S.calls
+    with store.read() as conn:
+        every = sorted(d for d in conn.execute(sa.select(c.c.call_date).distinct()).scalars() if d)
+        assert len(every) > 5 and conn.execute(sa.select(c.c.call_id).where(c.c.call_date.is_(None))).all()
+        bounds = [None, every[0], every[2], "2026-11-10", every[-1], "2000-01-01", "2099-01-01"]
+        for lo in bounds:
+            for hi in bounds if lo else bounds[1:]:  # (asked only with a date bound)
+                where = resolve(None, date_from=lo, date_to=hi)
+                want = sorted(
+                    conn.execute(sa.select(c.c.call_date).where(*where.date_conditions()).distinct()).scalars()
+                )
+                assert call_days(conn, where, 100) == want, (lo, hi)
+                assert call_days(conn, where, 2) == want[:2], (lo, hi)
