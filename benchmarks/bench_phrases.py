@@ -28,7 +28,7 @@ from qa_pipeline.phrasing.categories import FORBIDDEN
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "benchmarks" / "data" / "heldout_phrases.yaml"
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
-BATCHES = (2, 3)
+BATCHES = (2, 3, 4)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
 
 
@@ -72,7 +72,7 @@ def heldout_table(model: bool) -> dict[str, dict[str, object]]:
         pos = [decide(cat, t, s, model) for t, s, _ in sets["positives"]]
         neg = [decide(cat, t, s, model) for t, s, _ in sets["negatives"]]
         res[cat] = {}
-        # batches 2 and 3 were written blind at different points of development: each is the clean figure for
+        # batches 2, 3 and 4 were written blind at different points of development: each is the clean figure for
         # one model (see the file's header)
         for b in BATCHES:
             pos_b = [d for (_, _, bb), d in zip(sets["positives"], pos, strict=True) if bb == b]
