@@ -408,16 +408,24 @@ def call_days(conn: sa.Connection, where: CallFilter, limit: int) -> list[str]:
     One index seek per day (a recursive CTE stepping to the next call_date after the last one) instead of reading
     every call of the range: a week of ~1k calls a day 2.4 → 0.2 ms, a month 10 → 0.3 ms. Each step has a
     single lower bound (the previous day), so SQLite seeks straight to it."""
+    params = {"day_lo": where.date_from, "day_hi": where.date_to, "day_n": limit}
+    return list(conn.execute(_days_statement(bool(where.date_from), bool(where.date_to)), params).scalars())
+
+
+@lru_cache(maxsize=4)
+def _days_statement(lower: bool, upper: bool) -> sa.Select[Any]:
+    """`call_days`' statement for a range with / without each bound: built once (building the construct and its
+    cache key again cost more than running it)."""
     c = S.calls
-    upper = [c.c.call_date <= where.date_to] if where.date_to else []
-    lower = [c.c.call_date >= where.date_from] if where.date_from else [c.c.call_date.is_not(None)]
+    hi = [c.c.call_date <= sa.bindparam("day_hi", type_=sa.String)] if upper else []
+    lo = [c.c.call_date >= sa.bindparam("day_lo", type_=sa.String)] if lower else [c.c.call_date.is_not(None)]
 
     def first(*conds: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
-        return sa.select(c.c.call_date).where(*conds, *upper).order_by(c.c.call_date).limit(1).scalar_subquery()
+        return sa.select(c.c.call_date).where(*conds, *hi).order_by(c.c.call_date).limit(1).scalar_subquery()
 
-    days = sa.select(first(*lower).label("day")).cte("days", recursive=True)
+    days = sa.select(first(*lo).label("day")).cte("days", recursive=True)
     days = days.union_all(sa.select(first(c.c.call_date > days.c.day)).where(days.c.day.is_not(None)))
-    return list(conn.execute(sa.select(days.c.day).where(days.c.day.is_not(None)).limit(limit)).scalars())
+    return sa.select(days.c.day).where(days.c.day.is_not(None)).limit(sa.bindparam("day_n", type_=sa.Integer))
 
 
 # ---------------------------------------------------------------- the backend
