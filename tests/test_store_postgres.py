@@ -12,8 +12,10 @@ from fixtures_store import fixture_results, make_result, write_results_dir
 
 from qa_pipeline.store import import_results, open_store
 from qa_pipeline.store import schema as S
+from qa_pipeline.store.backends import postgres as pg
 from qa_pipeline.store.db import StoreURLError, database_url
 from qa_pipeline.store.migrations import LATEST, MIGRATIONS
+from qa_pipeline.store.query import parse_query
 from qa_pipeline.store.search import search
 
 # ---------------------------------------------------------------- URLs (no server needed)
@@ -147,6 +149,88 @@ def test_filter_lexemes_change_no_rank_and_match_a_fresh_write(pg_url):
     assert [h.call_id for h in search(new, "一组", team="一组", plan="tags")] == ["lex1"]
     new.close()
     fresh.close()
+
+
+# turns that repeat (equal ranks, decided by uid), hold a phrase twice or its words apart (several covers, noise)
+_PRUNE_TEXTS = [
+    "我不知道",
+    "我不知道，我真的不知道",
+    "知道我不知道吗",
+    "不知道我不想说",
+    "宽带宽带，流量包",
+    "流量包不取消",
+    "我要取消宽带",
+    "这个我不知道，您去营业厅问吧。",
+    "我不清楚，这个不归我们管。",
+    "贵不贵，太贵了",
+]
+_PRUNE_QUERIES = [
+    ("我不知道", {}),
+    ('"我不知道"', dict(speaker="agent")),
+    ("宽带 OR 流量包 NOT 取消", {}),
+    ("不归我们管 OR 知道", dict(date_from="2026-11-02", date_to="2026-11-04")),
+    ("贵", dict(speaker="customer")),
+    ("我不知道", dict(pinyin=True)),
+    ("我不知道", dict(agent="A001", min_score=50)),
+]
+
+
+@pytest.mark.postgres
+def test_ranking_in_two_steps_is_exact(pg_url, monkeypatch):
+    """The bound (`bound_tsquery`) is ≥ the exact rank of every matching document, and ranking in two steps (the
+    best candidates by the bound, then exactly) gives the hits and ranks of ranking every match: with candidates
+    too few to prove the top (the next step, then the fallback) and among many equal ranks (ties go by uid)."""
+    store = open_store(pg_url("prune"))
+    for r in fixture_results():
+        store.upsert_call(r)
+    for i in range(40):
+        turns = [
+            ("agent" if j % 2 == 0 else "customer", j, j + 1, _PRUNE_TEXTS[(i + 3 * j) % len(_PRUNE_TEXTS)])
+            for j in range(4)
+        ]
+        store.upsert_call(
+            make_result(
+                f"p{i:02d}", f"A00{1 + i % 4}", f"2026-11-0{1 + i % 5}T09:00:00+08:00", 40.0 + i, {}, utterances=turns
+            )
+        )
+    with store.engine.connect() as conn:
+        for q, f in _PRUNE_QUERIES:
+            tree, py = parse_query(q), bool(f.get("pinyin"))
+            bound, exact = pg.bound_tsquery(tree, py), pg.to_tsquery(tree, py)
+            assert bound, q
+            n, below = conn.execute(
+                sa.text(
+                    "SELECT count(*), count(*) FILTER (WHERE ts_rank_cd(w, d, CAST(:b AS tsquery), 1)"
+                    " < ts_rank_cd(w, d, CAST(:q AS tsquery), 1)) FROM (SELECT CAST('{0,1,1,1}' AS real[]) AS w,"
+                    " ts_filter(doc, '{a,b,c}') AS d FROM utterance_search WHERE doc @@ CAST(:q AS tsquery)) x"
+                ),
+                {"b": bound, "q": exact},
+            ).one()
+            assert n >= 10 and below == 0, (q, n, below)
+    for q in ("服务态度 太差", "wo bu zhi dao"):  # an AND: every match is ranked
+        assert pg.bound_tsquery(parse_query(q)) is None
+
+    proved: list[bool] = []
+    prune = pg.PgFts._prune
+
+    def spy(*args, **kwargs):
+        top = prune(*args, **kwargs)
+        proved.append(top is not None)
+        return top
+
+    monkeypatch.setattr(pg.PgFts, "_prune", staticmethod(spy))
+    monkeypatch.setattr(pg, "PRUNE_K", 1)  # candidates 4 × limit, then × 2, × 4: fewer than the matches
+    monkeypatch.setattr(pg, "PRUNE_GROWTH", 2)
+    for q, f in _PRUNE_QUERIES:
+        for plan in ("fts", "tags", "calls"):
+            monkeypatch.setattr(pg, "PRUNE", False)
+            want = [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=100, plan=plan, **f)]
+            monkeypatch.setattr(pg, "PRUNE", True)
+            for limit in (1, 3, 100):
+                got = [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=limit, plan=plan, **f)]
+                assert got == want[:limit], (q, f, plan, limit)
+    assert any(proved) and not all(proved)  # both paths ran: a top proven by few candidates, and the fallback
+    store.close()
 
 
 @pytest.mark.postgres

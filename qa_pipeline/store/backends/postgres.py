@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from .. import schema as S
 from ..bulk import insert_rows
 from ..filters import CallFilter
-from ..query import Node, Term, joined_alternative, render_query, term_tokens
+from ..query import Node, Term, joined_alternative, positive_terms, render_query, term_tokens
 from ..tokens import char_grams, pinyin_tokens, query_grams, segment
 
 SEARCH_TABLE = "utterance_search"
@@ -62,6 +62,11 @@ TAGS_ONLY_CALLS = 300
 CALL_LEXEMES = 300
 # a date filter spanning at most this many call days is expressed by day lexemes (plan "tags")
 TAG_DAYS = 62
+# ranking in two steps (`PgFts._prune`): the best PRUNE_K matches by the bound are ranked exactly first, then
+# PRUNE_GROWTH times as many while the bound does not prove the top (then every match)
+PRUNE = True
+PRUNE_K = 200
+PRUNE_GROWTH = 16
 
 
 def _lit(token: str) -> str:
@@ -140,34 +145,53 @@ def tags_literal(call_id: str | None, call_date: str | None, speaker: str, team:
     return " ".join(f"{_lit(x)}:{TAG_POS}D" for x in tag_lexemes(call_id, call_date, speaker, team))
 
 
-def _phrase(tokens: Sequence[str], weight: str) -> str | None:
-    toks = [t for t in tokens if _ok(t)]
-    if not toks:
-        return None
-    return "(" + " <-> ".join(f"{_lit(t)}:{weight}" for t in toks) + ")"
+# One alternative of a term: a phrase of tokens under one weight (``'a':A <-> 'b':A``), one token, or one
+# token as a prefix (``'贵':*C``). `to_tsquery` renders them; `bound_tsquery` picks one token of each.
+_Leaf = tuple[tuple[str, ...], str, bool, bool]  # tokens, weight, prefix, written as a phrase (in parentheses)
+
+
+def _phrase_leaf(tokens: Sequence[str], weight: str) -> _Leaf | None:
+    toks = tuple(t for t in tokens if _ok(t))
+    return (toks, weight, False, True) if toks else None
+
+
+def _term_leaves(n: Term, pinyin: bool, grams: bool) -> list[_Leaf]:
+    """The alternatives of a term (see the module doc): words phrase | joined word | bigram phrase or prefix."""
+    if pinyin:
+        leaf = _phrase_leaf(term_tokens(n, True), "B")
+        return [leaf] if leaf else []
+    alts: list[_Leaf] = []
+    words = _phrase_leaf(term_tokens(n, False), "A")
+    if words:
+        alts.append(words)
+        joined = joined_alternative(n)
+        if joined and _ok(joined):
+            alts.append(((joined,), "A", False, False))
+    if grams:
+        gt, prefix = query_grams(n.text)
+        if gt and prefix and _ok(gt[0]):
+            alts.append(((gt[0],), "C", True, False))
+        elif gt:
+            g = _phrase_leaf(gt, "C")
+            if g:
+                alts.append(g)
+    return alts
+
+
+def _render_leaf(leaf: _Leaf) -> str:
+    toks, weight, prefix, phrase = leaf
+    if prefix:
+        return f"{_lit(toks[0])}:*{weight}"
+    if phrase:
+        return "(" + " <-> ".join(f"{_lit(t)}:{weight}" for t in toks) + ")"
+    return f"{_lit(toks[0])}:{weight}"
 
 
 def to_tsquery(node: Node | None, pinyin: bool = False, grams: bool = True) -> str:
     """tsquery literal for a parsed query (see the module doc)."""
 
     def term(n: Term) -> str | None:
-        if pinyin:
-            return _phrase(term_tokens(n, True), "B")
-        alts = []
-        words = _phrase(term_tokens(n, False), "A")
-        if words:
-            alts.append(words)
-            joined = joined_alternative(n)
-            if joined and _ok(joined):
-                alts.append(f"{_lit(joined)}:A")
-        if grams:
-            gt, prefix = query_grams(n.text)
-            if gt and prefix and _ok(gt[0]):
-                alts.append(f"{_lit(gt[0])}:*C")
-            elif gt:
-                g = _phrase(gt, "C")
-                if g:
-                    alts.append(g)
+        alts = [_render_leaf(leaf) for leaf in _term_leaves(n, pinyin, grams)]
         if not alts:
             return None
         return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
@@ -178,6 +202,51 @@ def to_tsquery(node: Node | None, pinyin: bool = False, grams: bool = True) -> s
         return f"({left} {'&' if op == 'AND' else '|'} {right})"
 
     return render_query(node, term, combine)
+
+
+def _has_and(node: Node) -> bool:
+    """An AND among the terms that are not excluded: its covers may share matches (b a b: two covers, one a), so
+    the bound is the sum over both sides, loose by the other side's matches (measured: 4 against 1.5 for
+    服务态度 太差, which prunes nothing); such queries rank every match."""
+    if isinstance(node, Term):
+        return False
+    if node.op == "AND":
+        return True
+    return _has_and(node.left) or (node.op == "OR" and _has_and(node.right))
+
+
+def bound_tsquery(node: Node | None, pinyin: bool = False, grams: bool = True) -> str | None:
+    """A tsquery whose ``ts_rank_cd`` bounds the rank of `to_tsquery`'s from above, document by document, at a
+    fraction of its cost; None where no such query is built (the caller then ranks every match).
+
+    Why it bounds (PostgreSQL's ``calc_rank_cd``, weights {0,1,1,1}, normalisation 1): the rank is
+    W / ln(1 + L), L the document's number of positions, W the sum over the covers found of
+    ``Cpos / (1 + noise)``, where Cpos = 1 (every matched position weighs 1: user terms are A, B or C) and
+    noise ≥ 0, so W ≤ the number of covers. Each cover begins strictly after the previous one's beginning,
+    and its beginning is the first position of a match of a leaf of the query that is not under a NOT (the
+    backward scan stops at the first position where the query becomes true). A phrase ``a <-> b <-> c``
+    matches at most as often as any one of its tokens occurs with that weight. So W ≤ Σ over those leaves of
+    the count of one token of each — the number of covers of this OR of single tokens (each occurrence is
+    a cover worth exactly 1), with the same L: its ``ts_rank_cd`` is float4(Σ / ln(1 + L)) ≥ float4(W /
+    ln(1 + L)), the same computation in the same order. The tokens must be distinct (an OR counts a
+    repeated one once), else None."""
+    if node is None or _has_and(node):
+        return None
+    chosen: list[str] = []
+    seen: set[tuple[str, str, bool]] = set()
+    for term in positive_terms(node):
+        for toks, weight, prefix, _ in _term_leaves(term, pinyin, grams):
+            # the longest token is usually the rarest (the tightest bound); any one of them is a bound
+            free = [t for t in sorted(toks, key=len, reverse=True) if (t, weight, prefix) not in seen]
+            if not free:
+                return None
+            seen.add((free[0], weight, prefix))
+            chosen.append(_render_leaf(((free[0],), weight, prefix, False)))
+    # a prefix also matches the other chosen tokens it begins: one position would then be counted once
+    for tok, weight, prefix in seen:
+        if prefix and any(o != (tok, weight, prefix) and o[1] == weight and o[0].startswith(tok) for o in seen):
+            return None
+    return " | ".join(chosen) if chosen else None
 
 
 class PgFts:
@@ -365,8 +434,8 @@ class PgFts:
         * ``fts``: the GIN index finds the matches (a bitmap scan that rechecks each match's tsvector on the
           heap), the filters are joined to them;
         * ``tags`` (schema ≥ 12, a date range of ≤ `TAG_DAYS` call days, a team or a speaker): the filter
-          lexemes are ANDed into the tsquery, so the GIN index intersects those filters with the words; the
-          other call filters (agent, score, check, rule tag) are joined to the survivors;
+          lexemes are a second condition on the same GIN index, so one index scan intersects those filters
+          with the words; the other call filters (agent, score, check, rule tag) are joined to the survivors;
         * ``calls`` (selective call filters): the filtered calls' utterance ids are materialised first and
           each one's tsvector is tested by primary key with ``ts_match_vq`` (the function behind ``@@``, which
           the planner does not hand to the GIN index). PostgreSQL's estimate for a phrase tsquery is far too
@@ -375,17 +444,44 @@ class PgFts:
 
         ``auto`` counts the filtered calls (``LIMIT`` on the calls indexes): ``calls`` for at most
         `SELECTIVE_CALLS` (`TAGS_ONLY_CALLS` when the filter lexemes express every call filter), else
-        ``tags`` where it applies, else ``fts``."""
+        ``tags`` where it applies, else ``fts``.
+
+        Whatever the plan, the matches are ranked in two steps when `bound_tsquery` gives a bound
+        (`_prune`): a cheap upper bound of every match's rank first, the exact rank of the best by that bound
+        only, as long as the bound proves that no other match can enter the top `limit`."""
         if plan not in ("auto", "calls", "fts", "tags"):
             raise ValueError(f"plan must be auto, calls, fts or tags, not {plan!r}")
+        # JIT compilation (on by default where PostgreSQL is built with LLVM) costs 30–50 ms per statement
+        # whose estimate passes jit_above_cost, as the by-key plan's does; searches are short statements
+        conn.exec_driver_sql("SET LOCAL jit = off")
         user_q = to_tsquery(tree, pinyin, self.grams)
         q = sa.cast(sa.bindparam("tsq", user_q, type_=sa.Text), TSQUERY)
         s, u, c = search_table, S.utterances, S.calls
 
-        def rank_of(doc: Any) -> Any:
+        def searchable(doc: Any) -> Any:
             if self.filter_tags:  # the document without its filter lexemes: the rank of the words alone
-                doc = sa.func.ts_filter(doc, sa.literal_column("'{a,b,c}'::\"char\"[]"))
-            return (-sa.func.ts_rank_cd(sa.cast(sa.literal(_WEIGHTS), sa.ARRAY(sa.REAL)), doc, q, 1)).label("brank")
+                return sa.func.ts_filter(doc, sa.literal_column("'{a,b,c}'::\"char\"[]"))
+            return doc
+
+        def rank_of(doc: Any) -> Any:
+            return (-sa.func.ts_rank_cd(sa.cast(sa.literal(_WEIGHTS), sa.ARRAY(sa.REAL)), searchable(doc), q, 1)).label(
+                "brank"
+            )
+
+        def finish(stmt: sa.Select[Any], doc: Any, uid: Any) -> sa.Select[Any]:
+            if PRUNE and (bq := bound_tsquery(tree, pinyin, self.grams)):
+                top = self._prune(conn, stmt, searchable(doc), rank_of(s.c.doc), bq, limit)
+                if top is not None:
+                    if not top:
+                        return sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(sa.false())
+                    # the few winners are ranked once more by key: the same values, in a statement of their own
+                    return (
+                        sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc))
+                        .where(s.c.utterance_id.in_(top))
+                        .order_by(sa.literal_column("brank"), s.c.utterance_id)
+                        .limit(limit)
+                    )
+            return stmt.add_columns(rank_of(doc)).order_by(sa.literal_column("brank"), uid).limit(limit)
 
         conds = where.conditions()
         call_ids: list[str] | None = None  # the filtered calls, when few enough for call lexemes (schema ≥ 12)
@@ -414,19 +510,21 @@ class PgFts:
                     ).scalar()
                 if n_calls is not None and n_calls <= cap:
                     plan = "calls"
+        uid_col = s.c.utterance_id.label("uid")
         if plan == "calls" and call_ids is not None:
             if not call_ids:
-                return sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(sa.false()).limit(limit)
-            # the words AND any of the calls' lexemes (AND the speaker's): the GIN index intersects them
+                return sa.select(uid_col, rank_of(s.c.doc)).where(sa.false()).limit(limit)
+            # the words AND any of the calls' lexemes (AND the speaker's): two conditions on the GIN index,
+            # one index scan (each its own scan key: the words' required entries skip through the calls')
             lex = " | ".join(f"{_lit(_tag('c', i))}:D" for i in call_ids)
             spk = f" & {_lit(_tag('s', where.speaker))}:D" if where.speaker and _ok(_tag("s", where.speaker)) else ""
-            both = sa.cast(sa.bindparam("tsq_c", f"({user_q}) & ({lex}){spk}", type_=sa.Text), TSQUERY)
-            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(both))
+            calls_q = sa.cast(sa.bindparam("tsq_c", f"({lex}){spk}", type_=sa.Text), TSQUERY)
+            stmt = sa.select(uid_col).where(s.c.doc.op("@@")(q), s.c.doc.op("@@")(calls_q))
             if where.speaker and not spk:
                 stmt = stmt.select_from(s.join(u, u.c.utterance_id == s.c.utterance_id)).where(
                     u.c.speaker == where.speaker
                 )
-            return stmt.order_by(sa.literal_column("brank"), s.c.utterance_id).limit(limit)
+            return finish(stmt, s.c.doc, s.c.utterance_id)
         if plan == "calls" and conds:
             cand = sa.select(u.c.utterance_id).select_from(c.join(u, u.c.call_id == c.c.call_id)).where(*conds)
             if where.speaker:
@@ -436,24 +534,77 @@ class PgFts:
             # into a join the planner would run as a scan of the whole table)
             doc = sa.select(s.c.doc).where(s.c.utterance_id == cte.c.utterance_id).offset(0).lateral("d")
             stmt = (
-                sa.select(cte.c.utterance_id.label("uid"), rank_of(doc.c.doc))
+                sa.select(cte.c.utterance_id.label("uid"))
                 .select_from(cte.join(doc, sa.true()))
                 .where(sa.func.ts_match_vq(doc.c.doc, q))
             )
-            return stmt.order_by(sa.literal_column("brank"), cte.c.utterance_id).limit(limit)
+            return finish(stmt, doc.c.doc, cte.c.utterance_id)
         if plan == "tags" and tag_q:
-            # the words AND the filter lexemes in one tsquery: one GIN scan intersects them
-            both = sa.cast(sa.bindparam("tsq_f", f"({user_q}) & {tag_q}", type_=sa.Text), TSQUERY)
-            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(both))
+            # the words AND the filter lexemes: two conditions on the GIN index, one index scan (two scan keys:
+            # the filter lexemes' required entries skip through the words' posting lists), measured 30 against
+            # 48 ms for 我不知道 + a week, 50 against 125 ms for the three-day OR query, as one ANDed tsquery
+            filt = sa.cast(sa.bindparam("tsq_f", tag_q, type_=sa.Text), TSQUERY)
+            stmt = sa.select(uid_col).where(s.c.doc.op("@@")(q), s.c.doc.op("@@")(filt))
             speaker = None if tags_speaker else where.speaker
             rest = [] if tags_all else conds
         else:
-            stmt = sa.select(s.c.utterance_id.label("uid"), rank_of(s.c.doc)).where(s.c.doc.op("@@")(q))
+            stmt = sa.select(uid_col).where(s.c.doc.op("@@")(q))
             speaker, rest = where.speaker, conds
-        if rest or speaker:
-            stmt = stmt.select_from(s.join(u, u.c.utterance_id == s.c.utterance_id))
-            if speaker:
-                stmt = stmt.where(u.c.speaker == speaker)
-            if rest:
-                stmt = stmt.where(u.c.call_id.in_(sa.select(c.c.call_id).where(*rest)))
-        return stmt.order_by(sa.literal_column("brank"), s.c.utterance_id).limit(limit)
+        if not (rest or speaker):
+            return finish(stmt, s.c.doc, s.c.utterance_id)
+        # the GIN matches first, then the joined filters: left to itself the planner, whose estimate for the
+        # tsquery is far too low (lower still for two @@ conditions), may drive from the filters instead (a scan
+        # of every utterance of the calls, each one's document fetched by key: 2× slower for the 3-day OR query)
+        g = stmt.add_columns(s.c.doc).cte("g").prefix_with("MATERIALIZED")
+        # each match's utterance by key (a LATERAL … OFFSET 0 subquery, which the planner cannot turn into a hash
+        # of every utterance of the filtered calls), the filtered calls as a hashed set
+        utt = sa.select(u.c.call_id, u.c.speaker).where(u.c.utterance_id == g.c.uid).offset(0).lateral("uu")
+        joined = sa.select(g.c.uid).select_from(g.join(utt, sa.true()))
+        if speaker:
+            joined = joined.where(utt.c.speaker == speaker)
+        if rest:
+            joined = joined.where(utt.c.call_id.in_(sa.select(c.c.call_id).where(*rest)))
+        return finish(joined, g.c.doc, g.c.uid)
+
+    @staticmethod
+    def _prune(
+        conn: sa.Connection, matches: sa.Select[Any], doc: Any, rank: Any, bound_q: str, limit: int
+    ) -> list[int] | None:
+        """The utterance ids of the true top `limit` of `matches` (a select of their ``uid``; `doc` their
+        searchable document, `rank` its brank), found without ranking most of them; None where the bound could
+        not prove it with `PRUNE_K` · `PRUNE_GROWTH`² candidates (the caller then ranks every match, as before).
+
+        ``ts_rank_cd`` allocates and zeroes 32 KB per item of its tsquery for every document it ranks (its
+        per-operand position buffers): ≈ 17 µs for 我不知道's 13 items, most of a large search's time. The bound
+        (`bound_tsquery`, an OR of a few single tokens) costs ≈ 1–2 µs. Step 1 computes every match's bound
+        (``ub``, negated like brank: brank ≥ ub) and keeps the `k` best by (ub, uid); step 2 ranks those
+        exactly. With (r, u) the `limit`-th of them by (brank, uid) and (ub', u') the first match left out:
+        every match left out has brank ≥ its ub ≥ ub', so none comes before (r, u) when ub' > r, or when
+        ub' = r and u' > u (equal ranks are ordered by uid, and the left-out ones with ub = ub' all have a
+        uid ≥ u'). Otherwise `k` grows."""
+        bq = sa.cast(sa.bindparam("tsq_b", bound_q, type_=sa.Text), TSQUERY)
+        ub = (-sa.func.ts_rank_cd(sa.cast(sa.literal(_WEIGHTS), sa.ARRAY(sa.REAL)), doc, bq, 1)).label("ub")
+        m = matches.add_columns(ub).cte("m").prefix_with("MATERIALIZED")
+        s = search_table
+        k = max(PRUNE_K, 4 * limit)
+        for _ in range(3):
+            best = sa.select(m.c.uid).order_by(m.c.ub, m.c.uid).limit(k).cte("k").prefix_with("MATERIALIZED")
+            exact = sa.select(best.c.uid, rank.label("brank"), sa.literal(0).label("part")).select_from(
+                best.join(s, s.c.utterance_id == best.c.uid)
+            )
+            first_out = (
+                sa.select(m.c.uid, m.c.ub.label("brank"), sa.literal(1).label("part"))
+                .order_by(m.c.ub, m.c.uid)
+                .offset(k)
+                .limit(1)
+                .subquery("o")
+            )
+            rows = conn.execute(sa.union_all(exact, sa.select(first_out))).all()
+            top = sorted((r.brank, r.uid) for r in rows if r.part == 0)[:limit]
+            out = [(r.brank, r.uid) for r in rows if r.part == 1]
+            if not out:  # every match was ranked
+                return [uid for _, uid in top]
+            if len(top) == limit and out[0] > top[-1]:  # (ub', u') after (r, u)
+                return [uid for _, uid in top]
+            k *= PRUNE_GROWTH
+        return None
