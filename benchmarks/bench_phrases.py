@@ -27,14 +27,16 @@ from qa_pipeline.phrasing.categories import FORBIDDEN
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "benchmarks" / "data" / "heldout_phrases.yaml"
+DEV = ROOT / "tests" / "data" / "phrasing_dev.yaml"
+"""The development set (written by the developer, used while developing; never the held-out measurement)."""
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
 BATCHES = (2, 3, 4)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
 
 
-def load_heldout() -> dict[str, dict[str, list[tuple[str, str, int]]]]:
-    """category → positives/negatives → (text, speaker, batch)."""
-    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+def load_heldout(path: Path = HELDOUT) -> dict[str, dict[str, list[tuple[str, str, int]]]]:
+    """category → positives/negatives → (text, speaker, batch); `path` = the held-out set or the dev set."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     out: dict[str, dict[str, list[tuple[str, str, int]]]] = {}
     for cat, spec in data["categories"].items():
         out[cat] = {
@@ -66,9 +68,9 @@ def decide(cat: str, text: str, speaker: str, model: bool) -> str:
     return "review" if hits else "miss"
 
 
-def heldout_table(model: bool) -> dict[str, dict[str, object]]:
+def heldout_table(model: bool, path: Path = HELDOUT) -> dict[str, dict[str, object]]:
     res: dict[str, dict[str, object]] = {}
-    for cat, sets in load_heldout().items():
+    for cat, sets in load_heldout(path).items():
         pos = [decide(cat, t, s, model) for t, s, _ in sets["positives"]]
         neg = [decide(cat, t, s, model) for t, s, _ in sets["negatives"]]
         res[cat] = {}
@@ -171,6 +173,29 @@ def verbatim_overlap() -> dict[str, int]:
     }
 
 
+def dev_report(out: Path | None) -> None:
+    """Recall / false-alarm rate per category on the development set, with the misses and false alarms listed
+    (it is the developer's own set), and the real transcripts' hits."""
+    get_model()
+    table = heldout_table(True, DEV)
+    print("| category | recall | recall incl. review | false-alarm rate | review on negatives | n+ / n− |")
+    print("|---|---|---|---|---|---|")
+    for cat, r in table.items():
+        print(
+            f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
+            f"{r['review_on_neg']:.2f} | {r['n_pos']} / {r['n_neg']} |"
+        )
+    for cat, r in table.items():
+        if r["missed"] or r["false_alarms"]:
+            print(f"  {cat}: missed {r['missed']}; false alarms {r['false_alarms']}")
+    hits = real_hits(True)
+    print(f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: {len(hits)}")
+    for h in hits:
+        print(f"  - {h['category']} ({h['method']} {h['score']}): “{h['matched']}” in “{str(h['line'])[:60]}”")
+    if out:
+        out.write_text(json.dumps({"dev": table, "real_hits": hits}, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", type=Path)
@@ -185,8 +210,21 @@ def main() -> None:
         action="store_true",
         help="only the per-call cost of the phrase judgement on the real transcripts (never opens the held-out set)",
     )
+    ap.add_argument(
+        "--dev",
+        action="store_true",
+        help="per-category figures AND lists on the development set tests/data/phrasing_dev.yaml, plus the real "
+        "transcripts' hits (never opens the held-out set)",
+    )
     args = ap.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()
+    if args.dev:
+        dev_report(args.json)
+        print(
+            f"wall {time.perf_counter() - t0:.1f} s · process CPU {time.process_time() - c0:.1f} s · "
+            f"load average {os.getloadavg()}"
+        )
+        return
     if args.cost_only:
         cost = per_call_cost()
         print(f"phrase judgement per call (real MobileCS dialogues, all 14 categories): {cost}")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from qa_pipeline.lexicon import available_lexicons, load_lexicon
-from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, train_model
+from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, is_sure, train_model
 from qa_pipeline.phrasing.detect import units
 from qa_pipeline.text import normalize
 
@@ -102,6 +102,8 @@ def test_training_never_reads_the_heldout_set(monkeypatch: pytest.MonkeyPatch) -
     # compare resolved paths, not words: a checkout folder may itself be called "heldout…"
     benchmarks = HELDOUT.parents[1]
     assert not [f for f in opened if Path(f).resolve().is_relative_to(benchmarks)]
+    # nor the development set (tests/data/phrasing_dev.yaml): it measures progress, it must not be learnt
+    assert not [f for f in opened if Path(f).resolve().is_relative_to(DEV.parent)]
 
 
 HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "heldout_phrases.yaml"
@@ -137,9 +139,12 @@ def test_heldout_set_is_truly_held_out() -> None:
     assert len(sentences) > 300
     generated = [s for s in sentences if generate.could_generate(s)]
     in_lexicon = [s for s in sentences if normalize(s).replace("您", "你") in fold]
-    # counts only: whoever changes the templates or lexicons must not see held-out text in a failure message
-    assert not generated, f"{len(generated)} held-out sentence(s) can be produced by the training generator"
-    assert not in_lexicon, f"{len(in_lexicon)} held-out sentence(s) are lexicon phrases"
+    # counts only: whoever changes the templates or lexicons must not see held-out text in a failure message —
+    # and not through pytest's assertion introspection either (`assert not generated` prints the list)
+    n_generated, n_in_lexicon = len(generated), len(in_lexicon)
+    del generated, in_lexicon, sentences
+    assert n_generated == 0, f"{n_generated} held-out sentence(s) can be produced by the training generator"
+    assert n_in_lexicon == 0, f"{n_in_lexicon} held-out sentence(s) are lexicon phrases"
 
 
 def test_closing_thanks_only_when_it_closes_the_turn() -> None:
@@ -171,3 +176,122 @@ def test_word_features_are_part_of_the_model() -> None:
 
     assert "营业厅" in word_tokens("你去营业厅问吧")
     assert any("|" in t for t in word_tokens("你去营业厅问吧"))
+
+
+# ------------------------------------------------------------------ development set (tests/data/phrasing_dev.yaml)
+# Written from the 10086 standard before the session-5 template changes; used for development and here, never for
+# training (see test_training_never_reads_the_heldout_set) and never the held-out measurement.
+DEV = Path(__file__).resolve().parent / "data" / "phrasing_dev.yaml"
+DEV_TARGETS = {"recall": 0.85, "false_alarm": 0.05}
+"""Per category on the dev set (the issue's targets are 0.9 / 0.05 on the held-out set; 0.85 leaves room for one
+more miss on ~15–40 positives before this fails)."""
+
+
+def _dev() -> dict[str, dict[str, list[tuple[str, str]]]]:
+    data = yaml.safe_load(DEV.read_text(encoding="utf-8"))
+    return {
+        cat: {
+            kind: [(e, "agent") if isinstance(e, str) else (e["text"], e.get("speaker", "agent")) for e in spec[kind]]
+            for kind in ("positives", "negatives")
+        }
+        for cat, spec in data["categories"].items()
+    }
+
+
+def _dev_hit(cat: str, text: str, speaker: str) -> bool:
+    """A hit as the checks count one: a lexicon hit or a classifier score at the calibrated hit threshold."""
+    return any(is_sure(cat, m) for m in find_in_utterance(cat, text, speaker))
+
+
+def test_dev_set_is_not_generated() -> None:
+    """Like the held-out set: a dev sentence the generator can produce would measure memory."""
+    sentences = [t for sets in _dev().values() for kind in sets.values() for t, _ in kind]
+    assert len(sentences) > 200
+    assert not [s for s in sentences if generate.could_generate(s)]
+
+
+@pytest.mark.parametrize("cat", ["rhetorical", "colloquial", "greeting", "closing_thanks", "argue", "impatient"])
+def test_dev_set_recall_and_false_alarms(cat: str) -> None:
+    sets = _dev()[cat]
+    missed = [t for t, sp in sets["positives"] if not _dev_hit(cat, t, sp)]
+    alarms = [t for t, sp in sets["negatives"] if _dev_hit(cat, t, sp)]
+    recall = 1 - len(missed) / len(sets["positives"])
+    false_alarm = len(alarms) / len(sets["negatives"])
+    assert recall >= DEV_TARGETS["recall"], (cat, recall, missed)
+    assert false_alarm <= DEV_TARGETS["false_alarm"], (cat, false_alarm, alarms)
+
+
+DEV_EXAMPLES = {
+    # (category, text, expected hit): one of each structure the session-5 templates added, from the dev set
+    "rhetorical": [
+        ("这还用问吗肯定是要收费的呀", True),
+        ("不交钱当然停机了这还用说", True),
+        ("这么多条短信提醒你一条都没看到", True),
+        ("您有没有试过关机重启呢", False),
+        ("怎么会出现这种情况呢，我帮您仔细查一下", False),
+    ],
+    "argue": [
+        ("我们这边记录清清楚楚，就是您开通的", True),
+        ("这个扣费是没有问题的，您自己用了就得交钱", True),
+        ("对的，您说得没错", False),
+        ("这个不是我们移动的扣费，是第三方的，我帮您查一下具体是哪家", False),
+    ],
+    "impatient": [
+        ("你这问题也太多了吧", True),
+        ("没看我正在查吗", True),
+        ("好了，已经给您办好了", False),
+        ("您可以说快一点也没关系，我都记着", False),
+    ],
+    "colloquial": [
+        ("俺给你查查", True),
+        ("甭担心，明天就好了", True),
+        ("是李先生啊？", True),
+        ("嗯？你再说一下", True),
+        ("您好，请问是王先生本人接的电话吗", False),
+        ("信号不太好，您能大点声吗", False),
+    ],
+    "greeting": [("您好，工号8023为您服务", True), ("您好，请您不要挂机，我帮您转接专席", False)],
+    "closing_thanks": [("那就不打扰您了，再见", True), ("下次您再遇到这种情况可以直接拨打10086", False)],
+}
+
+
+@pytest.mark.parametrize("cat,text,expected", [(c, t, e) for c, items in DEV_EXAMPLES.items() for t, e in items])
+def test_dev_examples(cat: str, text: str, expected: bool) -> None:
+    assert _dev_hit(cat, text, "agent") is expected, (cat, text, find(cat, text))
+
+
+def test_bare_units_get_no_classifier_hit() -> None:
+    """A lone connective or "done" between ASR cuts is no category (generate.BARE), whatever the classifier says;
+    a 嗯 asked back (嗯？) is still the 反问式请重复 of l.9."""
+    assert not [m for m in find("impatient", "好了，已经给您办好了") if m.method == "model"]
+    assert not [m for m in find("rhetorical", "不是，是在营业厅交的还是在银行") if m.phrase == "不是"]
+    assert _hit("colloquial", "嗯？")
+    assert _hit("impatient", "好了好了，别说了")
+
+
+def test_colloquial_lexicon_slang_and_direct_address() -> None:
+    for text in ("俺给你查查", "甭着急", "好嘞，给您办上了", "是张女士啊？"):
+        assert any(m.method == "exact" for m in find("colloquial", text, model=False)), text
+    for text in ("是吗？", "您好张女士", "请问是张女士吗？", "是张女士啊"):  # the last: not asked back
+        assert not find("colloquial", text, model=False), text
+
+
+def test_goodbye_is_not_see_again() -> None:
+    assert not find("closing_thanks", "您以后再见到这种短信不要点", model=False)
+    assert find("closing_thanks", "好的，再见", model=False)
+
+
+def test_run_on_turns_are_searched_in_tail_windows() -> None:
+    """ASR output often has no punctuation: a phrase said after a business statement is searched in the word-aligned
+    tails of the run-on's pseudo-sentences (detect._windows); a polite question there stays polite."""
+    text = "您这个月的话费是八十六元你自己不会看短信吗"
+    spans = [text[s:e] for s, e in units(text, windows=True)]
+    assert "你自己不会看短信吗" in spans
+    assert units(text) == [(0, len(text))]  # without windows (rules' `similar`): the clause as before
+    assert _dev_hit("rhetorical", text, "agent")
+    assert _dev_hit("impatient", "您的宽带是去年十月份装的行了别说了我帮你办", "agent")
+    run_on = "系统显示您上个月用了十个G流量怎么会出现这种情况呢我帮您仔细查一下"
+    assert "您仔细查一下" not in [run_on[s:e] for s, e in units(run_on, windows=True)]  # 帮|您: no tail starts there
+    for text in (run_on, "您的宽带是去年十月份装的您有没有试过关机重启呢", "您这个月的话费是八十六元请问您还在线吗？"):
+        for cat in ("rhetorical", "argue", "impatient", "colloquial"):
+            assert not _dev_hit(cat, text, "agent"), (cat, text)

@@ -9,7 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 import typer
-from fixtures_store import build_fixture_db, make_result
+from fixtures_store import GREET, build_fixture_db, make_result
 from pg_server import BACKENDS, backend_db
 from typer.testing import CliRunner
 
@@ -262,15 +262,24 @@ def test_highlighter_built_once_marks_as_highlight():
 
 def test_vocabulary_words_found_are_remembered_missing_ones_asked_again(store):
     """The joined single-word alternative (我不知道) is asked of fts5vocab only until it is found: a word once in
-    the index is remembered, a missing one is asked again (a later import may add it)."""
+    the index is remembered; a missing one is asked again once the index has changed (an import may add it)."""
     sqlite_only(store, "fts5vocab")
     asked: list[set[str]] = []
     present = {"我不知道": 0}
     store.fts.doc_counts = lambda conn, tokens: asked.append(set(tokens)) or {t: present.get(t, 0) for t in tokens}
+
+    def write() -> None:  # a write to the index (taken out again: the shared archive stays as it was)
+        store.upsert_call(make_result("vocab-w", "A001", "2026-11-05T10:00:00+08:00", 80.0, {}, utterances=[GREET]))
+        store.delete_call("vocab-w")
+
     without = [(h.call_id, h.rank) for h in search(store, "我不知道")]
     search(store, "我不知道")
-    assert asked == [{"我不知道"}, {"我不知道"}]  # not in the index: asked each time
+    assert asked == [{"我不知道"}]  # not in the index, the index unchanged: asked once
+    write()
+    search(store, "我不知道")
+    assert asked == [{"我不知道"}, {"我不知道"}]  # the index changed: asked again
     present["我不知道"] = 3  # as after an import that brought the word
+    write()
     search(store, "我不知道")
     search(store, "我不知道 OR 营业厅")
     assert len(asked) == 3  # found once: remembered

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from ..i18n import t
 from . import schema as S
+from .backends.sqlite import SqliteFts
 from .db import Store
 from .filters import CallFilter, resolve
 from .query import QueryError, highlighter, parse_query, positive_terms
@@ -53,6 +54,7 @@ def search(
     pinyin: bool = False,
     context: int = 1,
     plan: str = "auto",
+    parts: int | None = None,
     **filters: Any,
 ) -> list[Hit]:
     """Ranked hits (best first: `Hit.rank` ascending) of `query` among the calls `where` selects.
@@ -63,7 +65,10 @@ def search(
 
     Ranking is the backend's over *every* match that satisfies the filters (the true top `limit`):
     FTS5 bm25 on SQLite (see `backends/sqlite.py` for its plans), ``ts_rank_cd`` on PostgreSQL
-    (negated, so lower is better there too; see `backends/postgres.py`)."""
+    (negated, so lower is better there too; see `backends/postgres.py`).
+
+    `parts` (SQLite): rank in that many utterance-id ranges at once, on as many connections (the same hits,
+    order and values; see `SqliteFts.top`); None: as many as there are idle CPUs, for a large index."""
     where = resolve(where, **filters)
     if store.fts is None:
         raise RuntimeError("the database has no search index (schema too old)")
@@ -79,15 +84,13 @@ def search(
     limit = int(limit)
 
     with store.read() as conn:
-        ranked = store.fts.ranked(conn, tree, pinyin, where, limit, plan).subquery("r")
-        stmt = sa.select(
+        cols = (
             u.c.call_id,
             u.c.idx,
             u.c.speaker,
             u.c.start,
             u.c.end,
             u.c.text,
-            ranked.c.brank.label("rank"),
             c.c.agent_id,
             c.c.agent_name,
             c.c.team,
@@ -95,8 +98,26 @@ def search(
             c.c.score_total,
             c.c.score_max,
             c.c.audio_path,
-        ).select_from(ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id))
-        rows = sorted(conn.execute(stmt).all(), key=lambda r: (r.rank, r.call_id, r.idx))
+        )
+        rows: list[tuple[float, Any]]  # (bm25 / rank, the hit's row)
+        split = store.fts.parts(conn, parts) if isinstance(store.fts, SqliteFts) else (1, 0, 0)
+        if split[0] > 1 and isinstance(store.fts, SqliteFts):
+            # ranked in id ranges on several connections, then the rows of the merged top `limit`
+            stmt = store.fts.ranked(conn, tree, pinyin, where, limit, plan, split=True)
+            top = dict(store.fts.top(conn, store.read, stmt, split, limit))
+            found = conn.execute(
+                sa.select(u.c.utterance_id, *cols)
+                .select_from(u.join(c, c.c.call_id == u.c.call_id))
+                .where(u.c.utterance_id.in_(sa.bindparam("top_ids", sorted(top), expanding=True)))
+            ).all()
+            rows = [(top[r.utterance_id], r) for r in found] if top else []
+        else:
+            ranked = store.fts.ranked(conn, tree, pinyin, where, limit, plan).subquery("r")
+            stmt = sa.select(*cols, ranked.c.brank.label("rank")).select_from(
+                ranked.join(u, u.c.utterance_id == ranked.c.uid).join(c, c.c.call_id == u.c.call_id)
+            )
+            rows = [(r.rank, r) for r in conn.execute(stmt).all()]
+        rows.sort(key=lambda x: (x[0], x[1].call_id, x[1].idx))
         mark = highlighter(terms, pinyin)
         hits = [
             Hit(
@@ -107,7 +128,7 @@ def search(
                 end=r.end,
                 text=r.text,
                 highlighted=mark(r.text),
-                rank=float(r.rank),
+                rank=float(rank),
                 agent_id=r.agent_id,
                 agent_name=r.agent_name,
                 team=r.team,
@@ -116,7 +137,7 @@ def search(
                 audio_path=r.audio_path,
                 score_pct=None if not r.score_max else round(100.0 * float(r.score_total or 0.0) / r.score_max, 1),
             )
-            for r in rows
+            for rank, r in rows
         ]
         if hits and context > 0:
             keys = set(
