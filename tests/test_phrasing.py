@@ -210,7 +210,9 @@ def test_dev_set_is_not_generated() -> None:
     assert not [s for s in sentences if generate.could_generate(s)]
 
 
-@pytest.mark.parametrize("cat", ["rhetorical", "colloquial", "greeting", "closing_thanks", "argue", "impatient"])
+@pytest.mark.parametrize(
+    "cat", ["rhetorical", "colloquial", "greeting", "closing_thanks", "argue", "impatient", "dont_know"]
+)
 def test_dev_set_recall_and_false_alarms(cat: str) -> None:
     sets = _dev()[cat]
     missed = [t for t, sp in sets["positives"] if not _dev_hit(cat, t, sp)]
@@ -241,6 +243,11 @@ DEV_EXAMPLES = {
         ("没看我正在查吗", True),
         ("好了，已经给您办好了", False),
         ("您可以说快一点也没关系，我都记着", False),
+        ("急什么，听我说完", True),
+        ("听我把话说完行吗", True),
+        ("你那么急干嘛", True),
+        ("您别着急，我马上帮您查", False),
+        ("您听我给您解释一下好吗", False),
     ],
     "colloquial": [
         ("俺给你查查", True),
@@ -249,8 +256,35 @@ DEV_EXAMPLES = {
         ("嗯？你再说一下", True),
         ("您好，请问是王先生本人接的电话吗", False),
         ("信号不太好，您能大点声吗", False),
+        ("这流量包贼划算", True),
+        ("你那号码多少来着", True),
+        ("嘛玩意儿？没听清", True),
+        ("好的，已经帮您整理好了", False),
+        ("中国移动的套餐都可以办理", False),
     ],
     "greeting": [("您好，工号8023为您服务", True), ("您好，请您不要挂机，我帮您转接专席", False)],
+    # session 5, phrasing6: regional / tired forms and the hard negatives sharing their words (dev set)
+    "dont_know": [
+        ("我哪晓得嘛", True),
+        ("不太清楚诶", True),
+        ("这个我也拿不准", True),
+        ("说实话我也不知道是哪扣的", True),
+        ("您可能不太清楚这个规则，我给您解释一下", False),
+        ("系统只显示了金额，看不到是哪个商家", False),
+    ],
+    "closing_ask": [
+        ("除了话费的问题，您还想了解点别的吗", True),
+        ("还有什么不明白的或者要办的吗", True),
+        ("还有一个问题我帮您看一下", False),
+        ("还有可能是什么原因，我再帮您看看", False),
+        ("还有一步，您点一下确认", False),
+    ],
+    "hold_notice": [
+        ("等我一下下，我看看怎么回事", True),
+        ("您等我一下，我去核实一下", True),
+        ("我看一下您的套餐", False),
+        ("您稍等一下再试试重启", False),
+    ],
     "closing_thanks": [("那就不打扰您了，再见", True), ("下次您再遇到这种情况可以直接拨打10086", False)],
 }
 
@@ -274,6 +308,18 @@ def test_colloquial_lexicon_slang_and_direct_address() -> None:
         assert any(m.method == "exact" for m in find("colloquial", text, model=False)), text
     for text in ("是吗？", "您好张女士", "请问是张女士吗？", "是张女士啊"):  # the last: not asked back
         assert not find("colloquial", text, model=False), text
+    # 老/贼 + adjective for 很, 来着, 嘛 for 什么 (phrasing6); 老 as "old / long-standing" is no slang
+    for text in ("这流量包老划算了", "贼便宜", "你那号码多少来着", "嘛事？"):
+        assert any(m.method == "exact" for m in find("colloquial", text, model=False)), text
+    for text in ("您是老客户了", "老用户有优惠", "这个套餐很划算", "好的，已经帮您整理好了"):
+        assert not find("colloquial", text, model=False), text
+
+
+def test_wait_request_before_a_retry_is_no_hold_notice() -> None:
+    """请稍等 asks the customer to wait for the agent (l.7); 您稍等一下再试试 asks them to wait before retrying."""
+    assert not find("hold_notice", "您稍等一下再试试重启", model=False)
+    assert find("hold_notice", "您稍等一下，我帮您查一下", model=False)
+    assert find("hold_notice", "稍等一下", model=False)
 
 
 def test_goodbye_is_not_see_again() -> None:
