@@ -25,6 +25,7 @@ from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
 from .audio import file_sha256
 from .checks.registry import check_names
 from .i18n import language, set_language
+from .judging import warm_up
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult
@@ -129,7 +130,9 @@ class _Scorer:
             engine: AsrEngine | None = load_engine(options.asr)
         except Exception:  # reported per call by score_call with the proper message
             engine = None
-        return cls(options, load_rubric(options.rubric), engine, budget_s)
+        rubric = load_rubric(options.rubric)
+        warm_up(rubric)
+        return cls(options, rubric, engine, budget_s)
 
 
 _WORKER: _Scorer | None = None
