@@ -341,3 +341,12 @@ def test_run_on_turns_are_searched_in_tail_windows() -> None:
     for text in (run_on, "您的宽带是去年十月份装的您有没有试过关机重启呢", "您这个月的话费是八十六元请问您还在线吗？"):
         for cat in ("rhetorical", "argue", "impatient", "colloquial"):
             assert not _dev_hit(cat, text, "agent"), (cat, text)
+
+
+def test_what_a_product_covers_is_no_dont_know() -> None:
+    """流量包不含港澳台 / 不限速: a product's scope stated, often as a short clause of its own (ASR may garble the
+    verb: 不韩港澳台), must not read as 我不知道 or 反问 — a red line on a perfect call otherwise."""
+    for text in ("这个流量包是全国通用的，不含港澳台，办理后立即生效", "不韩港澳台", "不包括国际漫游", "流量不限速的"):
+        for cat in ("dont_know", "rhetorical", "impatient"):
+            assert not find(cat, text), (cat, text)
+    assert find("dont_know", "这个我也不清楚")
