@@ -20,9 +20,10 @@ import os
 import resource
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from bench_pipeline import asr_lever  # the same lever syntax as the pipeline benchmark (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,16 +42,7 @@ def options_of(setting: str) -> Any:
 
     asr = AsrOptions(cpu_threads=worker_layout()[1])
     for lever in (x for x in setting.split("+") if x != "new"):
-        if lever.startswith("beam"):
-            asr = replace(asr, beam_size=int(lever[4:]))
-        elif lever == "tails":
-            asr = replace(asr, chunking="packed-tails")
-        elif lever.startswith("win"):
-            asr = replace(asr, batch_windows=int(lever[3:]))
-        elif lever.startswith("packed"):
-            asr = replace(asr, max_window_s=float(lever[6:]))
-        else:
-            raise SystemExit(f"unknown lever {lever!r}")
+        asr = asr_lever(asr, lever, setting)
     return asr
 
 

@@ -79,15 +79,26 @@ def side_options(side: str) -> tuple[Any, int]:
             asr = replace(asr, batch_windows=0)
         elif lever == "layout":
             asr, jobs = replace(asr, cpu_threads=1), os.cpu_count() or 1
-        elif lever.startswith("beam"):
-            asr = replace(asr, beam_size=int(lever[4:]))
-        elif lever == "tails":
-            asr = replace(asr, chunking="packed-tails")
-        elif lever.startswith("win"):
-            asr = replace(asr, batch_windows=int(lever[3:]))
         else:
-            raise SystemExit(f"unknown lever {lever!r} in side {side!r}")
+            asr = asr_lever(asr, lever, side)
     return PipelineOptions(asr=asr), jobs
+
+
+def asr_lever(asr: Any, lever: str, where: str) -> Any:
+    """`asr` (AsrOptions) with one transcription lever applied: beamN (beam size N), tails (chunking
+    "packed-tails"), winN (N windows per batch), packedS (windows packed to S seconds). Shared with
+    bench_asr_levers.py, so both benchmarks read a lever the same way."""
+    from dataclasses import replace
+
+    if lever.startswith("beam"):
+        return replace(asr, beam_size=int(lever[4:]))
+    if lever == "tails":
+        return replace(asr, chunking="packed-tails")
+    if lever.startswith("win"):
+        return replace(asr, batch_windows=int(lever[3:]))
+    if lever.startswith("packed"):
+        return replace(asr, max_window_s=float(lever[6:]))
+    raise SystemExit(f"unknown lever {lever!r} in {where!r}")
 
 
 def run_pipeline(side: str, calls: list[Path], out: Path) -> dict[str, Any]:

@@ -7,10 +7,11 @@ original string with :func:`normalize_with_map`.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 __all__ = [
@@ -107,12 +108,21 @@ def orig_span(index_map: Sequence[int], start: int, end: int, orig_len: int) -> 
     return index_map[start], (index_map[end - 1] + 1 if end > start else index_map[start])
 
 
-def tokens(text: str) -> list[str]:
-    """jieba word tokens of the normalised text."""
+@cache
+def jieba_module() -> Any:
+    """jieba, for every caller that segments text: imported on first use, its dictionary loaded and its logging
+    quiet (its first use would print "Building prefix dict…" on stderr)."""
     import jieba
 
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokens(text: str) -> list[str]:
+    """jieba word tokens of the normalised text."""
     norm = normalize(text)
-    return [t for t in jieba.lcut(norm) if t.strip()]
+    return [t for t in jieba_module().lcut(norm) if t.strip()]
 
 
 def syllables(norm: str) -> list[str]:

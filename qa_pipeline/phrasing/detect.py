@@ -12,10 +12,10 @@ from functools import lru_cache
 import numpy as np
 
 from ..lexicon import PhraseMatch, load_lexicon
-from ..text import normalize
+from ..text import jieba_module, normalize
 from .categories import SHORT_UTTERANCE, category
 from .generate import BARE
-from .model import _quiet_jieba, features_text, get_model
+from .model import features_text, get_model
 
 _CLAUSE = re.compile(r"[^，。！？；,.!?;、…_\s~～]+[？?]?")
 _QUESTION_END = re.compile(r"[？?]$")
@@ -77,10 +77,7 @@ def _windows(clause: str) -> tuple[tuple[int, int], ...]:
     said after a business statement ends where the statement's sentence ends. On the dev set's positives written
     after a business statement without punctuation, recall was 0.07–0.70 for 不耐烦/反问/争辩/口语化 without them;
     windows starting anywhere (not only tails) found them too but also flagged 0.12–0.33 of the negatives."""
-    import jieba
-
-    _quiet_jieba()
-    toks = list(jieba.tokenize(clause))
+    toks = list(jieba_module().tokenize(clause))
     sentences, start = [], 0
     for k, (w, _, _) in enumerate(toks):
         # a ？ after the particle stays with its sentence

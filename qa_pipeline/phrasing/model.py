@@ -21,7 +21,6 @@ Inputs are short units of an utterance (clauses, adjacent clause pairs, the whol
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import pickle
 import random
@@ -97,13 +96,6 @@ def pinyin_tokens(text: str) -> list[str]:
     return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
 
 
-@cache
-def _quiet_jieba() -> None:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # its first use would print "Building prefix dict…" on stderr
-
-
 def word_tokens(text: str) -> list[str]:
     return list(_word_tokens(text))
 
@@ -113,7 +105,6 @@ def _word_tokens(text: str) -> tuple[str, ...]:
     """jieba words and word bigrams: a paraphrase keeps words (看/短信/营业厅) in new orders and surroundings,
     which character n-grams that straddle a word boundary miss (on the grouped validation folds these features
     raised the forbidden categories' leave-template-out recall by about 0.02)."""
-    _quiet_jieba()
     words = tokens(text)
     return (*words, *(f"{a}|{b}" for a, b in zip(words, words[1:], strict=False)))
 

@@ -14,26 +14,13 @@ Every form is a space-joined token string; backends store them verbatim (FTS5 co
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from functools import lru_cache
 from typing import Any
 
 from ..text import is_cjk as is_han  # noqa: F401  (the query side asks is_han; one definition of a Han char)
-
-_jieba: Any = None
-
-
-def _get_jieba() -> Any:
-    global _jieba
-    if _jieba is None:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        jieba.initialize()
-        _jieba = jieba
-    return _jieba
+from ..text import jieba_module
 
 
 def _unchanged(text: str) -> Any:
@@ -54,7 +41,7 @@ def normalize(text: str) -> str:
 @lru_cache(maxsize=200_000)
 def segment(text: str) -> tuple[str, ...]:
     """jieba words of `text` (normalised), without whitespace and punctuation."""
-    return tuple(t for t in _get_jieba().lcut(normalize(text), HMM=True) if is_word(t))
+    return tuple(t for t in jieba_module().lcut(normalize(text), HMM=True) if is_word(t))
 
 
 @lru_cache(maxsize=50_000)
