@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "benchmarks" / "data" / "heldout_phrases.yaml"
 DEV = ROOT / "tests" / "data" / "phrasing_dev.yaml"
 """The development set (written by the developer, used while developing; never the held-out measurement)."""
+DEV_INDEPENDENT = ROOT / "tests" / "data" / "phrasing_dev_independent.yaml"
+"""A second development set, written blind to the templates, lexicons and the set above (session 6); developers
+see its failures too, so it is no held-out measurement either."""
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
 BATCHES = (2, 3, 4)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
@@ -174,26 +177,35 @@ def verbatim_overlap() -> dict[str, int]:
 
 
 def dev_report(out: Path | None) -> None:
-    """Recall / false-alarm rate per category on the development set, with the misses and false alarms listed
-    (it is the developer's own set), and the real transcripts' hits."""
+    """Recall / false-alarm rate per category on the development sets, with the misses and false alarms listed
+    (they are development sets, not the held-out one), and the real transcripts' hits."""
     get_model()
-    table = heldout_table(True, DEV)
-    print("| category | recall | recall incl. review | false-alarm rate | review on negatives | n+ / n− |")
-    print("|---|---|---|---|---|---|")
-    for cat, r in table.items():
+    tables = {}
+    for label, path in (("dev", DEV), ("dev_independent", DEV_INDEPENDENT)):
+        table = tables[label] = heldout_table(True, path)
+        print(f"\n## {path.relative_to(ROOT)}\n")
+        print("| category | recall | recall incl. review | false-alarm rate | review on negatives | n+ / n− |")
+        print("|---|---|---|---|---|---|")
+        for cat, r in table.items():
+            print(
+                f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
+                f"{r['review_on_neg']:.2f} | {r['n_pos']} / {r['n_neg']} |"
+            )
+        rows = list(table.values())
+        met = sum(1 for r in rows if float(r["recall"]) >= 0.9 and float(r["false_alarm"]) <= 0.05)  # type: ignore[arg-type]
         print(
-            f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
-            f"{r['review_on_neg']:.2f} | {r['n_pos']} / {r['n_neg']} |"
+            f"\nmean recall {sum(float(r['recall']) for r in rows) / len(rows):.3f} · mean false-alarm rate "  # type: ignore[arg-type]
+            f"{sum(float(r['false_alarm']) for r in rows) / len(rows):.3f} · meeting both {met}/{len(rows)}"  # type: ignore[arg-type]
         )
-    for cat, r in table.items():
-        if r["missed"] or r["false_alarms"]:
-            print(f"  {cat}: missed {r['missed']}; false alarms {r['false_alarms']}")
+        for cat, r in table.items():
+            if r["missed"] or r["false_alarms"]:
+                print(f"  {cat}: missed {r['missed']}; false alarms {r['false_alarms']}")
     hits = real_hits(True)
     print(f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: {len(hits)}")
     for h in hits:
         print(f"  - {h['category']} ({h['method']} {h['score']}): “{h['matched']}” in “{str(h['line'])[:60]}”")
     if out:
-        out.write_text(json.dumps({"dev": table, "real_hits": hits}, ensure_ascii=False, indent=1), encoding="utf-8")
+        out.write_text(json.dumps({**tables, "real_hits": hits}, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def main() -> None:
@@ -213,8 +225,8 @@ def main() -> None:
     ap.add_argument(
         "--dev",
         action="store_true",
-        help="per-category figures AND lists on the development set tests/data/phrasing_dev.yaml, plus the real "
-        "transcripts' hits (never opens the held-out set)",
+        help="per-category figures AND lists on the development sets tests/data/phrasing_dev.yaml and "
+        "phrasing_dev_independent.yaml, plus the real transcripts' hits (never opens the held-out set)",
     )
     args = ap.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -102,7 +102,9 @@ def test_training_never_reads_the_heldout_set(monkeypatch: pytest.MonkeyPatch) -
     # compare resolved paths, not words: a checkout folder may itself be called "heldout…"
     benchmarks = HELDOUT.parents[1]
     assert not [f for f in opened if Path(f).resolve().is_relative_to(benchmarks)]
-    # nor the development set (tests/data/phrasing_dev.yaml): it measures progress, it must not be learnt
+    # nor the development sets (tests/data/phrasing_dev.yaml, phrasing_dev_independent.yaml): they measure
+    # progress, they must not be learnt
+    assert DEV_INDEPENDENT.parent == DEV.parent
     assert not [f for f in opened if Path(f).resolve().is_relative_to(DEV.parent)]
 
 
@@ -182,13 +184,16 @@ def test_word_features_are_part_of_the_model() -> None:
 # Written from the 10086 standard before the session-5 template changes; used for development and here, never for
 # training (see test_training_never_reads_the_heldout_set) and never the held-out measurement.
 DEV = Path(__file__).resolve().parent / "data" / "phrasing_dev.yaml"
+DEV_INDEPENDENT = DEV.parent / "phrasing_dev_independent.yaml"
+"""A second development set, written (session 6) by someone who never read the templates, lexicons, the dev set above
+or the held-out set: the matchers' developers tune on both, so both become less clean the more they are used."""
 DEV_TARGETS = {"recall": 0.85, "false_alarm": 0.05}
 """Per category on the dev set (the issue's targets are 0.9 / 0.05 on the held-out set; 0.85 leaves room for one
 more miss on ~15–40 positives before this fails)."""
 
 
-def _dev() -> dict[str, dict[str, list[tuple[str, str]]]]:
-    data = yaml.safe_load(DEV.read_text(encoding="utf-8"))
+def _dev(path: Path = DEV) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {
         cat: {
             kind: [(e, "agent") if isinstance(e, str) else (e["text"], e.get("speaker", "agent")) for e in spec[kind]]
@@ -203,11 +208,30 @@ def _dev_hit(cat: str, text: str, speaker: str) -> bool:
     return any(is_sure(cat, m) for m in find_in_utterance(cat, text, speaker))
 
 
-def test_dev_set_is_not_generated() -> None:
+INDEPENDENT_ALREADY_GENERATED = frozenset(
+    {
+        *(
+            "你好 我想查一下话费",
+            "请问还有其他可以帮您的吗？",
+            "请问您还有什么需要帮助的吗？",
+            "嗯您这边还有别的事情吗",
+        ),
+        *("感谢您的来电，再见。", "好的谢谢 再见", "对不起让您久等了", "不好意思 让您等了这么久"),
+        *("请稍等，我帮您查询一下。", "稍后我将您的电话转到自动台请您根据语音提示操作", "我这样说您清楚了吗"),
+    }
+)
+"""Sentences of the independent dev set that the generator of main could produce when the set landed (e33f844): the
+rubric's own scripts (请稍等，我帮您查询一下 / 对不起让您久等了 / 转到自动台…) and the plainest paraphrases, written
+blind but the same words. They measure memory; no other one may join them."""
+
+
+@pytest.mark.parametrize("path", [DEV, DEV_INDEPENDENT], ids=["dev", "independent"])
+def test_dev_set_is_not_generated(path: Path) -> None:
     """Like the held-out set: a dev sentence the generator can produce would measure memory."""
-    sentences = [t for sets in _dev().values() for kind in sets.values() for t, _ in kind]
+    sentences = [t for sets in _dev(path).values() for kind in sets.values() for t, _ in kind]
     assert len(sentences) > 200
-    assert not [s for s in sentences if generate.could_generate(s)]
+    allowed = INDEPENDENT_ALREADY_GENERATED if path == DEV_INDEPENDENT else frozenset()
+    assert not [s for s in sentences if s not in allowed and generate.could_generate(s)]
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,11 @@ class Category:
     false alarms on look-alikes (phrasing.model.POSITIONAL_TARGETS) for more recall."""
     model_questions_only: bool = False
     """The classifier only judges clauses ending in ？ — and, since ASR often drops the ？, a whole utterance of at
-    most `SHORT_UTTERANCE` characters (你说啥 / 啥玩意) — for this category: 哦/嗯 as a one-word answer are the
-    lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26), a bare 啥？/你说啥？ the model's;
-    a 口语化 word inside a longer statement (哦，发了个短信 …) is left to the lexicon's slang entries."""
+    most `SHORT_UTTERANCE` characters or a clause of at most `SHORT_CLAUSE` (你说啥 / 啥玩意 / 喂？喂？什么 哪个号码)
+    — for this category:
+    哦/嗯 as a one-word answer are the lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26),
+    a bare 啥？/你说啥？ the model's; a 口语化 word inside a longer statement (哦，发了个短信 …) is left to the
+    lexicon's slang entries."""
 
     @property
     def hit_category(self) -> str:
@@ -52,6 +54,9 @@ CATEGORIES: dict[str, Category] = {
 }
 SHORT_UTTERANCE = 6
 """See Category.model_questions_only."""
+SHORT_CLAUSE = 3
+"""See Category.model_questions_only: 什么 / 啥玩意 / 你说啥 cut off by a pause inside a longer turn. Longer clauses
+there stay the lexicon's (with 6, an ASR fragment of a real 10086 line, 必须实名, became a hit)."""
 FORBIDDEN = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient")
 
 

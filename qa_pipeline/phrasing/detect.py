@@ -13,7 +13,7 @@ import numpy as np
 
 from ..lexicon import PhraseMatch, load_lexicon
 from ..text import jieba_module, normalize
-from .categories import SHORT_UTTERANCE, category
+from .categories import SHORT_CLAUSE, SHORT_UTTERANCE, category
 from .generate import BARE
 from .model import features_text, get_model
 
@@ -66,6 +66,11 @@ _BINDS_NEXT = frozenset(
 )
 """Words whose next word is their object or complement (帮|您仔细查一下, 如果确实是|我们的问题): a tail window never
 starts there — cut off from its head, 您仔细查一下 reads as a reproach."""
+_REPORTED = re.compile(
+    r"^(?:嗯|啊|哦|那个|就是)*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直)?(?:说|讲|提到|反映|讲到|觉得|认为)"
+)
+"""A pseudo-sentence that opens by reporting the customer's words (您说… / 您刚才提到… / 您觉得…): its tails quote the
+customer (您说您在营业厅等了很久都没办成), so no tail window is taken from it — the issue's "quoting the customer"."""
 WINDOW_CHARS = (6, 12)
 """Window length in normalised characters: the violation wordings of the templates are 4–12 characters long."""
 
@@ -90,6 +95,8 @@ def _windows(clause: str) -> tuple[tuple[int, int], ...]:
         end = sent[-1][1]
         if len(sentences) > 1 and len(normalize(clause[sent[0][0] : end])) >= 2:
             out[(sent[0][0], end)] = None
+        if _REPORTED.match(normalize(clause[sent[0][0] : end])):
+            continue  # the rest of 您说您在营业厅排队等了很久 is the customer's account, not the agent's words
         for k, (a, _) in enumerate(sent):
             n = len(normalize(clause[a:end]))
             if lo <= n <= hi and not (k and clause[sent[k - 1][0] : sent[k - 1][1]] in _BINDS_NEXT):
@@ -225,6 +232,26 @@ def _stable_windows(
     return ok
 
 
+def _unsupported(
+    spans: list[tuple[int, int]], probs: np.ndarray, plain: set[tuple[int, int]], limits: Thresholds
+) -> set[tuple[int, int]]:
+    """Clauses (and clause pairs) that score as the category alone while every larger unit around them (the clause
+    with its neighbour, the whole short turn) scores below the review threshold: for the courtesy formulas of
+    `Category.positional` the context decides. 请不要挂机 ends a transfer announcement (我帮您转接到…专席，请不要挂机)
+    as often as it opens a lookup, 请您挂机后稍等片刻 asks to wait for an SMS, 在“查询”栏目里查看 is a self-service
+    instruction. The forbidden categories are not judged this way: 不太清楚 after a business clause is still
+    我不清楚."""
+    score = {sp: float(p) for sp, p in zip(spans, probs, strict=True)}
+    out = set()
+    for s, e in plain:
+        if score[(s, e)] < limits.review:
+            continue
+        larger = [sp for sp in plain if sp[0] <= s and e <= sp[1] and sp != (s, e)]
+        if larger and max(score[sp] for sp in larger) < limits.review:
+            out.add((s, e))
+    return out
+
+
 def _bare(unit: str) -> bool:
     """A unit that is a BARE word, also after a leading filler (啊不用客气). Compared as the classifier sees it (a
     final ？ kept): 嗯 alone is bare, 嗯？ is the 反问式请重复 of l.9."""
@@ -232,9 +259,12 @@ def _bare(unit: str) -> bool:
     return key in _BARE or key.lstrip(_FILLER_CHARS) in _BARE
 
 
-def _asks(text: str, s: int, e: int) -> bool:
-    """A question clause, or a short whole utterance (ASR drops the ？ of 你说啥 often)."""
-    return bool(_QUESTION_END.search(text[s:e])) or len(normalize(text)) <= SHORT_UTTERANCE
+def _asks(text: str, s: int, e: int, plain: set[tuple[int, int]]) -> bool:
+    """A question clause, or a short clause or whole utterance (ASR drops the ？ of 你说啥 often, and cuts a turn at
+    its pauses: 喂？喂？什么 哪个号码 asks back with its 什么); a tail window of a run-on is no clause of its own."""
+    n = len(normalize(text[s:e]))
+    whole = len(normalize(text)) <= SHORT_UTTERANCE
+    return bool(_QUESTION_END.search(text[s:e])) or whole or (s, e) in plain and n <= SHORT_CLAUSE
 
 
 def find(
@@ -261,12 +291,13 @@ def find(
     probs = scores[:, get_model(extra).classes.index(name)]
     plain = set(units(text))
     window_ok = _stable_windows(spans, probs, plain, limits)
+    unsupported = _unsupported(spans, probs, plain, limits) if cat.positional else set()
     cands = sorted(
         (
             (float(p), s, e)
             for p, (s, e) in zip(probs, spans, strict=True)
-            if ((s, e) in plain and p >= limits.review or (s, e) in window_ok)
-            and (not cat.model_questions_only or _asks(text, s, e))
+            if ((s, e) in plain and p >= limits.review and (s, e) not in unsupported or (s, e) in window_ok)
+            and (not cat.model_questions_only or _asks(text, s, e, plain))
             and not _bare(text[s:e])
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
