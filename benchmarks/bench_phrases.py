@@ -180,7 +180,7 @@ def dev_report(out: Path | None) -> None:
     """Recall / false-alarm rate per category on the development sets, with the misses and false alarms listed
     (they are development sets, not the held-out one), and the real transcripts' hits."""
     get_model()
-    tables = {}
+    tables: dict[str, dict[str, dict[str, object]]] = {}
     for label, path in (("dev", DEV), ("dev_independent", DEV_INDEPENDENT)):
         table = tables[label] = heldout_table(True, path)
         print(f"\n## {path.relative_to(ROOT)}\n")
@@ -191,11 +191,12 @@ def dev_report(out: Path | None) -> None:
                 f"| {cat} | {r['recall']:.2f} | {r['recall_incl_review']:.2f} | {r['false_alarm']:.2f} | "
                 f"{r['review_on_neg']:.2f} | {r['n_pos']} / {r['n_neg']} |"
             )
-        rows = list(table.values())
-        met = sum(1 for r in rows if float(r["recall"]) >= 0.9 and float(r["false_alarm"]) <= 0.05)  # type: ignore[arg-type]
+        rec = [float(str(r["recall"])) for r in table.values()]
+        fa = [float(str(r["false_alarm"])) for r in table.values()]
+        met = sum(1 for a, b in zip(rec, fa, strict=True) if a >= 0.9 and b <= 0.05)
         print(
-            f"\nmean recall {sum(float(r['recall']) for r in rows) / len(rows):.3f} · mean false-alarm rate "  # type: ignore[arg-type]
-            f"{sum(float(r['false_alarm']) for r in rows) / len(rows):.3f} · meeting both {met}/{len(rows)}"  # type: ignore[arg-type]
+            f"\nmean recall {sum(rec) / len(rec):.3f} · mean false-alarm rate {sum(fa) / len(fa):.3f} · "
+            f"meeting both {met}/{len(rec)}"
         )
         for cat, r in table.items():
             if r["missed"] or r["false_alarms"]:

@@ -232,12 +232,18 @@ def _stable_windows(
     return ok
 
 
+CONTEXT_FORMULAS = frozenset({"hold_notice", "hold_apology"})
+"""The wait formulas, whose meaning depends on what is waited for (`_unsupported`). Not the closing ask: 还有别的可以
+帮您吗 right after a business statement (已经为您兑换成功，话费将在二十四小时内到账。) is the normal closing, and the
+pair scores as neither (sample 03 lost its closing when the rule covered every positional category)."""
+
+
 def _unsupported(
     spans: list[tuple[int, int]], probs: np.ndarray, plain: set[tuple[int, int]], limits: Thresholds
 ) -> set[tuple[int, int]]:
     """Clauses (and clause pairs) that score as the category alone while every larger unit around them (the clause
-    with its neighbour, the whole short turn) scores below the review threshold: for the courtesy formulas of
-    `Category.positional` the context decides. 请不要挂机 ends a transfer announcement (我帮您转接到…专席，请不要挂机)
+    with its neighbour, the whole short turn) scores below the review threshold: for the wait formulas
+    (`CONTEXT_FORMULAS`) the context decides. 请不要挂机 ends a transfer announcement (我帮您转接到…专席，请不要挂机)
     as often as it opens a lookup, 请您挂机后稍等片刻 asks to wait for an SMS, 在“查询”栏目里查看 is a self-service
     instruction. The forbidden categories are not judged this way: 不太清楚 after a business clause is still
     我不清楚."""
@@ -291,7 +297,7 @@ def find(
     probs = scores[:, get_model(extra).classes.index(name)]
     plain = set(units(text))
     window_ok = _stable_windows(spans, probs, plain, limits)
-    unsupported = _unsupported(spans, probs, plain, limits) if cat.positional else set()
+    unsupported = _unsupported(spans, probs, plain, limits) if name in CONTEXT_FORMULAS else set()
     cands = sorted(
         (
             (float(p), s, e)
