@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
-from .bulk import insert_rows, upsert_rows
+from .bulk import insert_rows, next_values, upsert_rows
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -344,10 +344,12 @@ class Store:
         for stmt in self._DELETES:
             conn.execute(stmt, {"cid": call_id})
 
-    def _run_id(self, conn: sa.Connection, engine_info: dict | None) -> int | None:
+    def _run_id(
+        self, conn: sa.Connection, engine_info: dict | None, fingerprint: tuple[str, dict] | None = None
+    ) -> int | None:
         if not engine_info:
             return None
-        fp, row = _run_fingerprint(engine_info)
+        fp, row = fingerprint or _run_fingerprint(engine_info)
         if fp in self._run_cache:
             return self._run_cache[fp]
         rid = conn.execute(sa.select(S.runs.c.run_id).where(S.runs.c.fingerprint == fp)).scalar()
@@ -563,9 +565,10 @@ class Store:
         c, u = S.calls, S.utterances
         calls = sorted(calls, key=lambda p: p.call["call_id"])
         runs = {}
-        for p in sorted(calls, key=lambda p: _run_fingerprint(p.engine)[0] if p.engine else ""):
+        fps = {id(p): _run_fingerprint(p.engine) for p in calls if p.engine}  # once per call (a JSON dump + hash)
+        for p in sorted(calls, key=lambda p: fps[id(p)][0] if p.engine else ""):
             if p.engine:
-                runs[id(p)] = self._run_id(conn, p.engine)
+                runs[id(p)] = self._run_id(conn, p.engine, fps[id(p)])
         self._upsert_agents_pg(conn, {p.agent[0]: p.agent[1] for p in calls if p.agent})
         now = _now()
         call_rows = [{**p.call, "run_id": runs.get(id(p)), "imported_at": now} for p in calls]
@@ -582,14 +585,7 @@ class Store:
         if utts:
             # ids drawn from the column's sequence in one round trip, then the rows COPied (no RETURNING); the
             # sequence is looked up once (pg_get_serial_sequence in the select list ran once per row)
-            new_ids = (
-                conn.execute(
-                    sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                    {"seq": self._utterance_sequence(conn), "n": len(utts)},
-                )
-                .scalars()
-                .all()
-            )
+            new_ids = next_values(conn, self._utterance_sequence(conn), len(utts))
             utts = [{**x, "utterance_id": k} for x, k in zip(utts, new_ids, strict=True)]
             insert_rows(conn, u, utts)
             if self.fts is not None:
