@@ -81,9 +81,9 @@ class DiarizeOptions:
     units switch with 0.9, units after a long pause (> 1.5 s) with 0.5."""
     turn_agent_first_prob: float = 0.7
     """Prior probability that the agent speaks first (the agent answers the call)."""
-    turn_text_weight: float = 2.0
+    turn_text_weight: float = 1.0
     """Log-odds per point of a unit's text role score (`roles.TextCues.score`)."""
-    turn_model_weight: float = 2.0
+    turn_model_weight: float = 1.0
     """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence."""
     turn_strong_evidence: float = 2.0
     """Role-model evidence (weighted log-odds) beyond which a unit counts as strongly customer-like."""
