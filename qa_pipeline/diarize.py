@@ -86,7 +86,7 @@ class DiarizeOptions:
     turn_model_weight: float = 1.0
     """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence."""
     turn_strong_evidence: float = 2.0
-    """Role-model evidence (weighted log-odds) beyond which a unit counts as strongly customer-like."""
+    """Role-model log-odds beyond which a unit counts as strongly customer-like (−2.0: P(customer) ≥ 0.88)."""
     turn_customer_units: int = 2
     """Units of strong customer-like text that, with an agent cue word elsewhere, show a one-voice call has two
     parties."""

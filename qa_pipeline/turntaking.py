@@ -226,8 +226,7 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     # `turn_customer_units` units the role model alone reads as strongly customer (real customers rarely use
     # the cue words) — also shows two parties. Only this way round: an agent cue is the anchor, so a lecture
     # or a customer-only recording whose units merely lean both ways stays one speaker.
-    model_ev = o.turn_model_weight * model
-    strong_customer = int((model_ev <= -o.turn_strong_evidence).sum())
+    strong_customer = int((model <= -o.turn_strong_evidence).sum())
     both_roles = bool((score > 0).any() and ((score < 0).any() or strong_customer >= o.turn_customer_units))
     two = (diar.method == FORCED_SPLIT_METHOD or both_roles) and len(set(path.tolist())) == 2
     decoder: dict[str, Any] = {
