@@ -34,7 +34,7 @@ demo: install
 
 # CALLQA_REQUIRE_PG: without the PostgreSQL server binaries the PostgreSQL tests fail here instead of skipping
 test: install
-	CALLQA_REQUIRE_PG=1 $(PY) -m pytest -q
+	CALLQA_REQUIRE_PG=1 $(PY) -m pytest -q --durations=20
 
 # the inner loop: every test not marked slow (no real ASR, no long audio)
 test-fast: install
