@@ -84,7 +84,9 @@ class DiarizeOptions:
     turn_text_weight: float = 1.0
     """Log-odds per point of a unit's text role score (`roles.TextCues.score`)."""
     turn_model_weight: float = 1.0
-    """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence."""
+    """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence. Both weights were
+    chosen on the hand-written tuning dialogues (benchmarks/data/role_tuning_dialogues*.yaml, docs/diarization.md
+    step 6): the largest with no wrong agent on either set, one step down for margin."""
     turn_strong_evidence: float = 2.0
     """Role-model log-odds beyond which a unit counts as strongly customer-like (−2.0: P(customer) ≥ 0.88)."""
     turn_customer_units: int = 2

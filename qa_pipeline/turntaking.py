@@ -18,8 +18,9 @@ by a two-state hidden Markov model:
 * decoding: forward-backward → refit the voice term → … (`turn_iterations` rounds), then Viterbi.
 
 The call gets two speakers when the audio split already looked like two parties (`FORCED_SPLIT_METHOD`) or the
-text shows both roles (a unit with agent evidence and another with customer wording: cue words, not the role
-model, which reads every text as leaning one way); otherwise it stays one
+text shows both roles (a unit with agent evidence and another with customer wording, or an agent cue word plus
+units the role model reads as strongly customer-like — never the role model alone, which reads every text as
+leaning one way); otherwise it stays one
 speaker (IVR prompt, voicemail, one party only) and its roles stay unknown. Roles are kept only when the
 decoder is sure (speech-weighted mean posterior ≥ `turn_min_confidence`) and the agent side has agent
 evidence (or the customer side customer wording); else every speaker is "unknown" → needs_review.
