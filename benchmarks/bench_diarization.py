@@ -28,6 +28,7 @@ Every run prints wall and process CPU time and the load average (the machine is 
 Run:  python benchmarks/bench_diarization.py [--asr text|whisper] [--limit N] [--overhead 3] [--out benchmarks/out]
       python benchmarks/bench_diarization.py --similar /tmp/sim/p6 /tmp/sim/p4   (only the similar-voice part)
       python benchmarks/bench_diarization.py --real-text [FILE]   (only the decoder on real 10086 text dialogues)
+      python benchmarks/bench_diarization.py --dialogues [FILE]   (the same on the hand-written tuning dialogues)
 """
 
 from __future__ import annotations
@@ -249,65 +250,150 @@ def similar_report(dirs: list[Path], tmp: Path) -> dict[str, Any]:
     return out
 
 
-def real_text_report(path: Path, options: DiarizeOptions | None = None) -> dict[str, Any]:
-    """The turn-taking decoder on real 10086 dialogues given as TEXT only (MobileCS json, no audio): each turn
-    is cut into breath-group units (≥ 8 characters, at punctuation), 0.35 s apart inside a turn and 0.7 s
-    between turns, all in one cluster with NO voice evidence — the worst case of two identical voices, where
-    only turn-taking and the words tell the parties apart. Per dialogue: roles given, correct (the units
-    labelled agent are truly agent ≥ 2× as often as customer), wrong, and the share of units right."""
-    o = options or DiarizeOptions()
-    rows = []
-    for dlg in json.loads(path.read_text(encoding="utf-8")):
-        t, units, utts, truth = 0.5, [], [], []
-        for turn in dlg["content"]:
-            for key, role in (("[SPEAKER 1]", "agent"), ("[SPEAKER 2]", "customer")):
-                text = (turn.get(key) or "").replace("_", "")
-                if not text.strip():
-                    continue
-                merged: list[str] = []
+def dialogue_units(turns: list[tuple[str, str]]) -> tuple[list[SpeechSegment], list[Utterance], list[str]]:
+    """A text dialogue ((role, text) turns) as the decoder sees a one-cluster call: each turn cut into
+    breath-group units (≥ 8 characters, at punctuation), 0.35 s apart inside a turn and 0.7 s between turns,
+    0.22 s per character. Returns (units, utterances, true role per unit)."""
+    t, units, utts, truth = 0.5, [], [], []
+    for role, raw in turns:
+        text = raw.replace("_", "")
+        if not text.strip():
+            continue
+        merged: list[str] = []
+        cur = ""
+        for piece in (p for p in re.split(r"(?<=[。？！?!，,])", text) if p.strip()):
+            cur += piece
+            if len(cur) >= 8:
+                merged.append(cur)
                 cur = ""
-                for piece in (p for p in re.split(r"(?<=[。？！?!，,])", text) if p.strip()):
-                    cur += piece
-                    if len(cur) >= 8:
-                        merged.append(cur)
-                        cur = ""
-                if cur:
-                    if merged:
-                        merged[-1] += cur
-                    else:
-                        merged.append(cur)
-                for k, piece in enumerate(merged):
-                    if units:
-                        t += 0.35 if k else 0.7
-                    end = round(t + 0.22 * len(piece), 2)
-                    units.append(SpeechSegment("spk0", round(t, 2), end))
-                    utts.append(Utterance("spk0", round(t, 2), end, piece))
-                    truth.append(role)
-                    t = end
-        diar = Diarization(tuple(units), 1, {"spk0": 1.0}, None, method=ONE_CLUSTER_METHOD, units=tuple(units))
-        dec = decode_turns(diar, utts, o)
-        lab = [dec.roles.roles.get(s.speaker, "unknown") for s in dec.diarization.segments]
-        given = "agent" in lab
-        on_agent = sum(1 for x, y in zip(lab, truth, strict=True) if x == "agent" and y == "agent")
-        on_cust = sum(1 for x, y in zip(lab, truth, strict=True) if x == "agent" and y == "customer")
-        correct = given and on_agent > 2 * on_cust
-        rows.append(
-            {
-                "units": len(units),
-                "confidence": dec.roles.confidence,
-                "roles_given": given,
-                "correct": correct,
-                "wrong": given and not correct,
-                "unit_accuracy": float(np.mean([x == y for x, y in zip(lab, truth, strict=True)])) if given else None,
-            }
-        )
+        if cur:
+            if merged:
+                merged[-1] += cur
+            else:
+                merged.append(cur)
+        for k, piece in enumerate(merged):
+            if units:
+                t += 0.35 if k else 0.7
+            end = round(t + 0.22 * len(piece), 2)
+            units.append(SpeechSegment("spk0", round(t, 2), end))
+            utts.append(Utterance("spk0", round(t, 2), end, piece))
+            truth.append(role)
+            t = end
+    return units, utts, truth
+
+
+def decode_dialogue(turns: list[tuple[str, str]], options: DiarizeOptions) -> dict[str, Any]:
+    """Decode one text dialogue with NO voice evidence (one cluster, no embeddings) and score it: roles given,
+    correct (the units labelled agent are truly agent ≥ 2× as often as customer), wrong, the share of units
+    right when roles are given, and the decoded path's share of units right whatever the confidence (the
+    path's agent = the state the decoder calls agent)."""
+    units, utts, truth = dialogue_units(turns)
+    diar = Diarization(tuple(units), 1, {"spk0": 1.0}, None, method=ONE_CLUSTER_METHOD, units=tuple(units))
+    dec = decode_turns(diar, utts, options)
+    lab = [dec.roles.roles.get(s.speaker, "unknown") for s in dec.diarization.segments]
+    given = "agent" in lab
+    on_agent = sum(1 for x, y in zip(lab, truth, strict=True) if x == "agent" and y == "agent")
+    on_cust = sum(1 for x, y in zip(lab, truth, strict=True) if x == "agent" and y == "customer")
+    correct = given and on_agent > 2 * on_cust
+    path = ["agent" if p >= 0.5 else "customer" for p in dec.agent_posterior]
+    sure = [max(float(p), 1 - float(p)) for p in dec.agent_posterior]  # posterior of the label the path gives
+    return {
+        "units": len(units),
+        "confidence": dec.roles.confidence,
+        "roles_given": given,
+        "correct": correct,
+        "wrong": given and not correct,
+        "unit_accuracy": float(np.mean([x == y for x, y in zip(lab, truth, strict=True)])) if given else None,
+        "path_accuracy": float(np.mean([x == y for x, y in zip(path, truth, strict=True)])),
+        "unit_posteriors": [(p, x == y) for p, x, y in zip(sure, path, truth, strict=True)],
+    }
+
+
+def calibration(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How well the decoder's posteriors predict being right: per unit (posterior of the decoded label, binned:
+    mean posterior vs share right, and the expected calibration error) and per dialogue (confidence vs the
+    share of units right, for the dialogues with two speakers)."""
+    units = [u for r in rows for u in r["unit_posteriors"]]
+    bins = []
+    ece = 0.0
+    for lo, hi in ((0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.97), (0.97, 1.01)):
+        sel = [(p, ok) for p, ok in units if lo <= p < hi]
+        if sel:
+            mp, acc = float(np.mean([p for p, _ in sel])), float(np.mean([ok for _, ok in sel]))
+            bins.append({"range": f"{lo:.2f}-{min(hi, 1.0):.2f}", "n": len(sel), "posterior": mp, "right": acc})
+            ece += len(sel) / len(units) * abs(mp - acc)
+    two = [r for r in rows if r["confidence"] > 0]
+    return {
+        "unit_bins": bins,
+        "unit_ece": ece,
+        "dialogue_confidence": float(np.mean([r["confidence"] for r in two])) if two else None,
+        "dialogue_path_accuracy": float(np.mean([r["path_accuracy"] for r in two])) if two else None,
+    }
+
+
+def summarise_dialogues(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "dialogues": len(rows),
         "roles_given": sum(r["roles_given"] for r in rows),
         "correct": sum(r["correct"] for r in rows),
         "wrong": sum(r["wrong"] for r in rows),
-        "rows": rows,
+        "path_accuracy": float(np.mean([r["path_accuracy"] for r in rows])) if rows else None,
+        "calibration": calibration(rows),
+        "rows": [{k: v for k, v in r.items() if k != "unit_posteriors"} for r in rows],
     }
+
+
+def real_text_report(path: Path, options: DiarizeOptions | None = None) -> dict[str, Any]:
+    """The turn-taking decoder on real 10086 dialogues given as TEXT only (MobileCS json, no audio), cut into
+    units as `dialogue_units` does, all in one cluster with NO voice evidence — the worst case of two identical
+    voices, where only turn-taking and the words tell the parties apart. The TEST set of text-only roles:
+    nothing is chosen on it."""
+    o = options or DiarizeOptions()
+    rows = []
+    for dlg in json.loads(path.read_text(encoding="utf-8")):
+        turns = [
+            (role, turn.get(key) or "")
+            for turn in dlg["content"]
+            for key, role in (("[SPEAKER 1]", "agent"), ("[SPEAKER 2]", "customer"))
+        ]
+        rows.append(decode_dialogue(turns, o))
+    return summarise_dialogues(rows)
+
+
+def tuning_dialogues(path: Path) -> list[list[tuple[str, str]]]:
+    """Hand-written tuning dialogues (benchmarks/data/role_tuning_dialogues.yaml): "A: …" agent, "C: …" customer."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    role = {"A": "agent", "C": "customer"}
+    return [[(role[t[0]], t[2:].strip()) for t in d["turns"]] for d in data["dialogues"]]
+
+
+def dialogue_report(path: Path, options: DiarizeOptions | None = None) -> dict[str, Any]:
+    o = options or DiarizeOptions()
+    return summarise_dialogues([decode_dialogue(turns, o) for turns in tuning_dialogues(path)])
+
+
+def _print_dialogues(title: str, rep: dict[str, Any]) -> None:
+    print(
+        f"{title}: roles given {rep['roles_given']}/{rep['dialogues']}, correct {rep['correct']}, "
+        f"wrong agent {rep['wrong']}, decoded path units right {rep['path_accuracy']:.3f} (whatever the confidence)"
+    )
+    cal = rep["calibration"]
+    bins = ", ".join(f"{b['range']}: {b['posterior']:.2f}→{b['right']:.2f} (n={b['n']})" for b in cal["unit_bins"])
+    print(f"  calibration per unit (posterior → share right): {bins}; ECE {cal['unit_ece']:.3f}")
+    if cal["dialogue_confidence"] is not None:
+        print(
+            f"  two-speaker dialogues: mean confidence {cal['dialogue_confidence']:.3f}, "
+            f"mean share of units right {cal['dialogue_path_accuracy']:.3f}"
+        )
+    for r in rep["rows"]:
+        acc = "-" if r["unit_accuracy"] is None else f"{r['unit_accuracy']:.2f}"
+        verdict = "correct" if r["correct"] else "WRONG" if r["wrong"] else "review"
+        print(
+            f"  units {r['units']:3d} confidence {r['confidence']:.3f} {verdict:8s} units right {acc} "
+            f"path {r['path_accuracy']:.2f}"
+        )
 
 
 def _print_similar(rep: dict[str, Any]) -> None:
@@ -347,6 +433,13 @@ def main() -> None:
         const=Path(os.environ.get("CALLQA_REAL_AUDIO", "../shared/real-audio")) / "text" / "mobilecs_example.json",
         help="only the decoder on real 10086 text dialogues (default: $CALLQA_REAL_AUDIO/text/mobilecs_example.json)",
     )
+    ap.add_argument(
+        "--dialogues",
+        type=Path,
+        nargs="?",
+        const=Path(__file__).parent / "data" / "role_tuning_dialogues.yaml",
+        help="only the decoder on the hand-written tuning dialogues (text only; what weights are chosen on)",
+    )
     ap.add_argument("--asr", choices=["text", "whisper"], default="text")
     ap.add_argument("--overhead", type=int, default=0, help="mono calls to time with/without diarization")
     ap.add_argument("--limit", type=int, default=0, help="only the first N samples (whisper is slow on CPU)")
@@ -354,17 +447,15 @@ def main() -> None:
     args = ap.parse_args()
     wall0, cpu0 = _clock()
 
+    if args.dialogues:
+        title = f"tuning dialogues ({args.dialogues.name}, text only, no voice)"
+        _print_dialogues(title, dialogue_report(args.dialogues))
+        _print_cost(wall0, cpu0)
     if args.real_text:
         rt = real_text_report(args.real_text)
-        print(
-            f"real 10086 text dialogues ({args.real_text.name}, text only, no voice): roles given "
-            f"{rt['roles_given']}/{rt['dialogues']}, correct {rt['correct']}, wrong agent {rt['wrong']}"
-        )
-        for r in rt["rows"]:
-            acc = "-" if r["unit_accuracy"] is None else f"{r['unit_accuracy']:.2f}"
-            verdict = "correct" if r["correct"] else "WRONG" if r["wrong"] else "review"
-            print(f"  units {r['units']:3d} confidence {r['confidence']:.3f} {verdict:8s} units right {acc}")
+        _print_dialogues(f"real 10086 text dialogues ({args.real_text.name}, text only, no voice)", rt)
         _print_cost(wall0, cpu0)
+    if args.real_text or args.dialogues:
         if not args.similar:
             return
 

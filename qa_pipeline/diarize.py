@@ -83,8 +83,15 @@ class DiarizeOptions:
     """Prior probability that the agent speaks first (the agent answers the call)."""
     turn_text_weight: float = 1.0
     """Log-odds per point of a unit's text role score (`roles.TextCues.score`)."""
-    turn_model_weight: float = 0.5
-    """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence."""
+    turn_model_weight: float = 1.0
+    """Weight of the text role model's log-odds (`roles.role_model`) in a unit's text evidence. Both weights were
+    chosen on the hand-written tuning dialogues (benchmarks/data/role_tuning_dialogues*.yaml, docs/diarization.md
+    step 6): the largest with no wrong agent on either set, one step down for margin."""
+    turn_strong_evidence: float = 2.0
+    """Role-model log-odds beyond which a unit counts as strongly customer-like (−2.0: P(customer) ≥ 0.88)."""
+    turn_customer_units: int = 2
+    """Units of strong customer-like text that, with an agent cue word elsewhere, show a one-voice call has two
+    parties."""
     turn_iterations: int = 5
     """Rounds of decode → refit the two voices' centroids from the posteriors → decode."""
     turn_min_confidence: float = 0.75

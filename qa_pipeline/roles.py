@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -141,15 +142,34 @@ class RoleModel:
     def logit(self, texts: Sequence[str]) -> np.ndarray:
         """log P(agent) − log P(customer) per text (0 for an empty one)."""
         out = np.zeros(len(texts))
-        idx = [i for i, t in enumerate(texts) if t.strip()]
+        clean = [role_text(t) for t in texts]
+        idx = [i for i, t in enumerate(clean) if t]
         if idx:
-            margin = self._clf.decision_function(self._vec.transform([texts[i] for i in idx]))
+            margin = self._clf.decision_function(self._vec.transform([clean[i] for i in idx]))
             out[idx] = margin if self._agent == 1 else -margin
         return out
 
 
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+def role_text(text: str) -> str:
+    """What the role model reads: the words only. Punctuation and spacing depend on the source (the scripts end
+    turns with 。, the phrase templates rarely do, ASR engines differ), so learnt from them they would be a
+    source artefact, not role evidence."""
+    return _NOT_WORDS.sub("", text)
+
+
 def role_training_text() -> tuple[list[str], list[str]]:
     """(texts, labels "agent"/"customer") the role model learns from, deterministic (fixed seeds)."""
+    texts, labels, _ = role_training_set()
+    return texts, labels
+
+
+def role_training_set() -> tuple[list[str], list[str], list[float]]:
+    """`role_training_text` with a weight per example: each role's own examples weigh as much in total as the
+    other's (balanced classes, so the model's log-odds are prior-free), and every text both parties say
+    (role_phrases.yaml `shared`) weighs the same on both sides, so it carries no role evidence."""
     import random
 
     import yaml
@@ -170,6 +190,9 @@ def role_training_text() -> tuple[list[str], list[str]]:
             for t in expand(tpl, rng, 40):
                 texts.append(t)
                 labels.append(role)
+    shared: list[str] = []
+    for tpl in data.get("shared", ()):
+        shared += expand(tpl, rng, 40)
     for path in builtin_specs():
         if path.name[:2] not in ROLE_TRAIN_SPECS:
             continue
@@ -177,10 +200,15 @@ def role_training_text() -> tuple[list[str], list[str]]:
             if isinstance(item, TurnSpec) and item.text.strip():
                 texts.append(item.text)
                 labels.append(item.speaker)
-    return texts, labels
+    n = {role: labels.count(role) for role in ("agent", "customer")}
+    weights = [len(labels) / (2 * n[role]) for role in labels]
+    texts += shared + shared
+    labels += ["agent"] * len(shared) + ["customer"] * len(shared)
+    weights += [1.0] * (2 * len(shared))
+    return texts, labels, weights
 
 
-ROLE_MODEL_VERSION = "1"
+ROLE_MODEL_VERSION = "2"
 
 
 def _role_model_key() -> str:
@@ -203,10 +231,11 @@ def train_role_model() -> RoleModel:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    texts, labels = role_training_text()
+    texts, labels, weights = role_training_set()
+    texts = [role_text(t) for t in texts]
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-    clf = LogisticRegression(C=ROLE_MODEL_C, class_weight="balanced", max_iter=2000)
-    clf.fit(vec.fit_transform(texts), labels)
+    clf = LogisticRegression(C=ROLE_MODEL_C, max_iter=2000)
+    clf.fit(vec.fit_transform(texts), labels, sample_weight=np.asarray(weights))
     return RoleModel(vec, clf)
 
 

@@ -8,6 +8,7 @@ original string with :func:`normalize_with_map`.
 from __future__ import annotations
 
 import logging
+import marshal
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -115,8 +116,27 @@ def jieba_module() -> Any:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    jieba.marshal = _WholeFileMarshal  # its dictionary cache, read in one go (see below)
     jieba.initialize()
     return jieba
+
+
+class _WholeFileMarshal:
+    """`marshal` as jieba's module sees it: `load(file)` reads the file in one go and unmarshals it from memory.
+
+    jieba loads its dictionary cache (≈ 500,000 words and prefixes) with ``marshal.load(file)``, which reads the
+    file a few bytes per object: 1.4–1.6 s of CPU in every process that segments text (each `callqa import`,
+    each scoring worker). ``marshal.loads(file.read())`` makes the same objects in 0.4 s. Same file, same
+    data: the dictionary and the segmentation are unchanged; jieba's own logic (which cache file, whether it
+    is current, rebuilding it) is untouched."""
+
+    dump = staticmethod(marshal.dump)
+    dumps = staticmethod(marshal.dumps)
+    loads = staticmethod(marshal.loads)
+
+    @staticmethod
+    def load(file: Any) -> Any:
+        return marshal.loads(file.read())
 
 
 def tokens(text: str) -> list[str]:

@@ -18,8 +18,9 @@ by a two-state hidden Markov model:
 * decoding: forward-backward → refit the voice term → … (`turn_iterations` rounds), then Viterbi.
 
 The call gets two speakers when the audio split already looked like two parties (`FORCED_SPLIT_METHOD`) or the
-text shows both roles (a unit with agent evidence and another with customer wording: cue words, not the role
-model, which reads every text as leaning one way); otherwise it stays one
+text shows both roles (a unit with agent evidence and another with customer wording, or an agent cue word plus
+units the role model reads as strongly customer-like — never the role model alone, which reads every text as
+leaning one way); otherwise it stays one
 speaker (IVR prompt, voicemail, one party only) and its roles stay unknown. Roles are kept only when the
 decoder is sure (speech-weighted mean posterior ≥ `turn_min_confidence`) and the agent side has agent
 evidence (or the customer side customer wording); else every speaker is "unknown" → needs_review.
@@ -222,12 +223,18 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     # Two parties from the text only on cue words: the role model reads any speech as leaning one way or the
     # other (a real one-voice clip of a lecture gave a unit +1.97), so it labels turns but never makes one
     # voice two speakers.
-    both_roles = bool((score > 0).any() and (score < 0).any())
+    # An agent cue word (service phrasing, 您, 为您/帮您 …) plus customer talk in other units — cue words or
+    # `turn_customer_units` units the role model alone reads as strongly customer (real customers rarely use
+    # the cue words) — also shows two parties. Only this way round: an agent cue is the anchor, so a lecture
+    # or a customer-only recording whose units merely lean both ways stays one speaker.
+    strong_customer = int((model <= -o.turn_strong_evidence).sum())
+    both_roles = bool((score > 0).any() and ((score < 0).any() or strong_customer >= o.turn_customer_units))
     two = (diar.method == FORCED_SPLIT_METHOD or both_roles) and len(set(path.tolist())) == 2
     decoder: dict[str, Any] = {
         "units": n,
         "voice_separation": round(float(separation), 3),
         "text_shows_both_roles": both_roles,
+        "strong_customer_units": strong_customer,
         "audio_split": diar.method == FORCED_SPLIT_METHOD,
     }
     if not two:

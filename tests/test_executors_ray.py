@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -62,18 +70,26 @@ def _load(out: Path, jobs: list[CallJob]) -> dict[str, dict]:
     return res
 
 
-def test_unreachable_cluster_is_a_clear_error(calls, tmp_path):
-    from typer.testing import CliRunner
-
-    from qa_pipeline.cli import app
-
-    if ray.is_initialized():
-        pytest.skip("a Ray instance is running in this process")
-    r = CliRunner().invoke(
-        app,
-        ["score", str(calls[0].path), "--engine", "transcript", "--out", str(tmp_path), "--ray", "ray://127.0.0.1:1"],
+def _driver(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`callqa …` as its own process, as on a cluster's head node (this test process may hold a Ray instance)."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa_pipeline", *args], env=env, capture_output=True, text=True, timeout=600
     )
-    assert r.exit_code == 2 and "127.0.0.1:1" in r.output and "Traceback" not in r.output
+
+
+def _driver_env(**extra: str) -> dict[str, str]:
+    """This environment without Ray's variables, with this checkout first on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+    return {**env, **extra}
+
+
+def test_unreachable_cluster_is_a_clear_error(calls, tmp_path):
+    # in a driver process of its own: after a failed Ray Client connection, Ray cannot start a local instance
+    # in the same process (an assertion inside ray.init), which the other tests here need
+    args = ["score", str(calls[0].path), "--engine", "transcript", "--out", str(tmp_path), "--ray", "ray://127.0.0.1:1"]
+    r = _driver(args, _driver_env())
+    assert r.returncode == 2 and "127.0.0.1:1" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
 
 
 def test_ray_and_process_pool_give_identical_results(calls, local_ray, tmp_path):
@@ -140,3 +156,78 @@ def test_actors_the_cluster_cannot_place_are_left_out(calls, local_ray, tmp_path
     opts = RayOptions(address="local", actors=3, num_cpus=1.0, start_grace=5.0)
     s = run_batch(calls[:3], tmp_path / "o", OPTIONS, ray=opts)
     assert s.ok + s.failed == 3
+
+
+# ------------------------------------------------------------------ a cluster started the way a department runs one
+def _ray_start(args: list[str], env: dict[str, str]) -> int:
+    """`ray start …` in its own session; the daemons it leaves running share its process group, returned."""
+    exe = str(Path(sys.executable).with_name("ray"))
+    proc = subprocess.Popen(
+        [exe, "start", *args], env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    return proc.pid
+
+
+def _stop_group(pgid: int) -> None:
+    """Stop one `ray start`'s daemons only (`ray stop` would stop every Ray instance on the machine)."""
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def token_cluster():
+    """A two-node Ray cluster on this machine, started with `ray start` as docs/scaling.md tells operators:
+    a head and a worker node of one CPU each, with Ray's token authentication on. The token is passed in the
+    environment, so the operator's ~/.ray is never touched."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    # `ray start --head` records itself as this machine's latest cluster; put back what was there before
+    latest = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    before = latest.read_bytes() if latest.exists() else None
+    groups = []
+    try:
+        groups.append(_ray_start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"], env))
+        groups.append(_ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=1"], env))
+        yield f"127.0.0.1:{port}", token
+    finally:
+        for g in reversed(groups):
+            _stop_group(g)
+        if before is None:
+            latest.unlink(missing_ok=True)
+        else:
+            latest.write_bytes(before)
+
+
+def test_score_on_a_two_node_cluster_started_with_ray_start(calls, token_cluster, tmp_path):
+    address, token = token_cluster
+    folder = calls[0].path.parent
+    # the operator gave the token but no mode: callqa joins in token mode, as `ray start` does on the head
+    out = tmp_path / "cluster"
+    args = ["score", str(folder), "--engine", "transcript", "--out", str(out), "--ray", address]
+    args += ["--ray-actors", "2", "--ray-cpus", "1", "--threads", "1"]
+    r = _driver(args, _driver_env(RAY_AUTH_TOKEN=token))
+    assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]  # the corrupt file fails, as with the pool
+    assert "corrupt" in r.stdout + r.stderr
+    pool_out = tmp_path / "pool"
+    run_batch(calls, pool_out, OPTIONS, workers=1)
+    assert _load(out, calls) == _load(pool_out, calls)
+    # without the token: one clear message that says what to do, no traceback
+    r = _driver(args, _driver_env(RAY_AUTH_TOKEN_PATH=str(tmp_path / "no-token")))
+    assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "RAY_AUTH_MODE=token" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr

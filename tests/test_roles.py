@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from qa_pipeline.roles import AGENT_PHRASE_CATEGORIES, ROLE_TRAIN_SPECS, role_model, role_training_text
@@ -75,3 +77,65 @@ def test_empty_text_is_no_evidence_and_model_is_deterministic() -> None:
 
     again = train_role_model().logit(AGENT_LINES + CUSTOMER_LINES)
     assert np.allclose(again, m.logit(AGENT_LINES + CUSTOMER_LINES))
+
+
+def test_training_never_reads_the_tuning_dialogues(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The decoder's weights are chosen on benchmarks/data/role_tuning_dialogues*.yaml: training opens nothing
+    under benchmarks/, and no tuning turn of 10+ characters is training text unless it is a standard script
+    phrase the phrasing generator or a tuning script also has (您好，很高兴为您服务 …)."""
+    import builtins
+    import io
+
+    import yaml
+
+    from qa_pipeline.phrasing.generate import training_examples
+    from qa_pipeline.roles import role_text
+
+    data = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+    opened: list[str] = []
+    real_open, real_read = builtins.open, Path.read_text
+
+    def spy_open(file, *a, **k):  # type: ignore[no-untyped-def]
+        opened.append(str(file))
+        return real_open(file, *a, **k)
+
+    def spy_read(self, *a, **k):  # type: ignore[no-untyped-def]
+        opened.append(str(self))
+        return real_read(self, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(io, "open", spy_open)
+    monkeypatch.setattr(Path, "read_text", spy_read)
+    texts = role_training_text()[0]
+    monkeypatch.undo()
+    assert opened, "the spy saw no file at all"
+    assert not [f for f in opened if Path(f).resolve().is_relative_to(data.parent)]
+
+    standard = {role_text(ex.text) for ex in training_examples()}
+    standard |= {
+        role_text(item.text)
+        for p in builtin_specs()
+        if p.name[:2] in ROLE_TRAIN_SPECS
+        for item in load_spec(p).items
+        if isinstance(item, TurnSpec)
+    }
+    seen = {role_text(t) for t in texts} - standard
+    turns = [
+        role_text(t[2:])
+        for f in ("role_tuning_dialogues.yaml", "role_tuning_dialogues_b.yaml")
+        for d in yaml.safe_load((data / f).read_text(encoding="utf-8"))["dialogues"]
+        for t in d["turns"]
+    ]
+    long_turns = [t for t in turns if len(t) >= 10]
+    assert len(long_turns) >= 250
+    leaked = [t for t in long_turns if t in seen]
+    assert not leaked, leaked
+
+
+def test_back_channels_and_punctuation_carry_no_role_evidence() -> None:
+    """Words both parties say (role_phrases.yaml `shared`, weighted the same on both sides) stay near 0 (measured
+    喂 −0.11, 好的 −0.19, 嗯嗯 +0.03, 再见 −0.20); punctuation is not read at all (sources punctuate differently)."""
+    m = role_model()
+    assert np.abs(m.logit(["喂", "好的", "嗯嗯", "再见"])).max() < 0.6
+    a, b = m.logit(["您好。请问您是机主本人吗？", "您好请问您是机主本人吗"])
+    assert a == b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import threading
 from pathlib import Path
@@ -406,3 +407,149 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(pg_url):
         versions = list(conn.execute(sa.select(S.schema_migrations.c.version)).scalars())
     assert sorted(versions) == [v for v, _, _ in MIGRATIONS]
     store.close()
+
+
+# ---------------------------------------------------------------- the import's bulk statements (issue 13 import speed)
+
+
+@pytest.mark.postgres
+def test_upsert_rows_stores_what_a_core_insert_stores_and_replaces(pg_url):
+    """`bulk.upsert_rows` (one single-row statement, executemany): every kind of value a call row
+    holds (awkward text, None, ints, floats at the edges of their repr, booleans) comes back as a Core INSERT of
+    the same row stores it, and a second upsert of the same keys replaces the other columns."""
+    from qa_pipeline.store.bulk import upsert_rows
+
+    store = open_store(pg_url("ups"))
+
+    def row(cid: str, k: int) -> dict:
+        return {
+            "call_id": cid,
+            "status": "ok",
+            "error": ["it's", 'a "quote"', "back\\slash", "tab\tnew\nline", "", "{a,b}", "NULL", "中文 ✓ 😀"][k % 8],
+            "agent_name": None if k % 3 == 0 else f"名{k}",
+            "call_hour": [0, 23, None, 7][k % 4],
+            "transferred_at": [0.1, 1e-300, 123456789.12345679, -2.5e17, None, 3.0][k % 6],
+            "duration_s": [float(k) / 7, 5e-324, 1.7976931348623157e308][k % 3],
+            "sample_rate": [8000, 2**31 - 1, None][k % 3],
+            "fatal": [True, False, None][k % 3],
+            "needs_review": k % 2 == 0,
+            "metadata_json": json.dumps({"k": k, "s": "x'y"}, ensure_ascii=False),
+        }
+
+    core = [row(f"core{k}", k) for k in range(24)]
+    mine = [row(f"bulk{k}", k) for k in range(24)]
+    cols = [S.calls.c[c] for c in core[0] if c != "call_id"]
+    with store.engine.begin() as conn:
+        conn.execute(S.calls.insert(), core)
+        upsert_rows(conn, S.calls, mine, "call_id")
+    with store.engine.connect() as conn:
+        got = {r[0]: tuple(r[1:]) for r in conn.execute(sa.select(S.calls.c.call_id, *cols))}
+    assert len(got) == 48
+    for k in range(24):
+        assert got[f"bulk{k}"] == got[f"core{k}"], k
+    # 23 of the keys again with other values: those replaced (not added), the 24th untouched
+    again = [{**row(f"core{k + 1}", k + 1), "call_id": f"bulk{k}"} for k in range(23)]
+    with store.engine.begin() as conn:
+        upsert_rows(conn, S.calls, again, "call_id")
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.calls)).scalar() == 48
+        got = {r[0]: tuple(r[1:]) for r in conn.execute(sa.select(S.calls.c.call_id, *cols))}
+    for k in range(23):
+        assert got[f"bulk{k}"] == got[f"core{k + 1}"], k
+    assert got["bulk23"] == got["core23"]
+    store.close()
+
+
+@pytest.mark.postgres
+def test_a_call_row_the_database_refuses_fails_alone(pg_url, tmp_path):
+    """The batch's call rows go in as one statement: a call whose own row the database refuses (an audio sample
+    rate that is not a number) makes the batch replay call by call, so it alone is reported and rolled back."""
+    url = pg_url("badrow")
+    calls = _calls(6, "r")
+    calls[2]["audio"] = {**(calls[2].get("audio") or {}), "sample_rate": "eight thousand"}
+    root = tmp_path / "results"
+    (root / "calls").mkdir(parents=True)
+    for c in calls:
+        (root / "calls" / f"{c['call_id']}.json").write_text(json.dumps(c, ensure_ascii=False), encoding="utf-8")
+    rep = import_results(root, url)
+    assert rep.imported == 5 and [n for n, _ in rep.failed] == ["r0002.json"]
+    assert "eight thousand" in rep.failed[0][1] or "integer" in rep.failed[0][1]
+    store = open_store(url)
+    with store.engine.connect() as conn:
+        stored = sorted(conn.execute(sa.select(S.calls.c.call_id)).scalars())
+        assert stored == ["r0000", "r0001", "r0003", "r0004", "r0005"]
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.utterances)).scalar() == 10
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_search").scalar() == 10
+    store.close()
+    # fixed, imported again: only that file is written; the others are unchanged
+    calls[2]["audio"]["sample_rate"] = 8000
+    (root / "calls" / "r0002.json").write_text(json.dumps(calls[2], ensure_ascii=False), encoding="utf-8")
+    rep = import_results(root, url)
+    assert (rep.imported, rep.unchanged, rep.failed) == (1, 5, [])
+
+
+def _importer(folder: str, url: str, barrier, out) -> None:
+    barrier.wait()
+    rep = import_results(Path(folder), url, batch_size=7)
+    out.put((rep.imported, rep.unchanged, rep.failed))
+
+
+@pytest.mark.postgres
+def test_concurrent_importers_replace_whole_calls(pg_url, tmp_path):
+    """Four `import` processes at once, over folders that overlap: 40 calls are in two folders with DIFFERENT
+    content (a re-scored version). Each call ends up stored once, entirely one version or the other (its
+    utterances, checks and search documents agree with its score), nothing lost, nothing doubled; a re-import
+    of every folder then writes nothing."""
+    url = pg_url("imp4")
+    open_store(url).close()
+    base = _calls(160, "m")
+    rescored = []
+    for c in base[:40]:  # the second version: another score, three utterances instead of two
+        r = json.loads(json.dumps(c))
+        r["score"]["total"] = 999.0  # no base call has this score
+        r["utterances"].append({"speaker": "agent", "start": 2.0, "end": 3.0, "text": f"重新评分 {c['call_id']}"})
+        rescored.append(r)
+    parts = [base[0:60], base[60:110] + rescored[0:20], base[110:160] + rescored[20:40], base[20:60] + base[100:120]]
+    folders = []
+    for w, part in enumerate(parts):
+        d = tmp_path / f"w{w}" / "calls"
+        d.mkdir(parents=True)
+        for c in part:
+            (d / f"{c['call_id']}.json").write_text(json.dumps(c, ensure_ascii=False), encoding="utf-8")
+        folders.append(str(d.parent))
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(len(folders)), ctx.Queue()
+    procs = [ctx.Process(target=_importer, args=(f, url, barrier, out)) for f in folders]
+    for p in procs:
+        p.start()
+    reps = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert all(not failed for _, _, failed in reps), reps
+    store = open_store(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(S.calls)).scalar() == 160
+        score = dict(conn.execute(sa.select(S.calls.c.call_id, S.calls.c.score_total)).all())
+        n_utt = dict(
+            conn.execute(sa.select(S.utterances.c.call_id, sa.func.count()).group_by(S.utterances.c.call_id)).all()
+        )
+        n_doc = dict(
+            conn.exec_driver_sql(
+                "SELECT u.call_id, count(*) FROM utterance_search s JOIN utterances u USING (utterance_id)"
+                " GROUP BY u.call_id"
+            ).all()
+        )
+        n_chk = dict(conn.execute(sa.select(S.checks.c.call_id, sa.func.count()).group_by(S.checks.c.call_id)).all())
+        assert conn.exec_driver_sql("SELECT count(*) FROM utterance_search").scalar() == sum(n_utt.values())
+    for c in base:
+        cid = c["call_id"]
+        assert n_utt[cid] == n_doc[cid] == (3 if score[cid] == 999.0 else 2), cid  # one whole version
+        assert n_chk[cid] == 1
+    store.close()
+    # a folder is imported again: what differs from it is written (its version of the 20 shared calls, if the
+    # other version won the race), then a second time nothing
+    rep = import_results(Path(folders[1]), url)
+    assert rep.imported + rep.unchanged == 70 and rep.imported <= 20 and not rep.failed
+    rep = import_results(Path(folders[1]), url)
+    assert (rep.imported, rep.unchanged, rep.failed) == (0, 70, [])

@@ -60,3 +60,27 @@ def test_char_count():
     assert char_count("我的套餐是5G plan 128元") == 5 + 1 + 1 + 1 + 1  # 我的套餐是 + 5g + plan + 128 + 元
     assert char_count("，。？  ") == 0
     assert char_count("ＯＫ好的") == 3
+
+
+def test_jieba_dictionary_read_in_one_go_is_the_same_dictionary(tmp_path):
+    """`jieba_module` lets jieba read its dictionary cache with one read (`_WholeFileMarshal`): the objects are
+    those `marshal.load` makes from the same file, and jieba's dictionary is the one in its cache file."""
+    import marshal
+    import os
+    import tempfile
+
+    from qa_pipeline.text import _WholeFileMarshal, jieba_module
+
+    data = ({"我们": 3, "不归": 0, "管": 7, "é\n'": 1}, 11)
+    f = tmp_path / "c.marshal"
+    with open(f, "wb") as fh:
+        _WholeFileMarshal.dump(data, fh)
+    with open(f, "rb") as a, open(f, "rb") as b:
+        assert _WholeFileMarshal.load(a) == marshal.load(b) == data
+    jieba = jieba_module()
+    assert jieba.marshal is _WholeFileMarshal
+    cache = os.path.join(jieba.dt.tmp_dir or tempfile.gettempdir(), jieba.dt.cache_file or "jieba.cache")
+    with open(cache, "rb") as fh:
+        freq, total = marshal.load(fh)
+    assert jieba.dt.FREQ == freq and jieba.dt.total == total
+    assert jieba.lcut("这不归我们管") == ["这不归", "我们", "管"]

@@ -1,8 +1,9 @@
 """Score calls on Ray: a pool of actors (`ray.util.ActorPool`), each loading the ASR model once.
 
 * ``address``: ``local`` starts a Ray instance on this machine (stopped again afterwards); ``auto`` joins the
-  cluster this node belongs to (``ray start``); ``ray://head:10001`` joins through Ray Client. When this
-  process already called ``ray.init`` (tests, notebooks) that instance is used as it is.
+  cluster this node belongs to (``ray start``); ``head:6379`` joins that cluster's GCS; ``ray://head:10001``
+  joins through Ray Client. When this process already called ``ray.init`` (tests, notebooks) that instance is
+  used as it is. Clusters with Ray's token authentication are joined in token mode (`_join_with_token`).
 * Calls are streamed: at most two per actor are in flight, the rest of the job list stays in the driver
   (a manifest of tens of thousands of rows is never shipped to the workers); results come back as they
   finish and go to the same writer as the process pool (atomic per-call JSON, database upsert).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..i18n import language
@@ -30,7 +32,7 @@ NAMESPACE = "callqa"
 
 @dataclass(frozen=True)
 class RayOptions:
-    address: str = "local"  # local | auto | ray://host:10001
+    address: str = "local"  # local | auto | host:6379 | ray://host:10001
     actors: int = 2  # actors in the pool (CPU workers, or GPU workers with num_gpus)
     num_cpus: float = 1.0  # CPUs reserved per actor (the model's CPU threads are PipelineOptions.asr.threads)
     num_gpus: float = 0.0  # GPUs per actor (scoring with --device cuda)
@@ -70,6 +72,8 @@ def _connect(opts: RayOptions) -> bool:
     """ray.init as `opts.address` asks; returns True when this call started Ray (and must shut it down)."""
     from ..i18n import t
 
+    if opts.address != "local":
+        _join_with_token()  # before Ray is imported: Ray reads the mode when its configuration loads
     try:
         import ray
     except ImportError:
@@ -84,19 +88,49 @@ def _connect(opts: RayOptions) -> bool:
         else:
             ray.init(address=opts.address, **common)
     except Exception as exc:  # noqa: BLE001 - unreachable cluster, bad address: one clear message
+        if _is_auth_failure(exc):
+            raise RayUnavailable(t("store.ray.auth", address=opts.address)) from None
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RayUnavailable(t("store.ray.cannot_connect", address=opts.address, reason=reason)) from None
     return True
 
 
+def _join_with_token() -> None:
+    """Since Ray 2.5x `ray start --head` turns on token authentication whenever a token exists on the head
+    (~/.ray/auth_token, created by the first local instance). A process that *joins* by address does not turn
+    it on by itself, so it is refused with InvalidAuthToken. When the operator chose no mode (RAY_AUTH_MODE
+    unset) and a token is at hand, join in token mode, as `ray start` does on that machine; a client in token
+    mode also joins a cluster without authentication. This must run before `ray` is imported in this process:
+    Ray reads RAY_AUTH_MODE into its configuration then."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token")).expanduser()
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    """Ray reports a missing or wrong token as AuthenticationError, sometimes only as the cause of a
+    ConnectionError; the message names InvalidAuthToken in either case."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def start_local(num_cpus: float, num_gpus: float = 0.0, attempts: int = 3, **kwargs: Any) -> None:
     """ray.init of a private instance on this machine. Ray waits a fixed 30 s for its raylet to register;
-    on a machine whose cores are busy with other work that can pass, so the start is tried again."""
+    on a machine whose cores are busy with other work that can pass, so the start is tried again.
+    `address="local"`: a bare ray.init() would join the cluster that `ray start` last left on this machine
+    (RAY_ADDRESS, /tmp/ray/ray_current_cluster) and refuse the CPU counts given here."""
     import ray
 
     for attempt in range(attempts):
         try:
             ray.init(
+                address="local",
                 num_cpus=max(1, int(round(num_cpus))),
                 num_gpus=int(num_gpus + 0.999),
                 include_dashboard=False,

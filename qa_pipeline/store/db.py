@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .backends import backend_for
-from .bulk import insert_rows, upsert_rows
+from .bulk import insert_rows, next_values, upsert_rows
 from .migrations import LATEST, current_version, migrate
 
 S = schema
@@ -196,6 +196,18 @@ _DELETES = [t.delete().where(t.c.call_id == _CID) for t in (*S.CHILD_TABLES, S.c
 _UTT_IDS = sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == _CID)
 
 
+def _pg_ids(name: str) -> sa.BindParameter[Any]:
+    """PostgreSQL: a list of string keys as one ``VARCHAR[]`` parameter (``col = ANY(%(name)s)``)."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return sa.bindparam(name, type_=ARRAY(sa.String()))
+
+
+_PG_UTT_IDS = sa.select(S.utterances.c.utterance_id).where(S.utterances.c.call_id == sa.any_(_pg_ids("ids")))
+_PG_DELETES = [t.delete().where(t.c.call_id == sa.any_(_pg_ids("ids"))) for t in (*S.CHILD_TABLES, *S.V7_CHILD_TABLES)]
+_PG_HASHES = sa.select(S.calls.c.call_id, S.calls.c.source_sha256).where(S.calls.c.call_id == sa.any_(_pg_ids("ids")))
+
+
 class Store:
     def __init__(self, engine: sa.Engine, path: Path | None = None, migrate_to: int | None = None):
         self.engine = engine
@@ -216,6 +228,7 @@ class Store:
         self.fts = backend_for(self.dialect, self.version) if self.version >= 2 else None
         self._run_cache: dict[str, int] = {}
         self._agent_cache: dict[str, dict] = {}
+        self._utt_seq: str | None = None
 
     _AGENT = sa.select(S.agents.c.agent_name, S.agents.c.team).where(S.agents.c.agent_id == sa.bindparam("aid"))
 
@@ -307,6 +320,8 @@ class Store:
             if call_ids is None:
                 return dict(conn.execute(sa.select(c.c.call_id, c.c.source_sha256)).all())
             ids = sorted(set(call_ids))
+            if self.dialect == "postgresql":  # one array parameter (see _write_prepared_pg)
+                return dict(conn.execute(_PG_HASHES, {"ids": ids}).all())
             out: dict[str, str | None] = {}
             for i in range(0, len(ids), 500):
                 q = sa.select(c.c.call_id, c.c.source_sha256).where(c.c.call_id.in_(ids[i : i + 500]))
@@ -329,10 +344,12 @@ class Store:
         for stmt in self._DELETES:
             conn.execute(stmt, {"cid": call_id})
 
-    def _run_id(self, conn: sa.Connection, engine_info: dict | None) -> int | None:
+    def _run_id(
+        self, conn: sa.Connection, engine_info: dict | None, fingerprint: tuple[str, dict] | None = None
+    ) -> int | None:
         if not engine_info:
             return None
-        fp, row = _run_fingerprint(engine_info)
+        fp, row = fingerprint or _run_fingerprint(engine_info)
         if fp in self._run_cache:
             return self._run_cache[fp]
         rid = conn.execute(sa.select(S.runs.c.run_id).where(S.runs.c.fingerprint == fp)).scalar()
@@ -548,40 +565,41 @@ class Store:
         c, u = S.calls, S.utterances
         calls = sorted(calls, key=lambda p: p.call["call_id"])
         runs = {}
-        for p in sorted(calls, key=lambda p: _run_fingerprint(p.engine)[0] if p.engine else ""):
+        fps = {id(p): _run_fingerprint(p.engine) for p in calls if p.engine}  # once per call (a JSON dump + hash)
+        for p in sorted(calls, key=lambda p: fps[id(p)][0] if p.engine else ""):
             if p.engine:
-                runs[id(p)] = self._run_id(conn, p.engine)
+                runs[id(p)] = self._run_id(conn, p.engine, fps[id(p)])
         self._upsert_agents_pg(conn, {p.agent[0]: p.agent[1] for p in calls if p.agent})
         now = _now()
         call_rows = [{**p.call, "run_id": runs.get(id(p)), "imported_at": now} for p in calls]
         upsert_rows(conn, c, call_rows, "call_id")
-        ids = [p.call["call_id"] for p in calls]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            if self.fts is not None:
-                self.fts.delete_calls(conn, sa.select(u.c.utterance_id).where(u.c.call_id.in_(chunk)))
-            for t in (*S.CHILD_TABLES, *(S.V7_CHILD_TABLES if self.version >= 7 else ())):
-                conn.execute(t.delete().where(t.c.call_id.in_(chunk)))
+        # the batch's call ids as ONE array parameter (``call_id = ANY(%(ids)s)``): constant statement text, so
+        # psycopg converts it once and the server prepares it; an ``IN`` list of 200 placeholders was parsed
+        # again on both sides for every batch and table
+        ids = {"ids": [p.call["call_id"] for p in calls]}
+        if self.fts is not None:
+            self.fts.delete_calls(conn, _PG_UTT_IDS, ids)
+        for stmt in _PG_DELETES[: len(S.CHILD_TABLES) + (len(S.V7_CHILD_TABLES) if self.version >= 7 else 0)]:
+            conn.execute(stmt, ids)
         utts = [x for p in calls for x in p.utterances]
         if utts:
-            # ids drawn from the column's sequence in one round trip, then the rows COPied (no RETURNING)
-            new_ids = (
-                conn.execute(
-                    sa.text(
-                        "SELECT nextval(pg_get_serial_sequence('utterances', 'utterance_id'))"
-                        " FROM generate_series(1, :n)"
-                    ),
-                    {"n": len(utts)},
-                )
-                .scalars()
-                .all()
-            )
+            # ids drawn from the column's sequence in one round trip, then the rows COPied (no RETURNING); the
+            # sequence is looked up once (pg_get_serial_sequence in the select list ran once per row)
+            new_ids = next_values(conn, self._utterance_sequence(conn), len(utts))
             utts = [{**x, "utterance_id": k} for x, k in zip(utts, new_ids, strict=True)]
             insert_rows(conn, u, utts)
             if self.fts is not None:
                 cols = [col for p in calls for col in p.fts_cols]
                 self.fts.insert(conn, [{"rowid": k, **col} for k, col in zip(new_ids, cols, strict=True)])
         self._insert_children(conn, calls)
+
+    def _utterance_sequence(self, conn: sa.Connection) -> str:
+        """PostgreSQL: the name of the sequence behind ``utterances.utterance_id`` (looked up once)."""
+        if self._utt_seq is None:
+            self._utt_seq = conn.execute(
+                sa.text("SELECT pg_get_serial_sequence('utterances', 'utterance_id')")
+            ).scalar_one()
+        return self._utt_seq
 
     def _upsert_agents_pg(self, conn: sa.Connection, agents: dict[str, dict]) -> None:
         """PostgreSQL: a batch's agents with one SELECT and one INSERT (an importer meets each agent once,
@@ -595,9 +613,8 @@ class Store:
         existing = {
             r.agent_id: r
             for r in conn.execute(
-                sa.select(a.c.agent_id, a.c.agent_name, a.c.team).where(
-                    a.c.agent_id.in_(sa.bindparam("ids", list(todo), expanding=True))
-                )
+                sa.select(a.c.agent_id, a.c.agent_name, a.c.team).where(a.c.agent_id == sa.any_(_pg_ids("ids"))),
+                {"ids": list(todo)},
             )
         }
         new = [{"agent_id": k, **r} for k, r in todo.items() if k not in existing]
