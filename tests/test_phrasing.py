@@ -421,3 +421,11 @@ def test_reported_customer_speech_gets_no_tail_windows() -> None:
     assert not [text[s:e] for s, e in units(text, windows=True) if text[s:e].startswith("排了")]
     for cat in ("hold_apology", "impatient", "rhetorical"):
         assert not _dev_hit(cat, text, "agent"), cat
+
+
+def test_whole_turn_ask_backs_also_as_a_question_clause() -> None:
+    """什么？ / 是XX啊？ (l.9) asked back as the first clause of a longer turn are still the lexicon's ask-backs."""
+    for text in ("是副卡啊？副卡要机主本人来办", "您要办哪个？什么？您那边声音太小了"):
+        assert any(m.method == "exact" for m in find("colloquial", text)), text
+    for text in ("您说的是哪个套餐啊？我帮您看看", "是吗？那我帮您查一下", "好的，是流量的问题吗？我帮您看"):
+        assert not _dev_hit("colloquial", text, "agent"), text

@@ -6,7 +6,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -161,9 +161,33 @@ def _unit_scores(text: str, extra: Mapping[str, Iterable[str]] | None) -> tuple[
     return hit
 
 
+_ASK_BACK = frozenset({"rhetorical_ask", "direct_address"})
+"""Lexicon categories (colloquial.yaml) that match a whole turn asked back: 什么？ / 什么呢 / 再说一次 / 是XX啊？"""
+
+
+def _clause_ask_backs(lexicon: str, text: str, taken: list[PhraseMatch]) -> list[PhraseMatch]:
+    """The whole-turn ask-backs of l.9 (`_ASK_BACK`) said as one question clause of a longer turn: 是宽带啊？宽带那得
+    上门装 / 啊？什么呢_信号不好 (the turn goes on after the ask, or ASR joined two turns)."""
+    clauses = [m.span() for m in _CLAUSE.finditer(text)]
+    if len(clauses) < 2:
+        return []
+    out: list[PhraseMatch] = []
+    for s, e in clauses:
+        if not _QUESTION_END.search(text[s:e]) or any(s < m.end and m.start < e for m in (*taken, *out)):
+            continue
+        out += [
+            replace(m, start=m.start + s, end=m.end + s)
+            for m in load_lexicon(lexicon).find(text[s:e])
+            if m.category in _ASK_BACK
+        ]
+    return out
+
+
 def _lexicon_hits(name: str, text: str) -> list[PhraseMatch]:
     cat = category(name)
     hits = load_lexicon(cat.lexicon).find(text)
+    if cat.model_questions_only:
+        hits += _clause_ask_backs(cat.lexicon, text, hits)
     if cat.lexicon_categories:
         hits = [m for m in hits if m.category in cat.lexicon_categories]
     if name == "greeting":
