@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,3 +60,23 @@ def render_stereo(
     out += rng.normal(0, noise, out.shape).astype(np.float32)
     sf.write(str(path), np.clip(out, -1, 1), rate, subtype=subtype)
     return path
+
+
+def spy_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every file opened (open, io.open, Path.read_text) until `monkeypatch` is undone: the guard tests
+    that training never reads held-out, development or tuning data."""
+    opened: list[str] = []
+    real_open, real_read = builtins.open, Path.read_text
+
+    def spy_open(file: Any, *a: Any, **k: Any) -> Any:
+        opened.append(str(file))
+        return real_open(file, *a, **k)
+
+    def spy_read(self: Path, *a: Any, **k: Any) -> str:
+        opened.append(str(self))
+        return real_read(self, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(io, "open", spy_open)
+    monkeypatch.setattr(Path, "read_text", spy_read)
+    return opened

@@ -9,22 +9,23 @@ phrases mostly); they were removed, and this test keeps it so. Its messages give
 
 from __future__ import annotations
 
-import re
 from difflib import SequenceMatcher
 from pathlib import Path
 
 import yaml
 
+from qa_pipeline.text import normalize
+
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "benchmarks" / "data" / "heldout_phrases.yaml"
 DEV_SETS = sorted((ROOT / "tests" / "data").glob("phrasing_dev*.yaml"))
-NEAR = 0.8  # difflib ratio on the text without punctuation, spaces or "_" (an ASR cut mark)
+NEAR = 0.8  # difflib ratio on the normalised text (no punctuation, spaces or "_", the ASR cut mark)
 
 
 def _texts(path: Path) -> list[str]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
-        re.sub(r"[\W_]+", "", e if isinstance(e, str) else e["text"])
+        normalize(e if isinstance(e, str) else e["text"])
         for spec in data["categories"].values()
         for kind in ("positives", "negatives")
         for e in spec.get(kind) or []

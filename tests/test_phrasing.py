@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import builtins
-import io
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import spy_file_reads
 
 from qa_pipeline.lexicon import available_lexicons, load_lexicon
 from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, is_sure, train_model
@@ -82,20 +81,7 @@ def test_training_is_deterministic_and_extendable() -> None:
 
 
 def test_training_never_reads_the_heldout_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    opened: list[str] = []
-    real_open, real_read = builtins.open, Path.read_text
-
-    def spy_open(file, *a, **k):  # type: ignore[no-untyped-def]
-        opened.append(str(file))
-        return real_open(file, *a, **k)
-
-    def spy_read(self, *a, **k):  # type: ignore[no-untyped-def]
-        opened.append(str(self))
-        return real_read(self, *a, **k)
-
-    monkeypatch.setattr(builtins, "open", spy_open)
-    monkeypatch.setattr(io, "open", spy_open)
-    monkeypatch.setattr(Path, "read_text", spy_read)
+    opened = spy_file_reads(monkeypatch)
     generate.templates.cache_clear()
     train_model()
     assert opened, "the spy saw no file at all"

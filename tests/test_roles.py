@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from helpers import spy_file_reads
 
 from qa_pipeline.roles import AGENT_PHRASE_CATEGORIES, ROLE_TRAIN_SPECS, role_model, role_training_text
 from qa_pipeline.synth import builtin_specs
@@ -83,29 +84,13 @@ def test_training_never_reads_the_tuning_dialogues(monkeypatch) -> None:  # type
     """The decoder's weights are chosen on benchmarks/data/role_tuning_dialogues*.yaml: training opens nothing
     under benchmarks/, and no tuning turn of 10+ characters is training text unless it is a standard script
     phrase the phrasing generator or a tuning script also has (您好，很高兴为您服务 …)."""
-    import builtins
-    import io
-
     import yaml
 
     from qa_pipeline.phrasing.generate import training_examples
     from qa_pipeline.roles import role_text
 
     data = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
-    opened: list[str] = []
-    real_open, real_read = builtins.open, Path.read_text
-
-    def spy_open(file, *a, **k):  # type: ignore[no-untyped-def]
-        opened.append(str(file))
-        return real_open(file, *a, **k)
-
-    def spy_read(self, *a, **k):  # type: ignore[no-untyped-def]
-        opened.append(str(self))
-        return real_read(self, *a, **k)
-
-    monkeypatch.setattr(builtins, "open", spy_open)
-    monkeypatch.setattr(io, "open", spy_open)
-    monkeypatch.setattr(Path, "read_text", spy_read)
+    opened = spy_file_reads(monkeypatch)
     texts = role_training_text()[0]
     monkeypatch.undo()
     assert opened, "the spy saw no file at all"
