@@ -203,6 +203,7 @@ def similar_report(dirs: list[Path], tmp: Path) -> dict[str, Any]:
                     "method": info.method if info else None,
                     "roles": sorted(info.roles.values()) if info else [],
                     "role_confidence": info.role_confidence if info else None,
+                    "wrong_agent_risk": info.role_evidence.get("decoder", {}).get("wrong_agent_risk") if info else None,
                     "der_roles": round(diarization_error_rate(ref, hyp)["der"], 4),
                     "agent_found": found,
                     "wrong_agent": has_agent and not found,
@@ -300,6 +301,7 @@ def decode_dialogue(turns: list[tuple[str, str]], options: DiarizeOptions) -> di
     return {
         "units": len(units),
         "confidence": dec.roles.confidence,
+        "wrong_agent_risk": dec.roles.evidence.get("decoder", {}).get("wrong_agent_risk"),
         "roles_given": given,
         "correct": correct,
         "wrong": given and not correct,
@@ -390,8 +392,9 @@ def _print_dialogues(title: str, rep: dict[str, Any]) -> None:
     for r in rep["rows"]:
         acc = "-" if r["unit_accuracy"] is None else f"{r['unit_accuracy']:.2f}"
         verdict = "correct" if r["correct"] else "WRONG" if r["wrong"] else "review"
+        risk = "-" if r["wrong_agent_risk"] is None else f"{r['wrong_agent_risk']:.3f}"
         print(
-            f"  units {r['units']:3d} confidence {r['confidence']:.3f} {verdict:8s} units right {acc} "
+            f"  units {r['units']:3d} confidence {r['confidence']:.3f} risk {risk:5s} {verdict:8s} units right {acc} "
             f"path {r['path_accuracy']:.2f}"
         )
 
@@ -413,7 +416,8 @@ def _print_similar(rep: dict[str, Any]) -> None:
         for r in f["calls"]:
             print(
                 f"  {r['call'][:32]:32s} k={r['n_speakers']} roles={'/'.join(r['roles'])} "
-                f"conf={r['role_confidence']} DER={r['der_roles']:.3f} agent={'yes' if r['agent_found'] else 'no'}"
+                f"conf={r['role_confidence']} risk={r.get('wrong_agent_risk')} DER={r['der_roles']:.3f} "
+                f"agent={'yes' if r['agent_found'] else 'no'}"
                 f"{' WRONG' if r['wrong_agent'] else ''}"
             )
 

@@ -38,7 +38,7 @@ from .diarize import FORCED_SPLIT_METHOD, ONE_CLUSTER_METHOD, Diarization, Diari
 from .roles import RoleAssignment, assign_roles, role_model, text_cues
 from .types import Speaker, SpeechSegment, Utterance, Word
 
-__all__ = ["TURN_DECODE_METHOD", "TurnDecode", "decode_turns", "resolve_speakers"]
+__all__ = ["TURN_DECODE_METHOD", "TurnDecode", "decode_turns", "resolve_speakers", "wrong_side_risk"]
 
 TURN_DECODE_METHOD = "resemblyzer+agglomerative+turn-taking"
 """A one-cluster call whose units the turn-taking decoder labelled (two speakers)."""
@@ -176,6 +176,34 @@ def _voice_llr(emb: np.ndarray, has: np.ndarray, q: np.ndarray) -> tuple[np.ndar
     return llr, (mu_a - mu_c) / np.sqrt(var)
 
 
+def wrong_side_risk(p_other: np.ndarray, turns: np.ndarray | None = None, share: float = 1 / 3) -> float:
+    """P(at least `share` of a side's units belong to the other party), from the units' probabilities `p_other`
+    of being the other party (1 − the posterior of the side's label).
+
+    `turns` (a turn id per unit): the decoder errs by whole decoded turns — a run of consecutive units it gave
+    one label is the other party's all together, with its units' mean probability — so the count of wrong units
+    moves by whole turns (a weighted Poisson-binomial tail). Without it every unit errs independently (the plain
+    Poisson-binomial tail), which understates the risk: a decoder's errors come in runs (one turn mislabelled
+    as a whole), and a long call of independent units would look safe at any mean posterior. With calibrated
+    unit posteriors this is the chance that the side is wrong by the benchmark's rule (the agent side holding
+    ≥ 1/3 customer units); unlike a mean confidence it weighs how the doubt is spread (a 0.9 mean can hide one
+    long turn at 0.5 on a short side)."""
+    n = len(p_other)
+    if n == 0:
+        return 1.0
+    p_other = np.clip(np.asarray(p_other, dtype=np.float64), 0.0, 1.0)
+    ids = np.arange(n) if turns is None else np.asarray(turns)
+    dist = np.zeros(n + 1)
+    dist[0] = 1.0
+    for t in dict.fromkeys(ids.tolist()):
+        sel = ids == t
+        k, p = int(sel.sum()), float(p_other[sel].mean())
+        nxt = dist * (1 - p)
+        nxt[k:] += dist[: n + 1 - k] * p
+        dist = nxt
+    return float(min(1.0, dist[int(np.ceil(n * share - 1e-9)) :].sum()))
+
+
 # --------------------------------------------------------------------------------------------- decode
 
 
@@ -278,13 +306,26 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
         }
         for st in (0, 1)
     }
+    turn_id = np.cumsum(np.r_[0, path[1:] != path[:-1]])
+    on_agent = path == 0
+    risk = round(wrong_side_risk(1 - post[on_agent], turn_id[on_agent]), 4)
+    decoder["wrong_agent_risk"] = risk
+    decoder["wrong_agent_risk_units"] = round(wrong_side_risk(1 - post[on_agent]), 4)
+    decoder["uncertain_units"] = [
+        [round(units[i].start, 2), round(units[i].end, 2), round(float(chosen[i]), 3)]
+        for i in range(n)
+        if chosen[i] < o.turn_unit_review_posterior
+    ]
     evidence["decoder"] = decoder
-    if confidence < o.turn_min_confidence or not (agent_text > 0 or cust_text < 0):
-        why = (
-            f"confidence {confidence} < {o.turn_min_confidence}"
-            if confidence < o.turn_min_confidence
-            else "no agent or customer wording on either side"
-        )
+    if confidence < o.turn_min_confidence:
+        why = f"confidence {confidence} < {o.turn_min_confidence}"
+    elif risk > o.turn_max_wrong_risk:
+        why = f"risk of customer turns on the agent side {risk} > {o.turn_max_wrong_risk}"
+    elif not (agent_text > 0 or cust_text < 0):
+        why = "no agent or customer wording on either side"
+    else:
+        why = ""
+    if why:
         unknown = {agent_lab: "unknown", cust_lab: "unknown"}
         roles = RoleAssignment(unknown, confidence, evidence, f"turn-taking decode too uncertain ({why})")
     else:

@@ -6,8 +6,10 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 from qa_pipeline.diarize import FORCED_SPLIT_METHOD, ONE_CLUSTER_METHOD, Diarization, DiarizeOptions
-from qa_pipeline.turntaking import decode_turns
+from qa_pipeline.turntaking import decode_turns, wrong_side_risk
 from qa_pipeline.types import SpeechSegment, Utterance
 
 # A call whose customer never uses a customer cue word (你们/我想/我要/投诉 …) and whose agent uses almost no
@@ -114,3 +116,50 @@ def test_tuning_dialogues_get_roles_and_never_a_confident_wrong_agent() -> None:
     assert a["wrong"] == 0 and b["wrong"] == 0, (a["rows"], b["rows"])
     assert a["roles_given"] >= 20 and b["roles_given"] >= 3
     assert a["path_accuracy"] >= 0.85 and b["path_accuracy"] >= 0.8
+
+
+def test_wrong_side_risk_is_the_poisson_binomial_tail() -> None:
+    """P(≥ 1/3 of a side's units are the other party's): exact on small cases, 0 for certain units, growing
+    with the units' doubt and with fewer units, and larger when the units err by whole turns."""
+    assert wrong_side_risk(np.zeros(6)) == 0.0
+    assert wrong_side_risk(np.ones(3)) == 1.0
+    assert np.isclose(wrong_side_risk(np.full(3, 0.5)), 1 - 0.5**3)  # ≥ 1 of 3
+    assert np.isclose(wrong_side_risk(np.array([0.1, 0.2, 0.0, 0.0, 0.0, 0.0])), 0.1 * 0.2)  # ≥ 2 of 6
+    assert wrong_side_risk(np.full(12, 0.1)) < wrong_side_risk(np.full(3, 0.1))
+    assert wrong_side_risk(np.full(9, 0.2)) < wrong_side_risk(np.full(9, 0.3))
+    # errors by whole turns: one 3-unit turn at 0.3 among 6 units → P = 0.3 (independent units: far less)
+    p, turns = np.array([0.3, 0.3, 0.3, 0.0, 0.0, 0.0]), np.array([0, 0, 0, 1, 1, 1])
+    assert np.isclose(wrong_side_risk(p, turns), 0.3)
+    assert wrong_side_risk(p) < 0.3
+    assert np.isclose(wrong_side_risk(np.full(4, 0.25), np.arange(4)), wrong_side_risk(np.full(4, 0.25)))
+
+
+def test_high_risk_of_customer_turns_on_the_agent_side_keeps_roles_unknown() -> None:
+    """The call-level decision also weighs the risk that the agent side holds ≥ 1/3 customer turns, not only
+    the mean posterior: the same decode goes to review once its risk exceeds `turn_max_wrong_risk`, whatever its
+    confidence; the risk reported is that of the agent side's own unit posteriors."""
+    diar, utts = _call(forced=True)
+    loose = decode_turns(diar, utts, DiarizeOptions(turn_max_wrong_risk=1.0))
+    assert sorted(loose.roles.roles.values()) == ["agent", "customer"]
+    agent = np.array([loose.roles.roles[s.speaker] == "agent" for s in loose.diarization.segments])
+    turns = np.cumsum(np.r_[0, agent[1:] != agent[:-1]])
+    risk = loose.roles.evidence["decoder"]["wrong_agent_risk"]
+    assert np.isclose(risk, wrong_side_risk(1 - loose.agent_posterior[agent], turns[agent]), atol=1e-4)
+    assert 0 < risk < 1
+    strict = decode_turns(diar, utts, DiarizeOptions(turn_max_wrong_risk=risk / 2))
+    assert strict.roles.confidence == loose.roles.confidence >= DiarizeOptions().turn_min_confidence
+    assert set(strict.roles.roles.values()) == {"unknown"}
+    assert "risk" in strict.roles.reason
+
+
+def test_uncertain_units_are_listed_for_review_inside_a_confident_call() -> None:
+    """Units whose decoded label is below `turn_unit_review_posterior` are listed (start, end, posterior) even
+    when the call keeps its roles, so a reviewer can check those turns."""
+    diar, utts = _call(forced=True)
+    dec = decode_turns(diar, utts, DiarizeOptions(turn_max_wrong_risk=1.0, turn_unit_review_posterior=0.99))
+    listed = dec.roles.evidence["decoder"]["uncertain_units"]
+    chosen = np.maximum(dec.agent_posterior, 1 - dec.agent_posterior)
+    assert len(listed) == int((chosen < 0.99).sum()) > 0
+    assert all(p < 0.99 for _, _, p in listed)
+    none = decode_turns(diar, utts, DiarizeOptions(turn_max_wrong_risk=1.0, turn_unit_review_posterior=0.5))
+    assert none.roles.evidence["decoder"]["uncertain_units"] == []
