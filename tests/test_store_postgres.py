@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fixtures_store import fixture_results, make_result, write_results_dir
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from qa_pipeline.store import import_results, open_store
 from qa_pipeline.store import schema as S
@@ -176,6 +177,21 @@ _PRUNE_QUERIES = [
 ]
 
 
+def test_bound_is_few_items():
+    """The bound's cost is ts_rank_cd's per query item: one token serves the leaves of several weights as one item,
+    a joined word in no document is left out, and a (token, weight) never serves two leaves (an OR counts a
+    position once)."""
+    tree = parse_query("我不知道")
+    assert pg.bound_tsquery(tree, absent={"我不知道"}) == "'知道':AC"  # words phrase (A) + bigram phrase (C)
+    assert pg.bound_tsquery(tree) == "'我不知道':A | '知道':AC"
+    assert pg.bound_tsquery(parse_query("宽带 OR 流量包 NOT 取消"), absent={"流量包"}) == "'宽带':AC | '流量':AC"
+    assert pg.bound_tsquery(parse_query("贵")) == "'贵':A | '贵':*C"  # a prefix item stays apart
+    assert pg.bound_tsquery(parse_query("我不知道"), pinyin=True) == "'zhi':B"  # one token of the syllable phrase
+    # 我 不 知道 and 不 知道 (A), 我不 不知 知道 and 不知 知道 (C): 知道 serves one of each weight, others the rest
+    both = pg.bound_tsquery(parse_query("我不知道 OR 不知道"), absent={"我不知道", "不知道"})
+    assert both == "'不':A | '不知':C | '知道':AC"
+
+
 @pytest.mark.postgres
 def test_ranking_in_two_steps_is_exact(pg_url, monkeypatch):
     """The bound (`bound_tsquery`) is ≥ the exact rank of every matching document, and ranking in two steps (the
@@ -194,20 +210,33 @@ def test_ranking_in_two_steps_is_exact(pg_url, monkeypatch):
                 f"p{i:02d}", f"A00{1 + i % 4}", f"2026-11-0{1 + i % 5}T09:00:00+08:00", 40.0 + i, {}, utterances=turns
             )
         )
+    absent_seen = set()
     with store.engine.connect() as conn:
         for q, f in _PRUNE_QUERIES:
             tree, py = parse_query(q), bool(f.get("pinyin"))
-            bound, exact = pg.bound_tsquery(tree, py), pg.to_tsquery(tree, py)
-            assert bound, q
-            n, below = conn.execute(
-                sa.text(
-                    "SELECT count(*), count(*) FILTER (WHERE ts_rank_cd(w, d, CAST(:b AS tsquery), 1)"
-                    " < ts_rank_cd(w, d, CAST(:q AS tsquery), 1)) FROM (SELECT CAST('{0,1,1,1}' AS real[]) AS w,"
-                    " ts_filter(doc, '{a,b,c}') AS d FROM utterance_search WHERE doc @@ CAST(:q AS tsquery)) x"
-                ),
-                {"b": bound, "q": exact},
-            ).one()
-            assert n >= 10 and below == 0, (q, n, below)
+            exact = pg.to_tsquery(tree, py)
+            # the joined words the index lacks: really in no document (then the bound leaves them out)
+            absent = store.fts.absent_words(conn, tree, py)
+            for w in absent:
+                n_docs = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        pg.search_table.c.doc.op("@@")(sa.cast(sa.literal(pg._lit(w)), TSQUERY))
+                    )
+                ).scalar()
+                assert n_docs == 0, w
+            absent_seen |= absent
+            for bound in {pg.bound_tsquery(tree, py), pg.bound_tsquery(tree, py, absent=absent)}:
+                assert bound, q
+                n, below = conn.execute(
+                    sa.text(
+                        "SELECT count(*), count(*) FILTER (WHERE ts_rank_cd(w, d, CAST(:b AS tsquery), 1)"
+                        " < ts_rank_cd(w, d, CAST(:q AS tsquery), 1)) FROM (SELECT CAST('{0,1,1,1}' AS real[]) AS w,"
+                        " ts_filter(doc, '{a,b,c}') AS d FROM utterance_search WHERE doc @@ CAST(:q AS tsquery)) x"
+                    ),
+                    {"b": bound, "q": exact},
+                ).one()
+                assert n >= 10 and below == 0, (q, bound, n, below)
+    assert "我不知道" in absent_seen  # jieba stores 我/不/知道: the joined word is in no document
     for q in ("服务态度 太差", "wo bu zhi dao"):  # an AND: every match is ranked
         assert pg.bound_tsquery(parse_query(q)) is None
 

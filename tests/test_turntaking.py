@@ -114,3 +114,16 @@ def test_tuning_dialogues_get_roles_and_never_a_confident_wrong_agent() -> None:
     assert a["wrong"] == 0 and b["wrong"] == 0, (a["rows"], b["rows"])
     assert a["roles_given"] >= 20 and b["roles_given"] >= 3
     assert a["path_accuracy"] >= 0.85 and b["path_accuracy"] >= 0.8
+
+
+def test_text_without_word_times_is_spread_over_its_units_by_time() -> None:
+    """A vendor transcript has no word times: an utterance whose end runs into the next unit (the customer still
+    talking while the agent interrupts, one stretch of speech) lends that unit only its last characters, not its
+    whole text — the interruption's unit read as the customer's complaint before."""
+    from qa_pipeline.turntaking import _text_by_time
+
+    units = [SpeechSegment("unknown", 0.0, 6.0), SpeechSegment("unknown", 6.5, 10.0)]
+    u = Utterance("unknown", 0.0, 8.0, "一二三四五六七八")  # one character a second
+    assert _text_by_time(u, units) == [(0, "一二三四五六"), (1, "七八")]
+    assert _text_by_time(Utterance("unknown", 7.0, 9.0, "好的"), units) == [(1, "好的")]
+    assert _text_by_time(Utterance("unknown", 1.0, 1.0, "嗯"), units) == [(0, "嗯")]
