@@ -30,6 +30,7 @@ from qa_pipeline.privacy import RedactOptions, redaction_info  # noqa: E402
 from qa_pipeline.report import build_scorecard, write_scorecard  # noqa: E402
 from qa_pipeline.store import import_results, open_store  # noqa: E402
 from qa_pipeline.store.search import search  # noqa: E402
+from qa_pipeline.store.tokens import with_search_tokens  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞琳雪梅晨宇浩然欣怡子涵梓轩"
@@ -254,11 +255,11 @@ def p95(xs):
     return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
 
 
-def _import_worker(folder: str, db: str, out: mp.Queue) -> None:
+def _import_worker(folder: str, db: str, out: mp.Queue, batch_size: int = 200) -> None:
     """One importer process (as one `callqa import` run): reports its calls, failures, the wall-clock span of
     `import_results` (epoch seconds, comparable across processes) and its own CPU time."""
     t0, c0 = time.time(), time.process_time()
-    rep = import_results(Path(folder), db)
+    rep = import_results(Path(folder), db, batch_size=batch_size)
     out.put((rep.imported, len(rep.failed), t0, time.time(), time.process_time() - c0))
 
 
@@ -338,6 +339,12 @@ def main() -> None:
     ap.add_argument(
         "--unredacted-files", action="store_true", help="import files without redaction info (import redacts them)"
     )
+    ap.add_argument("--batch-size", type=int, default=200, help="calls per import transaction")
+    ap.add_argument(
+        "--no-search-tokens",
+        action="store_true",
+        help="import files without the pipeline's search tokens (as results written before them: import tokenises)",
+    )
     ap.add_argument(
         "--parts", default="import,search,scorecard", help="what to measure after loading: import, search, scorecard"
     )
@@ -403,22 +410,32 @@ def _bench_import(args, rng, agents) -> None:
     engine = dict(ENGINE)
     if not args.unredacted_files:
         engine["options"] = {**ENGINE["options"], "redaction": redaction_info(RedactOptions())}
-    folders = []
+    # the files carry the search index's tokens as the pipeline writes them (batch._score_job: the same
+    # `with_search_tokens`), computed here, before the timing; --no-search-tokens: files of an older callqa
+    folders, size = [], 0
     for w in range(args.importers):
         folder = tmp / f"w{w}"
         (folder / "calls").mkdir(parents=True)
         for i in range(args.import_sample):
             c = make_call(rng, i, agents, prefix=f"IMP{stamp}-{w}-")
             c["engine"] = engine
-            (folder / "calls" / f"{c['call_id']}.json").write_text(json.dumps(c, ensure_ascii=False), encoding="utf-8")
+            if not args.no_search_tokens:
+                with_search_tokens(c)
+            data = json.dumps(c, ensure_ascii=False).encode("utf-8")
+            size += len(data)
+            (folder / "calls" / f"{c['call_id']}.json").write_bytes(data)
         folders.append(folder)
+    print(
+        f"import files: {'without' if args.no_search_tokens else 'with'} the pipeline's search tokens,"
+        f" {size / max(1, args.importers * args.import_sample):.0f} bytes/call"
+    )
     print(f"load average before import: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cpus)")
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()
     server = ServerCpu.of(args.db)
     s0 = server.seconds() if server else 0.0
     t0 = time.perf_counter()
-    procs = [ctx.Process(target=_import_worker, args=(str(f), args.db, q)) for f in folders]
+    procs = [ctx.Process(target=_import_worker, args=(str(f), args.db, q, args.batch_size)) for f in folders]
     for p in procs:
         p.start()
     reps = [q.get() for _ in procs]

@@ -159,7 +159,7 @@ def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
         return _failed(job, job.error)
     try:
         with _time_budget(scorer.budget_s):
-            return score_call(
+            result = score_call(
                 job.path, job.metadata, scorer.options, engine=scorer.engine, rubric=scorer.rubric
             ).to_json()
     except CallTimeout:
@@ -170,6 +170,20 @@ def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
         return _failed(job, f"{readable(str(job.path))}: out of memory while scoring")
     except Exception as exc:  # a bug on one call must not stop the batch
         return _failed(job, f"{readable(str(job.path))}: internal error: {type(exc).__name__}: {exc}")
+    return _with_search_tokens(result)
+
+
+def _with_search_tokens(result: dict[str, Any]) -> dict[str, Any]:
+    """The search index's token forms of the (redacted) transcript, added here, in the scoring worker, once:
+    `callqa import` and the database write use them instead of segmenting again (store/tokens.py). Should
+    that fail, the result goes without them and the store tokenises it as it always did."""
+    try:
+        from .store.tokens import with_search_tokens
+
+        return with_search_tokens(result)
+    except Exception:  # noqa: BLE001 - an optional speed-up, never a failed call
+        result.pop("search_tokens", None)
+        return result
 
 
 @contextmanager

@@ -85,12 +85,23 @@ def _unit_of(units: Sequence[SpeechSegment], start: float, end: float) -> int:
     return min(range(len(units)), key=lambda i: abs((units[i].start + units[i].end) / 2 - mid))
 
 
-def _covered_units(units: Sequence[SpeechSegment], start: float, end: float) -> list[int]:
-    """Units sharing at least half of the shorter of the two with the span (else the one it overlaps most)."""
-    inside = [
-        i for i, s in enumerate(units) if min(end, s.end) - max(start, s.start) >= 0.5 * min(s.duration, end - start)
-    ]
-    return inside or [_unit_of(units, start, end)]
+def _text_by_time(u: Utterance, units: Sequence[SpeechSegment]) -> list[tuple[int, str]]:
+    """An utterance without word times cut at unit boundaries as if spoken at an even rate: (unit, text).
+
+    Copying the whole text into every unit the span touches made an interruption's unit (the end of the
+    customer's turn and the agent's reply in one stretch of speech) read as the customer's complaint too."""
+    chars = list(u.text)
+    if len(chars) < 2 or u.end <= u.start:
+        return [(_unit_of(units, u.start, u.end), u.text)]
+    step = (u.end - u.start) / len(chars)
+    out: list[tuple[int, str]] = []
+    for k, ch in enumerate(chars):
+        i = _unit_of(units, u.start + k * step, u.start + (k + 1) * step)
+        if out and out[-1][0] == i:
+            out[-1] = (i, out[-1][1] + ch)
+        else:
+            out.append((i, ch))
+    return out
 
 
 def _pieces(u: Utterance, units: Sequence[SpeechSegment]) -> list[tuple[int, list[Word] | None, str]]:
@@ -218,9 +229,9 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
         if u.words:
             for i, _, text in _pieces(u, units):
                 texts[i] += text
-        else:  # no word times (a vendor transcript): the text counts for every unit it mostly covers
-            for i in _covered_units(units, u.start, u.end):
-                texts[i] += u.text
+        else:  # no word times (a vendor transcript): its characters spread evenly over its time span
+            for i, text in _text_by_time(u, units):
+                texts[i] += text
     score = np.zeros(n)
     first = next((i for i in range(n) if texts[i].strip()), -1)
     cues = [text_cues(t) if t.strip() else None for t in texts]

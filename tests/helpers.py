@@ -80,3 +80,8 @@ def spy_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(io, "open", spy_open)
     monkeypatch.setattr(Path, "read_text", spy_read)
     return opened
+
+
+EXTRA_SHIRKING: dict[str, list[str]] = {"shirking": ["您去找物业问问吧", "您跟街道反映一下", "你找居委会去"]}
+"""A centre's own 推诿 examples: the tests that extend the phrase model with `extra` phrases all use this one set,
+so the extended model (a full retraining) is trained once per test session, not once per test."""

@@ -63,6 +63,12 @@ def test_batch_scores_good_calls_and_records_bad_ones(day: Path, tmp_path: Path)
     assert {c["check"]: c["status"] for c in bad["checks"]}["greeting"] == "fail"
     assert good["score"]["total"] > bad["score"]["total"]
     assert {"speech", "silence"} <= {e["type"] for e in good["events"]}
+    # the search index's tokens, computed once here for `callqa import` (store/tokens.py): a fresh tokenisation
+    from qa_pipeline.store.tokens import carried_forms, index_columns
+
+    texts = [u["text"] for u in good["utterances"]]
+    assert len(texts) == 3 and carried_forms(good) == [index_columns(t) for t in texts]
+    assert "search_tokens" not in json.loads(call_path(out, "corrupt").read_text(encoding="utf-8"))
     for cid, reason in (("corrupt", "corrupt.wav"), ("empty", "空文件"), ("notaudio", "不是可读取的音频文件")):
         data = json.loads(call_path(out, cid).read_text(encoding="utf-8"))
         assert data["status"] == "failed" and reason in data["error"]

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from helpers import REAL_AUDIO
+from helpers import EXTRA_SHIRKING, REAL_AUDIO
 
 from qa_pipeline.checks.registry import REGISTRY, CheckContext, all_checks, run_check
 from qa_pipeline.types import CallMetadata, SpeechSegment, Timeline, Transcript, Utterance
@@ -295,7 +295,7 @@ def test_extra_phrases_extend_a_check_without_code():
     # a centre that counts sending customers to the street office as 推诿 says so with examples, not code
     tl, tr = call(("agent", "您跟街道反映一下"))
     assert statuses(run("forbidden_phrase", tl, tr)) == ["pass"]
-    out = run("forbidden_phrase", tl, tr, extra_phrases={"shirking": ["您跟街道反映一下", "你找居委会去"]})
+    out = run("forbidden_phrase", tl, tr, extra_phrases=EXTRA_SHIRKING)
     assert statuses(out) == ["fail"] and out[0].detail["category"] == "shirking"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import spy_file_reads
+from helpers import EXTRA_SHIRKING, spy_file_reads
 
 from qa_pipeline.lexicon import available_lexicons, load_lexicon
 from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, is_sure, train_model
@@ -75,9 +75,9 @@ def test_every_category_is_learnt() -> None:
 def test_training_is_deterministic_and_extendable() -> None:
     a, b = generate.training_examples(), generate.training_examples()
     assert a == b
-    extra = generate.training_examples({"shirking": ["您去找物业问问吧"]})
+    extra = generate.training_examples(EXTRA_SHIRKING)
     assert ("您去找物业问问吧", "shirking") in {(e.text, e.label) for e in extra}
-    assert find("shirking", "您去找物业问问吧", extra={"shirking": ["您去找物业问问吧"]})
+    assert find("shirking", "您去找物业问问吧", extra=EXTRA_SHIRKING)
 
 
 def test_training_never_reads_the_heldout_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -291,3 +291,69 @@ def test_bulk_insert_rows_same_as_core(request, tmp_path_factory, backend):
         got = conn.execute(sa.select(S.checks).where(S.checks.c.idx >= 100).order_by(S.checks.c.idx)).mappings().all()
     assert [{k: r[k] for k in rows[0]} for r in got] == rows
     store.close()
+
+
+def _index_rows(store) -> list[tuple]:
+    """The search index's rows in utterance order (SQLite: every FTS5 column; PostgreSQL: the tsvector's text)."""
+    with store.read() as conn:
+        if store.dialect == "sqlite":
+            return [tuple(r) for r in conn.exec_driver_sql("SELECT rowid, * FROM utterance_fts ORDER BY rowid")]
+        rows = conn.exec_driver_sql("SELECT utterance_id, doc::text FROM utterance_search ORDER BY 1")
+        return [tuple(r) for r in rows]
+
+
+def _hits(store, q: str, **kw) -> list[tuple]:
+    return [(h.call_id, h.utterance_idx, h.rank) for h in search(store, q, limit=50, **kw)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_import_uses_the_search_tokens_a_result_carries(request, tmp_path_factory, tmp_path, backend):
+    """Results written by the pipeline carry their search tokens (`tokens.with_search_tokens`): importing them
+    stores the index rows a fresh tokenisation stores and finds the same hits; old results without tokens
+    import and are found; tokens of another tokenizer version, or of a text changed since (here: redacted at
+    import), are not used — the text is tokenised again; current tokens are used as they are."""
+    import copy
+
+    from qa_pipeline.privacy import RedactOptions, redaction_info
+    from qa_pipeline.store.tokens import SEARCH_TOKENS, tokenizer_version, with_search_tokens
+
+    results = fixture_results()
+    plain = write_results_dir(tmp_path / "plain", results)
+    carried = write_results_dir(tmp_path / "carried", [with_search_tokens(copy.deepcopy(r)) for r in results])
+    stores = {}
+    for name, root in (("plain", plain), ("carried", carried)):
+        db = backend_db(request, tmp_path_factory, f"tok_{name}", backend)
+        rep = import_results(root, db)
+        assert (rep.imported, rep.failed) == (len(results), [])
+        stores[name] = open_store(db)
+    old, new = stores["plain"], stores["carried"]
+    assert _index_rows(new) == _index_rows(old) and len(_index_rows(old)) == 25
+    for q, kw in [("我不知道", {}), ("稍等", {"speaker": "agent"}), ("话费", {}), ("不归我们管", {}), ("贵", {})]:
+        assert _hits(new, q, **kw) == _hits(old, q, **kw)
+    assert _hits(new, "wo bu zhi dao", pinyin=True) == _hits(old, "wo bu zhi dao", pinyin=True) != []
+
+    def forged(r: dict, version: str) -> dict:
+        """`r` carrying the word 篡改 in front of its first turn's words, under `version`."""
+        r = with_search_tokens(copy.deepcopy(r))
+        r["engine"] = {**r["engine"], "options": {"redaction": redaction_info(RedactOptions())}}
+        r[SEARCH_TOKENS]["version"] = version
+        r[SEARCH_TOKENS]["seg"][0] = "篡改 " + r[SEARCH_TOKENS]["seg"][0]
+        return r
+
+    # another tokenizer's tokens: tokenised again (the forged word is not indexed)
+    write_results_dir(carried, [forged(results[0], "callqa-tokens 0; jieba 0.39; pypinyin 0.1; unicode 9.0.0")])
+    assert import_results(carried, store=new).imported == 1
+    assert _hits(new, "篡改") == [] and _hits(new, "很高兴为您服务")[0][0] == results[0]["call_id"]
+    # this tokenizer's tokens of these texts: stored as carried (nothing is segmented again)
+    write_results_dir(carried, [forged(results[0], tokenizer_version())])
+    assert import_results(carried, store=new).imported == 1
+    assert [(c, i) for c, i, _ in _hits(new, "篡改")] == [(results[0]["call_id"], 0)]
+    # a result written without redaction: the import redacts its text, so its tokens (of the unredacted text)
+    # are not used; the phone number is neither in the text nor in the index
+    leaky = copy.deepcopy(results[1])
+    leaky["utterances"][1]["text"] = "我的号码是13812345678，帮我查一下"
+    write_results_dir(carried, [with_search_tokens(leaky)])
+    assert import_results(carried, store=new).imported == 1
+    assert _hits(new, "13812345678") == [] and _hits(new, "5678") == [] and _hits(new, "帮我查一下") != []
+    for s in stores.values():
+        s.close()

@@ -168,3 +168,16 @@ def test_uncertain_units_are_listed_for_review_inside_a_confident_call() -> None
     assert all(p < 0.99 for _, _, p in listed)
     none = decode_turns(diar, utts, DiarizeOptions(turn_max_wrong_risk=1.0, turn_unit_review_posterior=0.5))
     assert none.roles.evidence["decoder"]["uncertain_units"] == []
+
+
+def test_text_without_word_times_is_spread_over_its_units_by_time() -> None:
+    """A vendor transcript has no word times: an utterance whose end runs into the next unit (the customer still
+    talking while the agent interrupts, one stretch of speech) lends that unit only its last characters, not its
+    whole text — the interruption's unit read as the customer's complaint before."""
+    from qa_pipeline.turntaking import _text_by_time
+
+    units = [SpeechSegment("unknown", 0.0, 6.0), SpeechSegment("unknown", 6.5, 10.0)]
+    u = Utterance("unknown", 0.0, 8.0, "一二三四五六七八")  # one character a second
+    assert _text_by_time(u, units) == [(0, "一二三四五六"), (1, "七八")]
+    assert _text_by_time(Utterance("unknown", 7.0, 9.0, "好的"), units) == [(1, "好的")]
+    assert _text_by_time(Utterance("unknown", 1.0, 1.0, "嗯"), units) == [(0, "嗯")]

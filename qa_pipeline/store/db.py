@@ -22,6 +22,7 @@ from . import schema
 from .backends import backend_for
 from .bulk import insert_rows, next_values, upsert_rows
 from .migrations import LATEST, current_version, migrate
+from .tokens import carried_forms
 
 S = schema
 
@@ -441,8 +442,12 @@ class Store:
             }
             for i, u in enumerate(r.get("utterances") or [])
         ]
-        fts_cols = (
-            [
+        fts_cols = []
+        if self.fts:
+            # the search forms the pipeline computed when it wrote the result, when they are of these texts and
+            # this tokenizer (else None: tokenised here)
+            carried = carried_forms(r)
+            fts_cols = [
                 self.fts.index_values(
                     str(u["text"]),
                     call_date,
@@ -451,12 +456,10 @@ class Store:
                     agent_id=agent_id,
                     agent_name=md.get("agent_name"),
                     call_id=call_id,
+                    forms=None if carried is None else carried[i],
                 )
-                for u in utts
+                for i, u in enumerate(utts)
             ]
-            if self.fts
-            else []
-        )
         events = [
             {
                 "call_id": call_id,

@@ -10,12 +10,22 @@ Three forms of each utterance are indexed:
   ``不归我们管`` in ``这不归我们管`` although jieba stored ``这不归 / 我们 / 管``.
 
 Every form is a space-joined token string; backends store them verbatim (FTS5 columns, tsvector lexemes).
+
+Tokenised once (`search_tokens`): the pipeline adds the ``seg`` and ``py`` forms of every utterance to the result it
+writes (``search_tokens`` in the result JSON, with `tokenizer_version` and a digest of the texts), in the scoring
+worker that already holds the transcript; `import` and `upsert_call` use them (`carried_forms`) instead of loading
+jieba and pypinyin and segmenting again, and tokenise afresh when the version or the texts differ (an older
+callqa, a newer jieba, a result redacted at import) or the block is missing (results written before). ``grams``
+is not carried: it is the text's characters, cheaper to recompute than to read back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Any
 
@@ -125,3 +135,75 @@ def index_columns(text: str) -> tuple[str, str]:
 
 def grams_column(text: str) -> str:
     return " ".join(char_grams(text))
+
+
+# ---------------------------------------------------------------- tokenised once, carried in the result JSON
+
+SEARCH_TOKENS = "search_tokens"  # the result JSON's key
+# Raise when `segment`, `pinyin_tokens` or `normalize` change what they produce for a text: results that carry
+# tokens of another version are tokenised again at import.
+TOKENS_VERSION = 1
+
+
+@cache
+def tokenizer_version() -> str:
+    """What the carried tokens depend on: this module's forms, jieba's and pypinyin's versions (their code and
+    dictionaries) and the Unicode tables behind NFKC. Read from the installed packages' metadata, without
+    loading either dictionary (an import of carried tokens never loads them)."""
+    from importlib.metadata import version
+
+    return (
+        f"callqa-tokens {TOKENS_VERSION}; jieba {version('jieba')}; pypinyin {version('pypinyin')};"
+        f" unicode {unicodedata.unidata_version}"
+    )
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """sha256 of the utterance texts in order (their JSON list: unambiguous), tying carried tokens to the texts
+    they were made from."""
+    return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _texts(result: dict[str, Any]) -> list[str]:
+    """The utterance texts as the store indexes them."""
+    return [str(u.get("text") or "") for u in result.get("utterances") or []]
+
+
+def search_tokens(texts: Sequence[str]) -> dict[str, Any]:
+    """The ``search_tokens`` block of a result whose utterances have `texts`: the version, the texts' digest,
+    and per utterance its ``seg`` and ``py`` forms (`index_columns`, the one tokenisation)."""
+    forms = [index_columns(t) for t in texts]
+    return {
+        "version": tokenizer_version(),
+        "texts_sha256": texts_digest(texts),
+        "seg": [seg for seg, _ in forms],
+        "py": [py for _, py in forms],
+    }
+
+
+def with_search_tokens(result: dict[str, Any]) -> dict[str, Any]:
+    """`result` (a result JSON) with its ``search_tokens`` block, when it has utterances (in place)."""
+    texts = _texts(result)
+    if texts:
+        result[SEARCH_TOKENS] = search_tokens(texts)
+    else:
+        result.pop(SEARCH_TOKENS, None)
+    return result
+
+
+def carried_forms(result: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """The (seg, py) forms of each utterance carried by `result`, when they are this tokenizer's forms of its
+    texts as they are now; None otherwise (no block, another version, texts changed since, malformed): the
+    caller tokenises the texts itself."""
+    block = result.get(SEARCH_TOKENS)
+    if not isinstance(block, dict) or block.get("version") != tokenizer_version():
+        return None
+    seg, py = block.get("seg"), block.get("py")
+    texts = _texts(result)
+    if not (isinstance(seg, list) and isinstance(py, list) and len(seg) == len(py) == len(texts)):
+        return None
+    if not all(isinstance(x, str) for x in seg) or not all(isinstance(x, str) for x in py):
+        return None
+    if block.get("texts_sha256") != texts_digest(texts):
+        return None
+    return list(zip(seg, py, strict=True))

@@ -112,6 +112,16 @@ def _text_literal(text: str, grams: bool) -> str:
     return doc_literal(forms)
 
 
+@lru_cache(maxsize=100_000)
+def _carried_literal(text: str, seg: str, py: str, grams: bool) -> str:
+    """`_text_literal` from the (seg, py) forms carried by the result (space-joined `segment` / `pinyin_tokens`,
+    `tokens.carried_forms`): the same literal, without jieba and pypinyin."""
+    forms: list[tuple[str, Sequence[str]]] = [("A", seg.split(" ") if seg else ()), ("B", py.split(" ") if py else ())]
+    if grams:
+        forms.append(("C", char_grams(text)))
+    return doc_literal(forms)
+
+
 # ---------------------------------------------------------------- filter lexemes (schema version ≥ 12)
 #
 # Each document also holds lexemes naming its call's date and team and the utterance's speaker, alone and
@@ -390,11 +400,13 @@ class PgFts:
         agent_id: str | None = None,
         agent_name: str | None = None,
         call_id: str | None = None,
+        forms: tuple[str, str] | None = None,
     ) -> dict[str, str]:
         """The document of one utterance (a tsvector literal); from version 12 with its filter lexemes (the
-        call's id, date and team, the utterance's speaker; agent filters go through the call lexemes)."""
+        call's id, date and team, the utterance's speaker; agent filters go through the call lexemes). `forms`:
+        the text's (seg, py) carried by its result (`tokens.carried_forms`), else they are computed here."""
         del agent_id, agent_name
-        doc = _text_literal(text, self.grams)
+        doc = _text_literal(text, self.grams) if forms is None else _carried_literal(text, *forms, self.grams)
         if self.filter_tags:
             tags = tags_literal(call_id, call_date, speaker, None if team is None else str(team))
             doc = f"{doc} {tags}" if doc and tags else doc or tags

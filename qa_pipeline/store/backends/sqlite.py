@@ -497,11 +497,13 @@ class SqliteFts:
         agent_id: str | None = None,
         agent_name: str | None = None,
         call_id: str | None = None,
+        forms: tuple[str, str] | None = None,
     ) -> dict[str, str]:
         """The index columns of one utterance at this schema version (computed before the write); `team`,
-        `agent_id` and `agent_name` are the call's (tags from version 11); `call_id` is for PostgreSQL."""
+        `agent_id` and `agent_name` are the call's (tags from version 11); `call_id` is for PostgreSQL; `forms`:
+        the text's (seg, py) carried by its result (`tokens.carried_forms`), else they are computed here."""
         del call_id
-        seg, py = index_columns(text)
+        seg, py = forms if forms is not None else index_columns(text)
         row = {"seg": seg, "py": py}
         if self.shingles:
             row["grams"] = grams_column(text)
