@@ -96,7 +96,7 @@ class DiarizeOptions:
     """Rounds of decode → refit the two voices' centroids from the posteriors → decode."""
     turn_min_confidence: float = 0.75
     """Roles of a decoded call need this mean posterior (speech-weighted), else "unknown" → needs_review."""
-    turn_max_wrong_risk: float = 0.2
+    turn_max_wrong_risk: float = 0.15
     """Roles of a decoded call also need `turntaking.wrong_side_risk` of the agent side (the chance, from the unit
     posteriors, that ≥ 1/3 of its units are customer turns, errors by whole decoded turns) at most this, else
     "unknown" → needs_review. Chosen on the tuning dialogues (docs/diarization.md, step 7)."""

@@ -191,14 +191,16 @@ def wrong_side_risk(p_other: np.ndarray, turns: np.ndarray | None = None, share:
     """P(at least `share` of a side's units belong to the other party), from the units' probabilities `p_other`
     of being the other party (1 − the posterior of the side's label).
 
-    `turns` (a turn id per unit): the decoder errs by whole decoded turns — a run of consecutive units it gave
-    one label is the other party's all together, with its units' mean probability — so the count of wrong units
-    moves by whole turns (a weighted Poisson-binomial tail). Without it every unit errs independently (the plain
-    Poisson-binomial tail), which understates the risk: a decoder's errors come in runs (one turn mislabelled
-    as a whole), and a long call of independent units would look safe at any mean posterior. With calibrated
+    `turns` (a turn id per unit): the decoder errs by whole turns (a customer turn whose words read agent-like is
+    mislabelled as a whole), so each decoded turn (a run of consecutive units with one label) is the other
+    party's all together with probability q = its least doubtful unit's p (the largest such common part the
+    units' own probabilities allow), and otherwise its units err independently with what is left of their p
+    ((p − q) / (1 − q): every unit keeps its marginal p). Without `turns`, every unit errs independently (the
+    Poisson-binomial tail) — which understates the risk: independent errors average out, so a long call looked
+    safe at any mean posterior, while the errors of a text-only decode come in whole turns. With calibrated
     unit posteriors this is the chance that the side is wrong by the benchmark's rule (the agent side holding
-    ≥ 1/3 customer units); unlike a mean confidence it weighs how the doubt is spread (a 0.9 mean can hide one
-    long turn at 0.5 on a short side)."""
+    ≥ 1/3 customer units); unlike a mean confidence it weighs how the doubt is spread (a 0.9 mean can hide a
+    doubtful turn on a short side)."""
     n = len(p_other)
     if n == 0:
         return 1.0
@@ -207,11 +209,17 @@ def wrong_side_risk(p_other: np.ndarray, turns: np.ndarray | None = None, share:
     dist = np.zeros(n + 1)
     dist[0] = 1.0
     for t in dict.fromkeys(ids.tolist()):
-        sel = ids == t
-        k, p = int(sel.sum()), float(p_other[sel].mean())
-        nxt = dist * (1 - p)
-        nxt[k:] += dist[: n + 1 - k] * p
-        dist = nxt
+        p = p_other[ids == t]
+        q = float(p.min())
+        part = np.zeros(n + 1)  # the turn's count of wrong units when it is not wrong as a whole
+        part[0] = 1.0
+        for r in (p - q) / (1 - q) if q < 1 else np.zeros_like(p):
+            part[1:] = part[1:] * (1 - r) + part[:-1] * r
+            part[0] *= 1 - r
+        k = len(p)
+        whole = np.zeros(n + 1)
+        whole[k:] = dist[: n + 1 - k]
+        dist = q * whole + (1 - q) * np.convolve(dist, part)[: n + 1]
     return float(min(1.0, dist[int(np.ceil(n * share - 1e-9)) :].sum()))
 
 

@@ -81,9 +81,10 @@ def test_empty_text_is_no_evidence_and_model_is_deterministic() -> None:
 
 
 def test_training_never_reads_the_tuning_dialogues(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The decoder's weights are chosen on benchmarks/data/role_tuning_dialogues*.yaml: training opens nothing
-    under benchmarks/, and no tuning turn of 10+ characters is training text unless it is a standard script
-    phrase the phrasing generator or a tuning script also has (您好，很高兴为您服务 …)."""
+    """The decoder's weights and risk bound are chosen on benchmarks/data/role_tuning_dialogues*.yaml (every set:
+    A, B, the blind set C and any later one): training opens nothing under benchmarks/, and no tuning turn of 10+
+    characters is training text unless it is a standard script phrase the phrasing generator or a tuning script
+    also has (您好，很高兴为您服务 …)."""
     import yaml
 
     from qa_pipeline.phrasing.generate import training_examples
@@ -105,10 +106,12 @@ def test_training_never_reads_the_tuning_dialogues(monkeypatch) -> None:  # type
         if isinstance(item, TurnSpec)
     }
     seen = {role_text(t) for t in texts} - standard
+    sets = sorted(data.glob("role_tuning_dialogues*.yaml"))
+    assert len(sets) >= 2, sets
     turns = [
         role_text(t[2:])
-        for f in ("role_tuning_dialogues.yaml", "role_tuning_dialogues_b.yaml")
-        for d in yaml.safe_load((data / f).read_text(encoding="utf-8"))["dialogues"]
+        for f in sets
+        for d in yaml.safe_load(f.read_text(encoding="utf-8"))["dialogues"]
         for t in d["turns"]
     ]
     long_turns = [t for t in turns if len(t) >= 10]

