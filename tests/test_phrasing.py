@@ -159,6 +159,19 @@ def test_colloquial_slang_and_unpunctuated_requests_to_repeat() -> None:
     assert not [m for m in find("colloquial", "哦发了个短信怎么了") if m.method == "model"]
 
 
+def test_classifier_converges_and_is_deterministic() -> None:
+    """Every class's LinearSVC converges well below the cap (an unconverged solver makes scores depend on where it
+    stopped), and the same data gives the same weights, bit for bit (fixed solver seed)."""
+    from qa_pipeline.phrasing import model as phrase_model
+
+    assert 0 < get_model()._clf.n_iter_ < phrase_model.MAX_ITER / 10  # type: ignore[attr-defined]
+    examples = generate.training_examples()[::8]
+    texts = [phrase_model.features_text(e.text) for e in examples]
+    labels = [e.label for e in examples]
+    (_, a), (_, b) = phrase_model._fit(texts, labels), phrase_model._fit(texts, labels)
+    assert (a.coef_ == b.coef_).all() and (a.intercept_ == b.intercept_).all()
+
+
 def test_word_features_are_part_of_the_model() -> None:
     from qa_pipeline.phrasing.model import word_tokens
 
