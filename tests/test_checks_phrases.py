@@ -206,6 +206,14 @@ def test_transfer_non_standard_and_metadata():
     assert f.status == "fail" and f.detail["reason"] == "transfer_unannounced"
 
 
+def test_a_transfer_declined_is_no_transfer():
+    """转人工 said to be unnecessary or impossible is no transfer announcement: the agent leg ending after it (the
+    customer hangs up) leaves transfer_phrase not_applicable (lexicon hit 转人工, classifier hit 不需要给您转)."""
+    for text in ("这个不用转人工，我这边就可以直接帮您办", "不需要给您转，我现在就能查", "暂时没法给您转过去"):
+        assert statuses(run("transfer_phrase", *call(("agent", "您好"), ("agent", text)))) == ["not_applicable"], text
+    assert statuses(run("transfer_phrase", *call(("agent", "您别挂机，我帮您转到宽带专席")))) == ["fail"]
+
+
 # confirm ------------------------------------------------------------------------------------------------
 def test_confirm_understanding():
     expl = "您这个套餐每个月包含一百分钟通话和一个G的国内流量，超出部分按标准资费收取"

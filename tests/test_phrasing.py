@@ -172,6 +172,20 @@ def test_classifier_converges_and_is_deterministic() -> None:
     assert (a.coef_ == b.coef_).all() and (a.intercept_ == b.intercept_).all()
 
 
+def test_declined_transfer_is_no_transfer_hit() -> None:
+    """Lexicon and classifier hits of a transfer the agent says is not needed / not possible are dropped; a
+    negation about something else in an unpunctuated turn is not (detect.REFUSED)."""
+    for text in (
+        "这个不用转人工，我这边就可以直接帮您办",
+        "不需要给您转，我现在就能查",
+        "无法帮您转到人工",
+        "用不着转，我帮您查",
+    ):
+        assert find("transfer", text) == [], text
+    for text in ("如果还是不能上网我帮您转到宽带专席", "您别挂机，我帮您转到专席", "我帮您转到人工，不用挂机"):
+        assert find("transfer", text), text
+
+
 def test_word_features_are_part_of_the_model() -> None:
     from qa_pipeline.phrasing.model import word_tokens
 

@@ -25,6 +25,9 @@ class Category:
     哦/嗯 as a one-word answer are the lexicon's business (嗯 alone is the backchannel the rubric asks for, l.26),
     a bare 啥？/你说啥？ the model's; a 口语化 word inside a longer statement (哦，发了个短信 …) is left to the
     lexicon's slang entries."""
+    refusable: bool = False
+    """A hit whose own clause says the action is not needed or not possible (这个不用转人工 / 暂时没法给您转过去 /
+    转不了) is no announcement of it: `detect.find` drops such lexicon and classifier hits (`detect.REFUSED`)."""
 
     @property
     def hit_category(self) -> str:
@@ -48,7 +51,7 @@ CATEGORIES: dict[str, Category] = {
         Category("argue", "forbidden", ("argue",), seed=":25 不应与客户争辩"),
         Category("impatient", "forbidden", ("impatient",), seed=":30-31 回答耐心, 禁止不耐烦"),
         Category("colloquial", "colloquial", (), seed=":9 口语化/口头禅, 反问式请重复", model_questions_only=True),
-        Category("transfer", "transfer", (), seed=":16-22 转接用语", positional=True),
+        Category("transfer", "transfer", (), seed=":16-22 转接用语", positional=True, refusable=True),
         Category("confirm", "confirm", ("understood", "anything_unclear"), seed=":39 解释后询问客户是否清楚"),
     )
 }

@@ -282,6 +282,25 @@ def _unsupported(
     return out
 
 
+REFUSED = re.compile(
+    r"(?:不用|不需要|不必|无需|无须|没必要|用不着|没法|没办法|无法|不能|不可以|不给|不会)"
+    r"(?:[再去先帮给为把您你]|这边|电话){0,4}(?:转|接到|接过去|接通)"
+    r"|(?:转|接)(?:不了|不过去|不通)"
+)
+"""A transfer said not to happen (Category.refusable): a need/ability negation right before the verb, with at most
+a few helper words between (不用转人工 / 不需要给您转 / 暂时没法给您转过去 / 无法帮您转到人工), or 转不了 / 转不过去.
+Only 给/帮/您… may stand between: 如果还是不能上网我帮您转到宽带专席 (ASR, no comma) is a transfer. 别/不要 are no
+refusal here (您别挂机，我帮您转到专席)."""
+
+
+def _refused(text: str, s: int, e: int) -> bool:
+    """Whether the clause around a hit, up to the hit's end, refuses or declines the action (`REFUSED`); 转不了 /
+    转不过去 anywhere in the clause."""
+    clauses = [c.span() for c in _CLAUSE.finditer(text)]
+    cs, ce = next(((a, b) for a, b in clauses if a <= s < b), (s, e))
+    return bool(REFUSED.search(normalize(text[cs:e]))) or bool(re.search(r"(?:转|接)(?:不了|不过去)", text[cs:ce]))
+
+
 def _bare(unit: str) -> bool:
     """A unit that is a BARE word, also after a leading filler (啊不用客气). Compared as the classifier sees it (a
     final ？ kept): 嗯 alone is bare, 嗯？ is the 反问式请重复 of l.9."""
@@ -310,6 +329,8 @@ def find(
     covers. Offsets index `text`."""
     cat = category(name)
     hits = _lexicon_hits(name, text)
+    refused = [m for m in hits if cat.refusable and _refused(text, m.start, m.end)]
+    hits = [m for m in hits if m not in refused]
     if name == "closing_thanks" and model:
         hits = [m for m in hits if m.category != "thanks" or _thanks_closes(text, m, extra)]
     if not model or not normalize(text):
@@ -332,8 +353,11 @@ def find(
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
     )
-    taken = [(m.start, m.end) for m in hits]
+    taken = [(m.start, m.end) for m in (*hits, *refused)]
     for p, s, e in cands:
+        if cat.refusable and _refused(text, s, e):
+            taken.append((s, e))
+            continue
         if any(s < te and e > ts for ts, te in taken):
             continue
         m = PhraseMatch(cat.lexicon, cat.hit_category, text[s:e], s, e, "model", round(p, 3))
