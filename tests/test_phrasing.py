@@ -186,6 +186,15 @@ def test_declined_transfer_is_no_transfer_hit() -> None:
         assert find("transfer", text), text
 
 
+def test_repeated_yes_is_impatient_only_with_a_brush_off() -> None:
+    """对对对 / 行行行 / 好好好 alone or before help is agreement (detect._REPEATED_YES, templates' negatives); with a
+    brush-off it is 不耐烦 (l.30-31)."""
+    for text in ("行行行", "好好好好", "嗯，对对对", "行行行，我现在就帮您退订", "好好好，我马上给您查"):
+        assert not _dev_hit("impatient", text, "agent"), text
+    for text in ("对对对，别说了，我知道", "好好好，快点说吧"):
+        assert _dev_hit("impatient", text, "agent"), text
+
+
 def test_word_features_are_part_of_the_model() -> None:
     from qa_pipeline.phrasing.model import word_tokens
 

@@ -301,11 +301,19 @@ def _refused(text: str, s: int, e: int) -> bool:
     return bool(REFUSED.search(normalize(text[cs:e]))) or bool(re.search(r"(?:转|接)(?:不了|不过去)", text[cs:ce]))
 
 
+_REPEATED_YES = re.compile(r"(好的|对的|是的|可以|没问题|好|行|对|是|嗯)\1+[啊呀哈嘛呢的啦]?")
+"""A yes said two or more times (对对对 / 行行行 / 好好好好 / 好的好的): agreement, the backchannel l.26 asks for;
+with a brush-off (行行行，别说了) it is 不耐烦, and the classifier judges the unit that holds the brush-off.
+好了好了 / 行了行了 ("enough") are not yeses and stay the classifier's."""
+
+
 def _bare(unit: str) -> bool:
-    """A unit that is a BARE word, also after a leading filler (啊不用客气). Compared as the classifier sees it (a
-    final ？ kept): 嗯 alone is bare, 嗯？ is the 反问式请重复 of l.9."""
+    """A unit that is a BARE word or a repeated yes (`_REPEATED_YES`), also after a leading filler (啊不用客气).
+    Compared as the classifier sees it (a final ？ kept): 嗯 alone is bare, 嗯？ is the 反问式请重复 of l.9."""
     key = features_text(unit)
-    return key in _BARE or key.lstrip(_FILLER_CHARS) in _BARE
+    if key in _BARE or key.lstrip(_FILLER_CHARS) in _BARE:
+        return True
+    return _REPEATED_YES.fullmatch(key.lstrip(_FILLER_CHARS.replace("嗯", ""))) is not None
 
 
 def _asks(text: str, s: int, e: int, plain: set[tuple[int, int]]) -> bool:
