@@ -171,13 +171,25 @@ def test_uncertain_units_are_listed_for_review_inside_a_confident_call() -> None
 
 
 def test_text_without_word_times_is_spread_over_its_units_by_time() -> None:
-    """A vendor transcript has no word times: an utterance whose end runs into the next unit (the customer still
-    talking while the agent interrupts, one stretch of speech) lends that unit only its last characters, not its
-    whole text — the interruption's unit read as the customer's complaint before."""
-    from qa_pipeline.turntaking import _text_by_time
+    """A vendor transcript has no word times. A unit that the line only runs into (the customer still talking
+    while the agent interrupts, one stretch of speech) gets only the line's last characters — given the whole
+    text, the interruption's unit read as the customer's complaint; a unit lying mostly inside the line (VAD cut
+    the line at a pause) gets the whole text, so every piece keeps the line's cue words. Characters are spread
+    over the speech inside the span, never over a pause: a pause holds no words."""
+    from qa_pipeline.turntaking import _shared_units, _text_by_time
 
-    units = [SpeechSegment("unknown", 0.0, 6.0), SpeechSegment("unknown", 6.5, 10.0)]
-    u = Utterance("unknown", 0.0, 8.0, "一二三四五六七八")  # one character a second
-    assert _text_by_time(u, units) == [(0, "一二三四五六"), (1, "七八")]
-    assert _text_by_time(Utterance("unknown", 7.0, 9.0, "好的"), units) == [(1, "好的")]
-    assert _text_by_time(Utterance("unknown", 1.0, 1.0, "嗯"), units) == [(0, "嗯")]
+    units = [SpeechSegment("unknown", 0.0, 6.0), SpeechSegment("unknown", 6.5, 12.0)]
+    u = Utterance("unknown", 0.0, 8.5, "一二三四五六七八")  # 8 s of speech in the span: one character a second
+    assert _text_by_time(u, units, set()) == [(0, "一二三四五六七八"), (1, "七八")]
+    assert _text_by_time(Utterance("unknown", 7.0, 9.0, "好的"), units, set()) == [(1, "好的")]
+    assert _text_by_time(Utterance("unknown", 1.0, 1.0, "嗯"), units, set()) == [(0, "嗯")]
+    # 1 s of speech, an 8 s pause, 3 s of speech; neither unit mostly inside the line: shares by speech time
+    # (spread over wall time, the pause's characters went to the nearer unit: two and two)
+    gap = [SpeechSegment("unknown", 0.0, 3.0), SpeechSegment("unknown", 9.0, 16.0)]
+    assert _text_by_time(Utterance("unknown", 2.0, 12.0, "一二三四"), gap, set()) == [(0, "一"), (1, "二三四")]
+    # a unit two lines each fill half of (overlapping talk) gets each line's share only
+    talk = [Utterance("unknown", 0.0, 10.0, "一二三四五六七八"), Utterance("unknown", 7.0, 11.0, "您先别急")]
+    shared = _shared_units(talk, units)
+    assert shared == {1}
+    assert _text_by_time(talk[0], units, shared) == [(0, "一二三四五六七八"), (1, "六七八")]
+    assert _text_by_time(talk[1], units, shared) == [(1, "您先别急")]
