@@ -298,8 +298,18 @@ def decode_turns(diar: Diarization, utterances: Sequence[Utterance], options: Di
     # `turn_customer_units` units the role model alone reads as strongly customer (real customers rarely use
     # the cue words) — also shows two parties. Only this way round: an agent cue is the anchor, so a lecture
     # or a customer-only recording whose units merely lean both ways stays one speaker.
+    # Or the other way round, for an agent who never uses a service phrase (a rude call: 这不归我们管，你去营业厅
+    # 办吧 — the calls QA most needs judged): a unit the role model reads as strongly agent, with no customer cue
+    # word in it, plus customer cue words (你们, 我要, 投诉 …) in `turn_customer_units` other units. A lecture
+    # has neither (its "你们可以听" is one unit, its most agent-like unit +1.97); an IVR prompt has no customer.
     strong_customer = int((model <= -o.turn_strong_evidence).sum())
-    both_roles = bool((score > 0).any() and ((score < 0).any() or strong_customer >= o.turn_customer_units))
+    agent_cue = bool((score > 0).any())
+    customer_cue_units = int((score < 0).sum())
+    model_agent = bool(((model >= o.turn_strong_evidence) & (score >= 0)).any())
+    both_roles = bool(
+        (agent_cue and (customer_cue_units > 0 or strong_customer >= o.turn_customer_units))
+        or (model_agent and customer_cue_units >= o.turn_customer_units)
+    )
     two = (diar.method == FORCED_SPLIT_METHOD or both_roles) and len(set(path.tolist())) == 2
     decoder: dict[str, Any] = {
         "units": n,

@@ -66,6 +66,25 @@ def test_role_model_alone_never_makes_one_voice_two_speakers() -> None:
     assert dec.diarization.n_speakers == 1 and set(dec.roles.roles.values()) == {"unknown"}
 
 
+def test_rude_agent_without_service_phrases_still_shows_two_parties() -> None:
+    """Identical voices, no audio split, an agent who never says 您 or a service phrase (the calls QA most needs
+    judged): the role model reads the brush-offs as strongly agent and the customer's turns carry customer cue
+    words (我想, 你们, 投诉) in two units, so the call is two parties, not one voice in review — whether roles are
+    then given is up to the decoder's confidence and risk."""
+    texts = ["喂。", "我想问一下我的话费为什么扣了这么多。", "我们这边查不到，你找营业厅去。"]
+    texts += ["你们怎么能这样，我要投诉。"]
+    spans = [(0.5 + 3.0 * k, 2.8 + 3.0 * k) for k in range(len(texts))]
+    units = tuple(SpeechSegment("spk0", a, b) for a, b in spans)  # type: ignore[arg-type]
+    diar = Diarization(units, 1, {"spk0": 9.2}, None, method=ONE_CLUSTER_METHOD, units=units)
+    utts = [Utterance("spk0", a, b, x) for (a, b), x in zip(spans, texts, strict=True)]  # type: ignore[arg-type]
+    dec = decode_turns(diar, utts, DiarizeOptions())
+    assert dec.roles.evidence["decoder"]["text_shows_both_roles"] is True
+    assert dec.diarization.n_speakers == 2
+    # one customer cue unit is not enough: the same brush-off with a single customer turn stays one voice
+    one = decode_turns(diar, utts[:3], DiarizeOptions())
+    assert one.diarization.n_speakers == 1 and set(one.roles.roles.values()) == {"unknown"}
+
+
 def test_agent_cue_and_customer_talk_show_two_parties_without_an_audio_split() -> None:
     """Identical voices, no audio split: the agent's 您 is the only cue word, the customer's turns carry none but
     read strongly customer-like to the role model (≥ 2 units ≤ −2 log-odds) — two parties, each turn right.
