@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +25,13 @@ class VadOptions:
     min_silence_s: float = 0.3
     """Pauses shorter than this stay inside one segment (breaths between words)."""
     speech_pad_s: float = 0.05
+    backchannel_min_s: float = 0.1
+    """On a call with two parties, speech shorter than `min_speech_s` but at least this long is kept when it falls
+    inside the other party's turn: a backchannel (嗯, 好的 — 0.2–0.3 s above the threshold), the only sign that
+    the agent listens through a long customer turn, and one that ASR drops too. Elsewhere (in a silence) such a
+    blip is still dropped, so a cough does not break a hold's silence. 0 = off."""
+    backchannel_turn_gap_s: float = 1.0
+    """The other party's segments closer than this form one turn for `backchannel_min_s`."""
 
 
 class NoSpeechError(ValueError):
@@ -133,15 +140,42 @@ def speech_spans(probs: np.ndarray, n_samples: int, options: VadOptions = VadOpt
 
 def detect_speech(samples: np.ndarray, speaker: Speaker, options: VadOptions = VadOptions()) -> list[SpeechSegment]:
     """Speech segments of one party's 16 kHz samples, with their loudness (RMS dBFS)."""
+    return _detect(samples, speaker, options)[0]
+
+
+def _detect(
+    samples: np.ndarray, speaker: Speaker, options: VadOptions
+) -> tuple[list[SpeechSegment], list[SpeechSegment]]:
+    """(speech segments, short ones: ≥ `backchannel_min_s` and < `min_speech_s`, overlapping no segment)."""
     if samples.size == 0:
-        return []
+        return [], []
     x = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
-    segments = []
-    for a, b in speech_spans(_silero().probabilities(x), x.size, options):
-        segments.append(
+    probs = _silero().probabilities(x)
+
+    def segments(spans: list[tuple[int, int]]) -> list[SpeechSegment]:
+        return [
             SpeechSegment(speaker, round(a / SAMPLE_RATE, 3), round(b / SAMPLE_RATE, 3), _rms_dbfs(samples[a:b]))
-        )
-    return segments
+            for a, b in spans
+        ]
+
+    spans = speech_spans(probs, x.size, options)
+    short: list[tuple[int, int]] = []
+    if 0 < options.backchannel_min_s < options.min_speech_s:
+        loose = speech_spans(probs, x.size, replace(options, min_speech_s=options.backchannel_min_s))
+        short = [(a, b) for a, b in loose if not any(a < e and s < b for s, e in spans)]
+    return segments(spans), segments(short)
+
+
+def _backchannels(short: list[SpeechSegment], others: list[SpeechSegment], options: VadOptions) -> list[SpeechSegment]:
+    """The short segments whose middle falls inside another party's turn (segments `backchannel_turn_gap_s` apart
+    or closer merged)."""
+    turns: list[list[float]] = []
+    for seg in sorted(others, key=lambda s: s.start):
+        if turns and seg.start - turns[-1][1] <= options.backchannel_turn_gap_s:
+            turns[-1][1] = max(turns[-1][1], seg.end)
+        else:
+            turns.append([seg.start, seg.end])
+    return [s for s in short if any(a <= (s.start + s.end) / 2 <= b for a, b in turns)]
 
 
 def _rms_dbfs(x: np.ndarray) -> float | None:
@@ -155,8 +189,11 @@ def build_timeline(audio: CallAudio, options: VadOptions = VadOptions()) -> Time
     """Run VAD on every party and derive silences, overlaps and turn changes."""
     # one thread per party: the ONNX kernels release the GIL, so two channels take the time of one
     with ThreadPoolExecutor(max_workers=len(audio.parties)) as pool:
-        per_party = pool.map(lambda item: detect_speech(item[1], item[0], options), audio.parties.items())
-        speech = [seg for segs in per_party for seg in segs]
+        per_party = list(pool.map(lambda item: _detect(item[1], item[0], options), audio.parties.items()))
+    speech = [seg for segs, _ in per_party for seg in segs]
+    for k, (_, short) in enumerate(per_party):  # backchannels: only where another party is talking
+        others = [seg for j, (segs, _) in enumerate(per_party) if j != k for seg in segs]
+        speech += _backchannels(short, others, options)
     if not speech:
         raise NoSpeechError(t("audio.error.no_speech", file=audio.source.path))
     return timeline_from_segments(speech, audio.duration, audio.source.layout)

@@ -71,3 +71,29 @@ def test_a_timeline_is_built_without_importing_torch(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_backchannels_inside_the_other_partys_turn_are_speech_blips_in_silence_are_not() -> None:
+    """Sample 14: the agent says 嗯 (≈ 0.2 s above the threshold) and 好的 while the customer talks for 30 s.
+    Shorter than silero's 0.25 s minimum, both were dropped, and with ASR dropping them too the no-response
+    check failed an agent who was listening. They are kept because the customer is talking around them; the
+    same 好的 with the customer silent around it (a cough in a hold) is still no speech."""
+    from dataclasses import replace
+
+    from qa_pipeline.audio import load_call
+    from qa_pipeline.timeline import build_timeline
+    from qa_pipeline.types import CallMetadata
+
+    path = Path(__file__).resolve().parents[1] / "data_samples" / "14_long_monologue_backchannel.flac"
+    audio = load_call(path, CallMetadata("14"))
+    agent = [(s.start, s.end) for s in build_timeline(audio).segments("agent")]
+    assert any(9.9 < a < 10.5 for a, _ in agent) and any(21.4 < a < 22.0 for a, _ in agent), agent
+    off = build_timeline(audio, VadOptions(backchannel_min_s=0.0)).segments("agent")
+    assert not any(9.9 < s.start < 10.5 or 21.4 < s.start < 22.0 for s in off)
+
+    quiet = audio.parties["customer"].copy()
+    quiet[int(15.0 * SAMPLE_RATE) : int(28.0 * SAMPLE_RATE)] = 0.0
+    alone = replace(audio, parties={**audio.parties, "customer": quiet})
+    agent_alone = [(s.start, s.end) for s in build_timeline(alone).segments("agent")]
+    assert not any(21.4 < a < 22.0 for a, _ in agent_alone), agent_alone
+    assert any(9.9 < a < 10.5 for a, _ in agent_alone)  # the 嗯 at 10.2 s is still inside the customer's turn

@@ -66,6 +66,25 @@ def test_role_model_alone_never_makes_one_voice_two_speakers() -> None:
     assert dec.diarization.n_speakers == 1 and set(dec.roles.roles.values()) == {"unknown"}
 
 
+def test_rude_agent_without_service_phrases_still_shows_two_parties() -> None:
+    """Identical voices, no audio split, an agent who never says 您 or a service phrase (the calls QA most needs
+    judged): the role model reads the brush-offs as strongly agent and the customer's turns carry customer cue
+    words (我想, 你们, 投诉) in two units, so the call is two parties, not one voice in review — whether roles are
+    then given is up to the decoder's confidence and risk."""
+    texts = ["喂。", "我想问一下我的话费为什么扣了这么多。", "我们这边查不到，你找营业厅去。"]
+    texts += ["你们怎么能这样，我要投诉。"]
+    spans = [(0.5 + 3.0 * k, 2.8 + 3.0 * k) for k in range(len(texts))]
+    units = tuple(SpeechSegment("spk0", a, b) for a, b in spans)  # type: ignore[arg-type]
+    diar = Diarization(units, 1, {"spk0": 9.2}, None, method=ONE_CLUSTER_METHOD, units=units)
+    utts = [Utterance("spk0", a, b, x) for (a, b), x in zip(spans, texts, strict=True)]  # type: ignore[arg-type]
+    dec = decode_turns(diar, utts, DiarizeOptions())
+    assert dec.roles.evidence["decoder"]["text_shows_both_roles"] is True
+    assert dec.diarization.n_speakers == 2
+    # one customer cue unit is not enough: the same brush-off with a single customer turn stays one voice
+    one = decode_turns(diar, utts[:3], DiarizeOptions())
+    assert one.diarization.n_speakers == 1 and set(one.roles.roles.values()) == {"unknown"}
+
+
 def test_agent_cue_and_customer_talk_show_two_parties_without_an_audio_split() -> None:
     """Identical voices, no audio split: the agent's 您 is the only cue word, the customer's turns carry none but
     read strongly customer-like to the role model (≥ 2 units ≤ −2 log-odds) — two parties, each turn right.
@@ -171,13 +190,25 @@ def test_uncertain_units_are_listed_for_review_inside_a_confident_call() -> None
 
 
 def test_text_without_word_times_is_spread_over_its_units_by_time() -> None:
-    """A vendor transcript has no word times: an utterance whose end runs into the next unit (the customer still
-    talking while the agent interrupts, one stretch of speech) lends that unit only its last characters, not its
-    whole text — the interruption's unit read as the customer's complaint before."""
-    from qa_pipeline.turntaking import _text_by_time
+    """A vendor transcript has no word times. A unit that the line only runs into (the customer still talking
+    while the agent interrupts, one stretch of speech) gets only the line's last characters — given the whole
+    text, the interruption's unit read as the customer's complaint; a unit lying mostly inside the line (VAD cut
+    the line at a pause) gets the whole text, so every piece keeps the line's cue words. Characters are spread
+    over the speech inside the span, never over a pause: a pause holds no words."""
+    from qa_pipeline.turntaking import _shared_units, _text_by_time
 
-    units = [SpeechSegment("unknown", 0.0, 6.0), SpeechSegment("unknown", 6.5, 10.0)]
-    u = Utterance("unknown", 0.0, 8.0, "一二三四五六七八")  # one character a second
-    assert _text_by_time(u, units) == [(0, "一二三四五六"), (1, "七八")]
-    assert _text_by_time(Utterance("unknown", 7.0, 9.0, "好的"), units) == [(1, "好的")]
-    assert _text_by_time(Utterance("unknown", 1.0, 1.0, "嗯"), units) == [(0, "嗯")]
+    units = [SpeechSegment("unknown", 0.0, 6.0), SpeechSegment("unknown", 6.5, 12.0)]
+    u = Utterance("unknown", 0.0, 8.5, "一二三四五六七八")  # 8 s of speech in the span: one character a second
+    assert _text_by_time(u, units, set()) == [(0, "一二三四五六七八"), (1, "七八")]
+    assert _text_by_time(Utterance("unknown", 7.0, 9.0, "好的"), units, set()) == [(1, "好的")]
+    assert _text_by_time(Utterance("unknown", 1.0, 1.0, "嗯"), units, set()) == [(0, "嗯")]
+    # 1 s of speech, an 8 s pause, 3 s of speech; neither unit mostly inside the line: shares by speech time
+    # (spread over wall time, the pause's characters went to the nearer unit: two and two)
+    gap = [SpeechSegment("unknown", 0.0, 3.0), SpeechSegment("unknown", 9.0, 16.0)]
+    assert _text_by_time(Utterance("unknown", 2.0, 12.0, "一二三四"), gap, set()) == [(0, "一"), (1, "二三四")]
+    # a unit two lines each fill half of (overlapping talk) gets each line's share only
+    talk = [Utterance("unknown", 0.0, 10.0, "一二三四五六七八"), Utterance("unknown", 7.0, 11.0, "您先别急")]
+    shared = _shared_units(talk, units)
+    assert shared == {1}
+    assert _text_by_time(talk[0], units, shared) == [(0, "一二三四五六七八"), (1, "六七八")]
+    assert _text_by_time(talk[1], units, shared) == [(1, "您先别急")]
