@@ -252,6 +252,11 @@ def search_command(
                     clips.get(i, ""),
                 ]
             )
+    elif not hits:
+        # an empty table says nothing a trainer can act on; ASR often writes a homophone (花费 for 话费)
+        console.print(t("cli.search.none", query=query), markup=False)
+        if not pinyin:
+            console.print(t("cli.search.try_pinyin"), markup=False)
     else:
         cols = ("call_id", "agent", "offset", "speaker", "context", "score")
         tbl = Table(
