@@ -35,6 +35,7 @@ def test_users_add_list_and_errors(tmp_path):
         env={"CALLQA_LANG": "zh"},
     )
     assert r.exit_code == 0, r.output
+    assert "再输入一次密码" in r.output and "Repeat for confirmation" not in r.output
     r = runner.invoke(app, ["users", "list", "--db", db], env={"CALLQA_LANG": "zh"})
     assert "王审" in r.output and "质检员" in r.output
     store = open_store(db)
