@@ -113,13 +113,31 @@ def test_hallucination_guard() -> None:
     assert keep_segment(RawSegment(0, 2, "谢谢您的来电，再见", avg_logprob=-0.2, no_speech_prob=0.05), opts)
 
 
-def test_noise_only_segment_yields_nothing(fw) -> None:  # type: ignore[no-untyped-def]
-    """A VAD false positive on line noise must not become text."""
+def test_noise_only_segment_yields_nothing(fw, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A VAD false positive on line noise must not become text — and must not cost Whisper's full 448 tokens at
+    every temperature of the fallback schedule: each decode is capped by the window's length
+    (AsrOptions.max_tokens_per_s; 5 s of noise: ≈ 17 → 6 s of CPU)."""
+    import faster_whisper.transcribe as FT
+
+    caps: list[int | None] = []
+    real = FT.WhisperModel.generate_with_fallback
+
+    def spy(self, enc, prompt, tokenizer, options):  # type: ignore[no-untyped-def]
+        caps.append(options.max_new_tokens)
+        result = real(self, enc, prompt, tokenizer, options)
+        assert len(result[0].sequences_ids[0]) <= options.max_new_tokens
+        return result
+
+    monkeypatch.setattr(FT.WhisperModel, "generate_with_fallback", spy)
     rng = np.random.default_rng(1)
     noise = rng.normal(0, 3e-3, 8 * SAMPLE_RATE).astype(np.float32)
     audio, tl = make_call({"agent": noise}, [SpeechSegment("agent", 1.0, 6.0)])
     tr = fw.transcribe(audio, tl)
     assert all(not u.text or len(u.text) <= 2 for u in tr.utterances), tr.utterances
+    window_s = (6.0 - 1.0) + 2 * fw.options.pad_s
+    assert caps and all(c is not None and c <= window_s * 20 + 32 + 1 for c in caps), caps
+    # a window of a whole 28 s of speech keeps Whisper's own limit (cap + prompt would pass 448)
+    assert fw._token_cap(28 * SAMPLE_RATE) is None and fw._token_cap(5 * SAMPLE_RATE) == 5 * 20 + 32
 
 
 def _dialogue_call():  # type: ignore[no-untyped-def]

@@ -20,7 +20,10 @@ from qa_pipeline.asr.engine import WindowedWhisperEngine
 from qa_pipeline.asr.filters import RawSegment, RawWord
 from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, resolve_device
 from qa_pipeline.i18n import t
+from qa_pipeline.types import SAMPLE_RATE
 
+TOKEN_CAP_SLACK = 32  # tokens allowed beyond max_tokens_per_s × duration (timestamps, a short window's text)
+PROMPT_TOKENS = 8  # ≥ the decoding prompt (start, language, task); the cap + prompt must stay ≤ Whisper's 448
 CPU_BATCH_WINDOWS = 4  # a typical call's windows (both parties) in one batch; ~0.8 GB peak per worker
 CROSS_CACHE_MB_PER_ROW = 40  # base: 2 (K, V) × 6 layers × 1500 frames × 512 × 4 bytes ≈ 37 MB per beam row
 
@@ -143,6 +146,14 @@ class FasterWhisperEngine(WindowedWhisperEngine):
             on_gpu = self.device.startswith("cuda")
             self.batch_windows = gpu_batch_size(options.beam_size) if on_gpu else CPU_BATCH_WINDOWS
 
+    def _token_cap(self, n_samples: int) -> int | None:
+        """Most new tokens a window of `n_samples` may produce (None: Whisper's own 448 less the prompt)."""
+        rate = self.options.max_tokens_per_s
+        if rate <= 0:
+            return None
+        cap = int(np.ceil(n_samples / SAMPLE_RATE * rate)) + TOKEN_CAP_SLACK
+        return cap if cap < self._model.max_length - PROMPT_TOKENS else None
+
     def _run(self, samples: np.ndarray) -> list[RawSegment]:
         o = self.options
         segments, _ = self._model.transcribe(
@@ -158,6 +169,7 @@ class FasterWhisperEngine(WindowedWhisperEngine):
             no_speech_threshold=o.no_speech_threshold,
             log_prob_threshold=o.log_prob_threshold,
             compression_ratio_threshold=o.compression_ratio_threshold,
+            max_new_tokens=self._token_cap(len(samples)),
         )
         out: list[RawSegment] = []
         try:
@@ -200,6 +212,8 @@ class FasterWhisperEngine(WindowedWhisperEngine):
         enc_np = np.asarray(enc)
         tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language="zh")
         prompt = m.get_prompt(tok, [], without_timestamps=False)
+        caps = [self._token_cap(len(x)) for x in batch]
+        longest = None if None in caps else max(c for c in caps if c is not None)
         results = m.model.generate(
             enc,
             [list(prompt) for _ in batch],
@@ -208,7 +222,7 @@ class FasterWhisperEngine(WindowedWhisperEngine):
             length_penalty=1,
             repetition_penalty=1,
             no_repeat_ngram_size=0,
-            max_length=m.max_length,
+            max_length=m.max_length if longest is None else len(prompt) + longest,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -216,8 +230,13 @@ class FasterWhisperEngine(WindowedWhisperEngine):
             max_initial_timestamp_index=int(round(1.0 / m.time_precision)),
         )
         out = []
-        for i, (x, res) in enumerate(zip(batch, results, strict=True)):
+        for i, (x, res, cap) in enumerate(zip(batch, results, caps, strict=True)):
             tokens = res.sequences_ids[0]
+            if cap is not None and len(tokens) > cap:
+                # longer than this window's own cap (a loop): the batch ran to the batch's longest cap, so this
+                # window is decoded alone, as an unbatched run would
+                out.append(self._run(x))
+                continue
             avg_logprob = res.scores[0] * len(tokens) / (len(tokens) + 1)
             ratio = get_compression_ratio(tok.decode(tokens).strip())
             m.primed_encoding = ctranslate2.StorageView.from_array(np.ascontiguousarray(enc_np[i : i + 1]))

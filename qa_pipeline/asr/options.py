@@ -40,6 +40,9 @@ class AsrOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+    max_tokens_per_s: float = 20.0  # faster-whisper: a window's text is capped at this many tokens per second of
+    # its audio (+ 32); fast Mandarin is ≈ 8. A VAD false positive on line noise otherwise loops to Whisper's 448
+    # tokens at every temperature of the fallback schedule (5 s of noise: ≈ 17 s of CPU). 0: Whisper's own cap.
     batch_windows: int = 0  # faster-whisper: windows decoded together in one beam search; 1: one at a time;
     # 0: auto (CPU 4, CUDA from free GPU memory). On CPU the decoder's weights are read once per step for the
     # whole batch (docs/benchmarks.md); each window costs ~40 MB of cross-attention cache per beam, hence the cap.
