@@ -307,11 +307,21 @@ with a brush-off (行行行，别说了) it is 不耐烦, and the classifier jud
 好了好了 / 行了行了 ("enough") are not yeses and stay the classifier's."""
 
 
+_ACKNOWLEDGED = re.compile(r"(?:好的|好|行|对|是)?(?:我|我这边)?(?:已经)?(?:知道|明白|清楚|了解|听到|记下|收到|懂)(?:了|啦)[啊哈]?")
+"""The agent's own acknowledgment said ONCE (我知道了 / 好的我明白了 / 行，我记下了): the receipt the rubric asks for, not a
+category by itself. It stands in the 不耐烦 templates next to the brush-off that makes it rude (行了行了，我知道了，别说
+了), so as a clause of its own (行，我知道了，我现在帮您提交) it scored 0.77 不耐烦; the brush-off clause is judged on its
+own, and doubled (知道了知道了) or with 都 (我都知道了) it is no plain receipt and stays the classifier's."""
+
+
 def _bare(unit: str) -> bool:
-    """A unit that is a BARE word or a repeated yes (`_REPEATED_YES`), also after a leading filler (啊不用客气).
-    Compared as the classifier sees it (a final ？ kept): 嗯 alone is bare, 嗯？ is the 反问式请重复 of l.9."""
+    """A unit that is a BARE word, a repeated yes (`_REPEATED_YES`) or a single acknowledgment (`_ACKNOWLEDGED`), also
+    after a leading filler (啊不用客气). Compared as the classifier sees it (a final ？ kept): 嗯 alone is bare, 嗯？ is
+    the 反问式请重复 of l.9."""
     key = features_text(unit)
     if key in _BARE or key.lstrip(_FILLER_CHARS) in _BARE:
+        return True
+    if _ACKNOWLEDGED.fullmatch(key.lstrip(_FILLER_CHARS)):
         return True
     return _REPEATED_YES.fullmatch(key.lstrip(_FILLER_CHARS.replace("嗯", ""))) is not None
 
