@@ -346,6 +346,16 @@ def _decode_av(path: Path, max_duration_s: float) -> tuple[np.ndarray, int, str]
 
 
 def _short(exc: Exception) -> str:
+    """The decoder's reason in a line a QA analyst can read: the message already names the file, so FFmpeg's
+    "[Errno 1094995529] …: '<path>'" is cut to its text, and its commonest reason is said in the catalog's
+    language."""
+    import av
+
+    if isinstance(exc, av.error.InvalidDataError):
+        return t("audio.reason.invalid_data")
+    strerror = getattr(exc, "strerror", None)
+    if isinstance(strerror, str) and strerror:
+        return strerror.splitlines()[0][:200]
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 

@@ -98,6 +98,21 @@ def test_chinese_is_the_default_and_lang_switches(tmp_path: Path) -> None:
     assert r.exit_code == 2
 
 
+def test_the_help_and_error_frame_speaks_the_chosen_language() -> None:
+    """click's/typer's own words (panel titles, [required], [default: …], "Try … for help") come from the catalog
+    (cli/frame.py), not English gettext msgids; --lang en gives back the English."""
+    zh = runner.invoke(app, ["search", "--help"])
+    assert zh.exit_code == 0
+    assert "选项" in zh.output and "[必填]" in zh.output and "[默认：20]" in zh.output
+    assert "Options" not in zh.output and "[required]" not in zh.output and "[default: 20]" not in zh.output
+    err = runner.invoke(app, ["search"])  # no query
+    assert err.exit_code == 2 and "查看帮助" in err.output and "错误" in err.output
+    en = runner.invoke(app, ["--lang", "en", "search", "--help"])
+    assert "Options" in en.output and "[required]" in en.output and "[default: 20]" in en.output
+    back = runner.invoke(app, ["search", "--help"])  # the next command in the same process: Chinese again
+    assert "[必填]" in back.output
+
+
 def test_python_dash_m_runs_the_cli() -> None:
     import subprocess
     import sys

@@ -204,6 +204,11 @@ def test_cli_scorecard(db, tmp_path):
     assert "张伟" in out.read_text(encoding="utf-8") and "王芳" not in out.read_text(encoding="utf-8")
     r = CliRunner().invoke(app, ["scorecard", "--from", "2026-13-01", "--db", str(db)])
     assert r.exit_code != 0
+    # a range that ends before it starts is said, not written out as an empty scorecard
+    bad = tmp_path / "reversed.html"
+    args = ["scorecard", "--from", "2026-11-30", "--to", "2026-11-01", "--db", str(db), "-o", str(bad)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and "晚于" in r.output and not bad.exists()
 
 
 def test_worst_calls_carry_the_rubric_verdict_and_severity(db):

@@ -134,5 +134,10 @@ def test_sharing_is_read_only_and_permissions(loop_env):
     # …saying what is wrong, in the page's language
     bad = tr.get("/search", params={"q": "NOT 您好"})
     assert bad.status_code == 200 and "NOT 前面需要有检索词" in bad.text
+    # nothing found: a link that searches the same words by sound (ASR writes homophones), unless already so
+    none = tr.get("/search", params={"q": "完全没有这句话"})
+    assert "没有找到" in none.text and 'id="try-pinyin"' in none.text and "pinyin=1" in none.text
+    none = tr.get("/search", params={"q": "完全没有这句话", "pinyin": "1"})
+    assert "没有找到" in none.text and 'id="try-pinyin"' not in none.text
     # no CSRF token: rejected
     assert tr.post("/collections", data={"name": "x"}).status_code == 403

@@ -175,6 +175,11 @@ def test_cli_formats(db):
     assert r.exit_code == 0 and "c6" in r.stdout
     r = runner.invoke(_app(), ["search", '"; --', "--db", str(db)])
     assert r.exit_code == 2
+    # nothing found: said in words, with the homophone hint unless --pinyin was already given
+    r = runner.invoke(_app(), ["search", "没有这句话", "--db", str(db)])
+    assert r.exit_code == 0 and "没有找到" in r.stdout and "--pinyin" in r.stdout and "┃" not in r.stdout
+    r = runner.invoke(_app(), ["search", "没有这句话", "--db", str(db), "--pinyin"])
+    assert "没有找到" in r.stdout and "--pinyin" not in r.stdout
 
 
 @pytest.mark.parametrize("plan", ["auto", "calls", "fts", "tags"])

@@ -9,10 +9,13 @@ import typer
 
 from .. import __version__
 from ..i18n import LANGUAGES, set_language, t
+from . import frame
 from .console import console
 
 # jieba 0.42 imports pkg_resources, which warns on every run; nothing a callqa user can act on
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+frame.install()  # click's and typer's own words (Usage, Options, Invalid value …) from the catalog
 
 app = typer.Typer(
     help=t("cli.app.help"),
@@ -33,6 +36,7 @@ def _lang(value: str | None) -> str | None:
         raise typer.BadParameter(t("cli.lang.bad", lang=value, choices=", ".join(LANGUAGES)))
     # always set (None = back to CALLQA_LANG / zh): one process may run several commands (tests)
     set_language(value)
+    frame.refresh()
     return value
 
 

@@ -62,17 +62,18 @@ def _eval_reviews(
     from ..review.describe import check_label
     from ..review.machine_accuracy import machine_accuracy, to_markdown
     from ..review.service import DEFAULT_RUBRIC, rubric_named
-    from .store import _date, _open
+    from .store import _dates, _open
 
     if not db:
         fail(t("loop.acc.cli.need_db"))
+    d0, d1 = _dates(date_from, date_to)
     store = _open(db)
     try:
         rep = machine_accuracy(
             store,
             rubric_named(DEFAULT_RUBRIC),
-            date_from=_date(date_from),
-            date_to=_date(date_to),
+            date_from=d0,
+            date_to=d1,
             team=team,
             check_label=check_label,
         )

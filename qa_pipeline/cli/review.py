@@ -13,7 +13,7 @@ from rich.table import Table
 from ..i18n import t
 from .app import app
 from .console import console, err, fail, warn
-from .store import DEFAULT_DB, DbOpt, _date, _open
+from .store import DEFAULT_DB, DbOpt, _dates, _open
 
 if TYPE_CHECKING:
     from ..review.access import User
@@ -132,9 +132,10 @@ def review_export(
 ) -> None:
     from ..review.exchange import calls_between, export_rows, write_csv
 
+    d0, d1 = _dates(date_from, date_to)
     store = _open(db)
     try:
-        ids = calls_between(store, _date(date_from), _date(date_to), list(call or []))
+        ids = calls_between(store, d0, d1, list(call or []))
         rows = export_rows(store, ids)
     finally:
         store.close()

@@ -20,7 +20,7 @@ from .store import (  # one --db / --from / --to for every database command
     DbOpt,
     FromOpt,
     ToOpt,
-    _date,
+    _dates,
     _open,
 )
 
@@ -71,7 +71,7 @@ def rules_test(
             report = run_trial(
                 store,
                 rules,
-                CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
+                CallFilter(*_dates(date_from, date_to), team=team, agent=agent),
                 max_examples=examples,
                 workers=workers or default_workers(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -152,7 +152,7 @@ def rescore_command(
             report = rescore(
                 store,
                 rub,
-                CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent),
+                CallFilter(*_dates(date_from, date_to), team=team, agent=agent),
                 force=force,
                 full=full,
                 workers=workers or default_workers(),

@@ -58,6 +58,14 @@ def _date(value: str | None) -> str | None:
         raise typer.BadParameter(t("cli.store.bad_date", value=value)) from None
 
 
+def _dates(date_from: str | None, date_to: str | None) -> tuple[str | None, str | None]:
+    """--from/--to as ISO days; a range that ends before it starts is a mistake to say, not an empty report."""
+    d0, d1 = _date(date_from), _date(date_to)
+    if d0 and d1 and d0 > d1:
+        raise typer.BadParameter(t("cli.store.dates_reversed", date_from=d0, date_to=d1))
+    return d0, d1
+
+
 def _open(db: str) -> Store:
     """The store at --db: an existing SQLite file, or a database URL (an unusable URL is an error)."""
     from ..store import open_store
@@ -127,7 +135,8 @@ def scorecard_command(
 
     store = _open(db)
     try:
-        where = CallFilter(date_from=_date(date_from), date_to=_date(date_to), team=team, agent=agent, tag=tag)
+        d0, d1 = _dates(date_from, date_to)
+        where = CallFilter(date_from=d0, date_to=d1, team=team, agent=agent, tag=tag)
         card = build_scorecard(store, where, worst_n=worst)
     finally:
         store.close()
@@ -181,9 +190,10 @@ def search_command(
     from ..store.query import QueryError
     from ..store.search import search
 
+    d0, d1 = _dates(date_from, date_to)
     where = CallFilter(
-        date_from=_date(date_from),
-        date_to=_date(date_to),
+        date_from=d0,
+        date_to=d1,
         team=team,
         agent=agent,
         min_score=min_score,
@@ -252,6 +262,11 @@ def search_command(
                     clips.get(i, ""),
                 ]
             )
+    elif not hits:
+        # an empty table says nothing a trainer can act on; ASR often writes a homophone (花费 for 话费)
+        console.print(t("cli.search.none", query=query), markup=False)
+        if not pinyin:
+            console.print(t("cli.search.try_pinyin"), markup=False)
     else:
         cols = ("call_id", "agent", "offset", "speaker", "context", "score")
         tbl = Table(
