@@ -24,7 +24,7 @@ from .asr import AsrEngine, load_engine
 from .atomic import remove_orphan_temps, write_json_atomic, write_text_atomic
 from .audio import file_sha256
 from .checks.registry import check_names
-from .i18n import language, set_language
+from .i18n import language, set_language, t
 from .judging import warm_up
 from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
@@ -163,13 +163,13 @@ def _score_job(job: CallJob, scorer: _Scorer) -> dict[str, Any]:
                 job.path, job.metadata, scorer.options, engine=scorer.engine, rubric=scorer.rubric
             ).to_json()
     except CallTimeout:
-        return _failed(
-            job, f"{readable(str(job.path))}: time budget of {scorer.budget_s:g} s exceeded; call not scored"
-        )
+        return _failed(job, t("batch.error.time_budget", file=readable(str(job.path)), seconds=f"{scorer.budget_s:g}"))
     except MemoryError:
-        return _failed(job, f"{readable(str(job.path))}: out of memory while scoring")
+        return _failed(job, t("batch.error.out_of_memory", file=readable(str(job.path))))
     except Exception as exc:  # a bug on one call must not stop the batch
-        return _failed(job, f"{readable(str(job.path))}: internal error: {type(exc).__name__}: {exc}")
+        # the exception's class stays in the text: this is a bug to report, and the class says where to look
+        reason = f"{type(exc).__name__}: {exc}"
+        return _failed(job, t("batch.error.internal", file=readable(str(job.path)), reason=reason))
     return _with_search_tokens(result)
 
 
@@ -224,7 +224,9 @@ def unique_ids(jobs: list[CallJob]) -> list[CallJob]:
         cid = clean
         count[cid] += 1
         if cid in seen:
-            error = f"{readable(str(job.path))}: duplicate call id {cid!r} (also {readable(str(seen[cid]))})"
+            error = t(
+                "batch.error.duplicate_id", file=readable(str(job.path)), call_id=cid, other=readable(str(seen[cid]))
+            )
             job = replace(job, metadata=replace(job.metadata, call_id=f"{cid}~{count[cid]}"), error=job.error or error)
         else:
             seen[cid] = job.path
@@ -299,7 +301,7 @@ def run_batch(
             try:
                 on_result(result)
             except Exception as exc:  # noqa: BLE001 - the call's failure, not the batch's
-                problem = f"result not stored: {type(exc).__name__}: {exc}"
+                problem = t("batch.error.not_stored", reason=str(exc).splitlines()[0][:200] if str(exc) else "")
         _tally(summary, result)
         if problem:
             if result["status"] == "ok":
@@ -337,7 +339,7 @@ def _store_write(store: Any, result: dict[str, Any]) -> str | None:
             last = exc
             time.sleep(0.5 * (attempt + 1))
     reason = str(getattr(last, "orig", None) or last).splitlines()[0][:200]
-    return f"scored, but the database write failed ({type(last).__name__}: {reason}); the next run retries it"
+    return t("batch.error.db_write", reason=reason)
 
 
 def _results(
@@ -408,8 +410,7 @@ def _one_by_one(jobs: list[CallJob], options: PipelineOptions, budget_s: float |
                 pool = None
                 yield _failed(
                     job,
-                    f"{readable(str(job.path))}: the worker process scoring this call died "
-                    "(killed by the system, probably out of memory)",
+                    t("batch.error.worker_died", file=readable(str(job.path))),
                 )
     finally:
         if pool is not None:

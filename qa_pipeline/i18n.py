@@ -4,7 +4,8 @@ Messages live in ``qa_pipeline/messages/<domain>.<lang>.yaml`` (flat ``key: text
 placeholders). Chinese (``zh``) is the default language; ``en`` is available. Every domain file of a language is
 merged into one catalog, so the CLI, the reports and the workstation share keys and wording.
 
-The language is chosen, in order, by ``set_language()``, the ``CALLQA_LANG`` environment variable, then ``zh``.
+The language is chosen, in order, by ``using_language()`` (one context: a workstation request follows its user's
+choice), ``set_language()`` (the process), the ``CALLQA_LANG`` environment variable, then ``zh``.
 A key missing from the chosen language falls back to Chinese, then to the key itself (never an exception: a
 missing translation must not break a report).
 """
@@ -12,6 +13,9 @@ missing translation must not break a report).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +25,9 @@ LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 _MESSAGES_DIR = Path(__file__).with_name("messages")
 _current: str | None = None
+# per context (asyncio task / the thread a request runs in): the workstation serves users who chose different
+# languages from one process, so a request must not change the process-wide choice
+_context: ContextVar[str | None] = ContextVar("callqa_language", default=None)
 
 
 def set_language(lang: str | None) -> None:
@@ -31,8 +38,18 @@ def set_language(lang: str | None) -> None:
     _current = lang
 
 
+@contextmanager
+def using_language(lang: str | None) -> Iterator[None]:
+    """Within this block (this context only) messages are in `lang`; None or an unknown code changes nothing."""
+    token = _context.set(lang if lang in LANGUAGES else None)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
 def language() -> str:
-    lang = _current or os.environ.get("CALLQA_LANG", "").strip().lower() or DEFAULT_LANGUAGE
+    lang = _context.get() or _current or os.environ.get("CALLQA_LANG", "").strip().lower() or DEFAULT_LANGUAGE
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 

@@ -77,7 +77,7 @@ def compile_name_pattern(pattern: str) -> re.Pattern[str]:
     """'{date}_{agent_id}_{call_id}' → a regex with named groups matched against the file stem."""
     fields = re.findall(r"{(\w+)}", pattern)
     if not fields:
-        raise ValueError(f"name pattern {pattern!r} has no {{field}} placeholders")
+        raise ValueError(t("manifest.error.pattern_no_fields", pattern=pattern))
     regex = ""
     for literal, name in re.findall(r"([^{]*)(?:{(\w+)})?", pattern):
         regex += re.escape(literal)

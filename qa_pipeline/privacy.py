@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .i18n import t
 from .types import Finding, Transcript, Utterance, Word
 
 __all__ = [
@@ -95,13 +96,13 @@ def parse_categories(spec: str | Iterable[str] | None) -> frozenset[str]:
         name = item[1:] if neg else item
         names = set(CATEGORIES) if name == "all" else {name}
         if not names <= set(CATEGORIES):
-            raise ValueError(f"unknown redaction category {name!r}; known: all, {', '.join(CATEGORIES)}")
+            raise ValueError(t("privacy.error.unknown_category", name=name, known=", ".join(("all", *CATEGORIES))))
         if neg:
             out = (out or set(CATEGORIES)) - names
         else:
             out |= names
     if not out:
-        raise ValueError("no redaction category selected")
+        raise ValueError(t("privacy.error.no_category"))
     return frozenset(out)
 
 
@@ -719,7 +720,7 @@ def redact_result(result: Any, options: RedactOptions | None = None) -> Any:
         changes["score"] = replace(result.score, items=items)
     if result.tags:  # tags from rules carry the sentence that set them (rules, issue 12)
         changes["tags"] = tuple(
-            replace(t, evidence=redact_strings(t.evidence, replacements, opts)) for t in result.tags
+            replace(tag, evidence=redact_strings(tag.evidence, replacements, opts)) for tag in result.tags
         )
     md = result.metadata
     if md.extra:
@@ -772,8 +773,8 @@ def mask_audio(
         if mode == "silence":
             out[i0:i1] = 0
             continue
-        t = (np.arange(i0, i1) / sample_rate).astype(np.float64)
-        tone = (level * np.sin(2 * np.pi * tone_hz * t)).astype(out.dtype if out.dtype.kind == "f" else np.float32)
+        times = (np.arange(i0, i1) / sample_rate).astype(np.float64)
+        tone = (level * np.sin(2 * np.pi * tone_hz * times)).astype(out.dtype if out.dtype.kind == "f" else np.float32)
         if out.dtype.kind != "f":
             tone = (tone * np.iinfo(out.dtype).max).astype(out.dtype)
         out[i0:i1] = tone[:, None] if out.ndim == 2 else tone

@@ -39,11 +39,11 @@ def test_corrupt_model_is_detected_and_repaired(home: Path) -> None:
         f.seek(1_000_000)
         f.write(bytes([b[0] ^ 0xFF]))
     os.utime(d / "model.bin", ns=(1, 1))  # a changed mtime invalidates the stamp
-    with pytest.raises(ModelNotInstalledError, match="corrupt.*sha256"):
+    with pytest.raises(ModelNotInstalledError, match="已损坏（sha256"):
         models.verify("base")
     with open(d / "model.bin", "r+b") as f:
         f.truncate(1000)
-    with pytest.raises(ModelNotInstalledError, match="corrupt.*size"):
+    with pytest.raises(ModelNotInstalledError, match="已损坏（大小"):
         models.verify("base")
     models.install("base")  # re-assembles
     assert models.verify("base", force=True) == d
@@ -65,8 +65,9 @@ def test_missing_packages_name_the_install_command(home: Path, monkeypatch: pyte
 
 
 def test_unknown_model_is_a_clear_error(home: Path) -> None:
-    with pytest.raises(ModelNotInstalledError, match="not available offline"):
+    with pytest.raises(ModelNotInstalledError, match="没有离线版本") as exc:
         models.install("large-v3")
+    assert "callqa models install base" in str(exc.value)  # says what to install instead
 
 
 def test_convert_to_openai_checkpoint(home: Path) -> None:

@@ -108,7 +108,7 @@ def test_distinct_ids_never_share_a_file_and_true_duplicates_are_errors(template
     out2 = tmp_path / "out2"
     s2 = run_batch(_jobs(day), out2, OPTIONS)
     assert (s2.ok, s2.failed) == (1, 1)
-    assert "duplicate call id 'same'" in s2.failures[0][1]
+    assert "通话ID「same」重复" in s2.failures[0][1]
     assert json.loads(call_path(out2, "same").read_text(encoding="utf-8"))["status"] == "ok"
 
 
@@ -176,7 +176,7 @@ def test_time_budget_fails_only_that_call(template: Path, tmp_path: Path) -> Non
     day = tmp_path / "day"
     _call(template, day, "slow")
     summary = run_batch(_jobs(day), tmp_path / "out", OPTIONS, time_budget_s=0.001)
-    assert summary.failed == 1 and "time budget" in summary.failures[0][1]
+    assert summary.failed == 1 and "超过单通处理时限" in summary.failures[0][1]
 
 
 def test_resume_honours_corrected_transcript_and_metadata(template: Path, tmp_path: Path) -> None:

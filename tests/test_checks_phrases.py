@@ -139,15 +139,25 @@ def test_polite_terms():
     assert run("polite_terms", *call(("agent", "行，查好了"), ("customer", "谢谢你")))[0].status == "fail"
     (f,) = run("polite_terms", *call(("agent", "请你少等一下")))
     assert f.status == "pass" and f.detail["categories"] == {"please_wait": 1}
+    # a failure has no moment to show, so it says what was missing (read by review/describe.reason_text)
+    from qa_pipeline.review.describe import reason_text
+
+    (f,) = run("polite_terms", *call(("agent", "行，查好了")))
+    assert reason_text(f.detail) == "坐席全程没有使用礼貌用语（请、谢谢、对不起、请稍等、再见……）"
+    (f,) = run("polite_terms", *call(("agent", "请你少等一下")), min_count=2)
+    assert f.status == "fail" and reason_text(f.detail).startswith("坐席礼貌用语只出现 1 次，至少应有 2 次")
 
 
 def test_honorific():
+    from qa_pipeline.review.describe import reason_text
+
     (f,) = run("honorific", *call(("agent", "好的女士，马上给您办理")))
     assert f.status == "pass" and f.detail["basis"] == "title"
     (f,) = run("honorific", *call(("agent", "好的，马上给您办理")))
     assert f.status == "pass" and f.detail["basis"] == "pronoun"
     assert run("honorific", *call(("agent", "好的，马上给您办理")), accept_pronoun=False)[0].status == "fail"
-    assert run("honorific", *call(("agent", "行，马上办"), ("customer", "谢谢您先生")))[0].status == "fail"
+    (f,) = run("honorific", *call(("agent", "行，马上办"), ("customer", "谢谢您先生")))
+    assert f.status == "fail" and "没有用“您”或先生/女士" in reason_text(f.detail)
 
 
 # forbidden / colloquial ---------------------------------------------------------------------------------

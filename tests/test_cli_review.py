@@ -35,6 +35,7 @@ def test_users_add_list_and_errors(tmp_path):
         env={"CALLQA_LANG": "zh"},
     )
     assert r.exit_code == 0, r.output
+    assert "再输入一次密码" in r.output and "Repeat for confirmation" not in r.output
     r = runner.invoke(app, ["users", "list", "--db", db], env={"CALLQA_LANG": "zh"})
     assert "王审" in r.output and "质检员" in r.output
     store = open_store(db)
@@ -92,3 +93,18 @@ def test_review_export_edit_import(tmp_path):
     # importing the same file again changes nothing
     r = runner.invoke(app, ["review", "import", str(out), "--as", "王审", "--db", db])
     assert "判断 0 条，人工评分 0 条，漏检 1 条" in r.output or "判断 0 条，人工评分 0 条" in r.output
+
+
+def test_account_errors_follow_the_chosen_language(tmp_path):
+    """The review service's and accounts' errors come from the catalog (they were hard-coded Chinese)."""
+    db = str(tmp_path / "lang.db")
+    r = runner.invoke(
+        app,
+        ["--lang", "en", "users", "add", "x", "--role", "boss", "--db", db],
+        env={"CALLQA_PASSWORD": "long-enough-pw"},
+    )
+    assert r.exit_code == 2 and "unknown role boss" in r.output and "未知角色" not in r.output
+    r = runner.invoke(
+        app, ["users", "add", "x", "--role", "boss", "--db", db], env={"CALLQA_PASSWORD": "long-enough-pw"}
+    )
+    assert "未知角色 boss" in r.output

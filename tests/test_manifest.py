@@ -48,3 +48,12 @@ def test_discover_skips_non_audio_and_mono_mixdowns(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in discover_audio([tmp_path])]
     assert found == ["a.wav", "b.flac", "sub/c.mp3"]
+
+
+def test_a_name_pattern_without_fields_is_said_from_the_catalog() -> None:
+    import pytest
+
+    from qa_pipeline.manifest import compile_name_pattern
+
+    with pytest.raises(ValueError, match="文件名模式 abc 里没有 {字段} 占位符"):
+        compile_name_pattern("abc")

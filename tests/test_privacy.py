@@ -90,8 +90,10 @@ def test_categories_are_configurable():
     no_names = RedactOptions(categories=parse_categories("all,-name"))
     assert redact_text("我叫王小明", no_names) == "我叫王小明"
     assert redact_text("13812345678", RedactOptions(enabled=False)) == "13812345678"
-    with pytest.raises(ValueError, match="phone_number"):
+    with pytest.raises(ValueError, match="未知的屏蔽类别 phone_number；可选：all, mobile"):
         parse_categories("phone_number")
+    with pytest.raises(ValueError, match="没有选中任何屏蔽类别"):
+        parse_categories("-all")
 
 
 def test_number_split_across_two_utterances_and_asked_by_the_agent():

@@ -150,6 +150,18 @@ def test_rescore_history_resume_tags_and_rules_test(tmp_path: Path) -> None:
     assert out.exit_code == 1 and "line 4" in out.output and "keywrd" in out.output
 
 
+def test_rules_test_names_calls_without_an_agent_in_words(tmp_path: Path) -> None:
+    """A call with no agent recorded is its own row, labelled from the catalog (it was a bare "?")."""
+    store = open_store(tmp_path / "x.db")
+    store.upsert_many([stored_result("c1", NORMAL, BASE, day="2026-11-17", agent=None)])
+    store.close()
+    rule = tmp_path / "fee.yaml"
+    rule.write_text("id: fee\ntag: 费用\nconditions:\n  a: {keyword: [话费]}\nexpression: a\n", encoding="utf-8")
+    out = runner.invoke(app, ["rules", "test", str(rule), "--db", str(tmp_path / "x.db")])
+    assert out.exit_code == 0, out.output
+    assert "（未记录）" in out.output and "│ ?" not in out.output
+
+
 @pytest.mark.slow
 def test_rescore_with_the_unchanged_rubric_reproduces_every_stored_finding_and_score(tmp_path: Path) -> None:
     """Samples through the real pipeline (VAD on the audio, the samples' transcripts), stored, rescored."""

@@ -79,6 +79,15 @@ def test_keyword_any_all_at_least_none_and_synonyms() -> None:
     assert one("keyword: {words: [电话费], synonyms: {电话费: [话费]}}")
 
 
+def test_keyword_and_similar_shorthands() -> None:
+    """`keyword: [a, b]` / `keyword: a` mean `{words: …}`; `similar: [例句]` means `{examples: …}` (QA leads write
+    the short form first; it was an error "expected a mapping")."""
+    assert len(one("keyword: [话费, 宽带]")) == len(one("keyword: {words: [话费, 宽带]}")) == 2
+    assert one("keyword: 稍等") and one("keyword: 宽带") == []
+    src = rules_of("id: r\nconditions:\n  a: {similar: [请问还有什么可以帮您的吗]}\n")
+    assert src[0].conditions["a"].params["examples"] == ["请问还有什么可以帮您的吗"]
+
+
 def test_keyword_pinyin_tolerant_option() -> None:
     turns = [("customer", 0.0, 2.0, "我要头速你们")]  # ASR heard 投诉 as 头速
     assert one("keyword: {words: [投诉]}\nrole: customer", turns) == []

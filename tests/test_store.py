@@ -116,6 +116,10 @@ def test_import_idempotent_and_reports_bad_files(tmp_path):
     assert isinstance(rep, ImportReport)
     assert rep.imported == 8 and rep.unchanged == 0
     assert sorted(name for name, _ in rep.failed) == ["broken.json", "nocall.json"]
+    # said in words, no Python class names (they were "JSONDecodeError: …" / "ValueError: …")
+    why = dict(rep.failed)
+    assert "不是完整的 JSON（第 1 行第 2 列" in why["broken.json"] and "没有 call_id" in why["nocall.json"]
+    assert not any("Error" in reason for reason in why.values())
     rep2 = import_results(root, db)
     assert (rep2.imported, rep2.unchanged, len(rep2.failed)) == (0, 8, 2)
     store = open_store(db)
@@ -211,7 +215,8 @@ def test_import_batch_isolates_a_call_that_fails_in_the_database(tmp_path):
     (root / "calls" / "zz_dup_c1.json").write_text(json.dumps(dup, ensure_ascii=False), encoding="utf-8")
     db = tmp_path / "r.db"
     rep = import_results(root, db)
-    assert [name for name, _ in rep.failed] == ["zz_bad.json"] and "IntegrityError" in rep.failed[0][1]
+    assert [name for name, _ in rep.failed] == ["zz_bad.json"] and "数据库拒绝写入" in rep.failed[0][1]
+    assert "NOT NULL" in rep.failed[0][1] and "IntegrityError" not in rep.failed[0][1]
     assert rep.imported == 9
     store = open_store(db)
     assert _count(store, S.calls, call_id="zz_bad") == 0 and _count(store, S.utterances, call_id="zz_bad") == 0

@@ -187,3 +187,16 @@ def test_real_customer_specs(tmp_path):
             if t["speaker"] == "customer":
                 seg = y[int(t["start"] * sr) : int(t["end"] * sr), 1]
                 assert 20 * np.log10(np.sqrt(np.mean(seg**2))) > -40
+
+
+def test_cli_synth_names_a_bad_script_and_renders_the_rest(tmp_path: Path) -> None:
+    """A script that cannot be rendered is a named warning and exit 1, not a traceback."""
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("turns: [1, 2]\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["synth", str(bad), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 1 and "bad.yaml" in r.output and "脚本无法渲染" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)

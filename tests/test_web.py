@@ -78,6 +78,30 @@ def test_login_sets_a_signed_httponly_samesite_cookie(env):
     assert good.get("/queue").status_code == 200 and bad.get("/queue").status_code == 303
 
 
+def test_each_user_chooses_the_interface_language(env):
+    """Chinese by default; /lang/en keeps English in a cookie for that browser only — another user of the same
+    server still reads Chinese, and error pages and messages from the library follow the choice."""
+    from qa_pipeline import i18n
+
+    app, _ = env
+    en, zh = login(app, "王审")[0], login(app, "主管")[0]
+    page = en.get("/queue").text
+    assert 'lang="zh-CN"' in page and 'id="lang-en"' in page and "English" in page
+    r = en.get("/lang/en", params={"next": "/queue?date_from=2026-11-20"})
+    assert r.status_code == 303 and r.headers["location"] == "/queue?date_from=2026-11-20"
+    assert "callqa_lang=en" in r.headers["set-cookie"] and "samesite=strict" in r.headers["set-cookie"].lower()
+    page = en.get("/queue").text
+    assert '<html lang="en">' in page and 'id="lang-zh"' in page and "中文" in page and "质检工作台" not in page
+    assert "QA workstation" in page
+    missing = en.get(f"/calls/{CALL_B}x", headers={"accept": "text/html"})
+    assert missing.status_code == 404 and i18n.t("web.error.not_found", "en") in missing.text
+    assert "质检工作台" in zh.get("/queue").text  # the other user: unchanged
+    assert i18n.language() == "zh"  # the process-wide language was never touched
+    # an off-site next is refused; an unknown language is 404
+    assert en.get("/lang/zh", params={"next": "//evil.example/"}).headers["location"] == "/"
+    assert en.get("/lang/fr").status_code == 404
+
+
 def test_wrong_password_and_throttling(env):
     app, _ = env
     c = client(app)

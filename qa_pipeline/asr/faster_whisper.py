@@ -30,7 +30,7 @@ def model_dir(model: str) -> Path:
     p = Path(model).expanduser()
     if p.is_dir():
         if not (p / "model.bin").is_file():
-            raise ModelNotInstalledError(f"{p} is not a CTranslate2 model directory (no model.bin)")
+            raise ModelNotInstalledError(t("models.error.not_ct2", folder=p))
         return p
     return models.ensure_ct2(model)
 

@@ -25,6 +25,7 @@ import numpy as np
 from qa_pipeline.asr.options import ModelNotInstalledError
 from qa_pipeline.atomic import atomic_open, atomic_path, write_bytes_atomic
 from qa_pipeline.audio import file_sha256
+from qa_pipeline.i18n import t
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,14 @@ def openai_checkpoint(name: str = "base") -> Path:
 
 def install_hint(name: str = "base") -> str:
     spec = SPECS.get(name)
-    pip = spec.pip if spec else "(no offline package is known for this model)"
+    pip = spec.pip if spec else t("models.error.no_package")
     return f"{pip} && callqa models install {name}"
 
 
 def _spec(name: str) -> ModelSpec:
     if name not in SPECS:
         raise ModelNotInstalledError(
-            f"Whisper model {name!r} is not available offline; known: {sorted(SPECS)}. "
-            f"Pass a CTranslate2 model directory as the model instead, or use 'base': {install_hint('base')}"
+            t("models.error.unknown", name=name, known=", ".join(sorted(SPECS)), install=install_hint("base"))
         )
     return SPECS[name]
 
@@ -93,12 +93,13 @@ def _package_file(package: str, rel: str, name: str) -> Path:
     """Path of a data file inside an installed package (located via importlib, never site-packages)."""
     if importlib.util.find_spec(package) is None:
         raise ModelNotInstalledError(
-            f"Whisper {name} weights are not installed (python package {package!r} missing). "
-            f"Install them with: {install_hint(name)}"
+            t("models.error.weights_missing", name=name, package=package, install=install_hint(name))
         )
     path = Path(str(resources.files(package).joinpath(rel)))
     if not path.is_file():
-        raise ModelNotInstalledError(f"{package} is installed but lacks {rel}; reinstall: {install_hint(name)}")
+        raise ModelNotInstalledError(
+            t("models.error.package_incomplete", package=package, file=rel, install=install_hint(name))
+        )
     return path
 
 
@@ -132,20 +133,18 @@ def verify(name: str = "base", *, force: bool = False) -> Path:
     missing = [f for f in ("model.bin", *spec.aux_files) if not (d / f).is_file()]
     if missing:
         raise ModelNotInstalledError(
-            f"Whisper {name} is not installed in {d} (missing {', '.join(missing)}). Run: {install_hint(name)}"
+            t("models.error.not_installed", name=name, folder=d, files=", ".join(missing), install=install_hint(name))
         )
     size = model_bin.stat().st_size
     if size != spec.size:
         raise ModelNotInstalledError(
-            f"{model_bin} is corrupt (size {size}, expected {spec.size}). "
-            f"Reinstall: callqa models install {name} --force"
+            t("models.error.corrupt_size", file=model_bin, size=size, expected=spec.size, name=name)
         )
     if force or not _stamp_ok(model_bin, spec.sha256):
         digest = file_sha256(model_bin)
         if digest != spec.sha256:
             raise ModelNotInstalledError(
-                f"{model_bin} is corrupt (sha256 {digest}, expected {spec.sha256}). "
-                f"Reinstall: callqa models install {name} --force"
+                t("models.error.corrupt_sha", file=model_bin, sha=digest, expected=spec.sha256, name=name)
             )
         _write_stamp(model_bin, digest)
     return d
@@ -175,8 +174,7 @@ def install(name: str = "base", *, force: bool = False) -> Path:
                     out.write(block)
         if h.hexdigest() != spec.sha256:
             raise ModelNotInstalledError(
-                f"Assembled {name} model has sha256 {h.hexdigest()}, expected {spec.sha256}; "
-                f"the installed packages are damaged. Reinstall: {spec.pip} --force-reinstall"
+                t("models.error.assembled_sha", name=name, sha=h.hexdigest(), expected=spec.sha256, pip=spec.pip)
             )
         for aux_file in aux:
             with atomic_path(d / aux_file.name) as tmp_aux:

@@ -10,6 +10,7 @@ from qa_pipeline.asr import models
 from qa_pipeline.asr.engine import WindowedWhisperEngine
 from qa_pipeline.asr.filters import RawSegment, RawWord
 from qa_pipeline.asr.options import AsrOptions, ModelNotInstalledError, resolve_device
+from qa_pipeline.i18n import t
 
 INSTALL = "pip install --no-deps openai-whisper==20250625 && pip install tiktoken numba more-itertools tqdm"
 
@@ -24,7 +25,7 @@ class OpenAIWhisperEngine(WindowedWhisperEngine):
     def __init__(self, options: AsrOptions) -> None:
         super().__init__(options)
         if importlib.util.find_spec("whisper") is None:
-            raise ModelNotInstalledError(f"openai-whisper is not installed: {INSTALL}")
+            raise ModelNotInstalledError(t("install.missing", package="openai-whisper", install=INSTALL))
         import torch
         import whisper
 

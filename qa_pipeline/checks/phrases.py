@@ -266,7 +266,14 @@ def polite_terms(ctx: CheckContext) -> list[Finding]:
             _span(*first)[1] if first else None,
             "agent",
             first[0].text if first else "",
-            {"count": len(pairs), "categories": counts, "matches": _summary(pairs[:10])},
+            {
+                "count": len(pairs),
+                "categories": counts,
+                "matches": _summary(pairs[:10]),
+                # a failure has no moment to show: the reason says what was missing
+                **({} if ok else {"reason": "too_few_polite_terms" if pairs else "no_polite_terms"}),
+                **({} if ok else {"min_count": p["min_count"]}),
+            },
         )
     ]
 
@@ -293,7 +300,7 @@ def honorific(ctx: CheckContext) -> list[Finding]:
     if ev:
         s, e = _span(*ev)
         return [Finding("honorific", status, s, e, "agent", ev[0].text, {**detail, **_mdetail(ev[1], ev[0])})]
-    return [Finding("honorific", status, speaker="agent", detail=detail)]
+    return [Finding("honorific", status, speaker="agent", detail={**detail, "reason": "no_honorific"})]
 
 
 # -- forbidden / colloquial -----------------------------------------------------------------------------

@@ -31,7 +31,9 @@ def _password(confirm: bool = True) -> str:
     env = os.environ.get(PASSWORD_ENV)
     if env:
         return env
-    return typer.prompt(t("cli.users.password_prompt"), hide_input=True, confirmation_prompt=confirm)
+    # the confirmation prompt's text given, not True: typer's own default is English ("Repeat for confirmation")
+    again = t("cli.users.password_again") if confirm else False
+    return typer.prompt(t("cli.users.password_prompt"), hide_input=True, confirmation_prompt=again)
 
 
 @users_app.command("add", help=t("cli.users.add.help"))

@@ -104,7 +104,8 @@ def rules_test(
                 table.add_column(c)
             ranked = sorted(groups.items(), key=lambda kv: (-kv[1].rate, kv[0]))
             for name, tally in ranked[:20]:
-                table.add_row(name, str(tally.calls), str(tally.hits), f"{tally.rate:.1%}")
+                label = escape(name) if name else t("rules.not_recorded")
+                table.add_row(label, str(tally.calls), str(tally.hits), f"{tally.rate:.1%}")
             console.print(table)
         if tr.examples:
             table = Table(title=t("rules.examples"), title_justify="left")

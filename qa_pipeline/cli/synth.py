@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from ..i18n import t
 from .app import app
-from .console import console
+from .console import console, warn
 
 
 @app.command("synth", help=t("cli.synth.help"))
@@ -30,6 +31,14 @@ def synth_command(
         raise typer.BadParameter(t("cli.synth.no_specs"))
     env_clips = os.environ.get("CALLQA_CLIPS_DIR")
     clips = clips_dir or (Path(env_clips) if env_clips else None)
+    failed = 0
     for p in paths:
-        audio = render_spec(p, out, mono=mono, seed=seed, customer_clips_dir=clips)
+        try:
+            audio = render_spec(p, out, mono=mono, seed=seed, customer_clips_dir=clips)
+        except (ValueError, OSError, yaml.YAMLError) as exc:  # a bad script is named; the others still render
+            warn(t("cli.synth.bad_spec", file=p, reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            failed += 1
+            continue
         console.print(str(audio), markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)

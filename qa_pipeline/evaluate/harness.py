@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks.registry import CATALOG, OccurrenceMatch, check_names
+from ..i18n import t
 from .matching import MIN_GAP_S, MIN_OVERLAP_S, Span, match_occurrences, match_timeline
 from .metrics import PRF, Errors, cer, diarization_error_rate
 from .metrics import rounded as _r
@@ -138,7 +139,7 @@ def evaluate(results_dir: Path, truth_dir: Path, *, tolerance_s: float = 1.0) ->
     results = _load_results(results_dir)
     truths = _load_truth(truth_dir)
     if not truths:
-        raise FileNotFoundError(f"no *.truth.json in {truth_dir}")
+        raise FileNotFoundError(t("eval.error.no_truth", folder=truth_dir))
     ids = [cid for cid in truths if cid in results and results[cid].get("status") == "ok"]
     missing = [cid for cid in truths if cid not in ids]
     unlabelled = sorted(set(results) - set(truths))

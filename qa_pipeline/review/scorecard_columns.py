@@ -10,26 +10,22 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
+from ..i18n import t
 from ..store import schema as S
 from ..store.db import Store
 from ..store.filters import CallFilter
 from . import loop_tables as L
 from . import tables as T
 
-COLUMNS = {
-    "reviewed": "已复核通话",
-    "final_mean": "复核后平均分",
-    "appeals": "申诉数",
-    "overturned": "改判数",
-    "calibrated": "校准通话",
-}
+COLUMNS = ("reviewed", "final_mean", "appeals", "overturned", "calibrated")  # labels: scorecard.col.* in the catalog
 
 
 def review_columns(store: Store, f: CallFilter) -> pd.DataFrame:
     """One row per agent id (index) with the COLUMNS keys; agents without any of these have no row."""
     c, rv, ap, cc = S.calls, T.reviews, L.appeals, L.calibration_calls
     conds = f.conditions()
-    agent = sa.func.coalesce(c.c.agent_id, "(未知)").label("agent_id")
+    # the same stand-in the scorecard gives calls without an agent, so the rows join in either language
+    agent = sa.func.coalesce(c.c.agent_id, t("scorecard.unknown_agent")).label("agent_id")
     with store.read() as conn:
         if not sa.inspect(conn).has_table(ap.name):  # a database from before the workstation's part 2
             return pd.DataFrame(columns=list(COLUMNS)).rename_axis("agent_id")

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..i18n import t
 from ..rubric import Item, Rubric, RubricError, load_rubric
 from ..store import schema as S
 from ..store.db import Store
@@ -229,7 +230,7 @@ def _ensure_review(conn: sa.Connection, call_id: str, user: User) -> sa.Row:
         )
     ).first()
     if call is None:
-        raise ReviewError(f"没有通话 {call_id}")
+        raise ReviewError(t("review.error.no_call", call_id=call_id))
     now = _now()
     conn.execute(
         T.reviews.insert().values(
@@ -255,16 +256,16 @@ def _finding_row(conn: sa.Connection, call_id: str, row_id: int) -> sa.Row:
     k = S.checks
     row = conn.execute(sa.select(k).where(k.c.check_row_id == row_id, k.c.call_id == call_id)).first()
     if row is None:
-        raise ReviewError("该项机器结果已不存在（通话可能已重新评分），请刷新页面")
+        raise ReviewError(t("review.error.finding_gone"))
     if row.status not in ("fail", "needs_review"):
-        raise ReviewError("只能对扣分或待复核的机器结果作出确认或误报判断")
+        raise ReviewError(t("review.error.not_judgeable"))
     return row
 
 
 def decide(store: Store, user: User, call_id: str, row_id: int, decision: str, comment: str = "") -> None:
     """确认 / 误报 one machine finding (by its stored row); replaces this review's earlier decision on it."""
     if decision not in ("confirm", "reject"):
-        raise ReviewError("判断只能是 确认 或 误报")
+        raise ReviewError(t("review.error.bad_verdict"))
     with store.engine.begin() as conn:
         f = _finding_row(conn, call_id, row_id)
         review = _ensure_review(conn, call_id, user)
@@ -320,7 +321,7 @@ def _item(rubric: Rubric, item_id: str) -> Item:
     for it in rubric.items:
         if it.id == item_id:
             return it
-    raise ReviewError(f"评分标准中没有条目 {item_id}")
+    raise ReviewError(t("review.error.no_item", item_id=item_id))
 
 
 def _rubric_of(conn: sa.Connection, call_id: str) -> Rubric:
@@ -349,12 +350,12 @@ def add_finding(
         rubric = _rubric_of(conn, call_id)
         item = _item(rubric, item_id)
         if item.manual:
-            raise ReviewError("人工评分条目请在“人工评分”中录入")
+            raise ReviewError(t("review.error.manual_item"))
         if deduction is None:
             fixed = [b.deduct for b in item.bindings if b.deduct is not None]
             deduction = fixed[0] if fixed else item.points
         if not (0 < deduction <= item.points):
-            raise ReviewError(f"扣分须在 0 与 {item.points:g} 之间")
+            raise ReviewError(t("review.error.deduction_range", points=f"{item.points:g}"))
         review = _ensure_review(conn, call_id, user)
         conn.execute(
             T.added_findings.insert().values(
@@ -395,7 +396,7 @@ def remove_added(store: Store, user: User, call_id: str, added_id: int) -> None:
             ).first()
         )
         if row is None or review is None:
-            raise ReviewError("没有这条漏检记录")
+            raise ReviewError(t("review.error.no_missed"))
         conn.execute(a.update().where(a.c.added_id == added_id).values(removed_at=_now()))
         _touch(conn, review.review_id)
         audit(
@@ -415,9 +416,9 @@ def set_manual(store: Store, user: User, call_id: str, item_id: str, deduction: 
         rubric = _rubric_of(conn, call_id)
         item = _item(rubric, item_id)
         if not item.manual:
-            raise ReviewError(f"{item.title} 由机器评分；请确认/误报机器结果或补充漏检")
+            raise ReviewError(t("review.error.machine_item", title=item.title))
         if not (0 <= deduction <= item.points):
-            raise ReviewError(f"扣分须在 0 与 {item.points:g} 之间")
+            raise ReviewError(t("review.error.deduction_range", points=f"{item.points:g}"))
         review = _ensure_review(conn, call_id, user)
         m = T.manual_scores
         old = conn.execute(sa.select(m).where(m.c.review_id == review.review_id, m.c.item_id == item_id)).first()
@@ -455,7 +456,7 @@ def submit(store: Store, user: User, call_id: str, comment: str = "", pass_mark:
     """Recompute the final score from the decisions and keep it on the review (the machine score stays beside)."""
     data = load_call(store, call_id, transcript=False)
     if data is None:
-        raise ReviewError(f"没有通话 {call_id}")
+        raise ReviewError(t("review.error.no_call", call_id=call_id))
     fs = data.final(pass_mark)
     with store.engine.begin() as conn:
         review = _ensure_review(conn, call_id, user)
@@ -499,7 +500,7 @@ def assign(store: Store, user: User, call_ids: Sequence[str], reviewer_id: int) 
     with store.engine.begin() as conn:
         rv = conn.execute(sa.select(T.users).where(T.users.c.user_id == reviewer_id)).first()
         if rv is None or rv.role not in ("reviewer", "supervisor", "admin"):
-            raise ReviewError("只能分配给质检员、主管或管理员")
+            raise ReviewError(t("review.error.bad_assignee"))
         for cid in call_ids:
             if conn.execute(sa.select(S.calls.c.call_id).where(S.calls.c.call_id == cid)).first() is None:
                 continue
@@ -795,4 +796,5 @@ def latest_date(store: Store) -> str | None:
 
 def teams(store: Store) -> list[str]:
     with store.read() as conn:
-        return [t for t in conn.execute(sa.select(S.agents.c.team).distinct().order_by(S.agents.c.team)).scalars() if t]
+        names = conn.execute(sa.select(S.agents.c.team).distinct().order_by(S.agents.c.team)).scalars()
+        return [team for team in names if team]

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..i18n import t
 from ..store.db import Store
 from . import tables as T
 from .access import ROLES, User
@@ -37,16 +38,16 @@ def create_user(
 ) -> User:
     username = (username or "").strip()
     if not username or len(username) > 64:
-        raise UserError("用户名不能为空，且不超过 64 个字符")
+        raise UserError(t("users.error.bad_name"))
     if role not in ROLES:
-        raise UserError(f"未知角色 {role}；可选：{', '.join(ROLES)}")
+        raise UserError(t("users.error.bad_role", role=role, roles=", ".join(ROLES)))
     if role == "agent" and not agent_id:
-        raise UserError("坐席账号需要 --agent-id（与通话记录中的坐席工号一致）")
+        raise UserError(t("users.error.agent_id"))
     if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"密码至少 {MIN_PASSWORD} 位")
+        raise UserError(t("users.error.short_password", n=MIN_PASSWORD))
     with store.engine.begin() as conn:
         if conn.execute(sa.select(T.users.c.user_id).where(T.users.c.username == username)).first():
-            raise UserError(f"用户 {username} 已存在")
+            raise UserError(t("users.error.exists", username=username))
         uid = conn.execute(
             T.users.insert()
             .values(
@@ -74,13 +75,13 @@ def create_user(
 
 def set_password(store: Store, username: str, password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"密码至少 {MIN_PASSWORD} 位")
+        raise UserError(t("users.error.short_password", n=MIN_PASSWORD))
     with store.engine.begin() as conn:
         n = conn.execute(
             T.users.update().where(T.users.c.username == username).values(password_hash=_hasher.hash(password))
         ).rowcount
         if not n:
-            raise UserError(f"没有用户 {username}")
+            raise UserError(t("users.error.no_user", username=username))
         audit(conn, None, "user_password", object_type="user", object_id=username)
 
 

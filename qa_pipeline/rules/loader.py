@@ -258,8 +258,14 @@ def _parse_condition(src: Source, path: tuple[Any, ...], cid: str, craw: Any, re
     name = ops[0]
     op = OPERATORS[name]
     params = craw[name]
+    # shorthands a QA lead writes without thinking: `regex: 模式`, `keyword: [投诉, 工信部]` (or one word),
+    # `similar: [例句, …]`; each means the operator's main parameter alone
     if name == "regex" and isinstance(params, str):
         params = {"pattern": params}
+    elif name == "keyword" and isinstance(params, (list, str)):
+        params = {"words": [params] if isinstance(params, str) else params}
+    elif name == "similar" and isinstance(params, (list, str)):
+        params = {"examples": [params] if isinstance(params, str) else params}
     if params is None:
         params = {}
     _validate(src, path + (name,), params, op.schema, t("config.rules.what.param", operator=name))

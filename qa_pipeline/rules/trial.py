@@ -47,8 +47,8 @@ class RuleTrial:
     total: Tally = field(default_factory=Tally)
     occurrences: int = 0
     needs_review: int = 0
-    by_agent: dict[str, Tally] = field(default_factory=dict)
-    by_team: dict[str, Tally] = field(default_factory=dict)
+    by_agent: dict[str, Tally] = field(default_factory=dict)  # "" = calls with no agent recorded
+    by_team: dict[str, Tally] = field(default_factory=dict)  # "" = calls with no team recorded
     examples: list[Example] = field(default_factory=list)
 
 
@@ -94,7 +94,7 @@ def _trial_batch(reader: _Readable, rules: Sequence[Rule], ids: Sequence[str], m
             continue
         report.calls += 1
         view = views[call.call_id]
-        agent, team = call.agent_id or "?", call.team or "?"
+        agent, team = call.agent_id or "", call.team or ""  # "": not recorded on the call (the CLI says so)
         for tr in trials:
             findings, tags = judge_rule(tr.rule, view)
             fired = [f for f in findings if f.status == "fail"]

@@ -273,7 +273,7 @@ class Store:
             try:
                 prepared.append((name, self._prepare(r, h)))
             except Exception as exc:  # noqa: BLE001
-                failed.append((name, f"{type(exc).__name__}: {exc}"))
+                failed.append((name, import_reason(exc)))
         if not prepared:
             return failed
         bad: list[tuple[str, str]] = []
@@ -294,7 +294,7 @@ class Store:
                         except Exception as exc2:  # noqa: BLE001
                             if _transient(exc2):
                                 raise
-                            bad.append((name, f"{type(exc2).__name__}: {_first_line(exc2)}"))
+                            bad.append((name, import_reason(exc2)))
 
         self._retrying(write)
         return failed + bad
@@ -694,6 +694,28 @@ def _transient(exc: BaseException) -> bool:
     if code in ("40P01", "40001", "55P03"):  # deadlock, serialization failure, lock not available
         return True
     return isinstance(exc, sa.exc.OperationalError) and "database is locked" in str(orig or exc)
+
+
+class ResultFileError(ValueError):
+    """A file in calls/ that is not a call result callqa can store; the text comes from the catalog."""
+
+
+def import_reason(exc: BaseException) -> str:
+    """Why a result file was not stored, in words a QA analyst can act on: no Python class names, the file
+    itself is named beside it by the caller."""
+    from ..i18n import t
+
+    if isinstance(exc, ResultFileError):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return t("store.import.bad_json", line=exc.lineno, column=exc.colno)
+    if isinstance(exc, UnicodeDecodeError):
+        return t("store.import.not_utf8")
+    if isinstance(exc, KeyError):
+        return t("store.import.missing_field", field=exc.args[0] if exc.args else "")
+    if isinstance(exc, sa.exc.DBAPIError):
+        return t("store.import.rejected", reason=_first_line(exc))
+    return t("store.import.invalid", reason=_first_line(exc))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..i18n import t
 from ..privacy import RedactOptions, redact_result_json
-from .db import Store, open_store, result_hash
+from .db import ResultFileError, Store, import_reason, open_store, result_hash
 
 
 @dataclass
@@ -64,12 +65,12 @@ def import_results(
                 with open(path, encoding="utf-8") as fh:
                     data = json.load(fh)
                 if not isinstance(data, dict) or not data.get("call_id"):
-                    raise ValueError("not a call result (no call_id)")
+                    raise ResultFileError(t("store.import.not_a_result"))
                 if data.get("schema_version", 1) != 1:
-                    raise ValueError(f"unsupported schema_version {data.get('schema_version')!r}")
+                    raise ResultFileError(t("store.import.schema", version=data.get("schema_version")))
                 h = result_hash(data)
             except Exception as exc:  # noqa: BLE001 - report and carry on
-                report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
+                report.failed.append((path.name, import_reason(exc)))
                 continue
             parsed.append((path.name, data, h))
             if len(parsed) >= batch_size:

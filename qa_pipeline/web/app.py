@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from ..i18n import t
+from ..i18n import LANGUAGES, language, t, using_language
 from ..review import service as R
 from ..review.access import Action, User, allowed, home_path
 from ..review.describe import check_label, clock, describe_finding
@@ -48,6 +48,9 @@ def _num(x: float | None) -> str:
 score_text = scale_text
 
 
+LANG_COOKIE = "callqa_lang"
+
+
 def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     store = store or open_store(settings.db)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -66,11 +69,14 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     env = templates.env
-    env.globals.update(t=t, clock=clock, num=_num, check_label=check_label, CSRF_FIELD=CSRF_FIELD)
+    env.globals.update(t=t, clock=clock, num=_num, check_label=check_label, CSRF_FIELD=CSRF_FIELD, language=language)
+    env.globals.update(LANGUAGES=LANGUAGES)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        resp = await call_next(request)
+        # each user's language (a cookie set by /lang/…) for this request only; without one, the server's language
+        with using_language(request.cookies.get(LANG_COOKIE)):
+            resp = await call_next(request)
         resp.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -158,6 +164,16 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
         request.session["uid"] = user.user_id
         target = next if next.startswith("/") and not next.startswith("//") else home_path(user)
         return RedirectResponse(target, status_code=303)
+
+    @app.get("/lang/{code}", include_in_schema=False)
+    def choose_language(code: str, next: str = "/") -> Response:
+        """The user's interface language, kept in a cookie (a preference, not a credential: no session needed)."""
+        if code not in LANGUAGES:
+            raise HTTPException(404, t("web.error.not_found"))
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        resp = RedirectResponse(target, status_code=303)
+        resp.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="strict", secure=settings.secure_cookies)
+        return resp
 
     @app.post("/logout")
     def logout(request: Request) -> Response:

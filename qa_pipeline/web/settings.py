@@ -6,11 +6,11 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import yaml
 
-from ..config_errors import show_list
+from ..config_errors import show, show_list
 from ..i18n import t
 from ..review.final import DEFAULT_PASS_MARK
 from ..review.triage import TriageConfig
@@ -48,12 +48,46 @@ def _secret_for(db: str) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     key = secrets.token_urlsafe(48)
+    # not atomic.atomic_path: that gives every output the ordinary mode; a key must be 0600 from its first byte
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key)
     os.replace(tmp, path)
     return key
+
+
+# what each kind of setting accepts (a YAML value's Python type); bool is no number here (port: true is a mistake)
+_KINDS: dict[Any, tuple[type, ...]] = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}
+# numbers that must be positive (port also ≤ 65535); a zero page size or session would break the workstation
+_POSITIVE = {"port", "session_hours", "login_max_failures", "login_window_s", "page_size", "appeal_days", "sample_n"}
+
+
+def _check_values(settings_file: Path, data: dict[str, Any], cls: type, prefix: str = "") -> None:
+    """Every value has its setting's type (and range): `port: abc` is said here, naming the file and the key,
+    not by the web server as "[Errno -8] Servname not supported"."""
+    hints = get_type_hints(cls)
+    for name, value in data.items():
+        kind = hints.get(name)
+        args = get_args(kind)
+        optional = type(None) in args
+        base = next((a for a in args if a is not type(None)), None) if args else kind
+        if base is None or base not in _KINDS or (value is None and optional):
+            continue
+        ok = isinstance(value, bool) == (base is bool) and isinstance(value, _KINDS[base])
+        if ok and name in _POSITIVE:
+            ok = value > 0 and (name != "port" or value <= 65535)
+        if not ok:
+            expected = "port" if name == "port" else "positive" if name in _POSITIVE else base.__name__
+            raise SettingsError(
+                t(
+                    "web.settings.bad_value",
+                    path=settings_file,
+                    key=prefix + name,
+                    value=show(value),
+                    kind=t("web.settings.kind." + expected),
+                )
+            )
 
 
 def load_settings(db: str, settings_file: Path | None = None, **overrides: Any) -> WebSettings:
@@ -81,7 +115,9 @@ def load_settings(db: str, settings_file: Path | None = None, **overrides: Any) 
             tknown = {f.name for f in fields(TriageConfig)}
             if not isinstance(tri, dict) or set(tri) - tknown:
                 raise SettingsError(t("web.settings.triage", path=settings_file, known=show_list(sorted(tknown))))
+            _check_values(settings_file, tri, TriageConfig, "triage.")
             s = replace(s, triage=TriageConfig(**tri))
+        _check_values(settings_file, data, WebSettings)
         s = replace(s, **data)
     s = replace(s, **{k: v for k, v in overrides.items() if v is not None})
     if not s.secret_key:
