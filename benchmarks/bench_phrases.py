@@ -32,6 +32,16 @@ DEV = ROOT / "tests" / "data" / "phrasing_dev.yaml"
 DEV_INDEPENDENT = ROOT / "tests" / "data" / "phrasing_dev_independent.yaml"
 """A second development set, written blind to the templates, lexicons and the set above (session 6); developers
 see its failures too, so it is no held-out measurement either."""
+DEV_GLOB = "phrasing_dev*.yaml"
+"""`--dev` reports every development set in tests/data matching this, each separately (session 9: a third,
+phrasing_dev_blind10.yaml, was written blind for the four categories still short)."""
+
+
+def dev_sets() -> list[Path]:
+    """Every development set (tests/data/phrasing_dev*.yaml): the developers' set first, then the others by name."""
+    return sorted((ROOT / "tests" / "data").glob(DEV_GLOB), key=lambda p: (p != DEV, p.name))
+
+
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
 BATCHES = (2, 3, 4, 5, 6, 7)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
@@ -181,7 +191,8 @@ def dev_report(out: Path | None) -> None:
     (they are development sets, not the held-out one), and the real transcripts' hits."""
     get_model()
     tables: dict[str, dict[str, dict[str, object]]] = {}
-    for label, path in (("dev", DEV), ("dev_independent", DEV_INDEPENDENT)):
+    for path in dev_sets():
+        label = path.stem.removeprefix("phrasing_") or path.stem
         table = tables[label] = heldout_table(True, path)
         print(f"\n## {path.relative_to(ROOT)}\n")
         print("| category | recall | recall incl. review | false-alarm rate | review on negatives | n+ / n− |")
@@ -203,6 +214,8 @@ def dev_report(out: Path | None) -> None:
                 print(f"  {cat}: missed {r['missed']}; false alarms {r['false_alarms']}")
     hits = real_hits(True)
     print(f"\nreal MobileCS agent lines: {len(real_agent_lines())}; hits of violation/transfer categories: {len(hits)}")
+    if not real_agent_lines():
+        print(f"  (no real transcripts under {REAL}: set CALLQA_SHARED to the shared folder, e.g. in a worktree)")
     for h in hits:
         print(f"  - {h['category']} ({h['method']} {h['score']}): “{h['matched']}” in “{str(h['line'])[:60]}”")
     if out:
@@ -226,8 +239,8 @@ def main() -> None:
     ap.add_argument(
         "--dev",
         action="store_true",
-        help="per-category figures AND lists on the development sets tests/data/phrasing_dev.yaml and "
-        "phrasing_dev_independent.yaml, plus the real transcripts' hits (never opens the held-out set)",
+        help="per-category figures AND lists on every development set tests/data/phrasing_dev*.yaml (each "
+        "separately), plus the real transcripts' hits (never opens the held-out set)",
     )
     args = ap.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()
