@@ -18,7 +18,7 @@ import soundfile as sf
 import soxr
 
 from .i18n import t
-from .safe import readable
+from .safe import first_line, readable
 from .types import SAMPLE_RATE, AudioSource, CallAudio, CallMetadata, Layout, Speaker
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".wma", ".amr")
@@ -356,7 +356,7 @@ def _short(exc: Exception) -> str:
     strerror = getattr(exc, "strerror", None)
     if isinstance(strerror, str) and strerror:
         return strerror.splitlines()[0][:200]
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return first_line(exc, 200)
 
 
 def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:

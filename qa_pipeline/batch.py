@@ -30,7 +30,7 @@ from .manifest import CallJob
 from .pipeline import PipelineOptions, engine_info, score_call
 from .result import CallResult
 from .rubric import Rubric, load_rubric
-from .safe import readable, safe_file_stem, spreadsheet_cell
+from .safe import first_line, readable, safe_file_stem, spreadsheet_cell
 from .store.db import result_hash
 
 if TYPE_CHECKING:
@@ -301,7 +301,7 @@ def run_batch(
             try:
                 on_result(result)
             except Exception as exc:  # noqa: BLE001 - the call's failure, not the batch's
-                problem = t("batch.error.not_stored", reason=str(exc).splitlines()[0][:200] if str(exc) else "")
+                problem = t("batch.error.not_stored", reason=first_line(exc, 200))
         _tally(summary, result)
         if problem:
             if result["status"] == "ok":
@@ -338,8 +338,7 @@ def _store_write(store: Any, result: dict[str, Any]) -> str | None:
         except Exception as exc:  # noqa: BLE001 - locked, disk full, constraint: that call's failure
             last = exc
             time.sleep(0.5 * (attempt + 1))
-    reason = str(getattr(last, "orig", None) or last).splitlines()[0][:200]
-    return t("batch.error.db_write", reason=reason)
+    return t("batch.error.db_write", reason=first_line(last, 200) if last else "")
 
 
 def _results(

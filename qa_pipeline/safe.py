@@ -9,10 +9,18 @@ import hashlib
 import math
 from typing import Any
 
-__all__ = ["FORMULA_PREFIXES", "readable", "safe_file_stem", "spreadsheet_cell"]
+__all__ = ["FORMULA_PREFIXES", "first_line", "readable", "safe_file_stem", "spreadsheet_cell"]
 
 _MAX_STEM_BYTES = 120  # far below the 255-byte file-name limit, leaving room for ".json" and temp prefixes
 _HASH_CHARS = 10
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception as one line a person reads beside the file or call it concerns: the driver's own message for
+    a database error (SQLAlchemy's `orig`), its first line, at most `limit` characters; the class name when the
+    exception says nothing."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
 
 
 def readable(text: str) -> str:

@@ -18,7 +18,6 @@ translated frame (the 错误 panel, "运行 'callqa search --help' 查看帮助�
 from __future__ import annotations
 
 import gettext
-import importlib
 import sys
 from functools import cache
 
@@ -37,10 +36,6 @@ _TYPER_CONSTANTS = {
     "ABORTED_TEXT": "Aborted.",
     "RICH_HELP": "Try [blue]'{command_path} {help_option}'[/] for help.",
 }
-# modules that bind gettext's functions (typer ≤ 0.1x runs on click; newer typer carries its own click, whose
-# messages are plain f-strings); imported here so that none binds them after install()
-_MODULES = ("click.core", "click.exceptions", "click.types", "click.parser", "click.formatting",
-            "click.decorators", "click.termui", "typer.core", "typer.main", "typer.rich_utils")  # fmt: skip
 
 
 @cache
@@ -60,11 +55,11 @@ def ntranslate(singular: str, plural: str, n: int) -> str:
 
 def install() -> None:
     """Route click's and typer's gettext calls through the catalog (idempotent)."""
-    for name in _MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # typer ≥ 0.2x carries its own click and may run without the click package
-            continue
+    # `import typer` has loaded click (typer ≤ 0.1x runs on it; newer typer carries its own click, whose messages
+    # are plain f-strings) and typer's core; only the rich help module is imported lazily, so load it before
+    # rebinding, or it would bind gettext's own function later
+    import typer.rich_utils  # noqa: F401
+
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] not in ("click", "typer") or module is None:
             continue

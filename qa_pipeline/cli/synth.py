@@ -10,6 +10,7 @@ import typer
 import yaml
 
 from ..i18n import t
+from ..safe import first_line
 from .app import app
 from .console import console, warn
 
@@ -36,7 +37,7 @@ def synth_command(
         try:
             audio = render_spec(p, out, mono=mono, seed=seed, customer_clips_dir=clips)
         except (ValueError, OSError, yaml.YAMLError) as exc:  # a bad script is named; the others still render
-            warn(t("cli.synth.bad_spec", file=p, reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            warn(t("cli.synth.bad_spec", file=p, reason=first_line(exc)))
             failed += 1
             continue
         console.print(str(audio), markup=False, highlight=False, soft_wrap=True)

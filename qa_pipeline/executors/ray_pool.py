@@ -26,6 +26,7 @@ from ..i18n import language
 from ..manifest import CallJob
 from ..pipeline import PipelineOptions
 from ..result import CallResult
+from ..safe import first_line
 
 NAMESPACE = "callqa"
 
@@ -90,8 +91,7 @@ def _connect(opts: RayOptions) -> bool:
     except Exception as exc:  # noqa: BLE001 - unreachable cluster, bad address: one clear message
         if _is_auth_failure(exc):
             raise RayUnavailable(t("store.ray.auth", address=opts.address)) from None
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RayUnavailable(t("store.ray.cannot_connect", address=opts.address, reason=reason)) from None
+        raise RayUnavailable(t("store.ray.cannot_connect", address=opts.address, reason=first_line(exc))) from None
     return True
 
 
@@ -242,7 +242,7 @@ def _take(pool: Any, done: set[int], errors: list[str]) -> Iterator[dict[str, An
     try:
         index, result = pool.get_next_unordered()
     except RayError as exc:
-        errors.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        errors.append(first_line(exc))
         return
     if index in done:  # a retried call already returned: never written twice
         return

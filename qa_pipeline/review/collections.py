@@ -22,6 +22,7 @@ import soundfile as sf
 import sqlalchemy as sa
 
 from ..i18n import t
+from ..safe import first_line
 from ..store import schema as S
 from ..store.clip import ClipError, clip_call
 from ..store.db import Store
@@ -283,7 +284,7 @@ def export_zip(store: Store, user: User, cid: int, out: IO[bytes]) -> int:
                 n += 1
                 clip_name = name
             except (ClipError, OSError, RuntimeError) as exc:
-                clip_name = t("loop.coll.export.no_clip", reason=str(exc).splitlines()[0][:200])
+                clip_name = t("loop.coll.export.no_clip", reason=first_line(exc, 200))
             rule = ex["rule"] or ""
             rows.append(
                 {

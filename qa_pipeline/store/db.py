@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..safe import first_line
 from . import schema
 from .backends import backend_for
 from .bulk import insert_rows, next_values, upsert_rows
@@ -714,13 +715,8 @@ def import_reason(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return t("store.import.missing_field", field=exc.args[0] if exc.args else "")
     if isinstance(exc, sa.exc.DBAPIError):
-        return t("store.import.rejected", reason=_first_line(exc))
-    return t("store.import.invalid", reason=_first_line(exc))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        return t("store.import.rejected", reason=first_line(exc))
+    return t("store.import.invalid", reason=first_line(exc))
 
 
 def _now() -> str:

@@ -69,8 +69,15 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     env = templates.env
-    env.globals.update(t=t, clock=clock, num=_num, check_label=check_label, CSRF_FIELD=CSRF_FIELD, language=language)
-    env.globals.update(LANGUAGES=LANGUAGES)
+    env.globals.update(
+        t=t,
+        clock=clock,
+        num=_num,
+        check_label=check_label,
+        CSRF_FIELD=CSRF_FIELD,
+        language=language,
+        LANGUAGES=LANGUAGES,
+    )
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
