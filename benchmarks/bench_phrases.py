@@ -43,7 +43,7 @@ def dev_sets() -> list[Path]:
 
 
 REAL = Path(os.environ.get("CALLQA_SHARED", ROOT.parent / "shared")) / "real-audio" / "text"
-BATCHES = (2, 3, 4, 5, 6, 7)
+BATCHES = (2, 3, 4, 5, 6, 7, 8)
 VIOLATIONS = ("dont_know", "shirking", "rhetorical", "already_told", "argue", "impatient", "colloquial", "transfer")
 
 
