@@ -541,3 +541,10 @@ def test_already_told_needs_something_said() -> None:
         assert not [m for m in find("already_told", text) if m.method == "model"], text
     assert _dev_hit("already_told", "这个我前面已经讲过了", "agent")
     assert find_in_utterance("already_told", "这个我前面已经讲过了", "customer") == []
+
+
+def test_polite_fangbian_is_not_fan_bu_fan() -> None:
+    """您方不方便 sounds like 你烦不烦 in fuzzy pinyin (fan/fang merged); 方便 is a polite ask, no 反问 (session 12)."""
+    assert not _lexicon_hit("rhetorical", "不知道您方不方便告诉我，最近有没有换过手机")
+    assert not [m for m in find("rhetorical", "不知道您方不方便告诉我，最近有没有换过手机", model=False)]
+    assert find("rhetorical", "你烦不烦啊", model=False)
