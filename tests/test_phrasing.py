@@ -471,3 +471,80 @@ def test_whole_turn_ask_backs_also_as_a_question_clause() -> None:
         assert any(m.method == "exact" for m in find("colloquial", text)), text
     for text in ("您说的是哪个套餐啊？我帮您看看", "是吗？那我帮您查一下", "好的，是流量的问题吗？我帮您看"):
         assert not _dev_hit("colloquial", text, "agent"), text
+
+
+def _lexicon_hit(cat: str, text: str) -> bool:
+    return any(m.method == "exact" for m in find(cat, text, model=False))
+
+
+def test_already_told_grammar() -> None:
+    """刚才说过了 as a grammar (lexicons/forbidden.yaml, session 12): I + said/told/explained + already / just now /
+    N times, "didn't I say", the Nth time asked; never the customer's words, a polite reference or a repeat offered."""
+    for text in (
+        "我刚才已经跟你讲过了嘛",
+        "这个前面就跟您解释过了",
+        "我不是说了吗，这个要本人去",
+        "刚不是讲了么要先关机",
+        "我都说了去营业厅办",
+        "上次打电话就已经告诉过您了",
+        "这个我讲过好几遍了",
+        "这个问题您都问第四遍了",
+        "之前跟你说过的呀，要先交费",
+        "我早就告诉您了不能退",
+        "重复了三遍了还不明白",
+    ):
+        assert _lexicon_hit("already_told", text), text
+    for text in (
+        "我刚才帮您查了一下",
+        "刚才跟您说的那个套餐是三十八元",
+        "您刚才说过了，我都记下来了",
+        "我再给您重复一遍",
+        "正如我刚才给您介绍的，这个套餐包含十个G",
+        "刚才给您提过的优惠下个月结束",
+        "您说您已经跟营业厅讲过了",
+        "我已经告诉了工程师，他会联系您",
+        "刚才介绍了两个套餐，您看选哪个",
+        "系统重复扣了两次，我帮您退",
+        "您不是说要办宽带吗",
+        "刚才您不是说没收到吗",
+    ):
+        assert not _lexicon_hit("already_told", text), text
+    assert find_in_utterance("already_told", "我都说了好几遍了", "customer") == []
+
+
+def test_rhetorical_grammar() -> None:
+    """反问 structures without a polite reading (lexicons/forbidden.yaml, session 12); 难道是… (a guess), 会不会是我们的
+    问题 (checking) and the customer quoted are no match."""
+    for text in (
+        "这能怪我们吗",
+        "那还能是我们系统的问题吗",
+        "短信天天发，您是当没看见吗",
+        "难道您连短信都不看吗",
+        "哪有这么便宜的事啊",
+    ):
+        assert _lexicon_hit("rhetorical", text), text
+    for text in (
+        "难道是系统延迟吗，我帮您查",
+        "会不会是我们系统的问题，我帮您核实",
+        "您还用这个号码吗",
+        "您说难道我还要自己去查吗，不用的",
+        "有这么几种办法，您看哪种合适",
+    ):
+        assert not _lexicon_hit("rhetorical", text), text
+    assert find_in_utterance("rhetorical", "这能怪我们吗", "customer") == []
+
+
+def test_already_told_needs_something_said() -> None:
+    """A classifier 已经说过 hit must name saying / telling / asking / repeating (detect.SPOKEN): 已经…过了 about the
+    account (您已经取消过了) is its state, not the agent repeating herself."""
+    for text in ("您已经取消过了", "这个业务您上个月已经办过了", "流量包已经退订过了"):
+        assert not [m for m in find("already_told", text) if m.method == "model"], text
+    assert _dev_hit("already_told", "这个我前面已经讲过了", "agent")
+    assert find_in_utterance("already_told", "这个我前面已经讲过了", "customer") == []
+
+
+def test_polite_fangbian_is_not_fan_bu_fan() -> None:
+    """您方不方便 sounds like 你烦不烦 in fuzzy pinyin (fan/fang merged); 方便 is a polite ask, no 反问 (session 12)."""
+    assert not _lexicon_hit("rhetorical", "不知道您方不方便告诉我，最近有没有换过手机")
+    assert not [m for m in find("rhetorical", "不知道您方不方便告诉我，最近有没有换过手机", model=False)]
+    assert find("rhetorical", "你烦不烦啊", model=False)

@@ -41,6 +41,9 @@ BARE = (
     *("是这样", "就是说", "也就是说", "对对对", "是是是", "然后呢", "那么", "因为", "如果", "或者"),
     # a lone "done / right" between ASR cuts (好了，已经给您办好了): doubled (好了好了 / 行了行了) it is 不耐烦
     *("好了", "好啦", "行了", "可以了", "知道了", "明白了", "没错", "对的", "是的呢", "办好了"),
+    # a form of address standing alone between ASR cuts (…，先生，如果您是…): no category (session 12: 先生 scored in
+    # the 口语化 review band on a real 10086 line after new templates moved the model)
+    *("先生", "女士", "小姐"),
 )
 
 
