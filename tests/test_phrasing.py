@@ -535,8 +535,8 @@ def test_rhetorical_grammar() -> None:
 
 
 def test_already_told_needs_something_said() -> None:
-    """A classifier 已经说过 hit must name saying / telling / asking / repeating (detect.SPOKEN): 已经…过了 about the
-    account (您已经取消过了) is its state, not the agent repeating herself."""
+    """A classifier 已经说过 hit must name saying / telling / asking / repeating (Category.model_needs): 已经…过了
+    about the account (您已经取消过了) is its state, not the agent repeating herself."""
     for text in ("您已经取消过了", "这个业务您上个月已经办过了", "流量包已经退订过了"):
         assert not [m for m in find("already_told", text) if m.method == "model"], text
     assert _dev_hit("already_told", "这个我前面已经讲过了", "agent")

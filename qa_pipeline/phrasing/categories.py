@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -29,6 +30,10 @@ class Category:
     """A hit whose own clause says the action is not needed or not possible (这个不用转人工 / 暂时没法给您转过去 /
     转不了) is no announcement of it: `detect.find` drops such lexicon and classifier hits (`detect.REFUSED`)."""
 
+    model_needs: re.Pattern[str] | None = None
+    """A classifier hit counts only if its normalised unit contains this (`detect.find`); lexicon hits are exact
+    wordings and need nothing more."""
+
     @property
     def hit_category(self) -> str:
         return self.lexicon_categories[0] if self.lexicon_categories else self.name
@@ -47,7 +52,16 @@ CATEGORIES: dict[str, Category] = {
         Category("dont_know", "forbidden", ("dont_know",), seed=":47 禁止“我不知道、我不清楚”"),
         Category("shirking", "forbidden", ("shirking",), seed=":44-46 禁止推诿"),
         Category("rhetorical", "forbidden", ("rhetorical",), seed=":25 禁止反问、质问、责备、训斥"),
-        Category("already_told", "forbidden", ("already_told",), seed=":30 禁止“刚刚已经跟您说过了”"),
+        Category(
+            "already_told",
+            "forbidden",
+            ("already_told",),
+            seed=":30 禁止“刚刚已经跟您说过了”",
+            # what 已经说过 is about: saying, telling, explaining, asking, repeating, N times. A classifier hit naming
+            # none of it is the account's state (您已经取消过了 / 这个业务已经办过了 share 已经…过了 with the templates;
+            # session 12: a real 10086 line, 您已经取消过了, scored 0.70 after new templates moved the model)
+            model_needs=re.compile(r"[说讲话句问答告诉解释念读提遍次回重复交代]"),
+        ),
         Category("argue", "forbidden", ("argue",), seed=":25 不应与客户争辩"),
         Category("impatient", "forbidden", ("impatient",), seed=":30-31 回答耐心, 禁止不耐烦"),
         Category("colloquial", "colloquial", (), seed=":9 口语化/口头禅, 反问式请重复", model_questions_only=True),

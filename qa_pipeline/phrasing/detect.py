@@ -341,14 +341,6 @@ def _bare(unit: str) -> bool:
     return _REPEATED_YES.fullmatch(key.lstrip(_FILLER_CHARS.replace("嗯", ""))) is not None
 
 
-SPOKEN = re.compile(r"[说讲话句问答告诉解释念读提遍次回重复交代]")
-"""What 已经说过 is about (l.30 “刚刚已经跟您说过了”): saying, telling, explaining, asking, repeating, N times. A
-classifier 已经说过 hit whose unit names none of it is the account's state (您已经取消过了 / 这个业务已经办过了,
-which share 已经…过了 with the templates) and is dropped (session 12: a real 10086 line, 您已经取消过了, scored
-0.70 after new templates moved the model)."""
-SPOKEN_ONLY = frozenset({"already_told"})
-
-
 def _asks(text: str, s: int, e: int, plain: set[tuple[int, int]]) -> bool:
     """A question clause, or a short clause or whole utterance (ASR drops the ？ of 你说啥 often, and cuts a turn at
     its pauses: 喂？喂？什么 哪个号码 asks back with its 什么); a tail window of a run-on is no clause of its own."""
@@ -397,7 +389,7 @@ def find(
             if ((s, e) in plain and p >= limits.review and (s, e) not in unsupported or (s, e) in window_ok)
             and (not cat.model_questions_only or _asks(text, s, e, plain))
             and not _bare(text[s:e])
-            and (name not in SPOKEN_ONLY or SPOKEN.search(normalize(text[s:e])) is not None)
+            and (cat.model_needs is None or cat.model_needs.search(normalize(text[s:e])) is not None)
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
     )
