@@ -4,6 +4,7 @@ import pytest
 from helpers import REAL_AUDIO
 
 from qa_pipeline.lexicon import PhraseMatch, available_lexicons, load_lexicon
+from qa_pipeline.text import normalize
 
 MOBILECS = REAL_AUDIO / "text" / "mobilecs_example.json"
 REQUIRED = {
@@ -28,6 +29,18 @@ def test_all_lexicons_load_with_sources():
         assert lex.entries
         for e in lex.entries:
             assert e.source and e.category and e.phrase
+
+
+def test_every_pattern_matches_its_own_phrase():
+    """A regex entry's phrase is its example: a pattern that cannot find it is broken (a `(:` typed for `(?:` made one
+    session-12 entry demand literal colons, so it never matched anything)."""
+    # the phrase without the agent's number, which the pattern requires
+    fragments = {"号为您服务": "工号一二三四为您服务"}
+    for name in available_lexicons():
+        for e in load_lexicon(name).entries:
+            if e.regex is not None:
+                example = fragments.get(e.phrase, e.phrase)
+                assert e.regex.search(normalize(example)), f"{name}: {e.phrase}"
 
 
 def test_categories():
