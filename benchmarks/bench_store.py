@@ -328,6 +328,15 @@ def main() -> None:
     ap.add_argument("--importers", type=int, default=1, help="concurrent importer processes")
     ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "callqa_bench.db"), help="file or URL")
     ap.add_argument("--pg", action="store_true", help="start a throw-away PostgreSQL server and use it")
+    ap.add_argument(
+        "--pg-setting",
+        action="append",
+        metavar="NAME=VALUE",
+        default=None,
+        help="a setting of the throw-away server (repeatable); default shared_buffers=1GB, a department server's"
+        " setting that holds utterance_search and its GIN index (docs/scaling.md); shared_buffers=128MB is"
+        " PostgreSQL's own default",
+    )
     ap.add_argument("--reuse", action="store_true", help="reuse an existing DB at --db")
     ap.add_argument("--search-rounds", type=int, default=15)
     ap.add_argument(
@@ -356,9 +365,11 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from pg_server import start_server
 
-        server = start_server(durable=True)
+        settings = dict(kv.split("=", 1) for kv in (args.pg_setting or ["shared_buffers=1GB"]))
+        server = start_server(durable=True, settings=settings)
         args.db = server.create_database("bench")
-        print(f"PostgreSQL server started: {args.db}")
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+        print(f"PostgreSQL server started: {args.db} (fsync on, {shown or 'default settings'})")
     try:
         _run(args, rng, agents)
     finally:

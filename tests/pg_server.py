@@ -35,9 +35,10 @@ def _free_port() -> int:
 
 
 class PgServer:
-    def __init__(self, bindir: Path, *, durable: bool = False):
+    def __init__(self, bindir: Path, *, durable: bool = False, settings: dict[str, str] | None = None):
         self.bindir = bindir
         self.durable = durable  # fsync on (benchmarks) or off (tests: faster, nothing to keep)
+        self.settings = dict(settings or {})  # server settings (`-c name=value`), e.g. a department's shared_buffers
         self.root = Path(tempfile.mkdtemp(prefix="callqa-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -62,6 +63,7 @@ class PgServer:
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=100"
         if not self.durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        opts += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         r = self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w",
             "-t", "60", "start",
@@ -96,13 +98,13 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_server(durable: bool = False, attempts: int = 3) -> PgServer:
+def start_server(durable: bool = False, attempts: int = 3, settings: dict[str, str] | None = None) -> PgServer:
     bindir = find_bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) not found")
     for i in range(attempts):  # a free port can be taken between the probe and the start
         try:
-            return PgServer(bindir, durable=durable).start()
+            return PgServer(bindir, durable=durable, settings=settings).start()
         except RuntimeError:
             if i == attempts - 1:
                 raise
