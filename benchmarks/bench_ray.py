@@ -1,6 +1,7 @@
 """Ray overhead: the same calls through `--ray local` (actor pool) and through the process pool (`-j 2`).
 
     python benchmarks/bench_ray.py [--engine transcript|faster-whisper] [--repeat 2] [--workers 2]
+    python benchmarks/bench_ray.py --engine faster-whisper --device cuda   # GPU workers
 
 Reports wall time and calls/s of each executor on the sample calls (data_samples/, listed `--repeat` times
 under distinct call ids), the ratio Ray / process pool, and Ray's startup cost (ray.init of a local
@@ -37,16 +38,29 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per model")
+    ap.add_argument("--model", default="base", help="ASR model (faster-whisper / whisper engines)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda: where the model runs (GPU workers: cuda)")
+    ap.add_argument("--compute-type", default=None, help="faster-whisper: int8 (CPU default), float16 (cuda default)")
+    ap.add_argument(
+        "--gpus-per-actor", type=float, default=None, help="Ray num_gpus per actor (default 1 with --device cuda)"
+    )
     args = ap.parse_args()
+    compute = args.compute_type or ("float16" if args.device == "cuda" else "int8")
+    gpus = args.gpus_per_actor if args.gpus_per_actor is not None else (1.0 if args.device == "cuda" else 0.0)
     base = [j for j in read_manifest(ROOT / "data_samples" / "manifest.csv") if not j.error]
     jobs = [
         replace(j, metadata=replace(j.metadata, call_id=f"{j.metadata.call_id}-r{k}"))
         for k in range(args.repeat)
         for j in base
     ]
-    options = PipelineOptions(asr=AsrOptions(engine=args.engine, cpu_threads=args.threads))
+    options = PipelineOptions(
+        asr=AsrOptions(
+            engine=args.engine, cpu_threads=args.threads, model=args.model, device=args.device, compute_type=compute
+        )
+    )
     tmp = Path(tempfile.mkdtemp(prefix="callqa_bench_ray_"))
-    print(f"{len(jobs)} calls, engine {args.engine}, {args.workers} workers × {args.threads} threads, "
+    print(f"{len(jobs)} calls, engine {args.engine} ({args.model}, {args.device}, {compute}), "
+          f"{args.workers} workers × {args.threads} threads, "
           f"load {os.getloadavg()[0]:.1f} ({os.cpu_count()} cpus)")  # fmt: skip
     try:
         t0 = time.perf_counter()
@@ -58,9 +72,9 @@ def main() -> None:
         import ray
 
         t0 = time.perf_counter()
-        start_local(args.workers * args.threads, namespace=NAMESPACE, log_to_driver=False)
+        start_local(args.workers * args.threads, args.workers * gpus, namespace=NAMESPACE, log_to_driver=False)
         t1 = time.perf_counter()
-        opts = RayOptions(address="local", actors=args.workers, num_cpus=float(args.threads))
+        opts = RayOptions(address="local", actors=args.workers, num_cpus=float(args.threads), num_gpus=gpus)
         actors = make_actors(options, opts, _Scorer.load, _score_job)
         ray.get([x.pid.remote() for x in actors])  # constructed: model loaded
         t2 = time.perf_counter()
