@@ -534,6 +534,50 @@ def test_rhetorical_grammar() -> None:
     assert find_in_utterance("rhetorical", "这能怪我们吗", "customer") == []
 
 
+def test_rhetorical_grammar_session13() -> None:
+    """More 反问/责备 structures (session 13): 怪谁呢, 第一天用手机吗, 还用我教您吗, 明摆着的吗, 有什么好问的,
+    怎么不早说, 我有什么办法; their polite neighbours (不怪谁, 第一次办理吗, 要我教您吗, 说清楚了吗, 没什么好担心的,
+    有什么办法帮您) are no match, nor the customer's side."""
+    for text in (
+        "流量超了怪谁呢",
+        "您是第一天用手机吗",
+        "还用我教您吗",
+        "这不是明摆着的吗",
+        "这有什么好问的",
+        "你咋不早点讲",
+        "我有什么办法呢",
+    ):
+        assert _lexicon_hit("rhetorical", text), text
+    for text in (
+        "这也不能怪谁啊，我帮您申请补偿",
+        "您是第一次办理这个业务吗",
+        "要我教您怎么操作吗，很简单",
+        "这样说您清楚了吗",
+        "没什么好担心的，我帮您处理",
+        "我们有什么办法可以帮您解决",
+        "这不是很清楚，我再帮您查一下",
+    ):
+        assert not _lexicon_hit("rhetorical", text), text
+    assert find_in_utterance("rhetorical", "您怎么不早说呢", "customer") == []
+
+
+def test_impatient_grammar() -> None:
+    """不耐烦 as rushing the customer on (session 13): 快点说, 抓紧时间啊, 一口气说完, 停停停, 说重点; the agent
+    hurrying herself (我快点说, 我们会抓紧的), advice (请您抓紧时间办理), 我给您说一下重点 and 您慢慢说 are no match."""
+    for text in ("您快点说", "你赶紧讲", "您抓紧时间啊", "还有啥一口气说完吧", "停停停 您先让我把单子弄完", "说重点吧"):
+        assert _lexicon_hit("impatient", text), text
+    for text in (
+        "我快点说一下",
+        "我会抓紧的",
+        "优惠月底结束，请您抓紧时间办理",
+        "我给您说一下重点",
+        "您慢慢说不着急",
+        "您一口气问了好几个问题，我一个个回答",
+    ):
+        assert not _lexicon_hit("impatient", text), text
+    assert find_in_utterance("impatient", "您快点说", "customer") == []
+
+
 def test_already_told_needs_something_said() -> None:
     """A classifier 已经说过 hit must name saying / telling / asking / repeating (Category.model_needs): 已经…过了
     about the account (您已经取消过了) is its state, not the agent repeating herself."""
