@@ -551,6 +551,7 @@ def test_rhetorical_grammar_session13() -> None:
     for text in (
         "这也不能怪谁啊，我帮您申请补偿",
         "您是第一次办理这个业务吗",
+        "您是第一天用这个号码吗，我帮您看下激活状态",
         "要我教您怎么操作吗，很简单",
         "这样说您清楚了吗",
         "没什么好担心的，我帮您处理",
@@ -573,6 +574,9 @@ def test_impatient_grammar() -> None:
         "我给您说一下重点",
         "您慢慢说不着急",
         "您一口气问了好几个问题，我一个个回答",
+        "这是诈骗短信，您赶紧报警",
+        "我们赶快说明一下情况",
+        "您抓紧吧，优惠明天就结束了",
     ):
         assert not _lexicon_hit("impatient", text), text
     assert find_in_utterance("impatient", "您快点说", "customer") == []
