@@ -477,109 +477,123 @@ def _lexicon_hit(cat: str, text: str) -> bool:
     return any(m.method == "exact" for m in find(cat, text, model=False))
 
 
+def _check_grammar(cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str) -> None:
+    """A grammar's structures match `hits`, none of `misses` (their polite neighbours), and nothing said by the
+    customer (`customer`: a hit when the agent says it)."""
+    for text in hits:
+        assert _lexicon_hit(cat, text), text
+    for text in misses:
+        assert not _lexicon_hit(cat, text), text
+    assert find_in_utterance(cat, customer, "customer") == []
+
+
 def test_already_told_grammar() -> None:
     """刚才说过了 as a grammar (lexicons/forbidden.yaml, session 12): I + said/told/explained + already / just now /
     N times, "didn't I say", the Nth time asked; never the customer's words, a polite reference or a repeat offered."""
-    for text in (
-        "我刚才已经跟你讲过了嘛",
-        "这个前面就跟您解释过了",
-        "我不是说了吗，这个要本人去",
-        "刚不是讲了么要先关机",
-        "我都说了去营业厅办",
-        "上次打电话就已经告诉过您了",
-        "这个我讲过好几遍了",
-        "这个问题您都问第四遍了",
-        "之前跟你说过的呀，要先交费",
-        "我早就告诉您了不能退",
-        "重复了三遍了还不明白",
-    ):
-        assert _lexicon_hit("already_told", text), text
-    for text in (
-        "我刚才帮您查了一下",
-        "刚才跟您说的那个套餐是三十八元",
-        "您刚才说过了，我都记下来了",
-        "我再给您重复一遍",
-        "正如我刚才给您介绍的，这个套餐包含十个G",
-        "刚才给您提过的优惠下个月结束",
-        "您说您已经跟营业厅讲过了",
-        "我已经告诉了工程师，他会联系您",
-        "刚才介绍了两个套餐，您看选哪个",
-        "系统重复扣了两次，我帮您退",
-        "您不是说要办宽带吗",
-        "刚才您不是说没收到吗",
-    ):
-        assert not _lexicon_hit("already_told", text), text
-    assert find_in_utterance("already_told", "我都说了好几遍了", "customer") == []
+    _check_grammar(
+        "already_told",
+        hits=(
+            "我刚才已经跟你讲过了嘛",
+            "这个前面就跟您解释过了",
+            "我不是说了吗，这个要本人去",
+            "刚不是讲了么要先关机",
+            "我都说了去营业厅办",
+            "上次打电话就已经告诉过您了",
+            "这个我讲过好几遍了",
+            "这个问题您都问第四遍了",
+            "之前跟你说过的呀，要先交费",
+            "我早就告诉您了不能退",
+            "重复了三遍了还不明白",
+        ),
+        misses=(
+            "我刚才帮您查了一下",
+            "刚才跟您说的那个套餐是三十八元",
+            "您刚才说过了，我都记下来了",
+            "我再给您重复一遍",
+            "正如我刚才给您介绍的，这个套餐包含十个G",
+            "刚才给您提过的优惠下个月结束",
+            "您说您已经跟营业厅讲过了",
+            "我已经告诉了工程师，他会联系您",
+            "刚才介绍了两个套餐，您看选哪个",
+            "系统重复扣了两次，我帮您退",
+            "您不是说要办宽带吗",
+            "刚才您不是说没收到吗",
+        ),
+        customer="我都说了好几遍了",
+    )
 
 
 def test_rhetorical_grammar() -> None:
     """反问 structures without a polite reading (lexicons/forbidden.yaml, session 12); 难道是… (a guess), 会不会是我们的
     问题 (checking) and the customer quoted are no match."""
-    for text in (
-        "这能怪我们吗",
-        "那还能是我们系统的问题吗",
-        "短信天天发，您是当没看见吗",
-        "难道您连短信都不看吗",
-        "哪有这么便宜的事啊",
-    ):
-        assert _lexicon_hit("rhetorical", text), text
-    for text in (
-        "难道是系统延迟吗，我帮您查",
-        "会不会是我们系统的问题，我帮您核实",
-        "您还用这个号码吗",
-        "您说难道我还要自己去查吗，不用的",
-        "有这么几种办法，您看哪种合适",
-    ):
-        assert not _lexicon_hit("rhetorical", text), text
-    assert find_in_utterance("rhetorical", "这能怪我们吗", "customer") == []
+    _check_grammar(
+        "rhetorical",
+        hits=(
+            "这能怪我们吗",
+            "那还能是我们系统的问题吗",
+            "短信天天发，您是当没看见吗",
+            "难道您连短信都不看吗",
+            "哪有这么便宜的事啊",
+        ),
+        misses=(
+            "难道是系统延迟吗，我帮您查",
+            "会不会是我们系统的问题，我帮您核实",
+            "您还用这个号码吗",
+            "您说难道我还要自己去查吗，不用的",
+            "有这么几种办法，您看哪种合适",
+        ),
+        customer="这能怪我们吗",
+    )
 
 
 def test_rhetorical_grammar_session13() -> None:
     """More 反问/责备 structures (session 13): 怪谁呢, 第一天用手机吗, 还用我教您吗, 明摆着的吗, 有什么好问的,
     怎么不早说, 我有什么办法; their polite neighbours (不怪谁, 第一次办理吗, 要我教您吗, 说清楚了吗, 没什么好担心的,
     有什么办法帮您) are no match, nor the customer's side."""
-    for text in (
-        "流量超了怪谁呢",
-        "您是第一天用手机吗",
-        "还用我教您吗",
-        "这不是明摆着的吗",
-        "这有什么好问的",
-        "你咋不早点讲",
-        "我有什么办法呢",
-    ):
-        assert _lexicon_hit("rhetorical", text), text
-    for text in (
-        "这也不能怪谁啊，我帮您申请补偿",
-        "您是第一次办理这个业务吗",
-        "您是第一天用这个号码吗，我帮您看下激活状态",
-        "要我教您怎么操作吗，很简单",
-        "这样说您清楚了吗",
-        "没什么好担心的，我帮您处理",
-        "我们有什么办法可以帮您解决",
-        "这不是很清楚，我再帮您查一下",
-    ):
-        assert not _lexicon_hit("rhetorical", text), text
-    assert find_in_utterance("rhetorical", "您怎么不早说呢", "customer") == []
+    _check_grammar(
+        "rhetorical",
+        hits=(
+            "流量超了怪谁呢",
+            "您是第一天用手机吗",
+            "还用我教您吗",
+            "这不是明摆着的吗",
+            "这有什么好问的",
+            "你咋不早点讲",
+            "我有什么办法呢",
+        ),
+        misses=(
+            "这也不能怪谁啊，我帮您申请补偿",
+            "您是第一次办理这个业务吗",
+            "您是第一天用这个号码吗，我帮您看下激活状态",
+            "要我教您怎么操作吗，很简单",
+            "这样说您清楚了吗",
+            "没什么好担心的，我帮您处理",
+            "我们有什么办法可以帮您解决",
+            "这不是很清楚，我再帮您查一下",
+        ),
+        customer="您怎么不早说呢",
+    )
 
 
 def test_impatient_grammar() -> None:
     """不耐烦 as rushing the customer on (session 13): 快点说, 抓紧时间啊, 一口气说完, 停停停, 说重点; the agent
     hurrying herself (我快点说, 我们会抓紧的), advice (请您抓紧时间办理), 我给您说一下重点 and 您慢慢说 are no match."""
-    for text in ("您快点说", "你赶紧讲", "您抓紧时间啊", "还有啥一口气说完吧", "停停停 您先让我把单子弄完", "说重点吧"):
-        assert _lexicon_hit("impatient", text), text
-    for text in (
-        "我快点说一下",
-        "我会抓紧的",
-        "优惠月底结束，请您抓紧时间办理",
-        "我给您说一下重点",
-        "您慢慢说不着急",
-        "您一口气问了好几个问题，我一个个回答",
-        "这是诈骗短信，您赶紧报警",
-        "我们赶快说明一下情况",
-        "您抓紧吧，优惠明天就结束了",
-    ):
-        assert not _lexicon_hit("impatient", text), text
-    assert find_in_utterance("impatient", "您快点说", "customer") == []
+    _check_grammar(
+        "impatient",
+        hits=("您快点说", "你赶紧讲", "您抓紧时间啊", "还有啥一口气说完吧", "停停停 您先让我把单子弄完", "说重点吧"),
+        misses=(
+            "我快点说一下",
+            "我会抓紧的",
+            "优惠月底结束，请您抓紧时间办理",
+            "我给您说一下重点",
+            "您慢慢说不着急",
+            "您一口气问了好几个问题，我一个个回答",
+            "这是诈骗短信，您赶紧报警",
+            "我们赶快说明一下情况",
+            "您抓紧吧，优惠明天就结束了",
+        ),
+        customer="您快点说",
+    )
 
 
 def test_already_told_needs_something_said() -> None:
