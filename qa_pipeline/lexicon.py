@@ -8,6 +8,8 @@ Matching, per utterance:
    approximate matching over tone-less *fuzzy* pinyin (zh/z ch/c sh/s n/l an/ang en/eng in/ing merged):
    substitution of a fuzzy-equal syllable costs 0, of a "near" syllable (ni/nin) 0.5, anything else 1;
    insert/delete 1; allowed cost = `max_cost_ratio` × phrase length; score = 1 − cost/length;
+   a pinyin hit must say 不 / 没 / 别 as often as the phrase does (`same_polarity`): 就是您说的那样 is one
+   syllable from 不是您说的那样 and means the opposite;
 4. context guards: `exclude_after` / `exclude_before` (normalised strings) veto a hit when they directly
    follow / precede it;
 5. overlapping hits are resolved: larger length × score first, then exact before pinyin.
@@ -39,6 +41,18 @@ __all__ = ["PhraseMatch", "LexiconEntry", "Lexicon", "load_lexicon", "available_
 DEFAULT_MIN_FUZZY_LEN = 4
 DEFAULT_MAX_COST_RATIO = 0.15
 NEAR_COST = 0.5
+NEGATION_SYLLABLES = tuple(fuzzy_syllables("不没别"))
+"""Syllables that turn a phrase's meaning around (不 / 没 / 别; 部 / 每 / 憋 share them, so an ASR homophone of the
+negation still matches)."""
+
+
+def same_polarity(phrase: Sequence[str], span: Sequence[str]) -> bool:
+    """Whether a pinyin match keeps the phrase's negations: each of `NEGATION_SYLLABLES` occurs as often in the
+    matched syllables as in the phrase's. A substitution that costs one syllable can otherwise flip the meaning
+    (不是您说的那样 → 就是您说的那样, 别着急 → 很着急) and the approximate match cannot tell."""
+    return all(phrase.count(n) == span.count(n) for n in NEGATION_SYLLABLES)
+
+
 FIND_CACHE_SIZE = 512
 """Utterances whose matches a lexicon remembers (a call's agent turns are asked about several times)."""
 
@@ -436,7 +450,7 @@ class Lexicon:
                 if sum(1 for k in key if k in present) < len(key) - 2 * max_cost:
                     continue
                 for s, e, cost in _approx_encoded(key, enc, max_cost):
-                    if overlaps_exact(s, e):
+                    if overlaps_exact(s, e) or not same_polarity(key, _fuzzy(norm)[s:e]):
                         continue
                     if not self._context_ok(entry, norm, s, e):
                         continue

@@ -113,3 +113,12 @@ def test_no_forbidden_on_real_mobilecs_turns():
         for m in forb.find(t)
     ]
     assert hits == []
+
+
+def test_a_pinyin_hit_keeps_the_negations() -> None:
+    """One substituted syllable may be an ASR homophone (部是 for 不是) but not a negation added or taken away:
+    就是您说的那样 agrees with the customer, 不是您说的那样 contradicts (lexicon.same_polarity)."""
+    forbidden = load_lexicon("forbidden")
+    assert not [m for m in forbidden.find("嗯没错就是您说的那样，积分年底清零") if m.category == "argue"]
+    homophone = [m for m in forbidden.find("部是您说的那样") if m.category == "argue"]
+    assert homophone and homophone[0].method == "pinyin", homophone
