@@ -10,7 +10,7 @@ from helpers import EXTRA_SHIRKING, spy_file_reads
 
 from qa_pipeline.lexicon import available_lexicons, load_lexicon
 from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, is_sure, train_model
-from qa_pipeline.phrasing.detect import units
+from qa_pipeline.phrasing.detect import CONCILIATORY, CONCILIATORY_SURE, reports_customer, units
 from qa_pipeline.text import normalize
 
 # a few paraphrases per category that no lexicon lists (the full held-out set is benchmarks' business)
@@ -603,6 +603,31 @@ def test_already_told_needs_something_said() -> None:
         assert not [m for m in find("already_told", text) if m.method == "model"], text
     assert _dev_hit("already_told", "这个我前面已经讲过了", "agent")
     assert find_in_utterance("already_told", "这个我前面已经讲过了", "customer") == []
+
+
+def test_already_told_skips_the_customers_account() -> None:
+    """What the customer reports having said (您说已经跟营业厅反映过好几次了) is no 已经说过 of the agent's
+    (Category.model_skips_reported); the agent's own 我…讲过 after the report, or 您说的 + a topic, still is."""
+    for text in ("您说已经找营业厅问过两次了", "您刚才讲您已经反映过好几回了，给您添麻烦了"):
+        assert reports_customer(text.split("，")[0]), text
+        assert not [m for m in find("already_told", text) if m.method == "model"], text
+    assert not reports_customer("您说没听懂，我都讲了三遍了")
+    assert not reports_customer("您刚才说的问题刚才已经解释过了")
+    assert not reports_customer("我刚才已经说过了")
+    assert _dev_hit("already_told", "您说没听懂，我都讲了三遍了", "agent")
+
+
+def test_a_conciliatory_turn_is_no_argument() -> None:
+    """An agent who acts for the customer or owns an error in the same turn (detect.CONCILIATORY) is not arguing
+    or reproaching: unsure 争辩 / 反问 classifier hits are dropped there; lexicon hits and other turns are not."""
+    conciliatory = ("我帮您提交核查", "我先给您退订", "我刚才说错了", "确实是我们的失误")
+    not_conciliatory = ("营业厅不给您办", "怎么会是我们的问题呢", "不是我说错了", "没法帮您退", "我再给您解释一下")
+    assert all(CONCILIATORY.search(normalize(x)) for x in conciliatory)
+    assert not any(CONCILIATORY.search(normalize(x)) for x in not_conciliatory)
+    for name in CONCILIATORY_SURE:
+        for text in ("后台的记录和您讲的有出入，可能中间有误会，我帮您提交核查", "不对，我刚才讲错了，是下月生效"):
+            assert not [m for m in find(name, text) if m.method == "model" and m.score < CONCILIATORY_SURE[name]]
+    assert [m for m in find("argue", "不是您说的那样，我帮您查一下") if m.method != "model"]
 
 
 def test_polite_fangbian_is_not_fan_bu_fan() -> None:

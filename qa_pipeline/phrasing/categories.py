@@ -34,6 +34,11 @@ class Category:
     """A classifier hit counts only if its normalised unit contains this (`detect.find`); lexicon hits are exact
     wordings and need nothing more."""
 
+    model_skips_reported: bool = False
+    """A classifier unit that reports the customer's words (您说已经跟营业厅反映过好几次了 / 您刚才讲您问过
+    两次了) with no 我 after the report is not this category: what was already said there is the customer's
+    (`detect.reports_customer`)."""
+
     @property
     def hit_category(self) -> str:
         return self.lexicon_categories[0] if self.lexicon_categories else self.name
@@ -61,6 +66,7 @@ CATEGORIES: dict[str, Category] = {
             # none of it is the account's state (您已经取消过了 / 这个业务已经办过了 share 已经…过了 with the templates;
             # session 12: a real 10086 line, 您已经取消过了, scored 0.70 after new templates moved the model)
             model_needs=re.compile(r"[说讲话句问答告诉解释念读提遍次回重复交代]"),
+            model_skips_reported=True,
         ),
         Category("argue", "forbidden", ("argue",), seed=":25 不应与客户争辩"),
         Category("impatient", "forbidden", ("impatient",), seed=":30-31 回答耐心, 禁止不耐烦"),

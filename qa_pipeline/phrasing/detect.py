@@ -71,6 +71,18 @@ _REPORTED = re.compile(
 )
 """A pseudo-sentence that opens by reporting the customer's words (您说… / 您刚才提到… / 您觉得…): its tails quote the
 customer (您说您在营业厅等了很久都没办成), so no tail window is taken from it — the issue's "quoting the customer"."""
+
+
+def reports_customer(unit: str) -> bool:
+    """A unit that opens by reporting the customer's words (`_REPORTED`) and has no 我 after the report:
+    您说已经跟营业厅反映过好几次了 is the customer's account (Category.model_skips_reported);
+    您说没听懂，我都讲了三遍了 is not, nor is 您说的 + a topic (您刚才说的问题刚才已经解释过了: the
+    agent's subject dropped)."""
+    norm = normalize(unit)
+    m = _REPORTED.match(norm)
+    return m is not None and not norm[m.end() :].startswith("的") and "我" not in norm[m.end() :]
+
+
 WINDOW_CHARS = (6, 12)
 """Window length in normalised characters: the violation wordings of the templates are 4–12 characters long."""
 
@@ -256,6 +268,25 @@ def _stable_windows(
     return ok
 
 
+CONCILIATORY = re.compile(
+    r"(?<![不没别])(?<!不能)(?<!不会)(?<!没法)(?<!无法)(?<!不可以)(?<!没办法)"
+    r"(?:帮|给|为)您\S{0,2}?(?:查|核实|核查|提交|申请|反馈|登记|处理|退|办|取消|看看|重置|恢复|更正)"
+    r"|(?<!不是)(?<![不没])(?:我|我们)(?:刚才|刚刚|之前|前面)?(?:说|讲|看|搞|弄|报|算|记)错了"
+    r"|(?:确实|的确)是?我们?(?:这边)?的(?:问题|失误|错|疏忽|责任)"
+)
+"""The agent acting for the customer (我帮您提交核查 / 我先给您退订 / 帮您申请一下) or owning an error
+(我刚才说错了 / 确实是我们的失误) in the same turn, not negated or refused (营业厅不给您办 / 没法帮您退 /
+不是我说错了). A bare 是我们的问题 is no admission: it is asked back (怎么会是我们的问题呢) or quotes the
+customer (您说信号差是我们的问题) in 争辩 itself. An agent who does either is handling the customer, not
+arguing with or reproaching them (`CONCILIATORY_SURE`)."""
+CONCILIATORY_SURE: dict[str, float] = {"argue": 0.9, "rhetorical": 0.9}
+"""争辩 / 反问 classifier hits below this score are dropped in a conciliatory turn (`CONCILIATORY`):
+我们这边的记录和您说的不太一样，可能中间有误会，我帮您提交核查 states a disagreement and takes it on;
+不是这样的哦，我刚才说错了 corrects the agent herself. A clear reproach keeps its high score beside an
+offer, and lexicon hits are not touched. On the five development sets read before session 14 no 争辩 / 反问
+positive is conciliatory; about a quarter of their hard negatives are."""
+
+
 CONTEXT_FORMULAS = frozenset({"hold_notice", "hold_apology"})
 CONTEXT_SURE: dict[str, float] = {"rhetorical": 0.9, "impatient": 0.9}
 """Forbidden categories whose clear but not sure hits (below this score) also need their context
@@ -390,9 +421,12 @@ def find(
             and (not cat.model_questions_only or _asks(text, s, e, plain))
             and not _bare(text[s:e])
             and (cat.model_needs is None or cat.model_needs.search(normalize(text[s:e])) is not None)
+            and not (cat.model_skips_reported and reports_customer(text[s:e]))
         ),
         key=lambda c: (-c[0], c[2] - c[1]),
     )
+    if name in CONCILIATORY_SURE and CONCILIATORY.search(normalize(text)):
+        cands = [c for c in cands if c[0] >= CONCILIATORY_SURE[name]]
     taken = [(m.start, m.end) for m in (*hits, *refused)]
     for p, s, e in cands:
         if cat.refusable and _refused(text, s, e):
