@@ -575,6 +575,41 @@ def test_rhetorical_grammar_session13() -> None:
     )
 
 
+def test_grammar_session14() -> None:
+    """Session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 没什么好争的 (not
+    没什么好担心的), 有什么好找的 (not 没什么好找的…), 说最后一遍 (not 最后跟您确认一下), 还是那句话, 不是很正常吗
+    (not 是不是正常), 别问我 (not 有问题您随时问我)."""
+    cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+        (
+            "argue",
+            ("这没什么好争的", "规定就这样，没啥好吵的"),
+            ("您没什么好担心的", "没什么好说明的了"),
+            "有什么好争的",
+        ),
+        ("impatient", ("就六位数有什么好找的", "有啥好犹豫的，办就完了"), ("不急，您慢慢找",), "这有什么好等的"),
+        (
+            "already_told",
+            ("我再说最后一遍，销户要本人去", "最后一次跟你讲啊", "还是那句话，要本人去"),
+            ("最后跟您确认一遍号码", "最后一步是输入验证码"),
+            "我再说最后一遍",
+        ),
+        (
+            "rhetorical",
+            ("打那么多国际长途，账单高一点不是很正常吗", "不都是应该的嘛"),
+            ("这是正常的，您放心", "您看这个是不是正常的呢"),
+            "这不是很正常吗",
+        ),
+        (
+            "shirking",
+            ("这个你去问你们单位，别问我", "不要找我们了"),
+            ("有问题您随时问我", "您别急，问我就行"),
+            "别问我",
+        ),
+    )
+    for cat, hits, misses, customer in cases:
+        _check_grammar(cat, hits=hits, misses=misses, customer=customer)
+
+
 def test_impatient_grammar() -> None:
     """不耐烦 as rushing the customer on (session 13): 快点说, 抓紧时间啊, 一口气说完, 停停停, 说重点; the agent
     hurrying herself (我快点说, 我们会抓紧的), advice (请您抓紧时间办理), 我给您说一下重点 and 您慢慢说 are no match."""
