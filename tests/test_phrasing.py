@@ -610,6 +610,40 @@ def test_grammar_session14() -> None:
         _check_grammar(cat, hits=hits, misses=misses, customer=customer)
 
 
+def test_grammar_session14b() -> None:
+    """Second set of session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 能不超吗,
+    您倒是说说, 您还以为, 那我怎么帮您查, 第N遍了 (not 第三次缴费), 您是没在听吧, 同事已经答过您了 (not 同事记录过),
+    您有什么资格, 您别说没收到, 这都第四件事了, 要问到什么时候."""
+    cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+        (
+            "rhetorical",
+            ("天天看直播，流量能不超吗", "您倒是讲讲哪里多扣了", "你还当是免费的呀", "号码都不给，那我怎么给您核实"),
+            ("请问我怎么帮您查比较方便", "您能收到短信吗", "您以为是扣费了，其实是冻结"),
+            "您倒是说说",
+        ),
+        (
+            "already_told",
+            ("这都第四遍了", "刚才讲的你是没听进去吧", "上周同事已经回复过您了"),
+            ("这是第三次缴费了", "同事也记录过这个问题", "您没记住的话我再报一遍号码"),
+            "这都第四遍了",
+        ),
+        (
+            "argue",
+            ("你有啥资格要求停副卡", "短信早发了，你别说没收到"),
+            ("您有权利申请复核", "您说没收到短信，我帮您查"),
+            "你有什么资格",
+        ),
+        (
+            "impatient",
+            ("这都第四个问题了", "您这是要聊到几点啊"),
+            ("您还有第三个问题是吧，好的", "宽带要等到什么时候装，我帮您催一下"),
+            "这都第五件事了",
+        ),
+    )
+    for cat, hits, misses, customer in cases:
+        _check_grammar(cat, hits=hits, misses=misses, customer=customer)
+
+
 def test_impatient_grammar() -> None:
     """不耐烦 as rushing the customer on (session 13): 快点说, 抓紧时间啊, 一口气说完, 停停停, 说重点; the agent
     hurrying herself (我快点说, 我们会抓紧的), advice (请您抓紧时间办理), 我给您说一下重点 and 您慢慢说 are no match."""
@@ -655,8 +689,8 @@ def test_already_told_skips_the_customers_account() -> None:
 def test_a_conciliatory_turn_is_no_argument() -> None:
     """An agent who acts for the customer or owns an error in the same turn (detect.CONCILIATORY) is not arguing
     or reproaching: unsure 争辩 / 反问 classifier hits are dropped there; lexicon hits and other turns are not."""
-    conciliatory = ("我帮您提交核查", "我先给您退订", "我刚才说错了", "确实是我们的失误")
-    not_conciliatory = ("营业厅不给您办", "怎么会是我们的问题呢", "不是我说错了", "没法帮您退", "我再给您解释一下")
+    conciliatory = ("我帮您提交核查", "我先给您退订", "我刚才说错了", "确实是我们的失误", "非常抱歉")
+    not_conciliatory = ("营业厅不给您办", "怎么会是我们的问题呢", "不是我说错了", "没法帮您退", "那我怎么帮您查")
     assert all(CONCILIATORY.search(normalize(x)) for x in conciliatory)
     assert not any(CONCILIATORY.search(normalize(x)) for x in not_conciliatory)
     for name in CONCILIATORY_SURE:

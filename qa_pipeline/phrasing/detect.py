@@ -269,22 +269,26 @@ def _stable_windows(
 
 
 CONCILIATORY = re.compile(
-    r"(?<![不没别])(?<!不能)(?<!不会)(?<!没法)(?<!无法)(?<!不可以)(?<!没办法)"
+    r"(?<![不没别咋])(?<!不能)(?<!不会)(?<!没法)(?<!无法)(?<!不可以)(?<!没办法)(?<!怎么)(?<!如何)"
     r"(?:帮|给|为)您\S{0,2}?(?:查|核实|核查|提交|申请|反馈|登记|处理|退|办|取消|看看|重置|恢复|更正)"
     r"|(?<!不是)(?<![不没])(?:我|我们)(?:刚才|刚刚|之前|前面)?(?:说|讲|看|搞|弄|报|算|记)错了"
     r"|(?:确实|的确)是?我们?(?:这边)?的(?:问题|失误|错|疏忽|责任)"
+    r"|(?<!没什么)(?<!不用)(?:抱歉|对不起|不好意思|请您谅解|请您理解|还请您理解|给您添麻烦|敬请谅解|多包涵)"
 )
-"""The agent acting for the customer (我帮您提交核查 / 我先给您退订 / 帮您申请一下) or owning an error
-(我刚才说错了 / 确实是我们的失误) in the same turn, not negated or refused (营业厅不给您办 / 没法帮您退 /
-不是我说错了). A bare 是我们的问题 is no admission: it is asked back (怎么会是我们的问题呢) or quotes the
-customer (您说信号差是我们的问题) in 争辩 itself. An agent who does either is handling the customer, not
-arguing with or reproaching them (`CONCILIATORY_SURE`)."""
-CONCILIATORY_SURE: dict[str, float] = {"argue": 0.9, "rhetorical": 0.9}
-"""争辩 / 反问 classifier hits below this score are dropped in a conciliatory turn (`CONCILIATORY`):
+"""The agent acting for the customer (我帮您提交核查 / 我先给您退订 / 帮您申请一下), owning an error
+(我刚才说错了 / 确实是我们的失误) or apologising (非常抱歉 / 请您谅解) in the same turn, not negated,
+refused or asked back (营业厅不给您办 / 没法帮您退 / 那我怎么帮您查 / 不是我说错了). A bare 是我们的问题
+is no admission: it is asked back (怎么会是我们的问题呢) or quotes the customer (您说信号差是我们的问题) in
+争辩 itself. An agent who does any of these is handling the customer, not arguing with, reproaching or sending
+them away (`CONCILIATORY_SURE`)."""
+CONCILIATORY_SURE: dict[str, float] = {"argue": 0.9, "rhetorical": 0.9, "shirking": 0.9}
+"""争辩 / 反问 / 推诿 classifier hits below this score are dropped in a conciliatory turn (`CONCILIATORY`):
 我们这边的记录和您说的不太一样，可能中间有误会，我帮您提交核查 states a disagreement and takes it on;
-不是这样的哦，我刚才说错了 corrects the agent herself. A clear reproach keeps its high score beside an
-offer, and lexicon hits are not touched. On the five development sets read before session 14 no 争辩 / 反问
-positive is conciliatory; about a quarter of their hard negatives are."""
+不是这样的哦，我刚才说错了 corrects the agent herself; 手机故障建议您去售后检测，话费的问题我都帮您处理好了
+refers beside help given (首问负责, l.44-46); 按照规定需要机主本人来办理，非常抱歉 is polite firmness. A clear
+reproach keeps its high score beside an offer, and lexicon hits are not touched. Measured when written (session 14)
+on the seven development sets: no 争辩 / 反问 / 推诿 positive (375) is conciliatory; 36 %, 13 % and 35 % of
+their hard negatives are."""
 
 
 CONTEXT_FORMULAS = frozenset({"hold_notice", "hold_apology"})
