@@ -644,6 +644,40 @@ def test_grammar_session14b() -> None:
         _check_grammar(cat, hits=hits, misses=misses, customer=customer)
 
 
+def test_grammar_session14c() -> None:
+    """Third set of session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 提醒很多遍了,
+    已经给您解释过 (not 您已经跟我们说过), 就是我之前跟您说的, 读给您听过了 (not 我读给您听一下), 刚才不就讲了,
+    才稀奇呢, 谁会给你退, 图什么呢, 跟我们没关系 (not 跟您的套餐没关系), 换别家算了 (not 换别家的话需要…)."""
+    cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+        (
+            "already_told",
+            (
+                "密码不能外借，我提醒很多遍了",
+                "早就跟你解释过原因了",
+                "就是我之前跟您讲的那个",
+                "号码我读给你听过了",
+                "刚才不就讲了",
+            ),
+            ("我读给您听一下", "您已经跟我们说过了对吧", "我们会提醒您"),
+            "已经给你解释过了",
+        ),
+        (
+            "rhetorical",
+            ("不欠费才稀奇呢", "没原件谁会给你补啊", "您开这么多会员图什么呢"),
+            ("这个不奇怪，我给您解释", "请问谁能帮您确认一下"),
+            "图个啥呢",
+        ),
+        (
+            "shirking",
+            ("那是支付平台的事，跟我们没关系", "不满意您换一家算了"),
+            ("这个扣费跟您的套餐没关系，是会员费", "您要换别家的话需要先解除合约"),
+            "跟移动没关系",
+        ),
+    )
+    for cat, hits, misses, customer in cases:
+        _check_grammar(cat, hits=hits, misses=misses, customer=customer)
+
+
 def test_impatient_grammar() -> None:
     """不耐烦 as rushing the customer on (session 13): 快点说, 抓紧时间啊, 一口气说完, 停停停, 说重点; the agent
     hurrying herself (我快点说, 我们会抓紧的), advice (请您抓紧时间办理), 我给您说一下重点 and 您慢慢说 are no match."""
