@@ -646,7 +646,7 @@ def test_grammar_session14b() -> None:
 
 def test_grammar_session14c() -> None:
     """Third set of session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 提醒很多遍了,
-    已经给您解释过 (not 您已经跟我们说过), 就是我之前跟您说的, 读给您听过了 (not 我读给您听一下), 刚才不就讲了,
+    就是我之前跟您说的, 读给您听过了 (not 我读给您听一下), 刚才不就讲了,
     才稀奇呢, 谁会给你退, 图什么呢, 跟我们没关系 (not 跟您的套餐没关系), 换别家算了 (not 换别家的话需要…)."""
     cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         (
@@ -659,7 +659,7 @@ def test_grammar_session14c() -> None:
                 "刚才不就讲了",
             ),
             ("我读给您听一下", "您已经跟我们说过了对吧", "我们会提醒您"),
-            "已经给你解释过了",
+            "我提醒很多遍了",
         ),
         (
             "rhetorical",
