@@ -184,15 +184,16 @@ def role_training_set() -> tuple[list[str], list[str], list[float]]:
             texts.append(ex.text)
             labels.append("agent")
     data = yaml.safe_load((resources.files("qa_pipeline") / "role_phrases.yaml").read_text(encoding="utf-8"))
-    rng = random.Random(20261202)
+    # one random stream per template, seeded by its text (as phrasing.generate does): a new template changes only
+    # its own expansions, not every later template's
     for role in ("agent", "customer"):
         for tpl in data[role]:
-            for t in expand(tpl, rng, 40):
+            for t in expand(tpl, random.Random(f"20261202|{role}|{tpl}"), 40):
                 texts.append(t)
                 labels.append(role)
     shared: list[str] = []
     for tpl in data.get("shared", ()):
-        shared += expand(tpl, rng, 40)
+        shared += expand(tpl, random.Random(f"20261202|shared|{tpl}"), 40)
     for path in builtin_specs():
         if path.name[:2] not in ROLE_TRAIN_SPECS:
             continue
