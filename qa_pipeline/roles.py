@@ -170,11 +170,9 @@ def role_training_set() -> tuple[list[str], list[str], list[float]]:
     """`role_training_text` with a weight per example: each role's own examples weigh as much in total as the
     other's (balanced classes, so the model's log-odds are prior-free), and every text both parties say
     (role_phrases.yaml `shared`) weighs the same on both sides, so it carries no role evidence."""
-    import random
-
     import yaml
 
-    from .phrasing.generate import expand, training_examples
+    from .phrasing.generate import expand, template_rng, training_examples
     from .synth.spec import TurnSpec, load_spec
 
     texts: list[str] = []
@@ -184,16 +182,16 @@ def role_training_set() -> tuple[list[str], list[str], list[float]]:
             texts.append(ex.text)
             labels.append("agent")
     data = yaml.safe_load((resources.files("qa_pipeline") / "role_phrases.yaml").read_text(encoding="utf-8"))
-    # one random stream per template, seeded by its text (as phrasing.generate does): a new template changes only
-    # its own expansions, not every later template's
+    # one random stream per template, seeded by its text (phrasing.generate.template_rng): a new template changes
+    # only its own expansions, not every later template's
     for role in ("agent", "customer"):
         for tpl in data[role]:
-            for t in expand(tpl, random.Random(f"20261202|{role}|{tpl}"), 40):
+            for t in expand(tpl, template_rng(role, tpl), 40):
                 texts.append(t)
                 labels.append(role)
     shared: list[str] = []
     for tpl in data.get("shared", ()):
-        shared += expand(tpl, random.Random(f"20261202|shared|{tpl}"), 40)
+        shared += expand(tpl, template_rng("shared", tpl), 40)
     for path in builtin_specs():
         if path.name[:2] not in ROLE_TRAIN_SPECS:
             continue

@@ -114,7 +114,7 @@ def _lexicon_forms(name: str) -> list[str]:
     return [f for entry in _lexicon_entries(name) for f in entry]
 
 
-def _rng(*source: str) -> random.Random:
+def template_rng(*source: str) -> random.Random:
     """The random stream for one template or lexicon entry, seeded by its own text: adding, removing or editing a
     template changes only that template's sentences, not the expansions and variations of every template after it
     (with one stream for all, one new 争辩 negative changed the samples of 不耐烦, 转接 and 确认 too, and with them
@@ -138,19 +138,19 @@ def training_examples(extra: Mapping[str, Iterable[str]] | None = None) -> list[
     for name in CATEGORIES:
         spec = data.get("categories", {}).get(name, {})
         for k, entry in enumerate(_lexicon_entries(name)):
-            add(entry, name, f"{name}:lexicon{k}", _rng(name, *entry), copies=3)
+            add(entry, name, f"{name}:lexicon{k}", template_rng(name, *entry), copies=3)
         more = tuple((extra or {}).get(name, ()))
-        add(more, name, f"{name}:extra", _rng(name, *more), copies=3)
+        add(more, name, f"{name}:extra", template_rng(name, *more), copies=3)
         for k, tpl in enumerate(spec.get("templates", [])):
-            rng = _rng(name, tpl)
+            rng = template_rng(name, tpl)
             add(expand(tpl, rng, PER_TEMPLATE), name, f"{name}:template{k}", rng)
         for k, tpl in enumerate(spec.get("negatives", [])):
-            rng = _rng(NONE, name, tpl)
+            rng = template_rng(NONE, name, tpl)
             add(expand(tpl, rng, PER_TEMPLATE // 2), NONE, f"{name}:negative{k}", rng)
     for k, tpl in enumerate(data.get("neutral", [])):
-        rng = _rng(NONE, tpl)
+        rng = template_rng(NONE, tpl)
         add(expand(tpl, rng, PER_TEMPLATE), NONE, f"neutral{k}", rng)
-    add(BARE, NONE, "bare", _rng(NONE, *BARE), copies=2)
+    add(BARE, NONE, "bare", template_rng(NONE, *BARE), copies=2)
     # the same text can come out of two templates; keep its first label so the classes stay consistent
     seen: dict[str, str] = {}
     uniq = []
