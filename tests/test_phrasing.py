@@ -575,107 +575,94 @@ def test_rhetorical_grammar_session13() -> None:
     )
 
 
-def test_grammar_session14() -> None:
-    """Session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 没什么好争的 (not
-    没什么好担心的), 有什么好找的 (not 没什么好找的…), 说最后一遍 (not 最后跟您确认一下), 还是那句话, 不是很正常吗
-    (not 是不是正常), 别问我 (not 有问题您随时问我)."""
-    cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+SESSION14_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+    (
+        "argue",
+        ("这没什么好争的", "规定就这样，没啥好吵的"),
+        ("您没什么好担心的", "没什么好说明的了"),
+        "有什么好争的",
+    ),
+    ("impatient", ("就六位数有什么好找的", "有啥好犹豫的，办就完了"), ("不急，您慢慢找",), "这有什么好等的"),
+    (
+        "already_told",
+        ("我再说最后一遍，销户要本人去", "最后一次跟你讲啊", "还是那句话，要本人去"),
+        ("最后跟您确认一遍号码", "最后一步是输入验证码"),
+        "我再说最后一遍",
+    ),
+    (
+        "rhetorical",
+        ("打那么多国际长途，账单高一点不是很正常吗", "不都是应该的嘛"),
+        ("这是正常的，您放心", "您看这个是不是正常的呢"),
+        "这不是很正常吗",
+    ),
+    (
+        "shirking",
+        ("这个你去问你们单位，别问我", "不要找我们了"),
+        ("有问题您随时问我", "您别急，问我就行"),
+        "别问我",
+    ),
+    (
+        "rhetorical",
+        ("天天看直播，流量能不超吗", "您倒是讲讲哪里多扣了", "你还当是免费的呀", "号码都不给，那我怎么给您核实"),
+        ("请问我怎么帮您查比较方便", "您能收到短信吗", "您以为是扣费了，其实是冻结"),
+        "您倒是说说",
+    ),
+    (
+        "already_told",
+        ("这都第四遍了", "刚才讲的你是没听进去吧", "上周同事已经回复过您了"),
+        ("这是第三次缴费了", "同事也记录过这个问题", "您没记住的话我再报一遍号码"),
+        "这都第四遍了",
+    ),
+    (
+        "argue",
+        ("你有啥资格要求停副卡", "短信早发了，你别说没收到"),
+        ("您有权利申请复核", "您说没收到短信，我帮您查"),
+        "你有什么资格",
+    ),
+    (
+        "impatient",
+        ("这都第四个问题了", "您这是要聊到几点啊"),
+        ("您还有第三个问题是吧，好的", "宽带要等到什么时候装，我帮您催一下"),
+        "这都第五件事了",
+    ),
+    (
+        "already_told",
         (
-            "argue",
-            ("这没什么好争的", "规定就这样，没啥好吵的"),
-            ("您没什么好担心的", "没什么好说明的了"),
-            "有什么好争的",
+            "密码不能外借，我提醒很多遍了",
+            "早就跟你解释过原因了",
+            "就是我之前跟您讲的那个",
+            "号码我读给你听过了",
+            "刚才不就讲了",
         ),
-        ("impatient", ("就六位数有什么好找的", "有啥好犹豫的，办就完了"), ("不急，您慢慢找",), "这有什么好等的"),
-        (
-            "already_told",
-            ("我再说最后一遍，销户要本人去", "最后一次跟你讲啊", "还是那句话，要本人去"),
-            ("最后跟您确认一遍号码", "最后一步是输入验证码"),
-            "我再说最后一遍",
-        ),
-        (
-            "rhetorical",
-            ("打那么多国际长途，账单高一点不是很正常吗", "不都是应该的嘛"),
-            ("这是正常的，您放心", "您看这个是不是正常的呢"),
-            "这不是很正常吗",
-        ),
-        (
-            "shirking",
-            ("这个你去问你们单位，别问我", "不要找我们了"),
-            ("有问题您随时问我", "您别急，问我就行"),
-            "别问我",
-        ),
-    )
-    for cat, hits, misses, customer in cases:
-        _check_grammar(cat, hits=hits, misses=misses, customer=customer)
+        ("我读给您听一下", "您已经跟我们说过了对吧", "我们会提醒您"),
+        "我提醒很多遍了",
+    ),
+    (
+        "rhetorical",
+        ("不欠费才稀奇呢", "没原件谁会给你补啊", "您开这么多会员图什么呢"),
+        ("这个不奇怪，我给您解释", "请问谁能帮您确认一下"),
+        "图个啥呢",
+    ),
+    (
+        "shirking",
+        ("那是支付平台的事，跟我们没关系", "不满意您换一家算了"),
+        ("这个扣费跟您的套餐没关系，是会员费", "您要换别家的话需要先解除合约"),
+        "跟移动没关系",
+    ),
+)
+"""Session-14 structures of lexicons/forbidden.yaml as (category, hits, polite neighbours, a customer turn):
+没什么好争的 (not 没什么好担心的), 有什么好找的, 说最后一遍 (not 最后跟您确认一下), 还是那句话,
+不是很正常吗 (not 是不是正常), 别问我 (not 有问题您随时问我); 能不超吗, 您倒是说说, 您还以为,
+那我怎么帮您查, 第N遍了 (not 第三次缴费), 您是没在听吧, 同事已经答过您了 (not 同事记录过),
+您有什么资格, 您别说没收到, 这都第四件事了, 要问到什么时候; 提醒很多遍了, 就是我之前跟您说的,
+读给您听过了 (not 我读给您听一下), 刚才不就讲了, 才稀奇呢, 谁会给你退, 图什么呢,
+跟我们没关系 (not 跟您的套餐没关系), 换别家算了 (not 换别家的话需要…)."""
 
 
-def test_grammar_session14b() -> None:
-    """Second set of session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 能不超吗,
-    您倒是说说, 您还以为, 那我怎么帮您查, 第N遍了 (not 第三次缴费), 您是没在听吧, 同事已经答过您了 (not 同事记录过),
-    您有什么资格, 您别说没收到, 这都第四件事了, 要问到什么时候."""
-    cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
-        (
-            "rhetorical",
-            ("天天看直播，流量能不超吗", "您倒是讲讲哪里多扣了", "你还当是免费的呀", "号码都不给，那我怎么给您核实"),
-            ("请问我怎么帮您查比较方便", "您能收到短信吗", "您以为是扣费了，其实是冻结"),
-            "您倒是说说",
-        ),
-        (
-            "already_told",
-            ("这都第四遍了", "刚才讲的你是没听进去吧", "上周同事已经回复过您了"),
-            ("这是第三次缴费了", "同事也记录过这个问题", "您没记住的话我再报一遍号码"),
-            "这都第四遍了",
-        ),
-        (
-            "argue",
-            ("你有啥资格要求停副卡", "短信早发了，你别说没收到"),
-            ("您有权利申请复核", "您说没收到短信，我帮您查"),
-            "你有什么资格",
-        ),
-        (
-            "impatient",
-            ("这都第四个问题了", "您这是要聊到几点啊"),
-            ("您还有第三个问题是吧，好的", "宽带要等到什么时候装，我帮您催一下"),
-            "这都第五件事了",
-        ),
-    )
-    for cat, hits, misses, customer in cases:
-        _check_grammar(cat, hits=hits, misses=misses, customer=customer)
-
-
-def test_grammar_session14c() -> None:
-    """Third set of session-14 structures (lexicons/forbidden.yaml), each beside its polite neighbour: 提醒很多遍了,
-    就是我之前跟您说的, 读给您听过了 (not 我读给您听一下), 刚才不就讲了,
-    才稀奇呢, 谁会给你退, 图什么呢, 跟我们没关系 (not 跟您的套餐没关系), 换别家算了 (not 换别家的话需要…)."""
-    cases: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
-        (
-            "already_told",
-            (
-                "密码不能外借，我提醒很多遍了",
-                "早就跟你解释过原因了",
-                "就是我之前跟您讲的那个",
-                "号码我读给你听过了",
-                "刚才不就讲了",
-            ),
-            ("我读给您听一下", "您已经跟我们说过了对吧", "我们会提醒您"),
-            "我提醒很多遍了",
-        ),
-        (
-            "rhetorical",
-            ("不欠费才稀奇呢", "没原件谁会给你补啊", "您开这么多会员图什么呢"),
-            ("这个不奇怪，我给您解释", "请问谁能帮您确认一下"),
-            "图个啥呢",
-        ),
-        (
-            "shirking",
-            ("那是支付平台的事，跟我们没关系", "不满意您换一家算了"),
-            ("这个扣费跟您的套餐没关系，是会员费", "您要换别家的话需要先解除合约"),
-            "跟移动没关系",
-        ),
-    )
-    for cat, hits, misses, customer in cases:
-        _check_grammar(cat, hits=hits, misses=misses, customer=customer)
+@pytest.mark.parametrize("cat,hits,misses,customer", SESSION14_GRAMMAR, ids=[c[0] for c in SESSION14_GRAMMAR])
+def test_grammar_session14(cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str) -> None:
+    """Each session-14 structure matches its hits, none of its polite neighbours, nothing the customer says."""
+    _check_grammar(cat, hits=hits, misses=misses, customer=customer)
 
 
 def test_impatient_grammar() -> None:
