@@ -44,7 +44,7 @@ def test_every_pattern_matches_its_own_phrase():
 
 
 def test_categories():
-    assert set(load_lexicon("closing").categories()) == {"anything_else", "thanks", "goodbye"}
+    assert set(load_lexicon("closing").categories()) == {"anything_else", "thanks", "goodbye", "rating"}
     assert {"dont_know", "already_told", "shirking", "rhetorical"} <= set(load_lexicon("forbidden").categories())
     assert {"knowledge_base", "ivr", "expert_seat"} <= set(load_lexicon("transfer").categories())
     assert "我不知道" in load_lexicon("forbidden").phrases("dont_know")
