@@ -10,7 +10,15 @@ from helpers import EXTRA_SHIRKING, spy_file_reads
 
 from qa_pipeline.lexicon import available_lexicons, load_lexicon
 from qa_pipeline.phrasing import CATEGORIES, find, find_in_utterance, generate, get_model, is_sure, train_model
-from qa_pipeline.phrasing.detect import CONCILIATORY, CONCILIATORY_SURE, reports_customer, units
+from qa_pipeline.phrasing.categories import FORBIDDEN
+from qa_pipeline.phrasing.detect import (
+    CONCILIATORY,
+    CONCILIATORY_SURE,
+    WAY_GIVEN,
+    quotes_customer,
+    reports_customer,
+    units,
+)
 from qa_pipeline.text import normalize
 
 # a few paraphrases per category that no lexicon lists (the full held-out set is benchmarks' business)
@@ -142,6 +150,8 @@ def test_closing_thanks_only_when_it_closes_the_turn() -> None:
     assert find("closing_thanks", "好的谢谢")
     assert find("closing_thanks", "谢谢，请问还有其他可以帮您的吗")
     assert find("closing_thanks", "嗯好的，谢谢您，稍后请对我的服务做出评价")
+    # session 15: the survey invitation in any of its wordings (closing.yaml `rating`) stays in the closing
+    assert find("closing_thanks", "感谢来电_ 待会儿请为我的服务打分")
     assert not find("closing_thanks", "谢谢您的配合，我现在帮您办理")
     assert not find("closing_thanks", "感谢您的耐心等待，您的话费余额是五十元")
     assert not find("closing_thanks", "谢谢您提供的信息")
@@ -665,6 +675,57 @@ def test_grammar_session14(cat: str, hits: tuple[str, ...], misses: tuple[str, .
     _check_grammar(cat, hits=hits, misses=misses, customer=customer)
 
 
+SESSION15_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+    (
+        "rhetorical",
+        ("吵什么吵，听我说", "您嚷嚷啥呀", "又没欠费您挂什么失，补什么补"),
+        ("您着急办什么业务呢", "您先看看什么套餐合适", "别着急，啥时候办都行"),
+        "急什么急",
+    ),
+    (
+        "rhetorical",
+        ("按规定要收的，凭什么给你退", "月租才几十块，钱多烧的吧", "满额了我去哪儿给您弄名额"),
+        ("凭您的身份证就能办", "如果不差钱的话可以升一档", "我去哪里给您查比较快，我问一下后台"),
+        "凭什么给我退",
+    ),
+    (
+        "rhetorical",
+        ("哪来的这说法，瞎猜的吧", "照你这么讲我们都是坑人的", "系统会平白无故给您扣钱吗"),
+        ("我瞎猜的话不准，我帮您查清楚", "照您说的情况，可能是信号问题", "系统不会平白无故扣费，我帮您查一下"),
+        "你们会无缘无故扣钱吗",
+    ),
+    (
+        "shirking",
+        ("这事你找我们也没用", "问我们也白搭，去问厂家"),
+        ("问我就行，我帮您查", "您找我们就对了"),
+        "找你们也没用",
+    ),
+    (
+        "already_told",
+        ("这个我们早就聊过了", "咱们刚才都讨论过了嘛"),
+        ("我们已经说好明天上门", "我们之前已经沟通好方案了，今天就给您办"),
+        "咱们已经聊过了",
+    ),
+    (
+        "dont_know",
+        ("这个算法我也搞不清楚", "具体怎么扣的我真弄不明白"),
+        ("我怕您搞不清楚，再说一遍", "有搞不明白的地方随时问我", "我帮您弄清楚"),
+        "我也搞不明白",
+    ),
+)
+"""Session-15 structures of lexicons/forbidden.yaml as (category, hits, polite neighbours, a customer turn): 看什么看
+and 急什么 (not 着急办什么 / 看看什么套餐), 凭什么给您退 (not 凭您的身份证), 钱多烧的 (not 不差钱的话), 我去哪儿给您弄
+(not 去哪里给您查), 瞎猜的吧 (not the agent's own guess), 照您这么说我们是坑人的 (not 照您说的情况), 会平白无故…吗
+(not the reassurance 不会平白无故), 问我们也没用 (not 问我就行), 咱们早就聊过了 (not 说好了), 我也搞不清楚 (not
+我怕您搞不清楚)."""
+
+
+@pytest.mark.parametrize("cat,hits,misses,customer", SESSION15_GRAMMAR, ids=[c[0] for c in SESSION15_GRAMMAR])
+def test_grammar_session15(cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str) -> None:
+    """Each session-15 structure matches its hits, none of its polite neighbours, nothing the customer says."""
+    _check_grammar(cat, hits=hits, misses=misses, customer=customer)
+
+
 def test_impatient_grammar() -> None:
     """不耐烦 as rushing the customer on (session 13): 快点说, 抓紧时间啊, 一口气说完, 停停停, 说重点; the agent
     hurrying herself (我快点说, 我们会抓紧的), advice (请您抓紧时间办理), 我给您说一下重点 and 您慢慢说 are no match."""
@@ -705,19 +766,51 @@ def test_already_told_skips_the_customers_account() -> None:
     assert not reports_customer("您刚才说的问题刚才已经解释过了")
     assert not reports_customer("我刚才已经说过了")
     assert _dev_hit("already_told", "您说没听懂，我都讲了三遍了", "agent")
+    # session 15: a window cut off after the customer as subject (这事您|之前已经投诉过两回了) is the customer's account
+    text = "这事您之前已经投诉过两回了，实在抱歉，这次我给您升级处理"
+    assert not [m for m in find("already_told", text) if m.method == "model"]
+    assert _dev_hit("already_told", "这事我之前已经跟您说过两回了", "agent")
 
 
 def test_a_conciliatory_turn_is_no_argument() -> None:
     """An agent who acts for the customer or owns an error in the same turn (detect.CONCILIATORY) is not arguing
     or reproaching: unsure 争辩 / 反问 classifier hits are dropped there; lexicon hits and other turns are not."""
     conciliatory = ("我帮您提交核查", "我先给您退订", "我刚才说错了", "确实是我们的失误", "非常抱歉")
+    conciliatory += ("我先向您道个歉", "我带着您一步步设置", "我先给您一个受理单号", "我给您念一遍")
     not_conciliatory = ("营业厅不给您办", "怎么会是我们的问题呢", "不是我说错了", "没法帮您退", "那我怎么帮您查")
+    not_conciliatory += ("我不给您道歉", "没法带您操作")
     assert all(CONCILIATORY.search(normalize(x)) for x in conciliatory)
     assert not any(CONCILIATORY.search(normalize(x)) for x in not_conciliatory)
     for name in CONCILIATORY_SURE:
         for text in ("后台的记录和您讲的有出入，可能中间有误会，我帮您提交核查", "不对，我刚才讲错了，是下月生效"):
             assert not [m for m in find(name, text) if m.method == "model" and m.score < CONCILIATORY_SURE[name]]
     assert [m for m in find("argue", "不是您说的那样，我帮您查一下") if m.method != "model"]
+
+
+def test_the_customers_question_restated_is_no_reproach() -> None:
+    """The agent restating the customer's question (detect.quotes_customer, session 15) — 您问能不能…, or 您刚才问，
+    then the question — is quoting, not asking back: no forbidden-attitude classifier hit there. 您问我，我问谁去
+    answers back and stays a hit."""
+    text = "您刚才问，凭什么每个月都多出来十几块，是这样的，您开了一个视频彩铃"
+    assert quotes_customer(text, text.index("凭"), text.index("，是"))
+    assert quotes_customer("您问我能不能少收点", 0, 9)
+    assert not quotes_customer("您问我，我问谁去", 4, 8)
+    assert not quotes_customer("你问我？我问谁去", 4, 8)
+    for name in FORBIDDEN:
+        assert not [m for m in find(name, text) if m.method == "model"], name
+    assert _dev_hit("rhetorical", "您问我，我问谁去啊", "agent")
+
+
+def test_a_referral_with_the_way_sent_is_no_shirking() -> None:
+    """A referral with the way sent to the customer (detect.WAY_GIVEN: 地址我给您发短信了) is what l.44-46 allows:
+    unsure 推诿 classifier hits are dropped in that turn; the brush-off without it, and the negated or asked-back
+    sending (我没法发给您 / 我不是发给您了吗), are not conciliatory."""
+    assert WAY_GIVEN.search(normalize("补卡得本人去营业厅，最近那家的地址我短信发您"))
+    assert WAY_GIVEN.search(normalize("他们的客服号码我现在发到您手机上"))
+    for text in ("我没法发给您", "我不是发给您了吗", "您自己去营业厅问吧"):
+        assert not WAY_GIVEN.search(normalize(text)), text
+    text = "这个要找厂家售后，售后电话和地址我一会儿短信发给您"
+    assert not [m for m in find("shirking", text) if m.method == "model" and m.score < CONCILIATORY_SURE["shirking"]]
 
 
 def test_polite_fangbian_is_not_fan_bu_fan() -> None:
