@@ -794,6 +794,9 @@ def test_the_customers_question_restated_is_no_reproach() -> None:
     text = "您刚才问，凭什么每个月都多出来十几块，是这样的，您开了一个视频彩铃"
     assert quotes_customer(text, text.index("凭"), text.index("，是"))
     assert quotes_customer("您问我能不能少收点", 0, 9)
+    quoted = "您说“你们凭什么乱扣我钱”，我理解您的心情，我马上给您查"
+    assert quotes_customer(quoted, 0, quoted.index("，我"))
+    assert not [m for m in find("rhetorical", quoted) if m.method == "model"]
     assert not quotes_customer("您问我，我问谁去", 4, 8)
     assert not quotes_customer("你问我？我问谁去", 4, 8)
     for name in FORBIDDEN:

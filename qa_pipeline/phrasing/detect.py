@@ -90,6 +90,14 @@ _INDIRECT_QUESTION = re.compile(
 )
 
 
+_QUOTED = re.compile(
+    r"^[\s，,]*(?:嗯|啊|哦|那个|就是)*[\s，,]*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*(?:问|说|讲|提到|讲到)(?:的是|的|过)?"
+    r"[\s:：，,]*[“\"「『]"
+)
+"""The customer's words in quotation marks right after 您问 / 您说 (您说“难道我还要自己去查吗”，不用的…): a
+quote, whatever it says."""
+
+
 def _quote_opener(clause: str) -> bool:
     """A clause that only announces the customer's question (您刚才问 / 客户问的是), not asked itself (您问？)
     and not naming the agent (您问我: a reply follows, not a quote)."""
@@ -101,10 +109,13 @@ def _quote_opener(clause: str) -> bool:
 
 def quotes_customer(text: str, s: int, e: int) -> bool:
     """Whether the unit text[s:e] restates the customer's question (session 15): it opens with 您问 + an indirect
-    question (您问我能不能便宜点), or with a clause that only announces it and the question after it, or it
-    follows such a clause (您刚才问，为什么没用多少就扣了那么多). The agent is quoting, not asking back: no
+    question (您问我能不能便宜点) or with the customer's words in quotation marks (`_QUOTED`), or with a clause
+    that only announces the question and the question after it, or it follows such a clause (您刚才问，为什么没用多少
+    就扣了那么多). The agent is quoting, not asking back: no
     forbidden-attitude classifier hit there (the issue's hard negative "quoting the customer"). 您问我，我问谁去
     is no quote: no indirect question after 您问, and 您问我 names the agent."""
+    if _QUOTED.match(text[s:e]):
+        return True
     norm = normalize(text[s:e])
     m = _ASKED.match(norm)
     if m and _INDIRECT_QUESTION.match(norm[m.end() :].lstrip("说")):
