@@ -68,7 +68,7 @@ _BINDS_NEXT = frozenset(
 starts there — cut off from its head, 您仔细查一下 reads as a reproach."""
 _REPORTED = re.compile(
     r"^(?:嗯|啊|哦|那个|就是)*(?:这事|这件事|这个事情|这个问题|这个)?(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|已经|也)*"
-    r"(?:说|讲|提到|反映|讲到|觉得|认为|投诉|咨询|反馈)"
+    r"(?:说|讲|提到|反映|讲到|觉得|认为|投诉|咨询|反馈|告诉|报|提供)"
 )
 """A pseudo-sentence that opens by reporting the customer's words (您说… / 您刚才提到… / 您觉得…): its tails quote the
 customer (您说您在营业厅等了很久都没办成), so no tail window is taken from it — the issue's "quoting the customer"."""
@@ -81,7 +81,10 @@ def reports_customer(unit: str) -> bool:
     agent's subject dropped)."""
     norm = normalize(unit)
     m = _REPORTED.match(norm)
-    return m is not None and not norm[m.end() :].startswith("的") and "我" not in norm[m.end() :]
+    if m is None or norm[m.end() :].startswith("的"):
+        return False
+    # 我 as the one told (您已经告诉过我了) is no agent's own words
+    return "我" not in re.sub(r"^(?:过|了)?(?:我们|我)", "", norm[m.end() :])
 
 
 _ASKED = re.compile(r"^(?:嗯|啊|哦|那个|就是)*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*问(?:我|我们|的是|的)?")
@@ -96,6 +99,13 @@ _QUOTED = re.compile(
 )
 """The customer's words in quotation marks right after 您问 / 您说 (您说“难道我还要自己去查吗”，不用的…): a
 quote, whatever it says."""
+
+
+_SAID_NANDAO = re.compile(
+    r"^(?:嗯|啊|哦|那个|就是)*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*(?:说|问|讲)(?:的是|的|过)?(?:难道|凭什么)"
+)
+"""您刚才说难道你们就这么随便扣钱吗 (no quotation marks in ASR text): an agent never opens her own 反问 with
+您说难道 — it is the customer's question repeated."""
 
 
 def _quote_opener(clause: str) -> bool:
@@ -118,7 +128,7 @@ def quotes_customer(text: str, s: int, e: int) -> bool:
         return True
     norm = normalize(text[s:e])
     m = _ASKED.match(norm)
-    if m and _INDIRECT_QUESTION.match(norm[m.end() :].lstrip("说")):
+    if m and _INDIRECT_QUESTION.match(norm[m.end() :].lstrip("说")) or _SAID_NANDAO.match(norm):
         return True
     clauses = [c for c in _CLAUSE.finditer(text) if normalize(c.group(0))]
     inside = [c.group(0) for c in clauses if s <= c.start() and c.end() <= e]
@@ -335,16 +345,18 @@ CONCILIATORY = re.compile(
     r"|(?<![不没别])(?<!没法)(?<!无法)(?<!不能)(?<!没办法)(?:带着|带|陪|陪着|教)您(?:一步步|一步一步|一起)?"
     r"(?:点|找|操作|设置|弄|查)"
     r"|(?:给|留|告诉)您(?:一个|个)?(?:投诉|受理|工单|服务|查询)?(?:单号|编号)"
+    r"|(?:不用|不需要|无需|没必要|用不着)(?:您)?(?:再|专门|特意|自己)?(?:去|跑|到)(?:一趟)?(?:营业厅|线下|门店)"
+    r"|(?<![不没别咋])(?<!没法)(?<!无法)(?<!不能)(?:帮|给|为)您(?:直接)?(?:关掉|关闭|开通|下单|变更|改好|补办)"
 )
 """The agent acting for the customer (我帮您提交核查 / 我先给您退订 / 帮您申请一下), owning an error
 (我刚才说错了 / 确实是我们的失误) or apologising (非常抱歉 / 请您谅解) in the same turn, not negated,
 refused or asked back (营业厅不给您办 / 没法帮您退 / 那我怎么帮您查 / 不是我说错了); session 15 added
-先跟您道个歉, 个人部分我先给您读一下, 我带着您点, 我先给您一个投诉单号 (wordings of blind dev sets no. 16
-and 17 the lists had missed). A bare 是我们的问题 is no admission: it is asked back (怎么会是我们的问题呢)
-or quotes the customer (您说信号差是我们的问题) in 争辩 itself. An agent who does any of these is handling
-the customer, not arguing with, reproaching or sending them away (`CONCILIATORY_SURE`)."""
+先跟您道个歉, 个人部分我先给您读一下, 我带着您点, 我先给您一个投诉单号, 不用去营业厅, 帮您关掉 (wordings of
+blind dev sets no. 16 to 19 the lists had missed). A bare 是我们的问题 is no admission: it is asked back
+(怎么会是我们的问题呢) or quotes the customer (您说信号差是我们的问题) in 争辩 itself. An agent who does any of
+these is handling the customer, not arguing with, reproaching or sending them away (`CONCILIATORY_SURE`)."""
 WAY_GIVEN = re.compile(
-    r"(?:我|我们)[^不没别？?]{0,20}?(?:发给您|发到您|给您发|发您|短信发|发过去|推送给您)(?!了?[吗呢嘛]|了没)"
+    r"(?:我|我们)[^不没别？?]{0,20}?(?:发给您|发到您|给您发|发您|短信发|发过去|推送给您|推送到您)(?!了?[吗呢嘛]|了没)"
 )
 """The agent sending the customer the way (地址我给您发短信了 / 我把厂商的售后电话发到您手机上 /
 要带的材料我短信发过去): a referral WITH help, which l.44-46 (首问负责) allows; a brush-off sends the
