@@ -73,6 +73,7 @@ def test_good_call_passes_or_na(name):
         "尊敬的全球通钻石卡客户，全球通钻石卡专席为您服务",
         "您好，工号1024为您服务",
         "您好，很高興為您服務",
+        "下午好，很高兴为您服务",  # the time-of-day hello of a personalised opening (l.5)
     ],
 )
 def test_greeting_variants(first):

@@ -152,6 +152,7 @@ def test_closing_thanks_only_when_it_closes_the_turn() -> None:
     assert find("closing_thanks", "嗯好的，谢谢您，稍后请对我的服务做出评价")
     # session 15: the survey invitation in any of its wordings (closing.yaml `rating`) stays in the closing
     assert find("closing_thanks", "感谢来电_ 待会儿请为我的服务打分")
+    assert not find("closing_thanks", "再见面时您把身份证带上就行", model=False)  # 再见面: "when you meet again"
     assert not find("closing_thanks", "谢谢您的配合，我现在帮您办理")
     assert not find("closing_thanks", "感谢您的耐心等待，您的话费余额是五十元")
     assert not find("closing_thanks", "谢谢您提供的信息")
@@ -712,12 +713,39 @@ SESSION15_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...]
         ("我怕您搞不清楚，再说一遍", "有搞不明白的地方随时问我", "我帮您弄清楚"),
         "我也搞不明白",
     ),
+    (
+        "rhetorical",
+        ("那这两个G是它自己飞掉的？", "老人机能快得起来吗", "您稍微用用脑子", "我讲的是月底，您想哪儿去了"),
+        ("流量不会自己跑掉的，我帮您查", "您看这样会好一点吗", "我动动脑子想个办法", "您看现在能正常上网吗"),
+        "自己跑掉的吗",
+    ),
+    (
+        "rhetorical",
+        ("光发火有什么用呢", "您就从来没考虑过换个套餐", "您以为投诉一下就能免单啊"),
+        ("您有没有想过换个套餐", "您以为是扣费了，其实是冻结", "您发火我理解，我马上处理"),
+        "吵有什么用",
+    ),
+    (
+        "already_told",
+        ("昨天同事已经跟您讲清楚了的", "我刚才不是一直在强调这一点吗", "您回想一下我一开始是怎么说的"),
+        ("同事也记录过这个问题", "我一直在帮您跟进", "您回想一下是哪天办的"),
+        "我不是一直在说吗",
+    ),
+    (
+        "shirking",
+        ("谁给您办的您就找谁去", "这个跟我们客服没关系"),
+        ("谁给您办的我帮您查一下", "跟您的套餐没关系，是会员费"),
+        "谁给你办的就找谁",
+    ),
 )
 """Session-15 structures of lexicons/forbidden.yaml as (category, hits, polite neighbours, a customer turn): 看什么看
 and 急什么 (not 着急办什么 / 看看什么套餐), 凭什么给您退 (not 凭您的身份证), 钱多烧的 (not 不差钱的话), 我去哪儿给您弄
 (not 去哪里给您查), 瞎猜的吧 (not the agent's own guess), 照您这么说我们是坑人的 (not 照您说的情况), 会平白无故…吗
 (not the reassurance 不会平白无故), 问我们也没用 (not 问我就行), 咱们早就聊过了 (not 说好了), 我也搞不清楚 (not
-我怕您搞不清楚)."""
+我怕您搞不清楚); second pass: 自己飞掉的 (not 不会自己跑掉), 能快得起来吗 (not 会好一点吗 / 能正常上网吗),
+用用脑子 (not 我动动脑子), 想哪儿去了, 发火有什么用, 您就没考虑过 (not 有没有想过), 您以为…就能 (not 您以为是…),
+同事已经跟您讲清楚了的, 不是一直在强调, 回想一下我一开始怎么说的 (not 回想一下是哪天办的), 谁给您办的您就找谁 (not
+谁给您办的我帮您查), 跟我们客服没关系."""
 
 
 @pytest.mark.parametrize("cat,hits,misses,customer", SESSION15_GRAMMAR, ids=[c[0] for c in SESSION15_GRAMMAR])
@@ -765,6 +793,8 @@ def test_already_told_skips_the_customers_account() -> None:
     assert not reports_customer("您说没听懂，我都讲了三遍了")
     assert not reports_customer("您刚才说的问题刚才已经解释过了")
     assert not reports_customer("我刚才已经说过了")
+    assert reports_customer("您刚才已经告诉过我了")  # 我 as the one told
+    assert not reports_customer("您告诉我，我都讲了几遍了")
     assert _dev_hit("already_told", "您说没听懂，我都讲了三遍了", "agent")
     # session 15: a window cut off after the customer as subject (这事您|之前已经投诉过两回了) is the customer's account
     text = "这事您之前已经投诉过两回了，实在抱歉，这次我给您升级处理"
@@ -777,8 +807,9 @@ def test_a_conciliatory_turn_is_no_argument() -> None:
     or reproaching: unsure 争辩 / 反问 classifier hits are dropped there; lexicon hits and other turns are not."""
     conciliatory = ("我帮您提交核查", "我先给您退订", "我刚才说错了", "确实是我们的失误", "非常抱歉")
     conciliatory += ("我先向您道个歉", "我带着您一步步设置", "我先给您一个受理单号", "我给您念一遍")
+    conciliatory += ("这个不用跑营业厅", "我这边直接帮您关掉")
     not_conciliatory = ("营业厅不给您办", "怎么会是我们的问题呢", "不是我说错了", "没法帮您退", "那我怎么帮您查")
-    not_conciliatory += ("我不给您道歉", "没法带您操作")
+    not_conciliatory += ("我不给您道歉", "没法带您操作", "我没法帮您关掉")
     assert all(CONCILIATORY.search(normalize(x)) for x in conciliatory)
     assert not any(CONCILIATORY.search(normalize(x)) for x in not_conciliatory)
     for name in CONCILIATORY_SURE:
@@ -798,6 +829,7 @@ def test_the_customers_question_restated_is_no_reproach() -> None:
     assert quotes_customer(quoted, 0, quoted.index("，我"))
     assert not [m for m in find("rhetorical", quoted) if m.method == "model"]
     assert not quotes_customer("您问我，我问谁去", 4, 8)
+    assert quotes_customer("您刚才说难道我们就随便停机吗，这个担心我理解", 0, 14)
     assert not quotes_customer("你问我？我问谁去", 4, 8)
     for name in FORBIDDEN:
         assert not [m for m in find(name, text) if m.method == "model"], name
