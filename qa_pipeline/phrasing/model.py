@@ -281,10 +281,11 @@ def calibrate(
     # template's fold comes from its own name alone (`_fold_of`): with GroupKFold's size-balancing assignment, one
     # added 推诿 template re-dealt every other template's fold and moved the 反问 threshold 0.60 → 0.63 (session 15)
     for r in range(REPEATS):
-        folds = np.array([_fold_of(r, g) for g in groups])
+        folds = [_fold_of(r, g) for g in groups]
         for k in range(FOLDS):
-            train, val = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-            features, clf = _fit([texts[i] for i in train], labels[train])
+            train = [i for i, f in enumerate(folds) if f != k]
+            val = [i for i, f in enumerate(folds) if f == k]
+            features, clf = _fit([texts[i] for i in train], [str(labels[i]) for i in train])
             cols = [list(clf.classes_).index(c) for c in classes]
             oof[val] += _squash(clf.decision_function(features.transform([texts[i] for i in val])))[:, cols]
     oof /= REPEATS
