@@ -118,17 +118,19 @@ def _quote_opener(clause: str) -> bool:
 
 
 def quotes_customer(text: str, s: int, e: int) -> bool:
-    """Whether the unit text[s:e] restates the customer's question (session 15): it opens with 您问 + an indirect
-    question (您问我能不能便宜点) or with the customer's words in quotation marks (`_QUOTED`), or with a clause
-    that only announces the question and the question after it, or it follows such a clause (您刚才问，为什么没用多少
-    就扣了那么多). The agent is quoting, not asking back: no
-    forbidden-attitude classifier hit there (the issue's hard negative "quoting the customer"). 您问我，我问谁去
+    """Whether the unit text[s:e] restates the customer's question (session 15). It opens with 您问 + an indirect
+    question (您问我能不能便宜点), with 您问的 (您问的都交了钱为什么还停机), with 您说难道… or with the customer's
+    words in quotation marks (`_QUOTED`); or with a clause that only announces the question and the question after
+    it; or it follows such a clause (您刚才问，为什么没用多少就扣了那么多). The agent is quoting, not asking back:
+    no forbidden-attitude classifier hit there (the issue's hard negative "quoting the customer"). 您问我，我问谁去
     is no quote: no indirect question after 您问, and 您问我 names the agent."""
     if _QUOTED.match(text[s:e]):
         return True
     norm = normalize(text[s:e])
     m = _ASKED.match(norm)
-    if m and _INDIRECT_QUESTION.match(norm[m.end() :].lstrip("说")) or _SAID_NANDAO.match(norm):
+    if m and (_INDIRECT_QUESTION.match(norm[m.end() :].lstrip("说")) or m.group(0).endswith("的")):
+        return True  # 您问我能不能… / 您问的(是)…: whatever follows 您问的 is the customer's question
+    if _SAID_NANDAO.match(norm):
         return True
     clauses = [c for c in _CLAUSE.finditer(text) if normalize(c.group(0))]
     inside = [c.group(0) for c in clauses if s <= c.start() and c.end() <= e]
