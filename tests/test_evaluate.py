@@ -167,9 +167,11 @@ def test_forbidden_phrase_occurrences(report) -> None:  # type: ignore[no-untype
     occ = report.occurrences["forbidden_phrase"]
     assert occ["recall"] == 1.0 and report.check_status["forbidden_phrase"]["f1"] == 1.0
     # extras are violations of their own that the truth, which tags a turn once, does not list; no other may appear.
-    # 10: 这不归我们管 + 你去营业厅办吧 (two 推诿 in one turn), 我都说了去营业厅 (already told) beside 你听不懂吗；
-    # 06: 我们这边没办法 (推诿) — the issue itself names 这个我也没办法 among the violations the matchers must catch
-    allowed = {"10_terrible_forbidden": 2, "06_complaint_interruptions": 1}
+    # 10: 这不归我们管 + 你去营业厅办吧 (two 推诿 in one turn), 我都说了去营业厅 (already told) beside 你听不懂吗, and
+    # (session 15) 你在哪办的就去哪问 beside 这个我不知道 — a brush-off of its own, though the classifier files it under
+    # 反问 rather than 推诿; 06: 我们这边没办法 (推诿) — the issue itself names 这个我也没办法 among the violations the
+    # matchers must catch
+    allowed = {"10_terrible_forbidden": 3, "06_complaint_interruptions": 1}
     extra = {
         c.call_id: int(e.rsplit(", ", 1)[1].split()[0])
         for c in report.calls
