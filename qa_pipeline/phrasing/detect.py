@@ -88,10 +88,11 @@ def reports_customer(unit: str) -> bool:
 
 
 _ASKED = re.compile(r"^(?:嗯|啊|哦|那个|就是)*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*问(?:我|我们|的是|的)?")
+"""The opener of a reported question: 您问 / 您刚才问 / 客户问的是 (`quotes_customer`)."""
 _INDIRECT_QUESTION = re.compile(
     r"能不能|可不可以|可以不|为什么|为啥|凭什么|凭啥|怎么|咋|是不是|有没有|多少|什么|哪|几|会不会|要不要|行不行"
 )
-
+"""The question word that makes 您问 + the rest a reported question (您问我能不能便宜点)."""
 
 _QUOTED = re.compile(
     r"^[\s，,]*(?:嗯|啊|哦|那个|就是)*[\s，,]*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*(?:问|说|讲|提到|讲到)(?:的是|的|过)?"
