@@ -670,12 +670,6 @@ SESSION14_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...]
 跟我们没关系 (not 跟您的套餐没关系), 换别家算了 (not 换别家的话需要…)."""
 
 
-@pytest.mark.parametrize("cat,hits,misses,customer", SESSION14_GRAMMAR, ids=[c[0] for c in SESSION14_GRAMMAR])
-def test_grammar_session14(cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str) -> None:
-    """Each session-14 structure matches its hits, none of its polite neighbours, nothing the customer says."""
-    _check_grammar(cat, hits=hits, misses=misses, customer=customer)
-
-
 SESSION15_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
     (
         "rhetorical",
@@ -805,9 +799,17 @@ and 急什么 (not 着急办什么 / 看看什么套餐), 凭什么给您退 (no
 总不能是系统吧, 都还没搞明白吗 (not 没搞明白的地方我再讲), 干嘛非得, 光凭嘴说, 开头就讲了的嘛."""
 
 
-@pytest.mark.parametrize("cat,hits,misses,customer", SESSION15_GRAMMAR, ids=[c[0] for c in SESSION15_GRAMMAR])
-def test_grammar_session15(cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str) -> None:
-    """Each session-15 structure matches its hits, none of its polite neighbours, nothing the customer says."""
+GRAMMAR_CASES = [("s14", *c) for c in SESSION14_GRAMMAR] + [("s15", *c) for c in SESSION15_GRAMMAR]
+
+
+@pytest.mark.parametrize(
+    "session,cat,hits,misses,customer", GRAMMAR_CASES, ids=[f"{c[0]}-{c[1]}" for c in GRAMMAR_CASES]
+)
+def test_grammar_structures(
+    session: str, cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str
+) -> None:
+    """Each session-14 / session-15 structure matches its hits, none of its polite neighbours, nothing the
+    customer says."""
     _check_grammar(cat, hits=hits, misses=misses, customer=customer)
 
 
