@@ -87,7 +87,11 @@ def reports_customer(unit: str) -> bool:
     return "我" not in re.sub(r"^(?:过|了)?(?:我们|我)", "", norm[m.end() :])
 
 
-_ASKED = re.compile(r"^(?:嗯|啊|哦|那个|就是)*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*问(?:我|我们|的是|的)?")
+_FILLERS_HEAD = r"(?:嗯|啊|哦|那个|就是)*"
+_CUSTOMER_SAID = r"(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*"
+"""The customer as the one who said or asked (您 / 您刚才 / 客户之前), the head of `_ASKED`, `_QUOTED` and
+`_SAID_NANDAO`."""
+_ASKED = re.compile(rf"^{_FILLERS_HEAD}{_CUSTOMER_SAID}问(?:我|我们|的是|的)?")
 """The opener of a reported question: 您问 / 您刚才问 / 客户问的是 (`quotes_customer`)."""
 _INDIRECT_QUESTION = re.compile(
     r"能不能|可不可以|可以不|为什么|为啥|凭什么|凭啥|怎么|咋|是不是|有没有|多少|什么|哪|几|会不会|要不要|行不行"
@@ -95,16 +99,13 @@ _INDIRECT_QUESTION = re.compile(
 """The question word that makes 您问 + the rest a reported question (您问我能不能便宜点)."""
 
 _QUOTED = re.compile(
-    r"^[\s，,]*(?:嗯|啊|哦|那个|就是)*[\s，,]*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*(?:问|说|讲|提到|讲到)(?:的是|的|过)?"
-    r"[\s:：，,]*[“\"「『]"
+    rf"^[\s，,]*{_FILLERS_HEAD}[\s，,]*{_CUSTOMER_SAID}(?:问|说|讲|提到|讲到)(?:的是|的|过)?[\s:：，,]*[“\"「『]"
 )
 """The customer's words in quotation marks right after 您问 / 您说 (您说“难道我还要自己去查吗”，不用的…): a
 quote, whatever it says."""
 
 
-_SAID_NANDAO = re.compile(
-    r"^(?:嗯|啊|哦|那个|就是)*(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*(?:说|问|讲)(?:的是|的|过)?(?:难道|凭什么)"
-)
+_SAID_NANDAO = re.compile(rf"^{_FILLERS_HEAD}{_CUSTOMER_SAID}(?:说|问|讲)(?:的是|的|过)?(?:难道|凭什么)")
 """您刚才说难道你们就这么随便扣钱吗 (no quotation marks in ASR text): an agent never opens her own 反问 with
 您说难道 — it is the customer's question repeated."""
 
