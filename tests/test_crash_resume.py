@@ -63,7 +63,10 @@ def test_sigkill_at_random_points_then_resume_keeps_every_call_exactly_once(tmp_
             if calls.exists() and len(list(calls.glob("*.json"))) >= target and rng.random() < 0.5:
                 break
             time.sleep(rng.uniform(0.01, 0.2))
-        os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-write or not
+        # A batch that already finished has no process group left to kill. While poll() says it runs, the
+        # unreaped leader keeps the group alive, so the kill cannot race its exit.
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-write or not
         proc.wait()
     final = _score(day, out)
     _, errors = final.communicate(timeout=600)
