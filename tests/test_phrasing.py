@@ -799,7 +799,31 @@ and 急什么 (not 着急办什么 / 看看什么套餐), 凭什么给您退 (no
 总不能是系统吧, 都还没搞明白吗 (not 没搞明白的地方我再讲), 干嘛非得, 光凭嘴说, 开头就讲了的嘛."""
 
 
-GRAMMAR_CASES = [("s14", *c) for c in SESSION14_GRAMMAR] + [("s15", *c) for c in SESSION15_GRAMMAR]
+SESSION16_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+    (
+        "rhetorical",
+        ("这是规定 您就别跟我较真了", "你莫在这儿抬杠", "骂也不管用的", "您这个态度是解决不了问题的"),
+        ("您别跟我客气", "您先别着急，我帮您查", "这种态度我们一定改进", "着急也没用，咱们先把单子提交了"),
+        "你别跟我较真",
+    ),
+    (
+        "rhetorical",
+        ("哎哟您懂得比我们工程师还专业", "你可比客服都懂", "听口音可对不上啊", "这声音不太像本人"),
+        ("您比我们更清楚您的使用情况", "听起来声音不太像是信号的问题", "声音有点小，您大点声"),
+        "你比我们还专业",
+    ),
+    (
+        "rhetorical",
+        ("密码可以随便告诉别人的吗", "那你打电话干啥", "那您还打热线图啥"),
+        ("验证码不能随便告诉别人", "那您打过来是想办理什么业务呢", "能不能随便改套餐？可以的，每月一次"),
+        "那你打电话干嘛",
+    ),
+)
+GRAMMAR_CASES = (
+    [("s14", *c) for c in SESSION14_GRAMMAR]
+    + [("s15", *c) for c in SESSION15_GRAMMAR]
+    + [("s16", *c) for c in SESSION16_GRAMMAR]
+)
 
 
 @pytest.mark.parametrize(
@@ -808,7 +832,7 @@ GRAMMAR_CASES = [("s14", *c) for c in SESSION14_GRAMMAR] + [("s15", *c) for c in
 def test_grammar_structures(
     session: str, cat: str, hits: tuple[str, ...], misses: tuple[str, ...], customer: str
 ) -> None:
-    """Each session-14 / session-15 structure matches its hits, none of its polite neighbours, nothing the
+    """Each session-14 / 15 / 16 structure matches its hits, none of its polite neighbours, nothing the
     customer says."""
     _check_grammar(cat, hits=hits, misses=misses, customer=customer)
 
@@ -890,6 +914,9 @@ def test_the_customers_question_restated_is_no_reproach() -> None:
     assert not quotes_customer("您问我，我问谁去", 4, 8)
     assert quotes_customer("您刚才说难道我们就随便停机吗，这个担心我理解", 0, 14)
     assert not quotes_customer("你问我？我问谁去", 4, 8)
+    cut = "您问难道就不能换个便宜的吗，其实可以换成十九块的"  # a unit cut after its subject (session 16)
+    assert quotes_customer(cut, 1, cut.index("，")) and quotes_customer(cut, 2, cut.index("，"))
+    assert not quotes_customer("那您难道就不能换个便宜的吗", 3, 13)
     for name in FORBIDDEN:
         assert not [m for m in find(name, text) if m.method == "model"], name
     assert _dev_hit("rhetorical", "您问我，我问谁去啊", "agent")

@@ -105,6 +105,10 @@ _QUOTED = re.compile(
 quote, whatever it says."""
 
 
+_CUSTOMER_SUBJECT = re.compile(rf"{_FILLERS_HEAD}{_CUSTOMER_SAID}(?:问|说|讲)?(?:的是|的|过)?")
+"""A clause's head that is only the customer as subject, or as the one who asked (嗯您 / 您刚才 / 您问): what a
+unit cut after it lost."""
+
 _SAID_NANDAO = re.compile(rf"^{_FILLERS_HEAD}{_CUSTOMER_SAID}(?:说|问|讲)(?:的是|的|过)?(?:难道|凭什么)")
 """您刚才说难道你们就这么随便扣钱吗 (no quotation marks in ASR text): an agent never opens her own 反问 with
 您说难道 — it is the customer's question repeated."""
@@ -125,7 +129,11 @@ def quotes_customer(text: str, s: int, e: int) -> bool:
     words in quotation marks (`_QUOTED`); or with a clause that only announces the question and the question after
     it; or it follows such a clause (您刚才问，为什么没用多少就扣了那么多). The agent is quoting, not asking back:
     no forbidden-attitude classifier hit there (the issue's hard negative "quoting the customer"). 您问我，我问谁去
-    is no quote: no indirect question after 您问, and 您问我 names the agent."""
+    is no quote: no indirect question after 您问, and 您问我 names the agent. A unit cut right after its subject
+    (您|问难道就没别的办法了吗, session 16) is read with the subject put back."""
+    start = _clause_start(text, s)
+    if start < s and _CUSTOMER_SUBJECT.fullmatch(normalize(text[start:s])):
+        s = start
     if _QUOTED.match(text[s:e]):
         return True
     norm = normalize(text[s:e])
@@ -143,12 +151,16 @@ def quotes_customer(text: str, s: int, e: int) -> bool:
 _SUBJECT_END = re.compile(r"(?:您|你|客户|他|她)(?:刚才|刚刚|之前|以前|是|一直|已经|也|都)*$")
 
 
+def _clause_start(text: str, s: int) -> int:
+    """Where the clause holding text[s] starts (s itself when no clause holds it)."""
+    return next((c.start() for c in _CLAUSE.finditer(text) if c.start() <= s < c.end()), s)
+
+
 def _after_customer(text: str, s: int) -> bool:
     """Whether a unit starts right after a second-person (or third-person) subject in its clause: the unit
     之前已经反映过一次了, cut from 这个事情您|之前已经反映过一次了, is the customer's account with its subject
     cut off, not the agent's 之前已经说过了 (Category.model_skips_reported; session 15)."""
-    start = next((c.start() for c in _CLAUSE.finditer(text) if c.start() <= s < c.end()), s)
-    return bool(_SUBJECT_END.search(normalize(text[start:s])))
+    return bool(_SUBJECT_END.search(normalize(text[_clause_start(text, s) : s])))
 
 
 WINDOW_CHARS = (6, 12)
