@@ -74,11 +74,21 @@ def test_good_call_passes_or_na(name):
         "您好，工号1024为您服务",
         "您好，很高興為您服務",
         "下午好，很高兴为您服务",  # the time-of-day hello of a personalised opening (l.5)
+        # session 16: the service offer in other words (l.5 个性化开头语)
+        "晚上好，这里是一零零八六，请问今天有什么需要帮忙的",
+        "喂 您好 移动热线 小王很高兴接到您的电话",
+        "早上好 我是小赵 您有啥事尽管讲",
     ],
 )
 def test_greeting_variants(first):
     (f,) = run("greeting", *call(("agent", first), ("customer", "喂")))
     assert f.status == "pass" and f.speaker == "agent" and f.start is not None
+
+
+def test_a_closing_ask_is_no_service_offer():
+    """还有什么需要帮忙的 is the closing ask (l.5), not the opening's service offer."""
+    (f,) = run("greeting", *call(("agent", "您好，还有什么需要帮忙的吗"), ("customer", "没了")))
+    assert f.status == "fail" and f.detail["missing"] == ["service"]
 
 
 def test_greeting_missing_or_customer_only():
