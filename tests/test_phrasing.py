@@ -358,6 +358,8 @@ DEV_EXAMPLES = {
     "hold_notice": [
         ("等我一下下，我看看怎么回事", True),
         ("您等我一下，我去核实一下", True),
+        ("这边需要核实一下您的积分记录，大概一分钟，您稍候", True),  # session 16
+        ("我帮您核实一下这笔扣费", True),
         ("我看一下您的套餐", False),
         ("您稍等一下再试试重启", False),
     ],
@@ -829,6 +831,47 @@ SESSION16_GRAMMAR: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...]
         ),
         "是你没注意听",
     ),
+    (
+        "rhetorical",
+        (
+            "我们后台怎么可能算错",
+            "短信都发了不可能没收到的",
+            "行行行就您最有理",
+            "还轮得到你来教我",
+            "那您来当客服好了",
+        ),
+        (
+            "系统出错的可能性很小，我帮您查一下",
+            "不可能让您白跑的，我先帮您预约",
+            "您说得有理，我记下来",
+            "那您来营业厅办好了",
+        ),
+        "就你最有理",
+    ),
+    (
+        "rhetorical",
+        ("卡丢了不挂失 反倒怪起我们来了", "这怨得着谁", "套餐是你点的还是我点的", "难道我这边还能看到您的验证码"),
+        ("这个不怪您，是系统延迟", "这个怨不得您", "请问是您本人点的还是家人帮您点的", "我这边能看到您的订购记录"),
+        "倒怪起我们来了",
+    ),
+    (
+        "rhetorical",
+        ("下次先准备好 别让大家都等着你", "规矩您得先搞清楚", "您就听我的准没错"),
+        ("不好意思让您久等了", "这个规定您可以先了解一下，我给您讲", "您听我说一下办理的步骤"),
+        "你听我的就对了",
+    ),
+    (
+        "dont_know",
+        ("我哪知道师傅几点到", "我又哪晓得您家网线咋接的"),
+        ("您让我知道一下具体情况", "这个我知道，我给您说一下", "我哪天都可以给您回电"),
+        "我哪知道",
+    ),
+    (
+        "shirking",
+        ("这个在APP上自己就能退 别再打人工了啊",),
+        ("不用再打人工了，我这边已经帮您办好了", "以后有问题可以随时打10086"),
+        "别打人工了",
+    ),
 )
 GRAMMAR_CASES = (
     [("s14", *c) for c in SESSION14_GRAMMAR]
@@ -939,7 +982,8 @@ def test_a_referral_with_the_way_sent_is_no_shirking() -> None:
     sending (我没法发给您 / 我不是发给您了吗), are not conciliatory."""
     assert WAY_GIVEN.search(normalize("补卡得本人去营业厅，最近那家的地址我短信发您"))
     assert WAY_GIVEN.search(normalize("他们的客服号码我现在发到您手机上"))
-    for text in ("我没法发给您", "我不是发给您了吗", "您自己去营业厅问吧"):
+    assert WAY_GIVEN.search(normalize("这个我这边权限不够，我帮您转到专家台席"))  # session 16: the handover
+    for text in ("我没法发给您", "我不是发给您了吗", "您自己去营业厅问吧", "这个我没法给您转过去"):
         assert not WAY_GIVEN.search(normalize(text)), text
     text = "这个要找厂家售后，售后电话和地址我一会儿短信发给您"
     assert not [m for m in find("shirking", text) if m.method == "model" and m.score < CONCILIATORY_SURE["shirking"]]

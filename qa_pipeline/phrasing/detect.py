@@ -373,13 +373,15 @@ blind dev sets no. 16 to 19 the lists had missed). A bare 是我们的问题 is 
 these is handling the customer, not arguing with, reproaching or sending them away (`CONCILIATORY_SURE`)."""
 WAY_GIVEN = re.compile(
     r"(?:我|我们)[^不没别？?]{0,20}?(?:发给您|发到您|给您发|发您|短信发|发过去|推送给您|推送到您)(?!了?[吗呢嘛]|了没)"
+    r"|(?<![不没别])(?<!没法)(?<!无法)(?:帮|给|为)(?:您|你)(?:直接)?(?:转接|转到|转至|转过去|转给)"
 )
 """The agent sending the customer the way (地址我给您发短信了 / 我把厂商的售后电话发到您手机上 /
 要带的材料我短信发过去): a referral WITH help, which l.44-46 (首问负责) allows; a brush-off sends the
-customer away with nothing. Not negated or asked back (我不是发给您了吗 / 我没法发给您). Only for 推诿
-(`CONCILIATORY_SURE`): 我们年年都发您短信提醒…早干嘛去了 is still a reproach. When written (session 15):
-12 of the 90 推诿 hard negatives of the eight development sets, no 推诿 positive (74), and of the other
-forbidden categories' positives only that one 反问."""
+customer away with nothing. Or the agent handing the call over (我帮您转到专家台席: the transfer of
+l.16-22; session 16: 9 推诿 hard negatives of the development sets, no positive). Not negated or asked
+back (我不是发给您了吗 / 我没法发给您). Only for 推诿 (`CONCILIATORY_SURE`): 我们年年都发您短信提醒…
+早干嘛去了 is still a reproach. When written (session 15): 12 of the 90 推诿 hard negatives of the eight
+development sets, no 推诿 positive (74), and of the other forbidden categories' positives only that one 反问."""
 CONCILIATORY_SURE: dict[str, float] = {"argue": 0.9, "rhetorical": 0.9, "shirking": 0.9}
 """争辩 / 反问 / 推诿 classifier hits below this score are dropped in a conciliatory turn (`CONCILIATORY`):
 我们这边的记录和您说的不太一样，可能中间有误会，我帮您提交核查 states a disagreement and takes it on;
