@@ -66,8 +66,10 @@ _BINDS_NEXT = frozenset(
 )
 """Words whose next word is their object or complement (帮|您仔细查一下, 如果确实是|我们的问题): a tail window never
 starts there — cut off from its head, 您仔细查一下 reads as a reproach."""
+_FILLERS_HEAD = r"(?:嗯|啊|哦|那个|就是)*"
+"""Fillers an agent may open a clause with, before the customer as subject."""
 _REPORTED = re.compile(
-    r"^(?:嗯|啊|哦|那个|就是)*(?:这事|这件事|这个事情|这个问题|这个)?(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|已经|也)*"
+    rf"^{_FILLERS_HEAD}(?:这事|这件事|这个事情|这个问题|这个)?(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|已经|也)*"
     r"(?:说|讲|提到|反映|讲到|觉得|认为|投诉|咨询|反馈|告诉|报|提供)"
 )
 """A pseudo-sentence that opens by reporting the customer's words (您说… / 您刚才提到… / 您觉得…): its tails quote the
@@ -87,7 +89,6 @@ def reports_customer(unit: str) -> bool:
     return "我" not in re.sub(r"^(?:过|了)?(?:我们|我)", "", norm[m.end() :])
 
 
-_FILLERS_HEAD = r"(?:嗯|啊|哦|那个|就是)*"
 _CUSTOMER_SAID = r"(?:您|你|客户)(?:刚才|刚刚|之前|是|一直|也)*"
 """The customer as the one who said or asked (您 / 您刚才 / 客户之前), the head of `_ASKED`, `_QUOTED` and
 `_SAID_NANDAO`."""
